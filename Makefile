@@ -1,0 +1,37 @@
+# Formation — build, run and test the csidriver CSI plugin.
+DOTNET      ?= dotnet
+OUT         := out/csidriver
+BIN         := $(OUT)/csidriver
+RUN_DIR     ?= $(CURDIR)/.run
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+
+.PHONY: build run test test-deps sanity clean
+
+## build: publish the csidriver executable to out/csidriver/csidriver
+build:
+	$(DOTNET) publish src/CsiDriver/CsiDriver.csproj -c Release -o $(OUT) --nologo -v quiet
+
+## run: build and serve on an embedded default data directory under .run/
+run: build
+	@mkdir -p $(RUN_DIR)/data
+	@echo "data directory: $(RUN_DIR)/data"
+	@echo "CSI endpoint:   unix://$(RUN_DIR)/csi.sock"
+	@echo "csi-addons:     unix://$(RUN_DIR)/csi-addons.sock"
+	$(BIN) serve --endpoint unix://$(RUN_DIR)/csi.sock --csiaddons-endpoint unix://$(RUN_DIR)/csi-addons.sock \
+	  --node-id $$(hostname) --data-dir $(RUN_DIR)/data
+
+## test: install what the tests need, build, run every test project
+test: test-deps build
+	tests/scripts/run-tests.sh
+
+test-deps:
+	tests/scripts/install-deps.sh
+
+## sanity: run the csi-sanity conformance tool against a fresh driver
+sanity: build
+	tests/scripts/sanity.sh
+
+clean:
+	rm -rf $(OUT) $(RUN_DIR)
+	$(DOTNET) clean --nologo -v quiet

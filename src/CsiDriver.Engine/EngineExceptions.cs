@@ -1,0 +1,31 @@
+namespace CsiDriver.Engine;
+
+/// <summary>Base of every failure the engine reports on purpose. Front ends map these to
+/// their own vocabulary (gRPC status codes, NBD errors) in one place each.</summary>
+public abstract class EngineException(string message, Exception? inner = null) : Exception(message, inner);
+
+public sealed class VolumeNotFoundException(string volumeId)
+    : EngineException($"volume '{volumeId}' does not exist")
+{
+    public string VolumeId { get; } = volumeId;
+}
+
+public sealed class VolumeExistsException(string volumeId)
+    : EngineException($"volume '{volumeId}' already exists")
+{
+    public string VolumeId { get; } = volumeId;
+}
+
+public sealed class ReadOnlyVolumeException(string volumeId)
+    : EngineException($"volume '{volumeId}' is read-only")
+{
+    public string VolumeId { get; } = volumeId;
+}
+
+/// <summary>An offset, length or size outside what the volume or the engine allows.</summary>
+public sealed class OutOfRangeException(string message) : EngineException(message);
+
+public sealed class InsufficientSpaceException(string message) : EngineException(message);
+
+/// <summary>On-disk data failed a check (checksum, magic, version); the message names the file.</summary>
+public sealed class CorruptionException(string message, Exception? inner = null) : EngineException(message, inner);
