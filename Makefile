@@ -6,7 +6,7 @@ RUN_DIR     ?= $(CURDIR)/.run
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: build run test test-deps sanity clean
+.PHONY: build run test test-deps sanity bench clean
 
 ## build: publish the csidriver executable to out/csidriver/csidriver
 build:
@@ -35,3 +35,7 @@ sanity: build
 clean:
 	rm -rf $(OUT) $(RUN_DIR)
 	$(DOTNET) clean --nologo -v quiet
+
+## bench: side-by-side benchmarks printing ratios (ONLY=name to pick some)
+bench: test-deps build
+	$(DOTNET) run --project tests/CsiDriver.Benchmarks -c Release -- $(ONLY)
