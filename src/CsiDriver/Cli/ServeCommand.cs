@@ -61,9 +61,19 @@ public static class ServeCommand
             Description = "Most volumes this node may have published (0: no limit)",
         };
 
+        var nbdEndpoint = new Option<string?>("--nbd-endpoint")
+        {
+            Description = "Where the engine serves volumes over NBD: unix:///path or tcp://127.0.0.1:port (default: nbd.sock in the data directory)",
+        };
+        var kubeletDir = new Option<string>("--kubelet-dir")
+        {
+            Description = "Staging and target paths must lie under this directory",
+            DefaultValueFactory = _ => "/var/lib/kubelet",
+        };
+
         var command = new Command("serve", "Serve the CSI (and csi-addons) services on unix sockets")
         {
-            endpoint, nodeId, dataDir, driverName, csiAddons, logFormat, capacityLimit, maxVolumes,
+            endpoint, nodeId, dataDir, driverName, csiAddons, nbdEndpoint, kubeletDir, logFormat, capacityLimit, maxVolumes,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -77,6 +87,8 @@ public static class ServeCommand
                 JsonLogs = result.GetValue(logFormat) == "json",
                 CapacityLimitBytes = result.GetValue(capacityLimit) is { } limit ? ByteSize.Parse(limit) : null,
                 MaxVolumesPerNode = result.GetValue(maxVolumes),
+                NbdEndpoint = result.GetValue(nbdEndpoint),
+                KubeletDirectory = Path.GetFullPath(result.GetValue(kubeletDir)!),
             };
             return await DriverHost.RunAsync(options, cancellationToken);
         });

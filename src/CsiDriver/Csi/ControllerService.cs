@@ -25,6 +25,8 @@ public sealed partial class ControllerService(Driver driver)
         Type.VolumeCondition,
         Type.GetVolume,
         Type.SingleNodeMultiWriter,
+        // readonly is honoured: the export is served read-only and the node mounts read-only.
+        Type.PublishReadonly,
     ];
 
     public ServiceBinding Binding() =>

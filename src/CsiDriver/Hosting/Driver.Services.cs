@@ -1,4 +1,5 @@
 using CsiDriver.Csi;
+using CsiDriver.Node;
 using CsiDriver.Rpc;
 
 namespace CsiDriver.Hosting;
@@ -10,6 +11,7 @@ public sealed partial class Driver
     [
         new IdentityService(this).Binding(),
         new ControllerService(this).Binding(),
+        new NodeService(this, Paths, Attacher).Binding(),
     ];
 
     /// <summary>The csi-addons services served on --csiaddons-endpoint.</summary>

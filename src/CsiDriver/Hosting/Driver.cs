@@ -1,5 +1,7 @@
 using CsiDriver.Csi;
 using CsiDriver.Engine;
+using CsiDriver.Engine.Nbd;
+using CsiDriver.Node;
 using CsiDriver.Rpc;
 using CsiDriver.State;
 using Microsoft.Extensions.Logging;
@@ -7,21 +9,46 @@ using Microsoft.Extensions.Logging;
 namespace CsiDriver.Hosting;
 
 /// <summary>
-/// What every service shares: options, the engine, the state store and the operation locks.
-/// The sockets open before the engine has loaded, so that Probe can say "not ready yet";
-/// until then every other call gets UNAVAILABLE.
+/// What every service shares: options, the engine and its NBD server, the state store and the
+/// operation locks. The sockets open before the engine has loaded, so that Probe can say "not
+/// ready yet"; until then every other call gets UNAVAILABLE.
 /// </summary>
-public sealed partial class Driver(DriverOptions options, ILoggerFactory loggerFactory) : IDisposable
+public sealed partial class Driver : IAsyncDisposable
 {
-    private readonly ILogger _log = loggerFactory.CreateLogger<Driver>();
+    private readonly ILogger _log;
+    private readonly ILoggerFactory _loggerFactory;
+    private FileStream? _dataLock;
     private StorageEngine? _engine;
     private StateStore? _state;
+    private NbdServer? _nbd;
 
-    public DriverOptions Options { get; } = options;
+    public Driver(DriverOptions options, ILoggerFactory loggerFactory)
+    {
+        Options = options;
+        _loggerFactory = loggerFactory;
+        _log = loggerFactory.CreateLogger<Driver>();
+        NbdEndpoint = options.NbdEndpoint is { } endpoint
+            ? NbdEndpoint.Parse(endpoint)
+            : NbdEndpoint.Default(options.DataDirectory);
+        Paths = new NodePaths(options.KubeletDirectory);
+        Attacher = new FuseLoopAttacher(Path.Combine(options.DataDirectory, "attach"), NbdEndpoint, loggerFactory.CreateLogger<FuseLoopAttacher>());
+    }
+
+    public DriverOptions Options { get; }
+
+    public NbdEndpoint NbdEndpoint { get; }
+
+    public NodePaths Paths { get; }
+
+    public FuseLoopAttacher Attacher { get; }
 
     public OperationLocks Locks { get; } = new();
 
     public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>Names this run of csidriver: node attachments record it, because an attachment
+    /// is connected to this process's NBD server and does not outlive it.</summary>
+    public string ServerInstance { get; } = Guid.NewGuid().ToString("N");
 
     public bool IsReady => Volatile.Read(ref _state) is not null;
 
@@ -29,13 +56,16 @@ public sealed partial class Driver(DriverOptions options, ILoggerFactory loggerF
 
     public StateStore State => Volatile.Read(ref _state) ?? throw NotReady();
 
-    /// <summary>Opens the engine (which recovers its journals) and the state store, then
-    /// removes engine volumes that an interrupted create or delete left without a row
-    /// (see <see cref="StateStore"/>'s invariant).</summary>
-    public void Load()
+    /// <summary>Takes the data directory's lock (one driver per directory), opens the engine
+    /// (which recovers its journals) and the state store, removes engine volumes that an
+    /// interrupted create or delete left without a row (see <see cref="StateStore"/>'s
+    /// invariant), and starts serving volumes over NBD.</summary>
+    public async Task LoadAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Options.DataDirectory);
+        _dataLock = LockDataDirectory(Options.DataDirectory);
         var engine = StorageEngine.Open(Path.Combine(Options.DataDirectory, "engine"));
+        _engine = engine;
         var state = StateStore.Open(Path.Combine(Options.DataDirectory, "state.db"));
         var known = state.VolumeIds();
         foreach (var volume in engine.Volumes.Where(v => !known.Contains(v.Id)))
@@ -43,15 +73,42 @@ public sealed partial class Driver(DriverOptions options, ILoggerFactory loggerF
             LogLeftover(volume.Id);
             engine.DeleteVolume(volume.Id);
         }
-        _engine = engine;
+        // A volume published read-only by the controller is exported read-only.
+        _nbd = new NbdServer(new NbdServerOptions
+        {
+            Endpoints = [NbdEndpoint],
+            Exports = new VolumeExportCatalog(engine, id => state.Publications(id).Any(p => p.ReadOnly)),
+            LoggerFactory = _loggerFactory,
+        });
+        await _nbd.StartAsync(cancellationToken);
         Volatile.Write(ref _state, state);
-        LogLoaded(known.Count, Options.DataDirectory);
+        LogLoaded(known.Count, Options.DataDirectory, NbdEndpoint.ToString());
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
+        if (_nbd is not null)
+        {
+            await _nbd.DisposeAsync();
+        }
         _state?.Dispose();
         _engine?.Dispose();
+        _dataLock?.Dispose();
+    }
+
+    /// <summary>An exclusive lock on <c>driver.lock</c>: two engines on one directory would
+    /// corrupt each other's journals. The kernel drops it when the process ends.</summary>
+    private static FileStream LockDataDirectory(string dataDirectory)
+    {
+        var path = Path.Combine(dataDirectory, "driver.lock");
+        try
+        {
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"data directory {dataDirectory} is in use by another csidriver ({path} is locked)", e);
+        }
     }
 
     private static RpcException NotReady() =>
@@ -60,6 +117,6 @@ public sealed partial class Driver(DriverOptions options, ILoggerFactory loggerF
     [LoggerMessage(Level = LogLevel.Warning, Message = "removing engine volume {VolumeId}: an interrupted create or delete left it without a record")]
     private partial void LogLeftover(string volumeId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "loaded {VolumeCount} volumes from {DataDirectory}")]
-    private partial void LogLoaded(int volumeCount, string dataDirectory);
+    [LoggerMessage(Level = LogLevel.Information, Message = "loaded {VolumeCount} volumes from {DataDirectory}; serving them over NBD on {NbdEndpoint}")]
+    private partial void LogLoaded(int volumeCount, string dataDirectory, string nbdEndpoint);
 }

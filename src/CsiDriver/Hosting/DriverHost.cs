@@ -20,7 +20,7 @@ public static partial class DriverHost
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
 
-        using var driver = new Driver(options, loggerFactory);
+        await using var driver = new Driver(options, loggerFactory);
         var rpcLog = loggerFactory.CreateLogger("rpc");
         var servers = new List<GrpcServer> { Server(options.Endpoint, driver.CsiServices(), rpcLog, loggerFactory) };
         if (options.CsiAddonsEndpoint is { } addons)
@@ -34,7 +34,7 @@ public static partial class DriverHost
                 await server.StartAsync(stop.Token);
             }
             LogServing(log, options.DriverName, IdentityService.VendorVersion, options.Endpoint, options.NodeId);
-            await Task.Run(driver.Load, stop.Token);
+            await driver.LoadAsync(stop.Token);
             await Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
             LogStopping(log);
             return 0;

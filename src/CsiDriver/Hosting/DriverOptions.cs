@@ -25,6 +25,13 @@ public sealed record DriverOptions
     /// directory's free space is the only limit.</summary>
     public long? CapacityLimitBytes { get; init; }
 
+    /// <summary>Where the engine's NBD server listens; the node attaches volumes through it.
+    /// Null: <c>nbd.sock</c> in the data directory.</summary>
+    public string? NbdEndpoint { get; init; }
+
+    /// <summary>Staging and target paths must lie under this directory.</summary>
+    public string KubeletDirectory { get; init; } = "/var/lib/kubelet";
+
     /// <summary>Reported by NodeGetInfo; 0 means no limit.</summary>
     public long MaxVolumesPerNode { get; init; }
 }

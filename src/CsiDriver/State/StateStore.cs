@@ -15,7 +15,7 @@ namespace CsiDriver.State;
 /// volume may exist with no row (an interrupted create or delete), never the reverse; the host
 /// removes such leftovers at start (see <see cref="VolumeIds"/>).
 /// </summary>
-public sealed class StateStore : IDisposable
+public sealed partial class StateStore : IDisposable
 {
     private const int SchemaVersion = 1;
     private readonly SqliteConnection _connection;
@@ -67,151 +67,118 @@ public sealed class StateStore : IDisposable
                 read_only INTEGER NOT NULL,
                 access_mode TEXT NOT NULL,
                 PRIMARY KEY (volume_id, node_id));
+            CREATE TABLE stagings (
+                volume_id TEXT PRIMARY KEY,
+                staging_path TEXT NOT NULL,
+                device TEXT NOT NULL,
+                fuse_directory TEXT NOT NULL,
+                helper_pid INTEGER NOT NULL,
+                server_instance TEXT NOT NULL,
+                access_type TEXT NOT NULL,
+                fs_type TEXT NOT NULL,
+                read_only INTEGER NOT NULL);
+            CREATE TABLE node_publications (
+                target_path TEXT PRIMARY KEY,
+                volume_id TEXT NOT NULL,
+                read_only INTEGER NOT NULL);
             PRAGMA user_version = {SchemaVersion};
             """);
     }
 
     /// <summary>Ids of every volume with a row (see the invariant above).</summary>
-    public IReadOnlySet<string> VolumeIds()
-    {
-        lock (_lock)
-        {
-            using var command = Command("SELECT id FROM volumes");
-            using var reader = command.ExecuteReader();
-            var ids = new HashSet<string>(StringComparer.Ordinal);
-            while (reader.Read())
-            {
-                ids.Add(reader.GetString(0));
-            }
-            return ids;
-        }
-    }
+    public IReadOnlySet<string> VolumeIds() =>
+        Query("SELECT id FROM volumes", r => r.GetString(0)).ToHashSet(StringComparer.Ordinal);
 
-    public VolumeRecord? FindVolume(string id) => QueryVolumes("WHERE id = $key", id).SingleOrDefault();
+    public VolumeRecord? FindVolume(string id) => QueryVolumes("WHERE id = $key", ("$key", id)).SingleOrDefault();
 
-    public VolumeRecord? FindVolumeByName(string name) => QueryVolumes("WHERE name = $key", name).SingleOrDefault();
+    public VolumeRecord? FindVolumeByName(string name) => QueryVolumes("WHERE name = $key", ("$key", name)).SingleOrDefault();
 
     /// <summary>Every volume, ordered by id (the order ListVolumes pages through).</summary>
-    public IReadOnlyList<VolumeRecord> ListVolumes() => QueryVolumes("", null);
+    public IReadOnlyList<VolumeRecord> ListVolumes() => QueryVolumes("");
 
-    public void InsertVolume(VolumeRecord v)
-    {
-        lock (_lock)
-        {
-            using var command = Command("""
-                INSERT INTO volumes (id, name, capacity, access_type, fs_type, parameters, mutable_parameters, source_kind, source_id, created_at)
-                VALUES ($id, $name, $capacity, $access, $fs, $params, $mutable, $skind, $sid, $created)
-                """);
-            command.Parameters.AddWithValue("$id", v.Id);
-            command.Parameters.AddWithValue("$name", v.Name);
-            command.Parameters.AddWithValue("$capacity", v.CapacityBytes);
-            command.Parameters.AddWithValue("$access", v.AccessType.ToString());
-            command.Parameters.AddWithValue("$fs", v.FsType);
-            command.Parameters.AddWithValue("$params", JsonSerializer.Serialize(v.Parameters));
-            command.Parameters.AddWithValue("$mutable", JsonSerializer.Serialize(v.MutableParameters));
-            command.Parameters.AddWithValue("$skind", v.SourceKind);
-            command.Parameters.AddWithValue("$sid", v.SourceId);
-            command.Parameters.AddWithValue("$created", v.CreatedAt.ToString("o", CultureInfo.InvariantCulture));
-            command.ExecuteNonQuery();
-        }
-    }
+    public void InsertVolume(VolumeRecord v) => Execute("""
+        INSERT INTO volumes (id, name, capacity, access_type, fs_type, parameters, mutable_parameters, source_kind, source_id, created_at)
+        VALUES ($id, $name, $capacity, $access, $fs, $params, $mutable, $skind, $sid, $created)
+        """,
+        ("$id", v.Id), ("$name", v.Name), ("$capacity", v.CapacityBytes), ("$access", v.AccessType.ToString()), ("$fs", v.FsType),
+        ("$params", JsonSerializer.Serialize(v.Parameters)), ("$mutable", JsonSerializer.Serialize(v.MutableParameters)),
+        ("$skind", v.SourceKind), ("$sid", v.SourceId), ("$created", v.CreatedAt.ToString("o", CultureInfo.InvariantCulture)));
 
     /// <summary>Removes the volume's row and its publications in one transaction.</summary>
     public void DeleteVolume(string id) =>
-        Execute("DELETE FROM publications WHERE volume_id = $key; DELETE FROM volumes WHERE id = $key;", id);
+        Execute("DELETE FROM publications WHERE volume_id = $id; DELETE FROM volumes WHERE id = $id;", ("$id", id));
 
     public void UpdateCapacity(string id, long capacityBytes) =>
-        Execute("UPDATE volumes SET capacity = $value WHERE id = $key", id, capacityBytes);
+        Execute("UPDATE volumes SET capacity = $capacity WHERE id = $id", ("$id", id), ("$capacity", capacityBytes));
 
     public void UpdateMutableParameters(string id, IReadOnlyDictionary<string, string> parameters) =>
-        Execute("UPDATE volumes SET mutable_parameters = $value WHERE id = $key", id, JsonSerializer.Serialize(parameters));
+        Execute("UPDATE volumes SET mutable_parameters = $mutable WHERE id = $id", ("$id", id), ("$mutable", JsonSerializer.Serialize(parameters)));
 
-    public IReadOnlyList<PublicationRecord> Publications(string? volumeId = null)
-    {
-        lock (_lock)
-        {
-            using var command = Command("SELECT volume_id, node_id, read_only, access_mode FROM publications"
-                + (volumeId is null ? "" : " WHERE volume_id = $key") + " ORDER BY volume_id, node_id");
-            if (volumeId is not null)
-            {
-                command.Parameters.AddWithValue("$key", volumeId);
-            }
-            using var reader = command.ExecuteReader();
-            var list = new List<PublicationRecord>();
-            while (reader.Read())
-            {
-                list.Add(new PublicationRecord(reader.GetString(0), reader.GetString(1), reader.GetInt64(2) != 0, reader.GetString(3)));
-            }
-            return list;
-        }
-    }
+    public IReadOnlyList<PublicationRecord> Publications(string? volumeId = null) =>
+        Query("SELECT volume_id, node_id, read_only, access_mode FROM publications"
+            + (volumeId is null ? "" : " WHERE volume_id = $id") + " ORDER BY volume_id, node_id",
+            r => new PublicationRecord(r.GetString(0), r.GetString(1), r.GetInt64(2) != 0, r.GetString(3)),
+            volumeId is null ? [] : [("$id", volumeId)]);
 
-    public void InsertPublication(PublicationRecord p)
-    {
-        lock (_lock)
-        {
-            using var command = Command("INSERT INTO publications (volume_id, node_id, read_only, access_mode) VALUES ($v, $n, $r, $m)");
-            command.Parameters.AddWithValue("$v", p.VolumeId);
-            command.Parameters.AddWithValue("$n", p.NodeId);
-            command.Parameters.AddWithValue("$r", p.ReadOnly ? 1 : 0);
-            command.Parameters.AddWithValue("$m", p.AccessMode);
-            command.ExecuteNonQuery();
-        }
-    }
+    public void InsertPublication(PublicationRecord p) =>
+        Execute("INSERT INTO publications (volume_id, node_id, read_only, access_mode) VALUES ($v, $n, $r, $m)",
+            ("$v", p.VolumeId), ("$n", p.NodeId), ("$r", p.ReadOnly ? 1 : 0), ("$m", p.AccessMode));
 
     public void DeletePublication(string volumeId, string nodeId) =>
-        Execute("DELETE FROM publications WHERE volume_id = $key AND node_id = $value", volumeId, nodeId);
+        Execute("DELETE FROM publications WHERE volume_id = $v AND node_id = $n", ("$v", volumeId), ("$n", nodeId));
 
     public void Dispose() => _connection.Dispose();
 
-    private List<VolumeRecord> QueryVolumes(string where, string? key)
+    private List<VolumeRecord> QueryVolumes(string where, params (string Name, object Value)[] parameters) =>
+        Query($"""
+            SELECT id, name, capacity, access_type, fs_type, parameters, mutable_parameters, source_kind, source_id, created_at
+            FROM volumes {where} ORDER BY id
+            """,
+            r => new VolumeRecord
+            {
+                Id = r.GetString(0),
+                Name = r.GetString(1),
+                CapacityBytes = r.GetInt64(2),
+                AccessType = Enum.Parse<AccessType>(r.GetString(3)),
+                FsType = r.GetString(4),
+                Parameters = JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5))!,
+                MutableParameters = JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(6))!,
+                SourceKind = r.GetString(7),
+                SourceId = r.GetString(8),
+                CreatedAt = DateTimeOffset.Parse(r.GetString(9), CultureInfo.InvariantCulture),
+            },
+            parameters);
+
+    private List<T> Query<T>(string sql, Func<SqliteDataReader, T> map, params (string Name, object Value)[] parameters)
     {
         lock (_lock)
         {
-            using var command = Command($"""
-                SELECT id, name, capacity, access_type, fs_type, parameters, mutable_parameters, source_kind, source_id, created_at
-                FROM volumes {where} ORDER BY id
-                """);
-            if (key is not null)
+            using var command = Command(sql);
+            foreach (var (name, value) in parameters)
             {
-                command.Parameters.AddWithValue("$key", key);
+                command.Parameters.AddWithValue(name, value);
             }
             using var reader = command.ExecuteReader();
-            var list = new List<VolumeRecord>();
+            var list = new List<T>();
             while (reader.Read())
             {
-                list.Add(new VolumeRecord
-                {
-                    Id = reader.GetString(0),
-                    Name = reader.GetString(1),
-                    CapacityBytes = reader.GetInt64(2),
-                    AccessType = Enum.Parse<AccessType>(reader.GetString(3)),
-                    FsType = reader.GetString(4),
-                    Parameters = JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(5))!,
-                    MutableParameters = JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(6))!,
-                    SourceKind = reader.GetString(7),
-                    SourceId = reader.GetString(8),
-                    CreatedAt = DateTimeOffset.Parse(reader.GetString(9), CultureInfo.InvariantCulture),
-                });
+                list.Add(map(reader));
             }
             return list;
         }
     }
 
-    private void Execute(string sql, string? key = null, object? value = null)
+    /// <summary>Runs <paramref name="sql"/> in one transaction.</summary>
+    private void Execute(string sql, params (string Name, object Value)[] parameters)
     {
         lock (_lock)
         {
             using var transaction = _connection.BeginTransaction();
             using var command = Command(sql);
             command.Transaction = transaction;
-            if (key is not null)
+            foreach (var (name, value) in parameters)
             {
-                command.Parameters.AddWithValue("$key", key);
-            }
-            if (value is not null)
-            {
-                command.Parameters.AddWithValue("$value", value);
+                command.Parameters.AddWithValue(name, value);
             }
             command.ExecuteNonQuery();
             transaction.Commit();

@@ -1,0 +1,65 @@
+using System.Globalization;
+using System.Text;
+
+namespace CsiDriver.Node;
+
+/// <summary>One line of /proc/self/mountinfo.</summary>
+public sealed record MountEntry(int Id, string Root, string MountPoint, string Options, string FsType, string Source);
+
+/// <summary>
+/// The kernel's view of what is mounted where (/proc/self/mountinfo), so that the node only
+/// unmounts what it finds mounted and can tell a healthy staging from a lost one.
+/// </summary>
+public static class MountTable
+{
+    public static IReadOnlyList<MountEntry> Read(string path = "/proc/self/mountinfo") =>
+        File.ReadLines(path).Select(Parse).ToList();
+
+    /// <summary>The topmost mount at <paramref name="mountPoint"/>, or null.</summary>
+    public static MountEntry? Find(string mountPoint) =>
+        Read().LastOrDefault(m => m.MountPoint == mountPoint.TrimEnd('/'));
+
+    public static bool IsMountPoint(string path) => Find(path) is not null;
+
+    /// <summary>Fields: id parent major:minor root mount-point options [optional…] - fstype source super-options.</summary>
+    public static MountEntry Parse(string line)
+    {
+        var fields = line.Split(' ');
+        var separator = Array.IndexOf(fields, "-", 6);
+        if (fields.Length < 10 || separator < 0 || separator + 2 >= fields.Length)
+        {
+            throw new FormatException($"unexpected mountinfo line: {line}");
+        }
+        return new MountEntry(
+            int.Parse(fields[0], CultureInfo.InvariantCulture),
+            Unescape(fields[3]),
+            Unescape(fields[4]),
+            fields[5],
+            fields[separator + 1],
+            Unescape(fields[separator + 2]));
+    }
+
+    /// <summary>mountinfo writes space, tab, newline and backslash as three-digit octal escapes.</summary>
+    private static string Unescape(string field)
+    {
+        if (!field.Contains('\\'))
+        {
+            return field;
+        }
+        var builder = new StringBuilder(field.Length);
+        for (var i = 0; i < field.Length; i++)
+        {
+            if (field[i] == '\\' && i + 3 < field.Length
+                && field.Substring(i + 1, 3).All(c => c is >= '0' and <= '7'))
+            {
+                builder.Append((char)Convert.ToInt32(field.Substring(i + 1, 3), 8));
+                i += 3;
+            }
+            else
+            {
+                builder.Append(field[i]);
+            }
+        }
+        return builder.ToString();
+    }
+}

@@ -1,0 +1,141 @@
+using Csi.V1;
+using CsiDriver.Csi;
+using CsiDriver.Rpc;
+using CsiDriver.State;
+
+namespace CsiDriver.Node;
+
+public sealed partial class NodeService
+{
+    /// <summary>
+    /// Attaches the volume as a block device and, for a mount volume, mounts its file system at
+    /// the staging path, creating the file system on first use and growing it to the volume's
+    /// size when the volume was expanded since. Repeating a successful stage succeeds; staging
+    /// a volume whose attachment was lost repairs it.
+    /// </summary>
+    private async Task<NodeStageVolumeResponse> NodeStageVolume(NodeStageVolumeRequest request, CallContext context)
+    {
+        RequireField(request.VolumeId, "volume_id");
+        var stagingPath = paths.Require(request.StagingTargetPath, "staging_target_path");
+        if (request.VolumeCapability is null)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, "volume_capability is required");
+        }
+        if (VolumeCapabilities.Unsupported(request.VolumeCapability) is { } unsupported)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"volume_capability: {unsupported}");
+        }
+        using var _ = driver.Locks.Acquire("volume", request.VolumeId);
+        var volume = RequireVolume(request.VolumeId);
+        if (VolumeCapabilities.Mismatch(request.VolumeCapability, volume) is { } mismatch)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"volume_capability: {mismatch}");
+        }
+        var readOnly = VolumeCapabilities.IsReadOnlyMode(request.VolumeCapability.AccessMode.Mode);
+
+        if (driver.State.FindStaging(volume.Id) is { } staged)
+        {
+            if (staged.StagingPath != stagingPath)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition,
+                    $"volume '{volume.Id}' is already staged at {staged.StagingPath}; unstage it there first");
+            }
+            if (staged.ReadOnly != readOnly)
+            {
+                throw new RpcException(StatusCode.AlreadyExists,
+                    $"volume '{volume.Id}' is staged at {stagingPath} with read-only={staged.ReadOnly}");
+            }
+            if (Problem(staged) is null)
+            {
+                return new NodeStageVolumeResponse();
+            }
+            await TearDownAsync(staged, lazy: true, context.CancellationToken);
+        }
+
+        if (volume.AccessType == AccessType.Mount && !Directory.Exists(stagingPath))
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"staging_target_path {stagingPath} does not exist; the CO creates it");
+        }
+
+        var attachment = await attacher.AttachAsync(volume.Id, readOnly, context.CancellationToken);
+        try
+        {
+            if (volume.AccessType == AccessType.Mount)
+            {
+                await PrepareFileSystemAsync(volume, attachment.Device, readOnly, context.CancellationToken);
+                Mounter.MountFileSystem(attachment.Device, stagingPath, volume.FsType,
+                    request.VolumeCapability.Mount.MountFlags, readOnly);
+            }
+            driver.State.InsertStaging(new StagingRecord(volume.Id, stagingPath, attachment.Device, attachment.FuseDirectory,
+                attachment.HelperPid, driver.ServerInstance, volume.AccessType, volume.FsType, readOnly));
+        }
+        catch
+        {
+            if (MountTable.Find(stagingPath)?.Source == attachment.Device)
+            {
+                Mounter.Unmount(stagingPath);
+            }
+            await attacher.DetachAsync(attachment, CancellationToken.None);
+            throw;
+        }
+        return new NodeStageVolumeResponse();
+    }
+
+    /// <summary>A blank device gets the volume's file system; one holding another file system
+    /// is refused (never reformatted); one smaller than the device is grown while unmounted.</summary>
+    private static async Task PrepareFileSystemAsync(VolumeRecord volume, string device, bool readOnly, CancellationToken cancellationToken)
+    {
+        var found = await FileSystems.DetectAsync(device, cancellationToken);
+        if (found is null)
+        {
+            if (readOnly)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition,
+                    $"volume '{volume.Id}' has no file system yet and is staged read-only, so none can be created");
+            }
+            await FileSystems.FormatAsync(device, volume.FsType, cancellationToken);
+            return;
+        }
+        if (found != volume.FsType)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition,
+                $"volume '{volume.Id}' holds a {found} file system, not {volume.FsType}; it is left as it is");
+        }
+        if (!readOnly)
+        {
+            await FileSystems.GrowUnmountedAsync(device, volume.FsType, cancellationToken);
+        }
+    }
+
+    /// <summary>Unmounts the staging path (only if the driver's device is what is mounted there)
+    /// and detaches the device. Unstaging what is not staged succeeds.</summary>
+    private async Task<NodeUnstageVolumeResponse> NodeUnstageVolume(NodeUnstageVolumeRequest request, CallContext context)
+    {
+        RequireField(request.VolumeId, "volume_id");
+        var stagingPath = paths.Require(request.StagingTargetPath, "staging_target_path");
+        using var _ = driver.Locks.Acquire("volume", request.VolumeId);
+        if (driver.State.FindStaging(request.VolumeId) is not { } staged || staged.StagingPath != stagingPath)
+        {
+            return new NodeUnstageVolumeResponse();
+        }
+        if (driver.State.NodePublicationsOf(staged.VolumeId) is { Count: > 0 } publications)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition,
+                $"volume '{staged.VolumeId}' is still published at {string.Join(", ", publications.Select(p => p.TargetPath))}");
+        }
+        await TearDownAsync(staged, lazy: Problem(staged) is not null, context.CancellationToken);
+        return new NodeUnstageVolumeResponse();
+    }
+
+    /// <summary>Undoes a staging; <paramref name="lazy"/> detaches a lost attachment's mount even
+    /// while something still holds it.</summary>
+    private async Task TearDownAsync(StagingRecord staged, bool lazy, CancellationToken cancellationToken)
+    {
+        if (staged.AccessType == AccessType.Mount && MountTable.Find(staged.StagingPath)?.Source == staged.Device)
+        {
+            Mounter.Unmount(staged.StagingPath, lazy);
+        }
+        await attacher.DetachAsync(AttachmentOf(staged), cancellationToken);
+        driver.State.DeleteStaging(staged.VolumeId);
+    }
+}

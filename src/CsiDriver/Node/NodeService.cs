@@ -1,0 +1,77 @@
+using Csi.V1;
+using CsiDriver.Csi;
+using CsiDriver.Hosting;
+using CsiDriver.Rpc;
+using CsiDriver.State;
+using Type = Csi.V1.NodeServiceCapability.Types.RPC.Types.Type;
+
+namespace CsiDriver.Node;
+
+/// <summary>
+/// csi.v1.Node on the real data path: a staged volume is a kernel block device whose every
+/// I/O goes through the engine's NBD export. Split by concern: staging (.Stage), publishing
+/// into pods (.Publish), statistics and growth (.Stats).
+/// </summary>
+public sealed partial class NodeService(Driver driver, NodePaths paths, FuseLoopAttacher attacher)
+{
+    private static readonly Type[] Capabilities =
+    [
+        Type.StageUnstageVolume,
+        Type.GetVolumeStats,
+        Type.ExpandVolume,
+        Type.VolumeCondition,
+        Type.SingleNodeMultiWriter,
+    ];
+
+    public ServiceBinding Binding() =>
+        new ServiceBinding(CsiReflection.Descriptor.Services.Single(s => s.Name == "Node"))
+            .Unary<NodeStageVolumeRequest, NodeStageVolumeResponse>("NodeStageVolume", EngineErrors.Mapped<NodeStageVolumeRequest, NodeStageVolumeResponse>(NodeStageVolume))
+            .Unary<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>("NodeUnstageVolume", EngineErrors.Mapped<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>(NodeUnstageVolume))
+            .Unary<NodePublishVolumeRequest, NodePublishVolumeResponse>("NodePublishVolume", EngineErrors.Mapped<NodePublishVolumeRequest, NodePublishVolumeResponse>(NodePublishVolume))
+            .Unary<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>("NodeUnpublishVolume", EngineErrors.Mapped<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>(NodeUnpublishVolume))
+            .Unary<NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse>("NodeGetVolumeStats", EngineErrors.Mapped<NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse>(NodeGetVolumeStats))
+            .Unary<NodeExpandVolumeRequest, NodeExpandVolumeResponse>("NodeExpandVolume", EngineErrors.Mapped<NodeExpandVolumeRequest, NodeExpandVolumeResponse>(NodeExpandVolume))
+            .Unary<NodeGetCapabilitiesRequest, NodeGetCapabilitiesResponse>("NodeGetCapabilities", NodeGetCapabilities)
+            .Unary<NodeGetInfoRequest, NodeGetInfoResponse>("NodeGetInfo", NodeGetInfo);
+
+    private static Task<NodeGetCapabilitiesResponse> NodeGetCapabilities(NodeGetCapabilitiesRequest request, CallContext context)
+    {
+        var response = new NodeGetCapabilitiesResponse();
+        foreach (var type in Capabilities)
+        {
+            response.Capabilities.Add(new NodeServiceCapability { Rpc = new NodeServiceCapability.Types.RPC { Type = type } });
+        }
+        return Task.FromResult(response);
+    }
+
+    private Task<NodeGetInfoResponse> NodeGetInfo(NodeGetInfoRequest request, CallContext context) =>
+        Task.FromResult(new NodeGetInfoResponse
+        {
+            NodeId = driver.Options.NodeId,
+            MaxVolumesPerNode = driver.Options.MaxVolumesPerNode,
+            AccessibleTopology = new Topology { Segments = { [DriverOptions.TopologyNodeKey] = driver.Options.NodeId } },
+        });
+
+    private VolumeRecord RequireVolume(string volumeId) =>
+        driver.State.FindVolume(volumeId)
+        ?? throw new RpcException(StatusCode.NotFound, $"volume '{volumeId}' does not exist on this node");
+
+    private static void RequireField(string value, string field)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"{field} is required");
+        }
+    }
+
+    private static Attachment AttachmentOf(StagingRecord staging) => new(staging.Device, staging.FuseDirectory, staging.HelperPid);
+
+    /// <summary>Null while the staged device works. An attachment made by an earlier csidriver
+    /// run lost its NBD connection when that run ended (the NBD server lives in this process).</summary>
+    private string? Problem(StagingRecord staging) =>
+        staging.ServerInstance != driver.ServerInstance
+            ? $"the attachment of volume '{staging.VolumeId}' was made by an earlier csidriver run and lost its connection when it stopped; unstage and stage the volume again to repair it"
+            : attacher.Problem(AttachmentOf(staging)) is { } problem
+                ? $"{problem}; unstage and stage the volume again to repair it"
+                : null;
+}
