@@ -63,9 +63,12 @@ public sealed class GrpcServer : IAsyncDisposable
                 services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
                 services.Configure<HostOptions>(host => host.ShutdownTimeout = _options.ShutdownTimeout);
             })
-            .ConfigureWebHost(web => web
-                .UseKestrel(ConfigureKestrel)
-                .Configure(app => app.Run(_router.RouteAsync)));
+            .ConfigureWebHost(
+                web => web
+                    .UseKestrel(ConfigureKestrel)
+                    .Configure(app => app.Run(_router.RouteAsync)),
+                // Only our options configure this server, never ASPNETCORE_* variables meant for something else.
+                web => web.SuppressEnvironmentConfiguration = true);
         var host = builder.Build();
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
         _host = host;
