@@ -58,7 +58,7 @@ public sealed class GrpcServer : IAsyncDisposable
             .ConfigureLogging(logging => logging.ClearProviders())
             .ConfigureServices(services =>
             {
-                services.AddSingleton(_loggerFactory);
+                services.AddSingleton<ILoggerFactory>(new FrameworkLogFilter(_loggerFactory));
                 // The process owning this server decides about signals; the host must not.
                 services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
                 services.Configure<HostOptions>(host => host.ShutdownTimeout = _options.ShutdownTimeout);
