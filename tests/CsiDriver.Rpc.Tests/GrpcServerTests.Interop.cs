@@ -40,6 +40,12 @@ public partial class GrpcServerTests
         var results = JsonDocument.Parse(output).RootElement;
         Assert.Equal(0, results.GetProperty("mismatches").GetArrayLength());
         Assert.Equal("hello from grpc-js", results.GetProperty("unary").GetProperty("reply").GetProperty("text").GetString());
+        Assert.Equal((int)StatusCode.DeadlineExceeded, results.GetProperty("deadline").GetProperty("code").GetInt32());
+        var waitContext = await _server.Service.WaitStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await _server.Service.WaitCancelled.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.NotNull(waitContext.Deadline);
+        Assert.Equal("grpc-js", waitContext.RequestHeaders["x-client"]);
+        Assert.Equal(new byte[] { 0, 1, 2, 254, 255 }, waitContext.RequestBinaryHeaders["x-blob-bin"]);
         Assert.Equal((int)StatusCode.FailedPrecondition, results.GetProperty("error").GetProperty("code").GetInt32());
         Assert.Equal("volume 100% full: größer ✓", results.GetProperty("error").GetProperty("details").GetString());
         Assert.Equal((int)StatusCode.Unimplemented, results.GetProperty("unknownMethod").GetProperty("code").GetInt32());
@@ -49,7 +55,7 @@ public partial class GrpcServerTests
             results.GetProperty("duplex").GetProperty("replies").EnumerateArray().Select(r => r.GetProperty("text").GetString()));
 
         // Every call grpc-js made was observed by the server, once each.
-        await _server.WaitForCompletionCountAsync(6);
+        await _server.WaitForCompletionCountAsync(7);
     }
 
     private static string RepositoryRoot()

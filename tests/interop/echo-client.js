@@ -28,9 +28,9 @@ function expect(name, actual, expected) {
   }
 }
 
-function unary(method, request) {
+function unary(method, request, metadata = new grpc.Metadata(), callDeadline = deadline()) {
   return new Promise((resolve) => {
-    client[method](request, { deadline: deadline() }, (err, reply) =>
+    client[method](request, metadata, { deadline: callDeadline }, (err, reply) =>
       resolve(err ? { code: err.code, details: err.details } : { code: 0, reply }));
   });
 }
@@ -92,6 +92,14 @@ async function main() {
   results.duplex = await duplex(['alpha', 'beta', 'gamma']);
   expect('duplex.code', results.duplex.code, grpc.status.OK);
   expect('duplex.texts', results.duplex.replies.map((r) => r.text), ['ALPHA', 'BETA', 'GAMMA']);
+
+  // "wait" blocks until cancelled: the call must end at the deadline grpc-js sends. Its metadata
+  // is checked by the test on the server side.
+  const metadata = new grpc.Metadata();
+  metadata.set('x-client', 'grpc-js');
+  metadata.set('x-blob-bin', Buffer.from([0, 1, 2, 254, 255]));
+  results.deadline = await unary('Say', { text: 'wait' }, metadata, new Date(Date.now() + 500));
+  expect('deadline.code', results.deadline.code, grpc.status.DEADLINE_EXCEEDED);
 
   results.mismatches = mismatches;
   console.log(JSON.stringify(results));
