@@ -1,0 +1,85 @@
+using System.CommandLine;
+using CsiDriver.Hosting;
+
+namespace CsiDriver.Cli;
+
+/// <summary>`csidriver serve`: runs the plugin until SIGTERM or SIGINT.</summary>
+public static class ServeCommand
+{
+    public static Command Build()
+    {
+        var endpoint = new Option<string>("--endpoint")
+        {
+            Description = "CSI endpoint, e.g. unix:///var/lib/kubelet/plugins/formation.csi.dev/csi.sock",
+            Required = true,
+        };
+        var nodeId = new Option<string>("--node-id")
+        {
+            Description = "This node's id as the CO knows it",
+            DefaultValueFactory = _ => Environment.MachineName,
+        };
+        var dataDir = new Option<string>("--data-dir")
+        {
+            Description = "Directory holding the engine's volumes, journals and the driver's state database",
+            Required = true,
+        };
+        var driverName = new Option<string>("--driver-name")
+        {
+            Description = "Name reported by GetPluginInfo",
+            DefaultValueFactory = _ => DriverOptions.DefaultDriverName,
+        };
+        driverName.Validators.Add(r =>
+        {
+            if (!DriverNames.IsValid(r.GetValueOrDefault<string>()))
+            {
+                r.AddError($"--driver-name: '{r.GetValueOrDefault<string>()}' must be at most 63 characters of lowercase letters, digits, '-' and '.', beginning and ending with a letter or digit (e.g. formation.csi.dev)");
+            }
+        });
+        var csiAddons = new Option<string?>("--csiaddons-endpoint")
+        {
+            Description = "csi-addons endpoint, e.g. unix:///csi/csi-addons.sock (off when absent)",
+        };
+        var logFormat = new Option<string>("--log-format")
+        {
+            Description = "Log format",
+            DefaultValueFactory = _ => "text",
+        };
+        logFormat.AcceptOnlyFromAmong("text", "json");
+        var capacityLimit = new Option<string?>("--capacity-limit")
+        {
+            Description = "Most capacity to provision in all, e.g. 500Gi (default: the data directory's free space)",
+        };
+        capacityLimit.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } text && !ByteSize.TryParse(text, out _))
+            {
+                r.AddError($"--capacity-limit: '{text}' is not a size such as 500Gi, 10G or 1048576");
+            }
+        });
+        var maxVolumes = new Option<long>("--max-volumes-per-node")
+        {
+            Description = "Most volumes this node may have published (0: no limit)",
+        };
+
+        var command = new Command("serve", "Serve the CSI (and csi-addons) services on unix sockets")
+        {
+            endpoint, nodeId, dataDir, driverName, csiAddons, logFormat, capacityLimit, maxVolumes,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var options = new DriverOptions
+            {
+                Endpoint = result.GetValue(endpoint)!,
+                NodeId = result.GetValue(nodeId)!,
+                DataDirectory = Path.GetFullPath(result.GetValue(dataDir)!),
+                DriverName = result.GetValue(driverName)!,
+                CsiAddonsEndpoint = result.GetValue(csiAddons),
+                JsonLogs = result.GetValue(logFormat) == "json",
+                CapacityLimitBytes = result.GetValue(capacityLimit) is { } limit ? ByteSize.Parse(limit) : null,
+                MaxVolumesPerNode = result.GetValue(maxVolumes),
+            };
+            return await DriverHost.RunAsync(options, cancellationToken);
+        });
+        return command;
+    }
+}

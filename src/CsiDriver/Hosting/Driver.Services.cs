@@ -1,0 +1,17 @@
+using CsiDriver.Csi;
+using CsiDriver.Rpc;
+
+namespace CsiDriver.Hosting;
+
+public sealed partial class Driver
+{
+    /// <summary>The csi.v1 services served on --endpoint.</summary>
+    public IEnumerable<ServiceBinding> CsiServices() =>
+    [
+        new IdentityService(this).Binding(),
+        new ControllerService(this).Binding(),
+    ];
+
+    /// <summary>The csi-addons services served on --csiaddons-endpoint.</summary>
+    public IEnumerable<ServiceBinding> CsiAddonsServices() => [];
+}

@@ -1,0 +1,97 @@
+using System.Runtime.InteropServices;
+using CsiDriver.Csi;
+using CsiDriver.Logging;
+using CsiDriver.Rpc;
+using Microsoft.Extensions.Logging;
+
+namespace CsiDriver.Hosting;
+
+/// <summary>
+/// Runs `csidriver serve`: opens the sockets, loads the engine behind them, and on SIGTERM or
+/// SIGINT stops accepting calls, lets those in flight finish, and removes the sockets.
+/// </summary>
+public static partial class DriverHost
+{
+    public static async Task<int> RunAsync(DriverOptions options, CancellationToken cancellationToken)
+    {
+        using var loggerFactory = LogSetup.Create(options.JsonLogs);
+        var log = loggerFactory.CreateLogger("csidriver");
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+
+        using var driver = new Driver(options, loggerFactory);
+        var rpcLog = loggerFactory.CreateLogger("rpc");
+        var servers = new List<GrpcServer> { Server(options.Endpoint, driver.CsiServices(), rpcLog, loggerFactory) };
+        if (options.CsiAddonsEndpoint is { } addons)
+        {
+            servers.Add(Server(addons, driver.CsiAddonsServices(), rpcLog, loggerFactory));
+        }
+        try
+        {
+            foreach (var server in servers)
+            {
+                await server.StartAsync(stop.Token);
+            }
+            LogServing(log, options.DriverName, IdentityService.VendorVersion, options.Endpoint, options.NodeId);
+            await Task.Run(driver.Load, stop.Token);
+            await Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            LogStopping(log);
+            return 0;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogFatal(log, e);
+            return 1;
+        }
+        finally
+        {
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            foreach (var server in servers)
+            {
+                await server.StopAsync(grace.Token);
+                await server.DisposeAsync();
+            }
+        }
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    private static GrpcServer Server(string endpoint, IEnumerable<ServiceBinding> services, ILogger rpcLog, ILoggerFactory loggerFactory)
+    {
+        var options = new GrpcServerOptions
+        {
+            LoggerFactory = loggerFactory,
+            OnCallCompleted = call => LogCall(rpcLog, call),
+        };
+        options.Endpoints.Add(ServerEndpoint.Parse(endpoint));
+        return new GrpcServer(options, services);
+    }
+
+    private static void LogCall(ILogger log, CallCompletion call)
+    {
+        var request = call.Request is null ? "(stream)" : SecretRedactor.Render(call.Request);
+        var ms = call.Duration.TotalMilliseconds;
+        if (call.Status == StatusCode.OK)
+        {
+            RpcLog.Completed(log, call.Method, call.Status.ToString(), ms, request);
+        }
+        else
+        {
+            RpcLog.Failed(log, call.Method, call.Status.ToString(), ms, call.StatusMessage, request);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{DriverName} {Version} serving on {Endpoint} as node {NodeId}")]
+    private static partial void LogServing(ILogger logger, string driverName, string version, string endpoint, string nodeId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "stopping: finishing calls in flight and removing the sockets")]
+    private static partial void LogStopping(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "csidriver cannot continue")]
+    private static partial void LogFatal(ILogger logger, Exception exception);
+}

@@ -1,0 +1,3 @@
+using CsiDriver.Cli;
+
+return await CommandLine.Build().Parse(args).InvokeAsync();
