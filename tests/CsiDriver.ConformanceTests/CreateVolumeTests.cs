@@ -1,3 +1,4 @@
+using System.Text;
 using Csi.V1;
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.Rpc;
@@ -20,6 +21,26 @@ public sealed class CreateVolumeTests(DriverFixture fixture) : IClassFixture<Dri
         Assert.Equal(Volumes.DefaultCapacity, volume.CapacityBytes);
         var topology = Assert.Single(volume.AccessibleTopology);
         Assert.Equal(Volumes.NodeTopology(fixture.NodeId), topology);
+        // spec: Size Limits — 128 bytes per string and 4 KiB per map, "for messages generated
+        // by both COs and plugins".
+        Assert.InRange(Encoding.UTF8.GetByteCount(volume.VolumeId), 1, 128);
+        Assert.InRange(volume.VolumeContext.Sum(p => Encoding.UTF8.GetByteCount(p.Key) + Encoding.UTF8.GetByteCount(p.Value)), 0, 4096);
+    }
+
+    [Theory]
+    [InlineData(128, 'n')]
+    [InlineData(42, '\u00e9')] // two UTF-8 bytes each
+    public async Task Any_name_within_the_length_limit_is_allowed(int length, char letter)
+    {
+        // spec: CreateVolumeRequest.name — "Any Unicode string that conforms to the length limit
+        // is allowed" except the banned control characters; the limit is 128 bytes.
+        var name = Guid.NewGuid().ToString("N") + new string(letter, length - 32);
+        Assert.True(Encoding.UTF8.GetByteCount(name) <= 128);
+
+        var first = (await Csi.CreateVolume(Volumes.Request(name))).Volume;
+        var again = (await Csi.CreateVolume(Volumes.Request(name))).Volume;
+
+        Assert.Equal(first.VolumeId, again.VolumeId);
     }
 
     [Fact]

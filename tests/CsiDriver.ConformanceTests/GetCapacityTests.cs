@@ -76,10 +76,16 @@ public sealed class GetCapacityTests(DriverFixture fixture) : IClassFixture<Driv
         });
         Assert.Equal(6 * Volumes.GiB, await Available());
 
-        // More than is left cannot be provisioned; nothing is taken by the refusal.
+        // More than is left cannot be provisioned, by creating or by growing; a refusal takes nothing.
         await RpcAssert.FailsWithAnyAsync(() => csi.CreateAsync("too-big", requiredBytes: 7 * Volumes.GiB),
             StatusCode.ResourceExhausted, StatusCode.OutOfRange);
+        await RpcAssert.FailsWithAnyAsync(() => csi.ControllerExpandVolume(new ControllerExpandVolumeRequest
+        {
+            VolumeId = volume.VolumeId,
+            CapacityRange = new CapacityRange { RequiredBytes = 11 * Volumes.GiB },
+        }), StatusCode.ResourceExhausted, StatusCode.OutOfRange);
         Assert.Equal(6 * Volumes.GiB, await Available());
+        Assert.Equal(4 * Volumes.GiB, (await csi.ControllerGetVolume(volume.VolumeId)).Volume.CapacityBytes);
 
         await csi.DeleteVolume(volume.VolumeId);
         Assert.Equal(10 * Volumes.GiB, await Available());

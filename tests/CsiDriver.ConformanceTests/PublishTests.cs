@@ -89,6 +89,49 @@ public sealed class PublishTests(DriverFixture fixture) : IClassFixture<DriverFi
         Assert.Empty(await PublishedNodesAsync(volume.VolumeId));
     }
 
+    public static TheoryData<string, VolumeCapability, VolumeCapability> UnusableAs => new()
+    {
+        { "block-as-mount", Volumes.Block(), Volumes.Mount() },
+        { "mount-as-block", Volumes.Mount("ext4"), Volumes.Block() },
+        { "ext4-as-xfs", Volumes.Mount("ext4"), Volumes.Mount("xfs") },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnusableAs))]
+    public async Task Publishing_for_a_use_the_volume_cannot_serve_is_refused(string purpose, VolumeCapability created, VolumeCapability asked)
+    {
+        // spec: ControllerPublishVolumeRequest.volume_capability — "SP MUST ensure the CO can use
+        // the published volume as described. Otherwise SP MUST return the appropriate gRPC error code."
+        var volume = await Csi.CreateAsync(purpose, created);
+
+        await RpcAssert.FailsWithAnyAsync(() => Csi.PublishAsync(volume, Node, asked), StatusCode.InvalidArgument, StatusCode.FailedPrecondition);
+        Assert.Empty(await PublishedNodesAsync(volume.VolumeId));
+    }
+
+    [Fact]
+    public async Task Racing_publishes_of_one_volume_attach_it_once()
+    {
+        // spec: Concurrency — secondary calls for one volume MAY be rejected with ABORTED.
+        var volume = await Csi.CreateAsync("publish-race");
+        var calls = Enumerable.Range(0, 6).Select(async _ =>
+        {
+            try
+            {
+                return (await Csi.PublishAsync(volume, Node)).PublishContext;
+            }
+            catch (RpcException e) when (e.Status == StatusCode.Aborted)
+            {
+                return null;
+            }
+        }).ToArray();
+
+        var contexts = (await Task.WhenAll(calls)).OfType<Google.Protobuf.Collections.MapField<string, string>>().ToList();
+
+        Assert.NotEmpty(contexts);
+        Assert.All(contexts, context => Assert.Equal(contexts[0], context));
+        Assert.Equal([Node], await PublishedNodesAsync(volume.VolumeId));
+    }
+
     [Fact]
     public async Task Unpublishing_detaches_and_is_idempotent()
     {
