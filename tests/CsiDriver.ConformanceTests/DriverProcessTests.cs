@@ -138,4 +138,51 @@ public sealed class DriverProcessTests
         Assert.True((await driver.Csi.Probe()).Ready is null or true, "the driver keeps serving after unknown methods");
         await driver.StopAsync();
     }
+
+    [Fact]
+    public async Task Controller_calls_are_unavailable_only_until_probe_says_ready()
+    {
+        // spec: ProbeResponse.ready — while initializing, Probe succeeds with ready=false and
+        // "Calls to the plugin's Controller and/or Node services MAY fail"; once ready=true they
+        // are served. The driver's choice for "not yet" is UNAVAILABLE. A state with volumes
+        // makes the loading window longer, so it is more likely to be seen.
+        using var workspace = DriverWorkspace.Create();
+        await using (var seeding = await DriverProcess.StartAsync(workspace))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await seeding.Csi.CreateAsync("seed", requiredBytes: Volumes.MiB);
+            }
+            await seeding.StopAsync();
+        }
+
+        await using var driver = DriverProcess.Launch(workspace);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var ready = false;
+        while (!ready)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"never ready; output:\n{driver.Output.AllText}");
+            ProbeResponse probe;
+            try
+            {
+                probe = await driver.Csi.Probe(TimeSpan.FromSeconds(2));
+            }
+            catch (RpcException e) when (e.Status == StatusCode.Unavailable)
+            {
+                await Task.Delay(5); // not listening yet
+                continue;
+            }
+            ready = probe.Ready is null or true;
+            try
+            {
+                Assert.Equal(20, (await driver.Csi.ListAllAsync()).Count);
+            }
+            catch (RpcException e)
+            {
+                Assert.False(ready, $"ListVolumes failed with {e.Status} after Probe said ready: {e.Message}");
+                Assert.Equal(StatusCode.Unavailable, e.Status);
+            }
+        }
+        await driver.StopAsync();
+    }
 }

@@ -36,15 +36,19 @@ public sealed class DriverProcess : IAsyncDisposable
 
     public string NodeId => Settings.NodeId;
 
-    public int ProcessId => _process.Id;
-
-    /// <summary>Starts the driver and waits (bounded) until Probe reports it ready.</summary>
-    public static async Task<DriverProcess> StartAsync(DriverWorkspace workspace, DriverSettings? settings = null)
+    /// <summary>Starts the driver without waiting for it to be ready.</summary>
+    public static DriverProcess Launch(DriverWorkspace workspace, DriverSettings? settings = null)
     {
         settings ??= new DriverSettings();
         var output = new ProcessOutput();
         var process = DriverCommand.Start(settings.Arguments(workspace), output);
-        var driver = new DriverProcess(process, workspace, settings, output);
+        return new DriverProcess(process, workspace, settings, output);
+    }
+
+    /// <summary>Starts the driver and waits (bounded) until Probe reports it ready.</summary>
+    public static async Task<DriverProcess> StartAsync(DriverWorkspace workspace, DriverSettings? settings = null)
+    {
+        var driver = Launch(workspace, settings);
         try
         {
             await driver.WaitUntilReadyAsync();
