@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-packages=(libnbd-bin nbdkit fio xfsprogs e2fsprogs qemu-utils openssl util-linux fuse3 sqlite3)
+packages=(libnbd-bin nbdkit fio xfsprogs e2fsprogs qemu-utils openssl util-linux mount fuse3 sqlite3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -13,5 +13,8 @@ public sealed partial class Driver
     ];
 
     /// <summary>The csi-addons services served on --csiaddons-endpoint.</summary>
-    public IEnumerable<ServiceBinding> CsiAddonsServices() => [];
+    public IEnumerable<ServiceBinding> CsiAddonsServices() =>
+    [
+        new AddonsIdentityService(this).Binding(),
+    ];
 }

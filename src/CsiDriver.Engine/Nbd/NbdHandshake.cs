@@ -1,0 +1,235 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace CsiDriver.Engine.Nbd;
+
+/// <summary>
+/// The fixed newstyle handshake (option haggling) of one connection: greeting, client flags,
+/// then options until the client picks an export (NBD_OPT_GO or NBD_OPT_EXPORT_NAME), aborts,
+/// or breaks the protocol. Unknown options are answered NBD_REP_ERR_UNSUP, as the protocol asks.
+/// </summary>
+internal sealed class NbdHandshake(NbdReceiveBuffer input, Stream output, NbdServerOptions options)
+{
+    /// <summary>Option data beyond this closes the connection: the largest legal option (INFO/GO
+    /// with a 4096-byte name and a few info requests) is far smaller.</summary>
+    private const int MaxOptionDataLength = 16 * 1024;
+
+    private const NbdHandshakeFlags ServerFlags = NbdHandshakeFlags.FixedNewstyle | NbdHandshakeFlags.NoZeroes;
+
+    private bool _noZeroes;
+    private bool _structuredReplies;
+
+    /// <summary>Why the handshake closed the connection, when it did so for a protocol violation.</summary>
+    public string? Violation { get; private set; }
+
+    /// <summary>The negotiated session, or null when the connection must close (abort, violation,
+    /// or an unknown name given to NBD_OPT_EXPORT_NAME, which cannot answer with an error).</summary>
+    public async Task<NbdSession?> RunAsync(CancellationToken cancellationToken)
+    {
+        var greeting = new byte[NbdProtocol.GreetingLength];
+        BinaryPrimitives.WriteUInt64BigEndian(greeting, NbdProtocol.InitMagic);
+        BinaryPrimitives.WriteUInt64BigEndian(greeting.AsSpan(8), NbdProtocol.OptionMagic);
+        BinaryPrimitives.WriteUInt16BigEndian(greeting.AsSpan(16), (ushort)ServerFlags);
+        await output.WriteAsync(greeting, cancellationToken);
+
+        var clientFlagBytes = new byte[4];
+        await input.ReadExactlyAsync(clientFlagBytes, cancellationToken);
+        var clientFlags = (NbdClientFlags)BinaryPrimitives.ReadUInt32BigEndian(clientFlagBytes);
+        if ((clientFlags & ~(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes)) != 0)
+        {
+            return Fail($"unknown client flags 0x{(uint)clientFlags:x}");
+        }
+        _noZeroes = clientFlags.HasFlag(NbdClientFlags.NoZeroes);
+
+        var headerBytes = new byte[NbdProtocol.OptionHeaderLength];
+        while (true)
+        {
+            await input.ReadExactlyAsync(headerBytes, cancellationToken);
+            if (!NbdOptionHeader.TryParse(headerBytes, out var header))
+            {
+                return Fail("bad option magic");
+            }
+            if (header.DataLength > MaxOptionDataLength)
+            {
+                return Fail($"option {header.Option} carries {header.DataLength} bytes");
+            }
+            var data = new byte[header.DataLength];
+            await input.ReadExactlyAsync(data, cancellationToken);
+            var outcome = await HandleOptionAsync(header.Option, data, cancellationToken);
+            if (outcome.Done)
+            {
+                return outcome.Session;
+            }
+        }
+    }
+
+    private async Task<(bool Done, NbdSession? Session)> HandleOptionAsync(NbdOption option, byte[] data, CancellationToken ct)
+    {
+        switch (option)
+        {
+            case NbdOption.ExportName:
+                return (true, await ExportNameAsync(data, ct));
+            case NbdOption.Abort:
+                await ReplyAsync(option, NbdOptionReply.Ack, [], ct);
+                return (true, null);
+            case NbdOption.List when data.Length == 0:
+                foreach (var export in options.Exports.List())
+                {
+                    await ReplyAsync(option, NbdOptionReply.Server, ServerReply(export.Name), ct);
+                }
+                await ReplyAsync(option, NbdOptionReply.Ack, [], ct);
+                return (false, null);
+            case NbdOption.StructuredReply when data.Length == 0:
+                _structuredReplies = true;
+                await ReplyAsync(option, NbdOptionReply.Ack, [], ct);
+                return (false, null);
+            case NbdOption.List or NbdOption.StructuredReply:
+                await ErrorAsync(option, NbdOptionReply.ErrorInvalid, $"{option} takes no data", ct);
+                return (false, null);
+            case NbdOption.Info or NbdOption.Go:
+                var session = await InfoAsync(option, data, ct);
+                return (option == NbdOption.Go && session is not null, session);
+            default:
+                // STARTTLS included: exports are served on local sockets without TLS.
+                await ErrorAsync(option, NbdOptionReply.ErrorUnsupported, $"option {(uint)option} is not supported", ct);
+                return (false, null);
+        }
+    }
+
+    private async Task<NbdSession?> ExportNameAsync(byte[] data, CancellationToken ct)
+    {
+        if (!TryDecodeName(data, out var name) || options.Exports.Open(name) is not { } device)
+        {
+            Violation = "NBD_OPT_EXPORT_NAME named no export";
+            return null;
+        }
+        var session = NbdSession.Create(name, device, _structuredReplies);
+        var reply = new byte[10 + (_noZeroes ? 0 : NbdProtocol.ExportNameReplyPadding)];
+        BinaryPrimitives.WriteUInt64BigEndian(reply, (ulong)session.Size);
+        BinaryPrimitives.WriteUInt16BigEndian(reply.AsSpan(8), (ushort)session.Flags);
+        await output.WriteAsync(reply, ct);
+        return session;
+    }
+
+    /// <summary>NBD_OPT_INFO and NBD_OPT_GO: name length (4) · name · request count (2) · info types (2 each).</summary>
+    private async Task<NbdSession?> InfoAsync(NbdOption option, byte[] data, CancellationToken ct)
+    {
+        var requested = ParseInfoRequest(data, out var name);
+        if (requested is null)
+        {
+            await ErrorAsync(option, NbdOptionReply.ErrorInvalid, "malformed export name or information request list", ct);
+            return null;
+        }
+        if (options.Exports.Open(name!) is not { } device)
+        {
+            await ErrorAsync(option, NbdOptionReply.ErrorUnknown, $"no export named '{name}'", ct);
+            return null;
+        }
+        var session = NbdSession.Create(name!, device, _structuredReplies);
+        var export = new byte[12];
+        BinaryPrimitives.WriteUInt16BigEndian(export, (ushort)NbdInfo.Export);
+        BinaryPrimitives.WriteUInt64BigEndian(export.AsSpan(2), (ulong)session.Size);
+        BinaryPrimitives.WriteUInt16BigEndian(export.AsSpan(10), (ushort)session.Flags);
+        await ReplyAsync(option, NbdOptionReply.Info, export, ct);
+
+        // Sent whether asked or not, so clients that understand it align their requests.
+        var blockSize = new byte[14];
+        BinaryPrimitives.WriteUInt16BigEndian(blockSize, (ushort)NbdInfo.BlockSize);
+        BinaryPrimitives.WriteUInt32BigEndian(blockSize.AsSpan(2), (uint)options.MinimumBlockSize);
+        BinaryPrimitives.WriteUInt32BigEndian(blockSize.AsSpan(6), (uint)options.PreferredBlockSize);
+        BinaryPrimitives.WriteUInt32BigEndian(blockSize.AsSpan(10), (uint)options.MaxPayloadBytes);
+        await ReplyAsync(option, NbdOptionReply.Info, blockSize, ct);
+
+        if (requested.Contains(NbdInfo.Name))
+        {
+            await ReplyAsync(option, NbdOptionReply.Info, InfoString(NbdInfo.Name, name!), ct);
+        }
+        var description = options.Exports.List().FirstOrDefault(e => e.Name == name)?.Description;
+        if (requested.Contains(NbdInfo.Description) && description is not null)
+        {
+            await ReplyAsync(option, NbdOptionReply.Info, InfoString(NbdInfo.Description, description), ct);
+        }
+        await ReplyAsync(option, NbdOptionReply.Ack, [], ct);
+        return session;
+    }
+
+    private static HashSet<NbdInfo>? ParseInfoRequest(ReadOnlySpan<byte> data, out string? name)
+    {
+        name = null;
+        if (data.Length < 6)
+        {
+            return null;
+        }
+        var nameLength = BinaryPrimitives.ReadUInt32BigEndian(data);
+        if (nameLength > data.Length - 6 || !TryDecodeName(data.Slice(4, (int)nameLength), out name))
+        {
+            return null;
+        }
+        var rest = data[(4 + (int)nameLength)..];
+        var count = BinaryPrimitives.ReadUInt16BigEndian(rest);
+        if (rest.Length != 2 + 2 * count)
+        {
+            return null;
+        }
+        var requested = new HashSet<NbdInfo>();
+        for (var i = 0; i < count; i++)
+        {
+            requested.Add((NbdInfo)BinaryPrimitives.ReadUInt16BigEndian(rest[(2 + 2 * i)..]));
+        }
+        return requested;
+    }
+
+    /// <summary>Export names are UTF-8, at most 4096 bytes, without NUL.</summary>
+    private static bool TryDecodeName(ReadOnlySpan<byte> bytes, out string name)
+    {
+        name = "";
+        if (bytes.Length > NbdProtocol.MaxStringLength || bytes.Contains((byte)0))
+        {
+            return false;
+        }
+        try
+        {
+            name = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
+            return true;
+        }
+        catch (DecoderFallbackException)
+        {
+            return false;
+        }
+    }
+
+    private static byte[] ServerReply(string exportName)
+    {
+        var name = Encoding.UTF8.GetBytes(exportName);
+        var data = new byte[4 + name.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(data, (uint)name.Length);
+        name.CopyTo(data, 4);
+        return data;
+    }
+
+    private static byte[] InfoString(NbdInfo type, string text)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var data = new byte[2 + bytes.Length];
+        BinaryPrimitives.WriteUInt16BigEndian(data, (ushort)type);
+        bytes.CopyTo(data, 2);
+        return data;
+    }
+
+    private Task ErrorAsync(NbdOption option, NbdOptionReply error, string message, CancellationToken ct) =>
+        ReplyAsync(option, error, Encoding.UTF8.GetBytes(message), ct);
+
+    private async Task ReplyAsync(NbdOption option, NbdOptionReply reply, byte[] data, CancellationToken ct)
+    {
+        var message = new byte[NbdProtocol.OptionReplyHeaderLength + data.Length];
+        new NbdOptionReplyHeader(option, reply, (uint)data.Length).Write(message);
+        data.CopyTo(message, NbdProtocol.OptionReplyHeaderLength);
+        await output.WriteAsync(message, ct);
+    }
+
+    private NbdSession? Fail(string violation)
+    {
+        Violation = violation;
+        return null;
+    }
+}

@@ -1,0 +1,32 @@
+using CsiAddons.Identity;
+using CsiDriver.Hosting;
+using CsiDriver.Rpc;
+
+namespace CsiDriver.Csi;
+
+/// <summary>csi-addons identity.Identity on --csiaddons-endpoint: the csi-addons sidecar
+/// learns from it who the driver is and which csi-addons services it offers.</summary>
+public sealed class AddonsIdentityService(Driver driver)
+{
+    public ServiceBinding Binding() =>
+        new ServiceBinding(IdentityReflection.Descriptor.Services.Single(s => s.Name == "Identity"))
+            .Unary<GetIdentityRequest, GetIdentityResponse>("GetIdentity", GetIdentity)
+            .Unary<GetCapabilitiesRequest, GetCapabilitiesResponse>("GetCapabilities", GetCapabilities)
+            .Unary<ProbeRequest, ProbeResponse>("Probe", Probe);
+
+    private Task<GetIdentityResponse> GetIdentity(GetIdentityRequest request, CallContext context) =>
+        Task.FromResult(new GetIdentityResponse
+        {
+            Name = driver.Options.DriverName,
+            VendorVersion = IdentityService.VendorVersion,
+            Manifest = { ["project"] = "Formation", ["node-id"] = driver.Options.NodeId },
+        });
+
+    /// <summary>Lists only the csi-addons services this driver really serves (none of the
+    /// replication or volume-group services yet).</summary>
+    private static Task<GetCapabilitiesResponse> GetCapabilities(GetCapabilitiesRequest request, CallContext context) =>
+        Task.FromResult(new GetCapabilitiesResponse());
+
+    private Task<ProbeResponse> Probe(ProbeRequest request, CallContext context) =>
+        Task.FromResult(new ProbeResponse { Ready = driver.IsReady });
+}
