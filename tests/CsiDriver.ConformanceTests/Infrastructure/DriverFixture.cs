@@ -2,7 +2,7 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 
 /// <summary>One driver process shared by the tests of a class (they use unique volume names and
 /// do not interfere). Its disposal is a graceful-stop check: SIGTERM, exit code 0, socket gone.</summary>
-public sealed class DriverFixture : IAsyncLifetime
+public class DriverFixture : IAsyncLifetime
 {
     private readonly DriverWorkspace _workspace = DriverWorkspace.Create();
     private DriverProcess? _driver;
@@ -13,7 +13,9 @@ public sealed class DriverFixture : IAsyncLifetime
 
     public string NodeId => Driver.NodeId;
 
-    public async Task InitializeAsync() => _driver = await DriverProcess.StartAsync(_workspace);
+    protected virtual DriverSettings Settings => new();
+
+    public async Task InitializeAsync() => _driver = await DriverProcess.StartAsync(_workspace, Settings);
 
     public async Task DisposeAsync()
     {
