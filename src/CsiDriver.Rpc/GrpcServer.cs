@@ -58,16 +58,29 @@ public sealed class GrpcServer : IAsyncDisposable
             .ConfigureLogging(logging => logging.ClearProviders())
             .ConfigureServices(services =>
             {
-                services.AddSingleton(_loggerFactory);
+                services.AddSingleton<ILoggerFactory>(new FrameworkLogFilter(_loggerFactory));
                 // The process owning this server decides about signals; the host must not.
                 services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
                 services.Configure<HostOptions>(host => host.ShutdownTimeout = _options.ShutdownTimeout);
             })
-            .ConfigureWebHost(web => web
-                .UseKestrel(ConfigureKestrel)
-                .Configure(app => app.Run(_router.RouteAsync)));
+            .ConfigureWebHost(
+                web => web
+                    .UseKestrel(ConfigureKestrel)
+                    .Configure(app => app.Run(_router.RouteAsync)),
+                // Only our options configure this server, never ASPNETCORE_* variables meant for something else.
+                web => web.SuppressEnvironmentConfiguration = true);
         var host = builder.Build();
-        await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Nothing live owned these paths before we probed them, so whatever is there now is ours.
+            host.Dispose();
+            RemoveSocketFiles();
+            throw;
+        }
         _host = host;
         BoundEndpoints = _listeners.Select(l => l.Listen.EndPoint).ToArray();
         foreach (var endpoint in BoundEndpoints)
@@ -91,11 +104,16 @@ public sealed class GrpcServer : IAsyncDisposable
         finally
         {
             host.Dispose();
-            foreach (var unix in _options.Endpoints.OfType<ServerEndpoint.UnixSocket>())
-            {
-                UnixSocketFile.Remove(unix.Path);
-            }
+            RemoveSocketFiles();
             RpcLog.Stopped(_logger);
+        }
+    }
+
+    private void RemoveSocketFiles()
+    {
+        foreach (var unix in _options.Endpoints.OfType<ServerEndpoint.UnixSocket>())
+        {
+            UnixSocketFile.Remove(unix.Path);
         }
     }
 

@@ -19,4 +19,7 @@ internal static partial class RpcLog
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "gRPC server stopped")]
     public static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Debug, Message = "Handler of {Method} stopped with {ExceptionType} after its call was cancelled")]
+    public static partial void HandlerStoppedByCancellation(ILogger logger, string method, string exceptionType);
 }

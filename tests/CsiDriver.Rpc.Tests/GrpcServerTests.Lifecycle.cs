@@ -72,4 +72,24 @@ public partial class GrpcServerTests
             Assert.Equal("ok", reply.Text);
         }
     }
+
+    [Fact]
+    public async Task Failed_start_leaves_no_socket_file_behind()
+    {
+        var directory = Directory.CreateTempSubdirectory("formation-rpc-").FullName;
+        try
+        {
+            var options = new GrpcServerOptions();
+            var good = Path.Combine(directory, "good.sock");
+            options.Endpoints.Add(new ServerEndpoint.UnixSocket(good));
+            options.Endpoints.Add(new ServerEndpoint.UnixSocket(Path.Combine(directory, "missing", "dir.sock")));
+            await using var server = new GrpcServer(options, [EchoService.Bind(new EchoService())]);
+            await Assert.ThrowsAnyAsync<Exception>(() => server.StartAsync());
+            Assert.False(File.Exists(good));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }

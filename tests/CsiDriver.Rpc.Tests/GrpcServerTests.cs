@@ -40,7 +40,7 @@ public partial class GrpcServerTests : IAsyncLifetime
     [Theory]
     [InlineData(StatusCode.NotFound, "volume vol-1 not found")]
     [InlineData(StatusCode.OutOfRange, "capacity 100% exceeded: größer als 卷 ✓ %41")]
-    [InlineData(StatusCode.FailedPrecondition, "line one\nline two")]
+    [InlineData(StatusCode.FailedPrecondition, "line one\nline two, with a comma; and \"quotes\"")]
     public async Task Handler_status_and_message_reach_the_client(StatusCode status, string message)
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() => _client.UnaryAsync<FailRequest, EchoReply>(

@@ -31,5 +31,6 @@ public class StatusMessageEncodingTests
     {
         Assert.Equal("50%zz and %4", StatusMessageEncoding.Decode("50%zz and %4"));
         Assert.Equal("a%b", StatusMessageEncoding.Decode("a%25b"));
+        Assert.Equal("100% 😀 kept", StatusMessageEncoding.Decode("100%25 😀 kept"));
     }
 }

@@ -37,18 +37,19 @@ internal static class StatusMessageEncoding
             return value;
         }
         var bytes = new List<byte>(value.Length);
+        var literalStart = 0;
         for (var i = 0; i < value.Length; i++)
         {
             if (value[i] == '%' && i + 2 < value.Length && IsHex(value[i + 1]) && IsHex(value[i + 2]))
             {
+                // Unescaped text is taken as whole runs, so a surrogate pair is never split.
+                bytes.AddRange(Encoding.UTF8.GetBytes(value[literalStart..i]));
                 bytes.Add(Convert.ToByte(value.Substring(i + 1, 2), 16));
                 i += 2;
-            }
-            else
-            {
-                bytes.AddRange(Encoding.UTF8.GetBytes(value[i].ToString()));
+                literalStart = i + 1;
             }
         }
+        bytes.AddRange(Encoding.UTF8.GetBytes(value[literalStart..]));
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
 

@@ -45,8 +45,9 @@ internal abstract class ServerCallHandler
         }
         catch (Exception ex) when (call.DeadlineExceeded || call.ClientCancelled)
         {
-            // The handler stopped because the call was cancelled; the status below says why.
-            (status, message) = (StatusCode.Cancelled, ex.Message);
+            // The handler stopped because the call was cancelled; the status is decided below.
+            RpcLog.HandlerStoppedByCancellation(Settings.Logger, Method, ex.GetType().Name);
+            (status, message) = (StatusCode.Cancelled, null);
         }
         catch (Exception ex)
         {

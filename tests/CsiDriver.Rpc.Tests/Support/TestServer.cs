@@ -56,6 +56,19 @@ internal sealed class TestServer : IAsyncDisposable
         throw new TimeoutException($"No completion for {method} within 10 s.");
     }
 
+    /// <summary>Waits (boundedly) until exactly <paramref name="count"/> calls were observed.</summary>
+    public async Task WaitForCompletionCountAsync(int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (_completions.Count < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+        // A little longer, so a duplicate notification would show up too.
+        await Task.Delay(50);
+        Assert.Equal(count, _completions.Count);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync();

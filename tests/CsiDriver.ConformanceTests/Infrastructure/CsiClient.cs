@@ -1,0 +1,89 @@
+using Csi.V1;
+using CsiDriver.Rpc;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+
+namespace CsiDriver.ConformanceTests.Infrastructure;
+
+/// <summary>Typed Identity and Controller calls over the driver's CSI socket, each with a
+/// deadline so a hung driver fails a test instead of stalling the run.</summary>
+public sealed class CsiClient(string socketPath) : IDisposable
+{
+    private static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(20);
+    private static readonly ServiceDescriptor IdentityService = Service("Identity");
+    private static readonly ServiceDescriptor ControllerService = Service("Controller");
+
+    private readonly GrpcClient _grpc = GrpcClient.ForUnixSocket(socketPath);
+
+    public GrpcClient Grpc => _grpc;
+
+    public Task<GetPluginInfoResponse> GetPluginInfo() =>
+        Identity<GetPluginInfoRequest, GetPluginInfoResponse>("GetPluginInfo", new());
+
+    public Task<GetPluginCapabilitiesResponse> GetPluginCapabilities() =>
+        Identity<GetPluginCapabilitiesRequest, GetPluginCapabilitiesResponse>("GetPluginCapabilities", new());
+
+    public Task<ProbeResponse> Probe(TimeSpan? deadline = null) =>
+        Call<ProbeRequest, ProbeResponse>(IdentityService, "Probe", new(), deadline);
+
+    public Task<CreateVolumeResponse> CreateVolume(CreateVolumeRequest request) =>
+        Controller<CreateVolumeRequest, CreateVolumeResponse>("CreateVolume", request);
+
+    public Task<DeleteVolumeResponse> DeleteVolume(DeleteVolumeRequest request) =>
+        Controller<DeleteVolumeRequest, DeleteVolumeResponse>("DeleteVolume", request);
+
+    public Task<DeleteVolumeResponse> DeleteVolume(string volumeId) => DeleteVolume(new DeleteVolumeRequest { VolumeId = volumeId });
+
+    public Task<ControllerPublishVolumeResponse> ControllerPublishVolume(ControllerPublishVolumeRequest request) =>
+        Controller<ControllerPublishVolumeRequest, ControllerPublishVolumeResponse>("ControllerPublishVolume", request);
+
+    public Task<ControllerUnpublishVolumeResponse> ControllerUnpublishVolume(ControllerUnpublishVolumeRequest request) =>
+        Controller<ControllerUnpublishVolumeRequest, ControllerUnpublishVolumeResponse>("ControllerUnpublishVolume", request);
+
+    public Task<ValidateVolumeCapabilitiesResponse> ValidateVolumeCapabilities(ValidateVolumeCapabilitiesRequest request) =>
+        Controller<ValidateVolumeCapabilitiesRequest, ValidateVolumeCapabilitiesResponse>("ValidateVolumeCapabilities", request);
+
+    public Task<ListVolumesResponse> ListVolumes(ListVolumesRequest request) =>
+        Controller<ListVolumesRequest, ListVolumesResponse>("ListVolumes", request);
+
+    public Task<GetCapacityResponse> GetCapacity(GetCapacityRequest request) =>
+        Controller<GetCapacityRequest, GetCapacityResponse>("GetCapacity", request);
+
+    public Task<ControllerGetCapabilitiesResponse> ControllerGetCapabilities() =>
+        Controller<ControllerGetCapabilitiesRequest, ControllerGetCapabilitiesResponse>("ControllerGetCapabilities", new());
+
+    public Task<CreateSnapshotResponse> CreateSnapshot(CreateSnapshotRequest request) =>
+        Controller<CreateSnapshotRequest, CreateSnapshotResponse>("CreateSnapshot", request);
+
+    public Task<ControllerExpandVolumeResponse> ControllerExpandVolume(ControllerExpandVolumeRequest request) =>
+        Controller<ControllerExpandVolumeRequest, ControllerExpandVolumeResponse>("ControllerExpandVolume", request);
+
+    public Task<ControllerGetVolumeResponse> ControllerGetVolume(string volumeId) =>
+        Controller<ControllerGetVolumeRequest, ControllerGetVolumeResponse>("ControllerGetVolume", new() { VolumeId = volumeId });
+
+    public Task<ControllerModifyVolumeResponse> ControllerModifyVolume(ControllerModifyVolumeRequest request) =>
+        Controller<ControllerModifyVolumeRequest, ControllerModifyVolumeResponse>("ControllerModifyVolume", request);
+
+    public void Dispose() => _grpc.Dispose();
+
+    private static ServiceDescriptor Service(string name) =>
+        CsiReflection.Descriptor.Services.Single(service => service.Name == name);
+
+    private Task<TResponse> Identity<TRequest, TResponse>(string method, TRequest request)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse>, new() =>
+        Call<TRequest, TResponse>(IdentityService, method, request);
+
+    private Task<TResponse> Controller<TRequest, TResponse>(string method, TRequest request)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse>, new() =>
+        Call<TRequest, TResponse>(ControllerService, method, request);
+
+    private Task<TResponse> Call<TRequest, TResponse>(ServiceDescriptor service, string method, TRequest request, TimeSpan? deadline = null)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse>, new() =>
+        _grpc.UnaryAsync<TRequest, TResponse>(
+            service.FindMethodByName(method) ?? throw new ArgumentException($"{service.FullName} has no method {method}"),
+            request,
+            new CallOptions { Timeout = deadline ?? DefaultDeadline });
+}

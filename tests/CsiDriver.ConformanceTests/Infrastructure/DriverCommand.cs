@@ -1,0 +1,46 @@
+using System.Diagnostics;
+
+namespace CsiDriver.ConformanceTests.Infrastructure;
+
+/// <summary>Runs the csidriver executable with given arguments, output captured.</summary>
+public static class DriverCommand
+{
+    public static Process Start(IReadOnlyList<string> arguments, ProcessOutput output)
+    {
+        var startInfo = new ProcessStartInfo(DriverBinary.RequirePath())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+        var process = Process.Start(startInfo) ?? throw new InvalidOperationException("csidriver did not start");
+        output.Attach(process);
+        return process;
+    }
+
+    /// <summary>Runs a command that is expected to end by itself (help, refused start) and
+    /// returns its exit code; fails the test if it is still running after the time limit.</summary>
+    public static async Task<(int ExitCode, ProcessOutput Output)> RunToExitAsync(IReadOnlyList<string> arguments, TimeSpan timeout)
+    {
+        var output = new ProcessOutput();
+        using var process = Start(arguments, output);
+        using var cancellation = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cancellation.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            Assert.Fail($"`csidriver {string.Join(' ', arguments)}` still running after {timeout.TotalSeconds} s; output:\n{output.AllText}");
+        }
+        // WaitForExit without a timeout also drains the redirected streams.
+        await process.WaitForExitAsync();
+        return (process.ExitCode, output);
+    }
+}

@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using CsiDriver.Rpc;
+
+namespace CsiDriver.ConformanceTests.Infrastructure;
+
+/// <summary>
+/// One running `csidriver serve` process on a workspace's socket, with a CSI client to it.
+/// <see cref="StopAsync"/> is the graceful stop a test asserts on (SIGTERM, exit code 0, socket
+/// gone); disposing only makes sure no process outlives the test.
+/// </summary>
+public sealed class DriverProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(15);
+
+    private readonly Process _process;
+    private bool _stopped;
+    private bool _disposed;
+
+    private DriverProcess(Process process, DriverWorkspace workspace, DriverSettings settings, ProcessOutput output)
+    {
+        _process = process;
+        Workspace = workspace;
+        Settings = settings;
+        Output = output;
+        Csi = new CsiClient(workspace.SocketPath);
+    }
+
+    public DriverWorkspace Workspace { get; }
+
+    public DriverSettings Settings { get; }
+
+    public ProcessOutput Output { get; }
+
+    public CsiClient Csi { get; }
+
+    public string NodeId => Settings.NodeId;
+
+    /// <summary>Starts the driver without waiting for it to be ready.</summary>
+    public static DriverProcess Launch(DriverWorkspace workspace, DriverSettings? settings = null)
+    {
+        settings ??= new DriverSettings();
+        var output = new ProcessOutput();
+        var process = DriverCommand.Start(settings.Arguments(workspace), output);
+        return new DriverProcess(process, workspace, settings, output);
+    }
+
+    /// <summary>Starts the driver and waits (bounded) until Probe reports it ready.</summary>
+    public static async Task<DriverProcess> StartAsync(DriverWorkspace workspace, DriverSettings? settings = null)
+    {
+        var driver = Launch(workspace, settings);
+        try
+        {
+            await driver.WaitUntilReadyAsync();
+            return driver;
+        }
+        catch
+        {
+            await driver.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>SIGTERM, then a bounded wait; asserts the stop was clean.</summary>
+    public async Task StopAsync()
+    {
+        if (_stopped)
+        {
+            return;
+        }
+        _stopped = true;
+        Csi.Dispose();
+        if (!_process.HasExited)
+        {
+            Signals.Send(_process.Id, Signals.SigTerm);
+        }
+        if (!await WaitForExitAsync(StopTimeout))
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+            Assert.Fail($"csidriver did not exit within {StopTimeout.TotalSeconds} s of SIGTERM; output:\n{Output.AllText}");
+        }
+        Assert.True(_process.ExitCode == 0, $"csidriver exited with code {_process.ExitCode} after SIGTERM; output:\n{Output.AllText}");
+        Assert.False(File.Exists(Workspace.SocketPath), $"socket {Workspace.SocketPath} still exists after a graceful stop");
+    }
+
+    /// <summary>SIGKILL, as a crash or an OOM kill would end the process: no graceful stop.</summary>
+    public async Task CrashAsync()
+    {
+        _stopped = true;
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _stopped = true;
+        Csi.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+
+    private async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancellation = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancellation.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task WaitUntilReadyAsync()
+    {
+        var deadline = DateTime.UtcNow + StartTimeout;
+        string lastAnswer = "no socket yet";
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                Assert.Fail($"csidriver exited with code {_process.ExitCode} before it was ready; output:\n{Output.AllText}");
+            }
+            if (File.Exists(Workspace.SocketPath))
+            {
+                try
+                {
+                    // An absent `ready` means ready (spec: Probe).
+                    var probe = await Csi.Probe(TimeSpan.FromSeconds(2));
+                    if (probe.Ready is not false)
+                    {
+                        return;
+                    }
+                    lastAnswer = "Probe said ready=false";
+                }
+                catch (RpcException e)
+                {
+                    lastAnswer = e.ToString();
+                }
+            }
+            await Task.Delay(50);
+        }
+        Assert.Fail($"csidriver not ready within {StartTimeout.TotalSeconds} s ({lastAnswer}); output:\n{Output.AllText}");
+    }
+}

@@ -1,0 +1,52 @@
+namespace CsiDriver.ConformanceTests.Infrastructure;
+
+/// <summary>The command-line choices of one driver start; <see cref="Arguments"/> renders them
+/// as `csidriver serve` flags.</summary>
+public sealed record DriverSettings
+{
+    public const string DefaultNodeId = "conformance-node";
+
+    public string NodeId { get; init; } = DefaultNodeId;
+
+    public string? DriverName { get; init; }
+
+    public bool CsiAddons { get; init; }
+
+    public string? LogFormat { get; init; }
+
+    public string? CapacityLimit { get; init; }
+
+    public int? MaxVolumesPerNode { get; init; }
+
+    public IReadOnlyList<string> Arguments(DriverWorkspace workspace)
+    {
+        var arguments = new List<string>
+        {
+            "serve",
+            "--endpoint", "unix://" + workspace.SocketPath,
+            "--node-id", NodeId,
+            "--data-dir", workspace.DataDirectory,
+        };
+        if (DriverName is not null)
+        {
+            arguments.AddRange(["--driver-name", DriverName]);
+        }
+        if (CsiAddons)
+        {
+            arguments.AddRange(["--csiaddons-endpoint", "unix://" + workspace.CsiAddonsSocketPath]);
+        }
+        if (LogFormat is not null)
+        {
+            arguments.AddRange(["--log-format", LogFormat]);
+        }
+        if (CapacityLimit is not null)
+        {
+            arguments.AddRange(["--capacity-limit", CapacityLimit]);
+        }
+        if (MaxVolumesPerNode is { } max)
+        {
+            arguments.AddRange(["--max-volumes-per-node", max.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+        return arguments;
+    }
+}

@@ -1,0 +1,79 @@
+using Csi.V1;
+using CsiDriver.ConformanceTests.Infrastructure;
+using CsiDriver.Rpc;
+using ControllerRpc = Csi.V1.ControllerServiceCapability.Types.RPC.Types.Type;
+
+namespace CsiDriver.ConformanceTests;
+
+/// <summary>ControllerModifyVolume and mutable_parameters. The driver's one mutable parameter is
+/// `consistencyGroup`, and MODIFY_VOLUME is advertised once it exists; until then every key is
+/// refused. Each test checks whichever of the two the driver announces.</summary>
+public sealed class ModifyVolumeTests(DriverFixture fixture) : IClassFixture<DriverFixture>
+{
+    private const string ConsistencyGroup = "consistencyGroup";
+
+    private CsiClient Csi => fixture.Csi;
+
+    private Task<ControllerModifyVolumeResponse> ModifyAsync(string volumeId, string key, string value) =>
+        Csi.ControllerModifyVolume(new ControllerModifyVolumeRequest { VolumeId = volumeId, MutableParameters = { [key] = value } });
+
+    private Task<bool> ModifyAdvertisedAsync() => Csi.HasControllerCapabilityAsync(ControllerRpc.ModifyVolume);
+
+    [Fact]
+    public async Task An_unknown_mutable_parameter_is_an_invalid_argument()
+    {
+        // spec: ControllerModifyVolume Errors — "Parameters not supported: 3 INVALID_ARGUMENT".
+        var volume = await Csi.CreateAsync("modify-unknown");
+
+        await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => ModifyAsync(volume.VolumeId, "iops", "5000"));
+    }
+
+    [Fact]
+    public async Task Missing_volume_id_or_parameters_are_invalid_arguments()
+    {
+        // spec: mutable_parameters is REQUIRED, and a REQUIRED map "MUST contain at least 1 element".
+        var volume = await Csi.CreateAsync("modify-missing");
+
+        await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => ModifyAsync("", ConsistencyGroup, "orders"));
+        await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Csi.ControllerModifyVolume(new ControllerModifyVolumeRequest { VolumeId = volume.VolumeId }));
+    }
+
+    [Fact]
+    public async Task The_consistency_group_is_modifiable_exactly_when_advertised()
+    {
+        var volume = await Csi.CreateAsync("modify-group");
+        if (!await ModifyAdvertisedAsync())
+        {
+            await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => ModifyAsync(volume.VolumeId, ConsistencyGroup, "orders"));
+            return;
+        }
+
+        await ModifyAsync(volume.VolumeId, ConsistencyGroup, "orders");
+        await ModifyAsync(volume.VolumeId, ConsistencyGroup, "orders"); // idempotent
+        await ModifyAsync(volume.VolumeId, ConsistencyGroup, "stock"); // may differ from the current value
+
+        await RpcAssert.FailsAsync(StatusCode.NotFound, () => ModifyAsync("never-created-" + Guid.NewGuid().ToString("N"), ConsistencyGroup, "orders"));
+    }
+
+    [Fact]
+    public async Task Mutable_parameters_at_creation_follow_the_capability()
+    {
+        var request = Volumes.Request(Volumes.UniqueName("create-in-group"));
+        request.MutableParameters[ConsistencyGroup] = "orders";
+        if (!await ModifyAdvertisedAsync())
+        {
+            // spec: CreateVolumeRequest.mutable_parameters "SHALL NOT be specified unless the SP
+            // has the MODIFY_VOLUME plugin capability".
+            await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Csi.CreateVolume(request));
+            return;
+        }
+
+        var first = (await Csi.CreateVolume(request)).Volume;
+        Assert.Equal(first.VolumeId, (await Csi.CreateVolume(request)).Volume.VolumeId);
+
+        // spec: same name but incompatible mutable_parameters is ALREADY_EXISTS.
+        var otherGroup = Volumes.Request(request.Name);
+        otherGroup.MutableParameters[ConsistencyGroup] = "stock";
+        await RpcAssert.FailsAsync(StatusCode.AlreadyExists, () => Csi.CreateVolume(otherGroup));
+    }
+}
