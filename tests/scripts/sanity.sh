@@ -15,7 +15,7 @@ fi
 
 work=$(mktemp -d /tmp/formation-sanity.XXXXXX)
 bin=out/csidriver/csidriver
-"$bin" serve --endpoint "unix://$work/csi.sock" --node-id sanity-node --data-dir "$work/data" \
+"$bin" serve --endpoint "unix://$work/csi.sock" --node-id sanity-node --data-dir "$work/data" --kubelet-dir "$work" \
   --log-format text >"$work/driver.log" 2>&1 &
 driver=$!
 cleanup() { kill -TERM "$driver" 2>/dev/null || true; wait "$driver" 2>/dev/null || true; rm -rf "$work"; }

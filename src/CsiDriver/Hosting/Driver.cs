@@ -85,10 +85,20 @@ public sealed partial class Driver : IAsyncDisposable
         LogLoaded(known.Count, Options.DataDirectory, NbdEndpoint.ToString());
     }
 
+    /// <summary>
+    /// Before the NBD server stops, the kernel writes back what the staged file systems still
+    /// hold in memory: their devices reach the engine only through this process, so dirty
+    /// pages left behind would be lost with the attachments.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (_nbd is not null)
         {
+            if (_state?.Stagings().Any(s => s.ServerInstance == ServerInstance) == true
+                && !await HostSync.SyncAsync(TimeSpan.FromSeconds(30)))
+            {
+                LogSyncTimedOut();
+            }
             await _nbd.DisposeAsync();
         }
         _state?.Dispose();
@@ -113,6 +123,9 @@ public sealed partial class Driver : IAsyncDisposable
 
     private static RpcException NotReady() =>
         new(StatusCode.Unavailable, "the driver is still loading its volumes; retry shortly");
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "staged file systems did not finish writing back within 30 s; unflushed data on them may be lost")]
+    private partial void LogSyncTimedOut();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "removing engine volume {VolumeId}: an interrupted create or delete left it without a record")]
     private partial void LogLeftover(string volumeId);

@@ -24,8 +24,8 @@ public sealed partial class FuseLoopAttacher(string attachDirectory, NbdEndpoint
     public async Task<Attachment> AttachAsync(string volumeId, bool readOnly, CancellationToken cancellationToken)
     {
         var directory = Path.Combine(attachDirectory, volumeId);
-        await ReleaseFuseAsync(directory, helperPid: 0, cancellationToken);
         Directory.CreateDirectory(directory);
+        await ReleaseFuseAsync(directory, helperPid: 0, cancellationToken);
         var pidFile = directory + ".pid";
         File.Delete(pidFile);
 

@@ -25,12 +25,12 @@ public sealed partial class NodeService(Driver driver, NodePaths paths, FuseLoop
 
     public ServiceBinding Binding() =>
         new ServiceBinding(CsiReflection.Descriptor.Services.Single(s => s.Name == "Node"))
-            .Unary<NodeStageVolumeRequest, NodeStageVolumeResponse>("NodeStageVolume", EngineErrors.Mapped<NodeStageVolumeRequest, NodeStageVolumeResponse>(NodeStageVolume))
-            .Unary<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>("NodeUnstageVolume", EngineErrors.Mapped<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>(NodeUnstageVolume))
-            .Unary<NodePublishVolumeRequest, NodePublishVolumeResponse>("NodePublishVolume", EngineErrors.Mapped<NodePublishVolumeRequest, NodePublishVolumeResponse>(NodePublishVolume))
-            .Unary<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>("NodeUnpublishVolume", EngineErrors.Mapped<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>(NodeUnpublishVolume))
-            .Unary<NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse>("NodeGetVolumeStats", EngineErrors.Mapped<NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse>(NodeGetVolumeStats))
-            .Unary<NodeExpandVolumeRequest, NodeExpandVolumeResponse>("NodeExpandVolume", EngineErrors.Mapped<NodeExpandVolumeRequest, NodeExpandVolumeResponse>(NodeExpandVolume))
+            .Unary<NodeStageVolumeRequest, NodeStageVolumeResponse>("NodeStageVolume", NodeErrors.Mapped<NodeStageVolumeRequest, NodeStageVolumeResponse>(NodeStageVolume))
+            .Unary<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>("NodeUnstageVolume", NodeErrors.Mapped<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>(NodeUnstageVolume))
+            .Unary<NodePublishVolumeRequest, NodePublishVolumeResponse>("NodePublishVolume", NodeErrors.Mapped<NodePublishVolumeRequest, NodePublishVolumeResponse>(NodePublishVolume))
+            .Unary<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>("NodeUnpublishVolume", NodeErrors.Mapped<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>(NodeUnpublishVolume))
+            .Unary<NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse>("NodeGetVolumeStats", NodeErrors.Mapped<NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse>(NodeGetVolumeStats))
+            .Unary<NodeExpandVolumeRequest, NodeExpandVolumeResponse>("NodeExpandVolume", NodeErrors.Mapped<NodeExpandVolumeRequest, NodeExpandVolumeResponse>(NodeExpandVolume))
             .Unary<NodeGetCapabilitiesRequest, NodeGetCapabilitiesResponse>("NodeGetCapabilities", NodeGetCapabilities)
             .Unary<NodeGetInfoRequest, NodeGetInfoResponse>("NodeGetInfo", NodeGetInfo);
 

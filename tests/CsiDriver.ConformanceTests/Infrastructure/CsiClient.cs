@@ -12,6 +12,8 @@ public sealed class CsiClient(string socketPath) : IDisposable
     private static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(20);
     private static readonly ServiceDescriptor IdentityService = Service("Identity");
     private static readonly ServiceDescriptor ControllerService = Service("Controller");
+    private static readonly ServiceDescriptor NodeService = Service("Node");
+    private static readonly TimeSpan NodeDeadline = TimeSpan.FromSeconds(90);
 
     private readonly GrpcClient _grpc = GrpcClient.ForUnixSocket(socketPath);
 
@@ -64,6 +66,22 @@ public sealed class CsiClient(string socketPath) : IDisposable
     public Task<ControllerModifyVolumeResponse> ControllerModifyVolume(ControllerModifyVolumeRequest request) =>
         Controller<ControllerModifyVolumeRequest, ControllerModifyVolumeResponse>("ControllerModifyVolume", request);
 
+    public Task<NodeStageVolumeResponse> NodeStageVolume(NodeStageVolumeRequest request) => Node<NodeStageVolumeRequest, NodeStageVolumeResponse>("NodeStageVolume", request);
+
+    public Task<NodeUnstageVolumeResponse> NodeUnstageVolume(NodeUnstageVolumeRequest request) => Node<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>("NodeUnstageVolume", request);
+
+    public Task<NodePublishVolumeResponse> NodePublishVolume(NodePublishVolumeRequest request) => Node<NodePublishVolumeRequest, NodePublishVolumeResponse>("NodePublishVolume", request);
+
+    public Task<NodeUnpublishVolumeResponse> NodeUnpublishVolume(NodeUnpublishVolumeRequest request) => Node<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>("NodeUnpublishVolume", request);
+
+    public Task<NodeGetVolumeStatsResponse> NodeGetVolumeStats(NodeGetVolumeStatsRequest request) => Node<NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse>("NodeGetVolumeStats", request);
+
+    public Task<NodeExpandVolumeResponse> NodeExpandVolume(NodeExpandVolumeRequest request) => Node<NodeExpandVolumeRequest, NodeExpandVolumeResponse>("NodeExpandVolume", request);
+
+    public Task<NodeGetCapabilitiesResponse> NodeGetCapabilities() => Node<NodeGetCapabilitiesRequest, NodeGetCapabilitiesResponse>("NodeGetCapabilities", new());
+
+    public Task<NodeGetInfoResponse> NodeGetInfo() => Node<NodeGetInfoRequest, NodeGetInfoResponse>("NodeGetInfo", new());
+
     public void Dispose() => _grpc.Dispose();
 
     private static ServiceDescriptor Service(string name) =>
@@ -78,6 +96,12 @@ public sealed class CsiClient(string socketPath) : IDisposable
         where TRequest : IMessage<TRequest>
         where TResponse : IMessage<TResponse>, new() =>
         Call<TRequest, TResponse>(ControllerService, method, request);
+
+    /// <summary>Node calls attach devices and make file systems: they get a longer deadline.</summary>
+    private Task<TResponse> Node<TRequest, TResponse>(string method, TRequest request)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse>, new() =>
+        Call<TRequest, TResponse>(NodeService, method, request, NodeDeadline);
 
     private Task<TResponse> Call<TRequest, TResponse>(ServiceDescriptor service, string method, TRequest request, TimeSpan? deadline = null)
         where TRequest : IMessage<TRequest>

@@ -26,6 +26,7 @@ public sealed record DriverSettings
             "--endpoint", "unix://" + workspace.SocketPath,
             "--node-id", NodeId,
             "--data-dir", workspace.DataDirectory,
+            "--kubelet-dir", workspace.KubeletDirectory,
         };
         if (DriverName is not null)
         {

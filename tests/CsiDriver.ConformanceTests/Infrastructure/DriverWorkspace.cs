@@ -15,6 +15,7 @@ public sealed class DriverWorkspace : IDisposable
         SocketPath = Path.Combine(root, "csi.sock");
         CsiAddonsSocketPath = Path.Combine(root, "addons.sock");
         DataDirectory = Path.Combine(root, "data");
+        KubeletDirectory = Directory.CreateDirectory(Path.Combine(root, "kubelet")).FullName;
         Assert.True(System.Text.Encoding.UTF8.GetByteCount(CsiAddonsSocketPath) <= MaxSocketPathBytes, $"socket path too long: {CsiAddonsSocketPath}");
     }
 
@@ -25,6 +26,9 @@ public sealed class DriverWorkspace : IDisposable
     public string CsiAddonsSocketPath { get; }
 
     public string DataDirectory { get; }
+
+    /// <summary>Stands in for /var/lib/kubelet: staging and target paths go under it.</summary>
+    public string KubeletDirectory { get; }
 
     public static DriverWorkspace Create() => new(Directory.CreateTempSubdirectory("fcsi-").FullName);
 

@@ -1,0 +1,77 @@
+using Csi.V1;
+
+namespace CsiDriver.ConformanceTests.Infrastructure;
+
+/// <summary>The node-side steps kubelet takes, with the paths it would use (under the
+/// workspace's stand-in kubelet directory).</summary>
+public static class NodeSteps
+{
+    public static string StagingPath(DriverWorkspace workspace, string volumeId) =>
+        Path.Combine(workspace.KubeletDirectory, "plugins", "kubernetes.io", "csi", "formation.csi.dev", volumeId, "globalmount");
+
+    public static string TargetPath(DriverWorkspace workspace, string volumeId, string pod = "pod-a") =>
+        Path.Combine(workspace.KubeletDirectory, "pods", pod, "volumes", "kubernetes.io~csi", volumeId, "mount");
+
+    /// <summary>Stages as kubelet does: it creates the staging directory first.</summary>
+    public static Task<NodeStageVolumeResponse> StageAsync(this CsiClient csi, DriverWorkspace workspace, string volumeId, VolumeCapability capability)
+    {
+        Directory.CreateDirectory(StagingPath(workspace, volumeId));
+        return csi.NodeStageVolume(new NodeStageVolumeRequest
+        {
+            VolumeId = volumeId,
+            StagingTargetPath = StagingPath(workspace, volumeId),
+            VolumeCapability = capability,
+        });
+    }
+
+    /// <summary>Publishes as kubelet does: it creates the target's parent directory.</summary>
+    public static Task<NodePublishVolumeResponse> PublishOnNodeAsync(this CsiClient csi, DriverWorkspace workspace, string volumeId, VolumeCapability capability, bool readOnly = false, string pod = "pod-a")
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(TargetPath(workspace, volumeId, pod))!);
+        return csi.NodePublishVolume(new NodePublishVolumeRequest
+        {
+            VolumeId = volumeId,
+            StagingTargetPath = StagingPath(workspace, volumeId),
+            TargetPath = TargetPath(workspace, volumeId, pod),
+            VolumeCapability = capability,
+            Readonly = readOnly,
+        });
+    }
+
+    public static Task<NodeUnpublishVolumeResponse> UnpublishOnNodeAsync(this CsiClient csi, DriverWorkspace workspace, string volumeId, string pod = "pod-a") =>
+        csi.NodeUnpublishVolume(new NodeUnpublishVolumeRequest { VolumeId = volumeId, TargetPath = TargetPath(workspace, volumeId, pod) });
+
+    public static Task<NodeUnstageVolumeResponse> UnstageAsync(this CsiClient csi, DriverWorkspace workspace, string volumeId) =>
+        csi.NodeUnstageVolume(new NodeUnstageVolumeRequest { VolumeId = volumeId, StagingTargetPath = StagingPath(workspace, volumeId) });
+
+    /// <summary>Best-effort undo for finally blocks, so a failed test leaves no mount behind.</summary>
+    public static async Task CleanUpAsync(this CsiClient csi, DriverWorkspace workspace, string volumeId, params string[] pods)
+    {
+        foreach (var pod in pods.Length == 0 ? ["pod-a"] : pods)
+        {
+            await Ignore(() => csi.UnpublishOnNodeAsync(workspace, volumeId, pod));
+        }
+        await Ignore(() => csi.UnstageAsync(workspace, volumeId));
+    }
+
+    /// <summary>What /proc/self/mountinfo says is mounted at <paramref name="path"/>.</summary>
+    public static bool IsMounted(string path) =>
+        File.ReadLines("/proc/self/mountinfo").Any(line => line.Split(' ')[4] == path);
+
+    public static void RequireKernelPath()
+    {
+        Assert.True(File.Exists("/dev/fuse"), "/dev/fuse is missing: the node's data path needs FUSE");
+        Assert.True(File.Exists("/usr/bin/nbdfuse"), "nbdfuse is missing: run `make test-deps`");
+    }
+
+    private static async Task Ignore(Func<Task> step)
+    {
+        try
+        {
+            await step();
+        }
+        catch (CsiDriver.Rpc.RpcException)
+        {
+        }
+    }
+}
