@@ -90,6 +90,9 @@ public sealed partial class StorageEngine : IDisposable
                 volume.MarkDeleted();
                 group.Members.Remove(volume);
             }
+            // Once the volume is gone its journal records are no longer replayed, so the layers
+            // it leaves to its snapshots and clones must be durable now.
+            Checkpoint();
             _volumes.TryRemove(volumeId, out _);
             var top = volume.Top;
             top.Owner = null;
