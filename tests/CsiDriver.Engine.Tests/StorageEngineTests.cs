@@ -1,6 +1,8 @@
+using Xunit.Abstractions;
+
 namespace CsiDriver.Engine.Tests;
 
-public sealed partial class StorageEngineTests : IDisposable
+public sealed partial class StorageEngineTests(ITestOutputHelper output) : IDisposable
 {
     private const int Chunk = ChunkRange.ChunkSize;
     private readonly TempDirectory _directory = new();
