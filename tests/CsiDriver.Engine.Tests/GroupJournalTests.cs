@@ -118,7 +118,10 @@ public sealed class GroupJournalTests : IDisposable
         var random = new Random(11);
         for (var round = 0; round < 40; round++)
         {
-            Directory.Delete(JournalPath, recursive: true);
+            if (Directory.Exists(JournalPath))
+            {
+                Directory.Delete(JournalPath, recursive: true);
+            }
             Fill(30, segmentBytes: 8 * RecordSize);
             var segments = Segments();
             var victim = segments[random.Next(segments.Length)];
