@@ -108,7 +108,7 @@ public sealed partial class StorageEngine
         }
     }
 
-    /// <summary>The journal's records from <paramref name="fromSequence"/> to the newest now, in order.</summary>
+    /// <summary>The journal's records from <paramref name="fromSequence"/> to the newest now, in order, read lazily (each with its own copy of the payload).</summary>
     /// <exception cref="OutOfRangeException">Those records were released.</exception>
     public IEnumerable<JournalRecord> ReadJournal(string journal, long fromSequence)
     {
@@ -120,7 +120,7 @@ public sealed partial class StorageEngine
         var names = _volumes.Values.ToDictionary(v => v.Number, v => v.Id);
         return source.Read(fromSequence).Select(r => new JournalRecord(
             r.Header.Sequence, r.Header.Kind, r.Header.VolumeNumber, names.GetValueOrDefault(r.Header.VolumeNumber),
-            r.Header.Offset, r.Header.Length, r.Header.TimestampMicros, r.Payload));
+            r.Header.Offset, r.Header.Length, r.Header.TimestampMicros, r.Payload.ToArray()));
     }
 
     public JournalStatus GetJournalStatus(string journal)
