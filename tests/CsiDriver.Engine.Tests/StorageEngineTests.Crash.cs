@@ -26,6 +26,7 @@ public sealed partial class StorageEngineTests
         var applied = new long[2];
         var cuts = new Dictionary<long, byte[][]>();
         long flushesSeen = 0;
+        long lastCut = -1;
 
         for (var round = 0; round < CrashRounds; round++)
         {
@@ -41,7 +42,7 @@ public sealed partial class StorageEngineTests
             var flushed = lines.Where(l => l.StartsWith("F ", StringComparison.Ordinal)).Select(l => l.Split(' ')).LastOrDefault();
             var durable = flushed == null ? applied : [Parse(flushed[1]), Parse(flushed[2])];
             flushesSeen += lines.Count(l => l.StartsWith("F ", StringComparison.Ordinal));
-            var lastCut = lines.Where(l => l.StartsWith("S ", StringComparison.Ordinal)).Select(l => Parse(l[2..])).DefaultIfEmpty(-1).Max();
+            lastCut = lines.Where(l => l.StartsWith("S ", StringComparison.Ordinal)).Select(l => Parse(l[2..])).Append(lastCut).Max();
 
             using var engine = Open();
             for (var stream = 0; stream < 2; stream++)
