@@ -5,7 +5,7 @@ namespace CsiDriver.Engine;
 /// <summary>
 /// Volumes sharing one journal and one sequence: the engine's unit of write ordering. A write
 /// takes <see cref="Gate"/> only to append its record (which assigns the sequence), then
-/// applies it under its volume's data lock, taken before the gate is released so that per
+/// applies it under its volume's apply lock, taken before the gate is released so that per
 /// volume the data files see writes in sequence order.
 /// </summary>
 internal sealed class ConsistencyGroup(string journalName, string? name, GroupJournal journal)

@@ -5,7 +5,7 @@ namespace CsiDriver.Engine;
 /// <summary>
 /// Stops writers of some groups for a moment: takes each group's gate in ordinal order of
 /// journal name (one fixed order for everyone, so two pauses cannot deadlock), then each
-/// member volume's data lock, which waits out writes still being applied. While it is held,
+/// member volume's apply lock, which waits out writes still being applied. While it is held,
 /// every group's sequence is a clean cut. Synchronous by design: the locks have thread
 /// affinity and the pause must not span an await.
 /// </summary>
@@ -25,7 +25,7 @@ internal sealed class GroupPause : IDisposable
         }
         foreach (var volume in _groups.SelectMany(g => g.Members))
         {
-            volume.DataLock.EnterWriteLock();
+            Monitor.Enter(volume.ApplyLock);
             _volumes.Add(volume);
         }
     }
@@ -37,7 +37,7 @@ internal sealed class GroupPause : IDisposable
     {
         foreach (var volume in _volumes)
         {
-            volume.DataLock.ExitWriteLock();
+            Monitor.Exit(volume.ApplyLock);
         }
         for (var i = _groups.Count - 1; i >= 0; i--)
         {

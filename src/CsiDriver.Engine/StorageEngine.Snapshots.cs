@@ -182,15 +182,9 @@ public sealed partial class StorageEngine
         while (_layers.Values.FirstOrDefault(l => l is { Owner: null, Snapshot: null, Children: 1, Parent: not null }) is { } hidden)
         {
             var child = _layers.Values.Single(l => l.Parent == hidden);
-            var owner = child.Owner;
-            owner?.DataLock.EnterWriteLock();
-            try
+            lock (child.Owner?.ApplyLock ?? child)
             {
                 LayerChain.CopyMissing(hidden, child);
-            }
-            finally
-            {
-                owner?.DataLock.ExitWriteLock();
             }
             Checkpoint();
             child.Parent = hidden.Parent;

@@ -17,7 +17,7 @@ namespace CsiDriver.Engine;
 /// </code>
 /// Structural operations (create, delete, snapshot, clone, move, checkpoint) are serialised
 /// by one lock that the data path never takes; the data path takes its group's gate and its
-/// volume's data lock only (see <see cref="Volume"/>).
+/// volume's apply lock only (see <see cref="Volume"/>).
 /// </summary>
 public sealed partial class StorageEngine : IDisposable
 {

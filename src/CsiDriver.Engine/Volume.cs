@@ -65,9 +65,11 @@ public sealed class Volume : IBlockDevice
         set => Volatile.Write(ref _top, value);
     }
 
-    /// <summary>Held for reading by reads; for writing while an update is applied and while
-    /// the volume's group is paused.</summary>
-    internal ReaderWriterLockSlim DataLock { get; } = new(LockRecursionPolicy.NoRecursion);
+    /// <summary>Held (a monitor) while an update is applied to the top layer and while the
+    /// volume's group is paused. Reads take no lock: a chunk's bit is set only once its data is
+    /// in place, layers are never changed under a reader except by the updates themselves, and
+    /// a layer's file handle stays open after the layer leaves the chain.</summary>
+    internal object ApplyLock { get; } = new();
 
     internal void SetSize(long sizeBytes) => Volatile.Write(ref _size, sizeBytes);
 
@@ -77,17 +79,9 @@ public sealed class Volume : IBlockDevice
 
     public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        DataLock.EnterReadLock();
-        try
-        {
-            CheckLive();
-            CheckRange(offset, buffer.Length);
-            LayerChain.Read(Top, offset, buffer.Span);
-        }
-        finally
-        {
-            DataLock.ExitReadLock();
-        }
+        CheckLive();
+        CheckRange(offset, buffer.Length);
+        LayerChain.Read(Top, offset, buffer.Span);
         return ValueTask.CompletedTask;
     }
 
@@ -100,7 +94,7 @@ public sealed class Volume : IBlockDevice
         {
             var part = data.Slice(done, Math.Min(JournalFormat.MaxPayload, data.Length - done));
             var at = offset + done;
-            sequence = Update(JournalRecordKind.Write, at, part.Length, part, top => LayerChain.Write(top, at, part.Span));
+            sequence = Update(JournalRecordKind.Write, at, part.Length, part);
             done += part.Length;
         }
         while (done < data.Length);
@@ -126,11 +120,11 @@ public sealed class Volume : IBlockDevice
     }
 
     private long Discard(JournalRecordKind kind, long offset, long length) =>
-        Update(kind, offset, length, ReadOnlyMemory<byte>.Empty, top => LayerChain.Discard(top, Size, offset, length));
+        Update(kind, offset, length, ReadOnlyMemory<byte>.Empty);
 
-    /// <summary>Journals the update, then applies it. The data lock is taken while the group's
+    /// <summary>Journals the update, then applies it. The apply lock is taken while the group's
     /// gate is still held, so updates of this volume are applied in sequence order.</summary>
-    private long Update(JournalRecordKind kind, long offset, long length, ReadOnlyMemory<byte> payload, Action<Layer> apply)
+    private long Update(JournalRecordKind kind, long offset, long length, ReadOnlyMemory<byte> payload)
     {
         long sequence;
         while (true)
@@ -149,17 +143,24 @@ public sealed class Volume : IBlockDevice
                 }
                 CheckRange(offset, length);
                 sequence = group.Journal.Append(kind, Number, offset, length, payload, group.Journal.NowMicros());
-                DataLock.EnterWriteLock();
+                Monitor.Enter(ApplyLock);
                 break;
             }
         }
         try
         {
-            apply(Top);
+            if (kind == JournalRecordKind.Write)
+            {
+                LayerChain.Write(Top, offset, payload.Span);
+            }
+            else
+            {
+                LayerChain.Discard(Top, Size, offset, length);
+            }
         }
         finally
         {
-            DataLock.ExitWriteLock();
+            Monitor.Exit(ApplyLock);
         }
         return sequence;
     }

@@ -157,7 +157,9 @@ internal sealed partial class GroupJournal : IDisposable
     private Segment CreateSegment(long number, long startSequence)
     {
         var path = Path.Combine(_directory, JournalFormat.SegmentFileName(number));
-        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        // Blocks are reserved up front (the file's length still grows only with appends): an
+        // append then writes into allocated space instead of allocating on every page.
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None, _segmentBytes);
         var header = new byte[JournalFormat.SegmentHeaderSize];
         new SegmentHeader(number, startSequence, NowMicros()).Write(header);
         RandomAccess.Write(handle, header, 0);

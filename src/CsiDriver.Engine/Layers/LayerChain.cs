@@ -4,7 +4,7 @@ namespace CsiDriver.Engine.Layers;
 
 /// <summary>
 /// Reads and updates through a chain of layers, chunk by chunk. Updates touch only the top
-/// layer and run under the owning volume's data lock; reads may run beside them (a chunk's bit
+/// layer and run under the owning volume's apply lock; reads may run beside them (a chunk's bit
 /// is set only after its data is in place, so a reader sees the old or the new copy, whole).
 /// </summary>
 internal static class LayerChain
