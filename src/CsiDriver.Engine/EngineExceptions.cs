@@ -29,3 +29,15 @@ public sealed class InsufficientSpaceException(string message) : EngineException
 
 /// <summary>On-disk data failed a check (checksum, magic, version); the message names the file.</summary>
 public sealed class CorruptionException(string message, Exception? inner = null) : EngineException(message, inner);
+
+public sealed class SnapshotNotFoundException(string snapshotId)
+    : EngineException($"snapshot '{snapshotId}' does not exist")
+{
+    public string SnapshotId { get; } = snapshotId;
+}
+
+public sealed class SnapshotExistsException(string snapshotId)
+    : EngineException($"snapshot '{snapshotId}' already exists")
+{
+    public string SnapshotId { get; } = snapshotId;
+}

@@ -1,82 +1,177 @@
-using Microsoft.Win32.SafeHandles;
+using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Layers;
 
 namespace CsiDriver.Engine;
 
-/// <summary>One volume's data, addressed in bytes.</summary>
-public sealed class Volume : IBlockDevice, IDisposable
+/// <summary>
+/// One thin-provisioned volume. Every update is first appended to its consistency group's
+/// journal (which assigns its sequence and is what the acknowledgement rests on), then applied
+/// to the volume's top layer. FLUSH and FUA wait for the journal to be durable (group commit);
+/// the data files are made durable later by checkpoints, and recovery replays the journal
+/// from the last checkpoint. Safe for many concurrent callers.
+/// </summary>
+public sealed class Volume : IBlockDevice
 {
-    private readonly SafeFileHandle _handle;
+    private ConsistencyGroup _group;
+    private Layer _top;
+    private long _size;
+    private volatile bool _readOnly;
+    private volatile bool _deleted;
 
-    internal Volume(string id, string path)
+    internal Volume(string id, uint number, long sizeBytes, bool readOnly, ConsistencyGroup group, Layer top)
     {
         Id = id;
-        Path = path;
-        _handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        Number = number;
+        _size = sizeBytes;
+        _readOnly = readOnly;
+        _group = group;
+        _top = top;
     }
 
     public string Id { get; }
 
     public string Name => Id;
 
-    internal string Path { get; }
+    public long Size => Volatile.Read(ref _size);
 
-    public long Size => RandomAccess.GetLength(_handle);
+    public bool IsReadOnly => _readOnly;
 
-    public bool IsReadOnly => false;
+    /// <summary>The named consistency group, or null when the volume is a group of one.</summary>
+    public string? ConsistencyGroup => Group.Name;
 
-    public async ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    /// <summary>Name of the journal ordering this volume's writes (the group's name, or an
+    /// internal name for a group of one): what journal consumers subscribe to.</summary>
+    public string JournalName => Group.JournalName;
+
+    /// <summary>Bytes held by this volume's own writable layer; data shared with its snapshots
+    /// or its clone source is not counted.</summary>
+    public long AllocatedBytes => Top.Map.Count * ChunkRange.ChunkSize;
+
+    internal uint Number { get; }
+
+    internal ConsistencyGroup Group
     {
-        CheckRange(offset, buffer.Length);
-        var done = 0;
-        while (done < buffer.Length)
-        {
-            var n = await RandomAccess.ReadAsync(_handle, buffer[done..], offset + done, cancellationToken);
-            if (n == 0)
-            {
-                buffer.Span[done..].Clear();
-                break;
-            }
-            done += n;
-        }
+        get => Volatile.Read(ref _group);
+        set => Volatile.Write(ref _group, value);
     }
 
-    public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool fua, CancellationToken cancellationToken = default)
+    /// <summary>Records of this volume in its group's journal count from the one after this
+    /// sequence (older ones predate its joining the group).</summary>
+    internal long JoinedSequence { get; set; }
+
+    internal Layer Top
     {
-        CheckRange(offset, data.Length);
-        await RandomAccess.WriteAsync(_handle, data, offset, cancellationToken);
-        if (fua)
+        get => Volatile.Read(ref _top);
+        set => Volatile.Write(ref _top, value);
+    }
+
+    /// <summary>Held (a monitor) while an update is applied to the top layer and while the
+    /// volume's group is paused. Reads take no lock: a chunk's bit is set only once its data is
+    /// in place, layers are never changed under a reader except by the updates themselves, and
+    /// a layer's file handle stays open after the layer leaves the chain.</summary>
+    internal object ApplyLock { get; } = new();
+
+    internal void SetSize(long sizeBytes) => Volatile.Write(ref _size, sizeBytes);
+
+    internal void SetReadOnly(bool readOnly) => _readOnly = readOnly;
+
+    internal void MarkDeleted() => _deleted = true;
+
+    public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        CheckLive();
+        CheckRange(offset, buffer.Length);
+        LayerChain.Read(Top, offset, buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool fua, CancellationToken cancellationToken = default)
+    {
+        // Writes beyond one record's payload limit become several records, in order.
+        long sequence;
+        var done = 0;
+        do
         {
-            RandomAccess.FlushToDisk(_handle);
+            var part = data.Slice(done, Math.Min(JournalFormat.MaxPayload, data.Length - done));
+            var at = offset + done;
+            sequence = Update(JournalRecordKind.Write, at, part.Length, part);
+            done += part.Length;
         }
+        while (done < data.Length);
+        return fua ? Group.Commit.WaitDurableAsync(sequence) : ValueTask.CompletedTask;
     }
 
     public ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
-        RandomAccess.FlushToDisk(_handle);
+        var group = Group;
+        return group.Commit.WaitDurableAsync(group.Journal.LastSequence);
+    }
+
+    public ValueTask TrimAsync(long offset, long length, CancellationToken cancellationToken = default)
+    {
+        Discard(JournalRecordKind.Trim, offset, length);
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask TrimAsync(long offset, long length, CancellationToken cancellationToken = default) =>
-        WriteZeroesAsync(offset, length, fua: false, cancellationToken);
-
-    public async ValueTask WriteZeroesAsync(long offset, long length, bool fua, CancellationToken cancellationToken = default)
+    public ValueTask WriteZeroesAsync(long offset, long length, bool fua, CancellationToken cancellationToken = default)
     {
-        CheckRange(offset, length);
-        var zeroes = new byte[Math.Min(length, 1 << 20)];
-        for (long done = 0; done < length; done += zeroes.Length)
-        {
-            var n = (int)Math.Min(zeroes.Length, length - done);
-            await RandomAccess.WriteAsync(_handle, zeroes.AsMemory(0, n), offset + done, cancellationToken);
-        }
-        if (fua)
-        {
-            RandomAccess.FlushToDisk(_handle);
-        }
+        var sequence = Discard(JournalRecordKind.WriteZeroes, offset, length);
+        return fua ? Group.Commit.WaitDurableAsync(sequence) : ValueTask.CompletedTask;
     }
 
-    internal void Grow(long newSize) => RandomAccess.SetLength(_handle, newSize);
+    private long Discard(JournalRecordKind kind, long offset, long length) =>
+        Update(kind, offset, length, ReadOnlyMemory<byte>.Empty);
 
-    public void Dispose() => _handle.Dispose();
+    /// <summary>Journals the update, then applies it. The apply lock is taken while the group's
+    /// gate is still held, so updates of this volume are applied in sequence order.</summary>
+    private long Update(JournalRecordKind kind, long offset, long length, ReadOnlyMemory<byte> payload)
+    {
+        long sequence;
+        while (true)
+        {
+            var group = Group;
+            lock (group.Gate)
+            {
+                if (group != Group)
+                {
+                    continue; // moved to another group meanwhile
+                }
+                CheckLive();
+                if (_readOnly)
+                {
+                    throw new ReadOnlyVolumeException(Id);
+                }
+                CheckRange(offset, length);
+                sequence = group.Journal.Append(kind, Number, offset, length, payload, group.Journal.NowMicros());
+                Monitor.Enter(ApplyLock);
+                break;
+            }
+        }
+        try
+        {
+            if (kind == JournalRecordKind.Write)
+            {
+                LayerChain.Write(Top, offset, payload.Span);
+            }
+            else
+            {
+                LayerChain.Discard(Top, Size, offset, length);
+            }
+        }
+        finally
+        {
+            Monitor.Exit(ApplyLock);
+        }
+        return sequence;
+    }
+
+    private void CheckLive()
+    {
+        if (_deleted)
+        {
+            throw new VolumeNotFoundException(Id);
+        }
+    }
 
     private void CheckRange(long offset, long length)
     {

@@ -1,0 +1,8 @@
+namespace CsiDriver.Engine;
+
+/// <summary>Where one atomic cut fell: per journal, the sequence of its cut record.</summary>
+/// <param name="WriterPause">How long writers of the cut groups were held.</param>
+public sealed record GroupCut(IReadOnlyList<GroupCutPoint> Points, TimeSpan WriterPause);
+
+/// <param name="ConsistencyGroup">Named group, or null for a group of one.</param>
+public sealed record GroupCutPoint(string Journal, string? ConsistencyGroup, long Sequence, IReadOnlyList<string> VolumeIds);

@@ -1,0 +1,125 @@
+namespace CsiDriver.Engine.Journal;
+
+internal sealed partial class GroupJournal
+{
+    /// <summary>Handles one record found after the checkpoint during recovery.</summary>
+    public delegate void ReplayRecord(in RecordHeader header, ReadOnlySpan<byte> payload);
+
+    /// <summary>
+    /// Opens the journal in <paramref name="directory"/> (creating it if needed), replays every
+    /// valid record after <paramref name="checkpointSequence"/> through <paramref name="replay"/>,
+    /// and cuts off a torn or corrupt tail: the first record failing its checks ends the journal,
+    /// its segment is truncated there and later segments are deleted. Only segments from the one
+    /// holding the checkpoint onwards are read, so recovery time is bounded by the journal
+    /// written since the checkpoint. Appends then continue in a fresh segment.
+    /// </summary>
+    public static GroupJournal Open(
+        string directory, string name, long checkpointSequence, long segmentBytes, TimeProvider clock,
+        ReplayRecord replay, out JournalRecoveryReport report)
+    {
+        Directory.CreateDirectory(directory);
+        var journal = new GroupJournal(directory, segmentBytes, clock);
+        var files = Directory.EnumerateFiles(directory, "journal-*.seg")
+            .Select(path => (Path: path, Ok: JournalFormat.TryParseSegmentNumber(Path.GetFileName(path), out var n), Number: n))
+            .Where(f => f.Ok)
+            .OrderBy(f => f.Number)
+            .ToList();
+        string? cutReason = null;
+        long cutBytes = 0;
+
+        // Segment headers first: a bad header ends the journal there.
+        foreach (var file in files)
+        {
+            if (cutReason != null)
+            {
+                cutBytes += new FileInfo(file.Path).Length;
+                File.Delete(file.Path);
+                continue;
+            }
+            using var reader = SegmentReader.Open(file.Path, limit: null, out var error);
+            if (reader == null)
+            {
+                cutReason = $"{Path.GetFileName(file.Path)}: {error}";
+                cutBytes += new FileInfo(file.Path).Length;
+                File.Delete(file.Path);
+                continue;
+            }
+            journal._segments.Add(new Segment(reader.Segment.Number, reader.Segment.StartSequence, file.Path)
+            {
+                Length = new FileInfo(file.Path).Length,
+            });
+        }
+
+        var last = checkpointSequence;
+        long replayed = 0, replayedBytes = 0;
+        var first = journal._segments.FindLastIndex(s => s.StartSequence <= checkpointSequence + 1);
+        for (var i = Math.Max(first, 0); i < journal._segments.Count && cutReason == null; i++)
+        {
+            var segment = journal._segments[i];
+            using var reader = SegmentReader.Open(segment.Path, limit: null, out _)!;
+            var expected = segment.StartSequence;
+            if (expected > last + 1)
+            {
+                cutReason = $"{Path.GetFileName(segment.Path)}: records {last + 1}..{expected - 1} are missing";
+            }
+            while (cutReason == null)
+            {
+                var status = reader.Next();
+                if (status == SegmentReadStatus.End)
+                {
+                    break;
+                }
+                if (status == SegmentReadStatus.Record && reader.Header.Sequence != expected)
+                {
+                    status = SegmentReadStatus.Invalid;
+                }
+                if (status == SegmentReadStatus.Invalid)
+                {
+                    var reason = reader.Error.Length > 0 ? reader.Error : $"sequence {reader.Header.Sequence} where {expected} was due";
+                    cutReason = $"{Path.GetFileName(segment.Path)}: {reason}";
+                    break;
+                }
+                if (reader.Header.Sequence > checkpointSequence)
+                {
+                    replay(reader.Header, reader.Payload.Span);
+                    replayed++;
+                    replayedBytes += reader.Header.TotalLength;
+                }
+                last = Math.Max(last, reader.Header.Sequence);
+                expected++;
+            }
+            if (cutReason != null)
+            {
+                cutBytes += journal.CutAt(i, reader.Position);
+            }
+        }
+
+        journal._lastSequence = last;
+        var number = journal._segments.Count == 0 ? 1 : journal._segments[^1].Number + 1;
+        journal._active = journal.CreateSegment(number, last + 1);
+        journal._segments.Add(journal._active);
+        report = new JournalRecoveryReport(name, checkpointSequence, last, replayed, replayedBytes, cutReason, cutBytes);
+        return journal;
+    }
+
+    /// <summary>Truncates segment <paramref name="index"/> at <paramref name="position"/> and deletes
+    /// every later segment; returns the bytes discarded.</summary>
+    private long CutAt(int index, long position)
+    {
+        var segment = _segments[index];
+        var cut = segment.Length - position;
+        using (var handle = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.SetLength(handle, position);
+            Native.DataSync(handle);
+        }
+        segment.Length = position;
+        foreach (var later in _segments.Skip(index + 1).ToList())
+        {
+            cut += later.Length;
+            File.Delete(later.Path);
+            _segments.Remove(later);
+        }
+        return cut;
+    }
+}

@@ -1,0 +1,29 @@
+namespace CsiDriver.Engine.Journal;
+
+/// <summary>One journal record as handed to consumers (the replication shipper).</summary>
+/// <param name="VolumeId">The volume's id when it still exists, else null.</param>
+/// <param name="TimestampMicros">Main-site time of the write, unix microseconds.</param>
+public sealed record JournalRecord(
+    long Sequence,
+    JournalRecordKind Kind,
+    uint VolumeNumber,
+    string? VolumeId,
+    long Offset,
+    long Length,
+    long TimestampMicros,
+    ReadOnlyMemory<byte> Payload);
+
+/// <summary>What recovery found in one group's journal.</summary>
+/// <param name="Journal">The group's journal name.</param>
+/// <param name="ReplayedRecords">Records after the checkpoint applied to the data files.</param>
+/// <param name="ReplayedBytes">Journal bytes read to replay them.</param>
+/// <param name="CutReason">Why the journal's tail was cut off (torn or corrupt), or null.</param>
+/// <param name="CutBytes">Bytes discarded from the tail.</param>
+public sealed record JournalRecoveryReport(
+    string Journal,
+    long CheckpointSequence,
+    long LastSequence,
+    long ReplayedRecords,
+    long ReplayedBytes,
+    string? CutReason,
+    long CutBytes);

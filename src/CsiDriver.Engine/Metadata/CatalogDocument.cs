@@ -1,0 +1,88 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace CsiDriver.Engine.Metadata;
+
+/// <summary>
+/// The engine's structure: volumes, snapshots, layers and named groups. Stored as
+/// <c>catalog</c> in the <see cref="MetadataFile"/> frame (magic "FCAT") with UTF-8 JSON as the
+/// payload; rewritten whole (atomically) on every structural change.
+/// On-disk invariant: every layer the catalog names has its data file; files of layers it does
+/// not name are leftovers of an operation that did not complete and are deleted on open.
+/// </summary>
+internal sealed class CatalogDocument
+{
+    public const uint FileMagic = 0x54414346; // "FCAT"
+
+    public long NextLayerId { get; set; } = 1;
+
+    public uint NextVolumeNumber { get; set; } = 1;
+
+    public List<string> Groups { get; set; } = [];
+
+    public List<VolumeEntry> Volumes { get; set; } = [];
+
+    public List<LayerEntry> Layers { get; set; } = [];
+
+    public List<SnapshotEntry> Snapshots { get; set; } = [];
+
+    public byte[] Serialize() => JsonSerializer.SerializeToUtf8Bytes(this, MetadataJson.Default.CatalogDocument);
+
+    public static CatalogDocument Parse(ReadOnlySpan<byte> payload, string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(payload, MetadataJson.Default.CatalogDocument)
+                ?? throw new CorruptionException($"{path}: empty catalog");
+        }
+        catch (JsonException e)
+        {
+            throw new CorruptionException($"{path}: {e.Message}", e);
+        }
+    }
+}
+
+/// <param name="Group">Named consistency group, or null for a group of one.</param>
+internal sealed record VolumeEntry(string Id, uint Number, string? Group, long SizeBytes, bool ReadOnly, long TopLayer, long JoinedSequence);
+
+/// <param name="Parent">Parent layer id, 0 for none.</param>
+internal sealed record LayerEntry(long Id, long Parent, string Journal, long StartSequence, long SizeBytes);
+
+internal sealed record SnapshotEntry(
+    string Id, string VolumeId, long Layer, long SizeBytes, DateTimeOffset CreatedAt, long Sequence, string? Group);
+
+/// <summary>
+/// How far each group's journal is reflected in durable data files and chunk maps, and where
+/// each journal consumer stands. Stored as <c>checkpoint</c> (frame magic "FCHK", JSON payload).
+/// On-disk invariant: it is written only after every data file and chunk map it covers has
+/// been synced, so replaying each journal from its sequence + 1 rebuilds the state.
+/// </summary>
+internal sealed class CheckpointDocument
+{
+    public const uint FileMagic = 0x4B484346; // "FCHK"
+
+    public List<CheckpointEntry> Journals { get; set; } = [];
+
+    public byte[] Serialize() => JsonSerializer.SerializeToUtf8Bytes(this, MetadataJson.Default.CheckpointDocument);
+
+    public static CheckpointDocument Parse(ReadOnlySpan<byte> payload, string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(payload, MetadataJson.Default.CheckpointDocument)
+                ?? throw new CorruptionException($"{path}: empty checkpoint");
+        }
+        catch (JsonException e)
+        {
+            throw new CorruptionException($"{path}: {e.Message}", e);
+        }
+    }
+}
+
+internal sealed record CheckpointEntry(string Journal, long Sequence, List<ConsumerEntry> Consumers);
+
+internal sealed record ConsumerEntry(string Name, long Position, bool Overrun);
+
+[JsonSerializable(typeof(CatalogDocument))]
+[JsonSerializable(typeof(CheckpointDocument))]
+internal sealed partial class MetadataJson : JsonSerializerContext;

@@ -1,0 +1,85 @@
+using System.Buffers.Binary;
+
+namespace CsiDriver.Engine.Metadata;
+
+/// <summary>
+/// The frame around every small metadata file (catalog, checkpoint, chunk maps):
+/// <code>
+/// [0,4)   magic (per file kind)      [4,6)  version      [6,8) minimum compatible version
+/// [8,12)  payload length             [12,16) CRC-32C over bytes [0,12) then the payload
+/// [16,..) payload
+/// </code>
+/// On-disk invariant: a metadata file is replaced only by writing <c>name.tmp</c>, fsyncing
+/// it, renaming it over <c>name</c> and fsyncing the directory, so after any crash the file
+/// holds either the old or the new content in full.
+/// </summary>
+internal static class MetadataFile
+{
+    public const int HeaderSize = 16;
+    public const ushort Version = 1;
+    public const ushort MinCompatibleVersion = 1;
+
+    public static void Write(string path, uint magic, ReadOnlySpan<byte> payload)
+    {
+        var bytes = new byte[HeaderSize + payload.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, magic);
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(4), Version);
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(6), MinCompatibleVersion);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), payload.Length);
+        payload.CopyTo(bytes.AsSpan(HeaderSize));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), Crc32C.Compute(bytes.AsSpan(0, 12), payload));
+
+        var temporary = path + ".tmp";
+        using (var handle = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write))
+        {
+            RandomAccess.Write(handle, bytes, 0);
+            Native.DataSync(handle);
+        }
+        File.Move(temporary, path, overwrite: true);
+        Native.SyncDirectory(Path.GetDirectoryName(path)!);
+    }
+
+    /// <summary>Reads and checks the file; null when it does not exist.</summary>
+    /// <exception cref="CorruptionException">Magic, version, length or checksum do not match.</exception>
+    public static byte[]? Read(string path, uint magic)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        var bytes = File.ReadAllBytes(path);
+        return TryParse(bytes, magic, out var payload, out var error)
+            ? payload.ToArray()
+            : throw new CorruptionException($"{path}: {error}");
+    }
+
+    public static bool TryParse(ReadOnlySpan<byte> bytes, uint magic, out ReadOnlySpan<byte> payload, out string error)
+    {
+        payload = default;
+        if (bytes.Length < HeaderSize || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != magic)
+        {
+            error = "bad magic or short header";
+            return false;
+        }
+        var minCompatible = BinaryPrimitives.ReadUInt16LittleEndian(bytes[6..]);
+        if (minCompatible > Version)
+        {
+            error = $"written by format version {BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..])}, needs reader version {minCompatible}; this reader is {Version}";
+            return false;
+        }
+        var length = BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]);
+        if (length < 0 || length != bytes.Length - HeaderSize)
+        {
+            error = $"payload length {length} does not match file length {bytes.Length}";
+            return false;
+        }
+        payload = bytes[HeaderSize..];
+        if (Crc32C.Compute(bytes[..12], payload) != BinaryPrimitives.ReadUInt32LittleEndian(bytes[12..]))
+        {
+            error = "checksum mismatch";
+            return false;
+        }
+        error = "";
+        return true;
+    }
+}

@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Layers;
+using CsiDriver.Engine.Metadata;
+
+namespace CsiDriver.Engine;
+
+public sealed partial class StorageEngine
+{
+    private CancellationTokenSource? _checkpointerStop;
+    private Task? _checkpointer;
+
+    /// <summary>
+    /// Makes the data files reflect the journals durably up to a cut, so the journals before it
+    /// are no longer needed for recovery: pause every group for a moment to read its sequence
+    /// and copy the changed chunk maps, then (writers running again) sync the changed data
+    /// files, write the maps, and finally write the checkpoint file naming the cut. Journal
+    /// segments wholly before the cut and before every consumer's position are then released.
+    /// </summary>
+    public void Checkpoint()
+    {
+        lock (_structure)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            var cut = new List<(ConsistencyGroup Group, long Sequence, long Appended)>();
+            var maps = new List<(Layer Layer, byte[] Bits)>();
+            var data = new List<Layer>();
+            long pauseMicros;
+            using (var pause = new GroupPause(_groups.Values))
+            {
+                foreach (var group in _groups.Values)
+                {
+                    cut.Add((group, group.Journal.LastSequence, group.Journal.AppendedBytes));
+                }
+                foreach (var layer in _layers.Values)
+                {
+                    if (layer.Map.IsDirty)
+                    {
+                        maps.Add((layer, layer.Map.TakeForCheckpoint()));
+                    }
+                    if (layer.DataDirty)
+                    {
+                        layer.DataDirty = false;
+                        data.Add(layer);
+                    }
+                }
+                pauseMicros = (long)pause.Elapsed.TotalMicroseconds;
+            }
+            foreach (var layer in data)
+            {
+                Native.DataSync(layer.Handle);
+            }
+            foreach (var (layer, bits) in maps)
+            {
+                MetadataFile.Write(layer.MapPath, ChunkMap.FileMagic, bits);
+            }
+            var document = new CheckpointDocument
+            {
+                Journals = cut.Select(c => new CheckpointEntry(
+                    c.Group.JournalName,
+                    c.Sequence,
+                    c.Group.Consumers.Values.Select(k => new ConsumerEntry(k.Name, k.Position, k.Overrun)).ToList())).ToList(),
+            };
+            MetadataFile.Write(CheckpointPath, CheckpointDocument.FileMagic, document.Serialize());
+            foreach (var (group, sequence, appended) in cut)
+            {
+                group.CheckpointSequence = sequence;
+                group.AppendedAtCheckpoint = appended;
+                group.Commit.MarkDurable(sequence);
+                ApplyRetention(group);
+            }
+            EngineLog.CheckpointWritten(_logger, cut.Count, data.Count, maps.Count, pauseMicros);
+        }
+    }
+
+    /// <summary>Releases journal segments nobody needs: not recovery (before the checkpoint) and
+    /// not a consumer (before its position). Past the budget, segments the checkpoint has passed
+    /// go even if a consumer still needed them; that consumer is marked overrun.</summary>
+    private void ApplyRetention(ConsistencyGroup group)
+    {
+        var floor = group.Consumers.Values.Where(c => !c.Overrun)
+            .Aggregate(group.CheckpointSequence, (min, c) => Math.Min(min, c.Position));
+        group.Journal.ReleaseThrough(floor);
+        if (group.Journal.RetainedBytes <= _options.RetentionBudgetBytes)
+        {
+            return;
+        }
+        var released = group.Journal.ReleasePointForBudget(_options.RetentionBudgetBytes, group.CheckpointSequence);
+        group.Journal.ReleaseThrough(released);
+        foreach (var consumer in group.Consumers.Values.Where(c => !c.Overrun && c.Position < released))
+        {
+            consumer.Overrun = true;
+            EngineLog.ConsumerOverrun(_logger, group.JournalName, _options.RetentionBudgetBytes, consumer.Name, consumer.Position, released);
+            RetentionBudgetExceeded?.Invoke(this, new RetentionBudgetExceededEventArgs(group.JournalName, consumer.Name, consumer.Position, released));
+        }
+    }
+
+    private void StartCheckpointer()
+    {
+        if (!_options.BackgroundCheckpoints)
+        {
+            return;
+        }
+        _checkpointerStop = new CancellationTokenSource();
+        var stop = _checkpointerStop.Token;
+        _checkpointer = Task.Run(async () =>
+        {
+            var last = Stopwatch.GetTimestamp();
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                if (CheckpointDue(Stopwatch.GetElapsedTime(last)))
+                {
+                    try
+                    {
+                        Checkpoint();
+                    }
+                    catch (Exception e) when (e is IOException or CorruptionException or UnauthorizedAccessException)
+                    {
+                        EngineLog.CheckpointFailed(_logger, e);
+                    }
+                    last = Stopwatch.GetTimestamp();
+                }
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>A checkpoint is due when a journal grew past the recovery bound since the last
+    /// one, or the interval passed and anything was written.</summary>
+    private bool CheckpointDue(TimeSpan sinceLast)
+    {
+        lock (_structure)
+        {
+            return _groups.Values.Any(g =>
+            {
+                var grown = g.Journal.AppendedBytes - g.AppendedAtCheckpoint;
+                return grown >= _options.CheckpointJournalBytes || (grown > 0 && sinceLast >= _options.CheckpointInterval);
+            });
+        }
+    }
+
+    private void StopCheckpointer()
+    {
+        _checkpointerStop?.Cancel();
+        _checkpointer?.Wait();
+        _checkpointerStop?.Dispose();
+        _checkpointerStop = null;
+        _checkpointer = null;
+    }
+}
+
+/// <summary>Raised when a journal outgrew its retention budget and released records a consumer
+/// had not passed yet.</summary>
+public sealed class RetentionBudgetExceededEventArgs(string journal, string consumer, long consumerPosition, long releasedThrough) : EventArgs
+{
+    public string Journal { get; } = journal;
+
+    public string Consumer { get; } = consumer;
+
+    public long ConsumerPosition { get; } = consumerPosition;
+
+    public long ReleasedThrough { get; } = releasedThrough;
+}

@@ -1,0 +1,178 @@
+using System.Text;
+using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Metadata;
+
+namespace CsiDriver.Engine;
+
+public sealed partial class StorageEngine
+{
+    /// <summary>Raised (on the checkpointing thread) when a journal released records a consumer still needed.</summary>
+    public event EventHandler<RetentionBudgetExceededEventArgs>? RetentionBudgetExceeded;
+
+    /// <summary>Names of every journal: named groups' names and groups of one's internal names.</summary>
+    public IReadOnlyCollection<string> JournalNames
+    {
+        get
+        {
+            lock (_structure)
+            {
+                return _groups.Keys.ToArray();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Moves a volume into the named group (created on first use), or with null into a group
+    /// of its own. Order is kept across the move: both groups are paused (in the fixed order),
+    /// the volume's data files and chunk maps are synced (so none of its records in the old
+    /// journal is needed again), a barrier record is appended to each journal, and the volume
+    /// continues in the new one. Its records in the new journal count from the barrier on.
+    /// </summary>
+    public void MoveVolume(string volumeId, string? consistencyGroup)
+    {
+        ValidateGroupName(consistencyGroup);
+        lock (_structure)
+        {
+            var volume = GetVolume(volumeId);
+            var source = volume.Group;
+            if (source.Name == consistencyGroup)
+            {
+                return;
+            }
+            var target = consistencyGroup == null
+                ? OpenGroup(ConsistencyGroup.SoloJournalName(volume.Number), null)
+                : _groups.GetValueOrDefault(consistencyGroup) ?? OpenGroup(consistencyGroup, consistencyGroup);
+            using (new GroupPause([source, target]))
+            {
+                for (var layer = volume.Top; layer != null; layer = layer.Parent)
+                {
+                    Native.DataSync(layer.Handle);
+                    MetadataFile.Write(layer.MapPath, Layers.ChunkMap.FileMagic, layer.Map.TakeForCheckpoint());
+                }
+                var now = source.Journal.NowMicros();
+                source.Journal.Append(JournalRecordKind.Barrier, volume.Number, 0, 0, Encoding.UTF8.GetBytes("leave " + target.JournalName), now);
+                var join = target.Journal.Append(JournalRecordKind.Barrier, volume.Number, 0, 0, Encoding.UTF8.GetBytes("join " + source.JournalName), now);
+                source.Members.Remove(volume);
+                target.Members.Add(volume);
+                volume.Group = target;
+                volume.JoinedSequence = join;
+                volume.Top.Journal = target.JournalName;
+                volume.Top.StartSequence = join + 1;
+                if (source.Name == null)
+                {
+                    _groups.Remove(source.JournalName);
+                }
+                SaveCatalog();
+            }
+            if (source.Name == null)
+            {
+                source.Journal.Delete();
+            }
+        }
+    }
+
+    /// <summary>Registers a reader of the journal; records after <paramref name="position"/>
+    /// (default: the newest now) are kept for it. Registering again returns the existing one.</summary>
+    public JournalConsumer RegisterJournalConsumer(string journal, string consumer, long? position = null)
+    {
+        lock (_structure)
+        {
+            var group = GetGroup(journal);
+            if (!group.Consumers.TryGetValue(consumer, out var registered))
+            {
+                registered = new JournalConsumer(consumer, Math.Max(position ?? group.Journal.LastSequence, group.Journal.FirstSequence - 1));
+                group.Consumers[consumer] = registered;
+                Checkpoint();
+            }
+            return registered;
+        }
+    }
+
+    /// <summary>Records that the consumer has passed <paramref name="sequence"/>; the records
+    /// up to it may be released. Kept durably at the next checkpoint.</summary>
+    public void AdvanceJournalConsumer(string journal, string consumer, long sequence)
+    {
+        lock (_structure)
+        {
+            var registered = GetGroup(journal).Consumers.GetValueOrDefault(consumer)
+                ?? throw new ArgumentException($"no consumer '{consumer}' on journal '{journal}'", nameof(consumer));
+            registered.Position = Math.Max(registered.Position, sequence);
+        }
+    }
+
+    public bool RemoveJournalConsumer(string journal, string consumer)
+    {
+        lock (_structure)
+        {
+            return GetGroup(journal).Consumers.Remove(consumer);
+        }
+    }
+
+    /// <summary>The journal's records from <paramref name="fromSequence"/> to the newest now, in order, read lazily (each with its own copy of the payload).</summary>
+    /// <exception cref="OutOfRangeException">Those records were released.</exception>
+    public IEnumerable<JournalRecord> ReadJournal(string journal, long fromSequence)
+    {
+        GroupJournal source;
+        lock (_structure)
+        {
+            source = GetGroup(journal).Journal;
+        }
+        var names = _volumes.Values.ToDictionary(v => v.Number, v => v.Id);
+        return source.Read(fromSequence).Select(r => new JournalRecord(
+            r.Header.Sequence, r.Header.Kind, r.Header.VolumeNumber, names.GetValueOrDefault(r.Header.VolumeNumber),
+            r.Header.Offset, r.Header.Length, r.Header.TimestampMicros, r.Payload.ToArray()));
+    }
+
+    public JournalStatus GetJournalStatus(string journal)
+    {
+        lock (_structure)
+        {
+            var group = GetGroup(journal);
+            return new JournalStatus(
+                group.JournalName,
+                group.Name,
+                group.Members.Select(v => v.Id).ToArray(),
+                group.Journal.FirstSequence,
+                group.Journal.LastSequence,
+                group.Commit.DurableSequence,
+                group.CheckpointSequence,
+                group.Journal.RetainedBytes,
+                _options.RetentionBudgetBytes,
+                group.Consumers.Values.Select(c => new JournalConsumer(c.Name, c.Position) { Overrun = c.Overrun }).ToArray());
+        }
+    }
+
+    private ConsistencyGroup GetGroup(string journal) =>
+        _groups.GetValueOrDefault(journal) ?? throw new ArgumentException($"no journal '{journal}'", nameof(journal));
+
+    private ConsistencyGroup OpenGroup(string journalName, string? name) =>
+        OpenGroup(journalName, name, 0, static (in RecordHeader _, ReadOnlySpan<byte> _) => { }, out _);
+
+    private ConsistencyGroup OpenGroup(
+        string journalName, string? name, long checkpointSequence, GroupJournal.ReplayRecord replay, out JournalRecoveryReport report)
+    {
+        var journal = GroupJournal.Open(
+            Path.Combine(_journalDirectory, journalName), journalName, checkpointSequence, _options.SegmentBytes, _options.Clock, replay, out report);
+        var group = new ConsistencyGroup(journalName, name, journal);
+        group.Commit.MarkDurable(checkpointSequence);
+        _groups[journalName] = group;
+        return group;
+    }
+}
+
+/// <summary>A journal's state: what it holds, how far it is durable and checkpointed, who reads it.</summary>
+/// <param name="FirstSequence">Oldest record held (or the next to come when none is).</param>
+public sealed record JournalStatus(
+    string Journal,
+    string? ConsistencyGroup,
+    IReadOnlyList<string> VolumeIds,
+    long FirstSequence,
+    long LastSequence,
+    long DurableSequence,
+    long CheckpointSequence,
+    long RetainedBytes,
+    long RetentionBudgetBytes,
+    IReadOnlyList<JournalConsumer> Consumers)
+{
+    public bool OverBudget => RetainedBytes > RetentionBudgetBytes;
+}

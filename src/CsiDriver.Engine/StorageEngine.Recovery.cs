@@ -1,0 +1,154 @@
+using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Layers;
+using CsiDriver.Engine.Metadata;
+
+namespace CsiDriver.Engine;
+
+public sealed partial class StorageEngine
+{
+    /// <summary>
+    /// Opens (creating if needed) the engine's state under <paramref name="dataDirectory"/>:
+    /// loads the catalog and the chunk maps of the last checkpoint, replays every journal from
+    /// its checkpoint (cutting off a torn or corrupt tail, see <see cref="Recovery"/>), removes
+    /// leftovers of interrupted operations, and checkpoints what was replayed.
+    /// </summary>
+    /// <exception cref="CorruptionException">The catalog, the checkpoint or a chunk map is unreadable.</exception>
+    public static StorageEngine Open(string dataDirectory, EngineOptions? options = null)
+    {
+        var engine = new StorageEngine(Path.GetFullPath(dataDirectory), options ?? new EngineOptions());
+        try
+        {
+            engine.Load();
+        }
+        catch
+        {
+            engine.Close();
+            throw;
+        }
+        return engine;
+    }
+
+    private void Load()
+    {
+        Directory.CreateDirectory(_layerDirectory);
+        Directory.CreateDirectory(_journalDirectory);
+        var catalog = LoadCatalog();
+        var checkpoint = LoadCheckpoint().Journals.ToDictionary(j => j.Journal, StringComparer.Ordinal);
+        _nextLayerId = catalog.NextLayerId;
+        _nextVolumeNumber = catalog.NextVolumeNumber;
+
+        foreach (var entry in catalog.Layers)
+        {
+            var map = LoadMap(entry);
+            _layers[entry.Id] = new Layer(entry.Id, _layerDirectory, map)
+            {
+                Journal = entry.Journal,
+                StartSequence = entry.StartSequence,
+                SizeBytes = entry.SizeBytes,
+            };
+        }
+        foreach (var entry in catalog.Layers.Where(e => e.Parent != 0))
+        {
+            var parent = LayerById(entry.Parent);
+            _layers[entry.Id].Parent = parent;
+            parent.Children++;
+        }
+
+        // Volumes by number as recovery needs them: where their records go.
+        var replayTargets = catalog.Volumes.ToDictionary(v => v.Number);
+        var reports = new List<JournalRecoveryReport>();
+        var journals = catalog.Groups.Select(g => (Journal: g, Name: (string?)g))
+            .Concat(catalog.Volumes.Where(v => v.Group == null).Select(v => (Journal: ConsistencyGroup.SoloJournalName(v.Number), Name: (string?)null)));
+        foreach (var (journal, name) in journals)
+        {
+            var from = checkpoint.TryGetValue(journal, out var entry) ? entry.Sequence : 0;
+            var group = OpenGroup(journal, name, from, (in RecordHeader header, ReadOnlySpan<byte> payload) =>
+                Replay(journal, replayTargets, header, payload), out var report);
+            group.CheckpointSequence = from;
+            foreach (var consumer in entry?.Consumers ?? [])
+            {
+                group.Consumers[consumer.Name] = new JournalConsumer(consumer.Name, consumer.Position) { Overrun = consumer.Overrun };
+            }
+            reports.Add(report);
+            if (report.ReplayedRecords > 0)
+            {
+                EngineLog.JournalReplayed(_logger, journal, report.ReplayedRecords, report.ReplayedBytes, from, report.LastSequence);
+            }
+            if (report.CutReason != null)
+            {
+                EngineLog.JournalTailCut(_logger, journal, report.CutBytes, report.LastSequence, report.CutReason);
+                foreach (var layer in _layers.Values.Where(l => l.Journal == journal))
+                {
+                    LayerChain.PunchUnheld(layer);
+                }
+            }
+        }
+        Recovery = reports;
+
+        foreach (var entry in catalog.Volumes)
+        {
+            var group = _groups[entry.Group ?? ConsistencyGroup.SoloJournalName(entry.Number)];
+            var volume = new Volume(entry.Id, entry.Number, entry.SizeBytes, entry.ReadOnly, group, LayerById(entry.TopLayer))
+            {
+                JoinedSequence = entry.JoinedSequence,
+            };
+            volume.Top.Owner = volume;
+            group.Members.Add(volume);
+            _volumes[entry.Id] = volume;
+        }
+        foreach (var entry in catalog.Snapshots)
+        {
+            var layer = LayerById(entry.Layer);
+            var snapshot = new Snapshot(entry.Id, entry.VolumeId, entry.SizeBytes, entry.CreatedAt, entry.Sequence, entry.Group, layer);
+            layer.Snapshot = snapshot;
+            _snapshots[entry.Id] = snapshot;
+        }
+        RemoveOrphans();
+        Checkpoint();
+        StartCheckpointer();
+    }
+
+    private ChunkMap LoadMap(LayerEntry entry)
+    {
+        var path = Path.Combine(_layerDirectory, $"{entry.Id:D8}.map");
+        var payload = MetadataFile.Read(path, ChunkMap.FileMagic);
+        var map = payload == null ? new ChunkMap(ChunksFor(entry.SizeBytes)) : ChunkMap.Parse(payload, path);
+        map.Grow(ChunksFor(entry.SizeBytes));
+        return map;
+    }
+
+    private Layer LayerById(long id) =>
+        _layers.GetValueOrDefault(id) ?? throw new CorruptionException($"{CatalogPath}: layer {id} is referenced but not listed");
+
+    /// <summary>Applies one record found after a checkpoint. A record counts only for a volume
+    /// still in that journal's group and joined before it; it lands in the topmost layer of the
+    /// volume that was the top when it was written.</summary>
+    private void Replay(string journal, Dictionary<uint, VolumeEntry> volumes, in RecordHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.Kind is not (JournalRecordKind.Write or JournalRecordKind.Trim or JournalRecordKind.WriteZeroes)
+            || !volumes.TryGetValue(header.VolumeNumber, out var volume)
+            || (volume.Group ?? ConsistencyGroup.SoloJournalName(volume.Number)) != journal
+            || header.Sequence <= volume.JoinedSequence)
+        {
+            return;
+        }
+        var target = LayerById(volume.TopLayer);
+        while (target != null && (target.Journal != journal || target.StartSequence > header.Sequence))
+        {
+            target = target.Parent;
+        }
+        if (target == null)
+        {
+            return;
+        }
+        target.Map.Grow(ChunksFor(header.Offset + header.Length));
+        if (header.Kind == JournalRecordKind.Write)
+        {
+            LayerChain.Write(target, header.Offset, payload);
+        }
+        else
+        {
+            LayerChain.Discard(target, volume.SizeBytes, header.Offset, header.Length);
+        }
+    }
+}
