@@ -14,7 +14,7 @@ public sealed partial class ControllerService
     /// </summary>
     private Task<CreateSnapshotResponse> CreateSnapshot(CreateSnapshotRequest request, CallContext context)
     {
-        RequireField(request.Name, "name");
+        CsiNames.Require(request.Name, "name");
         RequireField(request.SourceVolumeId, "source_volume_id");
         VolumeParameters.RequireKnown(request.Parameters, [], "parameters");
         using var _ = driver.Locks.Acquire("snapshot name", request.Name);

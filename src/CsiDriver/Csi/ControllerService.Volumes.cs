@@ -13,11 +13,7 @@ public sealed partial class ControllerService
     /// </summary>
     private Task<CreateVolumeResponse> CreateVolume(CreateVolumeRequest request, CallContext context)
     {
-        RequireField(request.Name, "name");
-        if (request.Name.Where(IsForbiddenInName).Select(c => (int?)c).FirstOrDefault() is { } forbidden)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, $"name contains the control character U+{forbidden:X4}, which the CSI spec forbids");
-        }
+        CsiNames.Require(request.Name, "name");
         VolumeCapabilities.Require(request.VolumeCapabilities, "volume_capabilities");
         VolumeParameters.RequireKnown(request.Parameters, VolumeParameters.Create, "parameters");
         VolumeParameters.RequireKnown(request.MutableParameters, VolumeParameters.Mutable, "mutable_parameters");
@@ -72,11 +68,6 @@ public sealed partial class ControllerService
         driver.State.InsertVolume(record);
         return Task.FromResult(new CreateVolumeResponse { Volume = ToCsi(record) });
     }
-
-    /// <summary>The CSI spec's forbidden characters in names: C0 controls other than tab, line
-    /// feed and carriage return, DEL, and the C1 controls.</summary>
-    private static bool IsForbiddenInName(char c) =>
-        c is <= '\u0008' or '\u000B' or '\u000C' or (>= '\u000E' and <= '\u001F') or (>= '\u007F' and <= '\u009F');
 
     private static string? Conflict(VolumeRecord existing, CreateVolumeRequest request)
     {
