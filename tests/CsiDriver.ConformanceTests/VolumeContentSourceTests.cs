@@ -136,14 +136,20 @@ public sealed class VolumeContentSourceTests(DriverFixture fixture) : IClassFixt
         await RpcAssert.FailsAsync(StatusCode.NotFound, () => Csi.CreateFromAsync("ghost-" + kind, source));
     }
 
-    [Fact]
-    public async Task A_source_without_an_id_or_a_type_is_an_invalid_argument()
+    public static TheoryData<string, VolumeContentSource> Incomplete => new()
     {
-        // spec: SnapshotSource.snapshot_id and VolumeSource.volume_id are REQUIRED, and "One of the
-        // type fields MUST be specified".
-        await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Csi.CreateFromAsync("blank-snapshot", Snapshots.OfSnapshot("")));
-        await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Csi.CreateFromAsync("blank-volume", Snapshots.OfVolume("")));
-        await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Csi.CreateFromAsync("no-type", new VolumeContentSource()));
+        { "blank-snapshot-id", Snapshots.OfSnapshot("") },
+        { "blank-volume-id", Snapshots.OfVolume("") },
+        { "no-type", new VolumeContentSource() },
+    };
+
+    [Theory]
+    [MemberData(nameof(Incomplete))]
+    public async Task A_source_without_an_id_or_a_type_is_an_invalid_argument(string purpose, VolumeContentSource source)
+    {
+        // spec: SnapshotSource.snapshot_id and VolumeSource.volume_id are REQUIRED, and of
+        // VolumeContentSource "One of the type fields MUST be specified".
+        await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Csi.CreateFromAsync(purpose, source));
     }
 
     [Fact]
