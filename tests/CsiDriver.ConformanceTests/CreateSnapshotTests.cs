@@ -128,6 +128,25 @@ public sealed class CreateSnapshotTests(DriverFixture fixture) : IClassFixture<D
     }
 
     [Fact]
+    public async Task A_snapshot_keeps_the_size_of_its_cut_after_the_source_grows()
+    {
+        var source = await Csi.CreateAsync("snap-grow-source", requiredBytes: 8 * Volumes.MiB);
+        var small = await Csi.SnapshotAsync(source.VolumeId, "snap-small");
+
+        await Csi.ControllerExpandVolume(new ControllerExpandVolumeRequest
+        {
+            VolumeId = source.VolumeId,
+            CapacityRange = new CapacityRange { RequiredBytes = 24 * Volumes.MiB },
+        });
+        var large = await Csi.SnapshotAsync(source.VolumeId, "snap-large");
+
+        Assert.Equal(8 * Volumes.MiB, (await Csi.GetSnapshot(small.SnapshotId)).Snapshot.SizeBytes);
+        Assert.Equal(24 * Volumes.MiB, large.SizeBytes);
+        Assert.Equal(8 * Volumes.MiB, (await Csi.CreateFromAsync("snap-small-restored", Snapshots.OfSnapshot(small.SnapshotId))).CapacityBytes);
+        Assert.Equal(24 * Volumes.MiB, (await Csi.CreateFromAsync("snap-large-restored", Snapshots.OfSnapshot(large.SnapshotId))).CapacityBytes);
+    }
+
+    [Fact]
     public async Task An_unknown_source_volume_is_not_found()
     {
         await RpcAssert.FailsAsync(StatusCode.NotFound, () => Csi.CreateSnapshot(Snapshots.Request(Volumes.UniqueName("snap-ghost"), Snapshots.NeverCreated())));

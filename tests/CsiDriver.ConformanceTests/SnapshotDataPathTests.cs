@@ -168,6 +168,52 @@ public sealed class SnapshotDataPathTests(DriverFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task An_ext4_snapshot_restored_into_a_larger_volume_has_its_files_and_the_larger_size()
+    {
+        // spec: CreateVolume — a volume larger than its snapshot is refused with OUT_OF_RANGE, or
+        // "MUST provide a volume that, when presented to a workload by NodePublish call, has both
+        // the requested (larger) size and contains data from the snapshot", the plugin resizing the
+        // file system "at (or before) the NodePublish call".
+        NodeSteps.RequireKernelPath();
+        var capability = Volumes.Mount("ext4");
+        var leftovers = new Leftovers();
+        try
+        {
+            var source = await Csi.CreateAsync("grow-ext4", capability, 64 * Volumes.MiB);
+            var sourcePath = await AttachAsync(source, capability, leftovers);
+            var files = new Dictionary<string, byte[]> { ["data.bin"] = FileTrees.RandomBytes(2_000_000, seed: 21) };
+            FileTrees.Write(sourcePath, files);
+            await NodeSteps.SyncFileSystemAsync(sourcePath);
+            var snapshot = await SnapshotAsync(source.VolumeId, leftovers);
+
+            var request = Snapshots.VolumeFrom(Volumes.UniqueName("grow-ext4-restored"), Snapshots.OfSnapshot(snapshot.SnapshotId), capability, requiredBytes: 192 * Volumes.MiB);
+            Volume larger;
+            try
+            {
+                larger = (await Csi.CreateVolume(request)).Volume;
+            }
+            catch (RpcException e) when (e.Status == StatusCode.OutOfRange)
+            {
+                return;
+            }
+            leftovers.Volumes.Add(larger.VolumeId);
+            Assert.True(larger.CapacityBytes >= 192 * Volumes.MiB, $"asked for 192 MiB, got {larger.CapacityBytes} bytes");
+
+            var largerPath = await AttachAsync(larger, capability, leftovers);
+            FileTrees.AssertHolds(files, largerPath, "larger volume restored from the snapshot");
+            var stats = await Csi.NodeGetVolumeStats(new() { VolumeId = larger.VolumeId, VolumePath = largerPath });
+            var total = stats.Usage.Single(u => u.Unit == VolumeUsage.Types.Unit.Bytes).Total;
+            Assert.True(total > 128 * Volumes.MiB, $"the restored file system has {total} bytes: it was not grown to its 192 MiB volume");
+
+            await TearDownAsync(leftovers);
+        }
+        finally
+        {
+            await ForgetAsync(leftovers);
+        }
+    }
+
+    [Fact]
     public async Task A_block_volume_restored_or_cloned_holds_exactly_the_bytes_of_its_cut()
     {
         NodeSteps.RequireKernelPath();
