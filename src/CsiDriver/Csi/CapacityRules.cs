@@ -40,6 +40,20 @@ public static class CapacityRules
         return size;
     }
 
+    /// <summary>The size for a volume made from a source of <paramref name="sourceBytes"/>: the
+    /// source's size when no range is given; a range that cannot hold the source is OUT_OF_RANGE.</summary>
+    public static long SizeFor(CapacityRange? range, long sourceBytes)
+    {
+        var required = range?.RequiredBytes ?? 0;
+        var limit = range?.LimitBytes ?? 0;
+        if ((required > 0 && required < sourceBytes) || (limit > 0 && limit < sourceBytes))
+        {
+            throw new RpcException(StatusCode.OutOfRange,
+                $"capacity_range [{required}, {limit}] is smaller than the source's {sourceBytes} bytes");
+        }
+        return required == 0 ? sourceBytes : SizeFor(range);
+    }
+
     /// <summary>Whether an existing volume of <paramref name="size"/> satisfies the range.</summary>
     public static bool Fits(long size, CapacityRange? range) =>
         size >= (range?.RequiredBytes ?? 0) && (range is null || range.LimitBytes == 0 || size <= range.LimitBytes);

@@ -5,30 +5,11 @@ namespace CsiDriver.Csi;
 
 public sealed partial class ControllerService
 {
-    /// <summary>Page tokens carry the last id returned: volumes are listed in id order, so a
-    /// volume created or deleted between pages neither repeats nor shifts the others.</summary>
-    private const string TokenPrefix = "after:";
-
     private Task<ListVolumesResponse> ListVolumes(ListVolumesRequest request, CallContext context)
     {
-        if (request.MaxEntries < 0)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, $"max_entries must not be negative (got {request.MaxEntries})");
-        }
-        var after = "";
-        if (request.StartingToken.Length > 0)
-        {
-            if (!request.StartingToken.StartsWith(TokenPrefix, StringComparison.Ordinal))
-            {
-                throw new RpcException(StatusCode.Aborted, $"starting_token '{request.StartingToken}' was not returned by ListVolumes");
-            }
-            after = request.StartingToken[TokenPrefix.Length..];
-        }
-
-        var remaining = driver.State.ListVolumes().Where(v => string.CompareOrdinal(v.Id, after) > 0).ToList();
-        var page = request.MaxEntries > 0 ? remaining.Take(request.MaxEntries).ToList() : remaining;
+        var (page, next) = Pages.Take(driver.State.ListVolumes(), v => v.Id, request.MaxEntries, request.StartingToken, "ListVolumes");
         var publications = driver.State.Publications().ToLookup(p => p.VolumeId);
-        var response = new ListVolumesResponse();
+        var response = new ListVolumesResponse { NextToken = next };
         foreach (var record in page)
         {
             response.Entries.Add(new ListVolumesResponse.Types.Entry
@@ -40,10 +21,6 @@ public sealed partial class ControllerService
                     VolumeCondition = ConditionOf(record),
                 },
             });
-        }
-        if (page.Count < remaining.Count)
-        {
-            response.NextToken = TokenPrefix + page[^1].Id;
         }
         return Task.FromResult(response);
     }

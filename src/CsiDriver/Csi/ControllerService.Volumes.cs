@@ -19,13 +19,11 @@ public sealed partial class ControllerService
             throw new RpcException(StatusCode.InvalidArgument, $"name contains the control character U+{forbidden:X4}, which the CSI spec forbids");
         }
         VolumeCapabilities.Require(request.VolumeCapabilities, "volume_capabilities");
-        var size = CapacityRules.SizeFor(request.CapacityRange);
         VolumeParameters.RequireKnown(request.Parameters, VolumeParameters.Create, "parameters");
         VolumeParameters.RequireKnown(request.MutableParameters, VolumeParameters.Mutable, "mutable_parameters");
-        if (request.VolumeContentSource is not null)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, "volume_content_source is not supported: Formation does not advertise CLONE_VOLUME or snapshots yet");
-        }
+        var group = VolumeParameters.GroupOf(request.Parameters, request.MutableParameters);
+        var source = ContentSource.Of(request.VolumeContentSource, driver.State);
+        var size = source is null ? CapacityRules.SizeFor(request.CapacityRange) : CapacityRules.SizeFor(request.CapacityRange, source.SizeBytes);
         if (request.AccessibilityRequirements is { Requisite.Count: > 0 } requirements
             && !requirements.Requisite.Any(IsThisNode))
         {
@@ -54,10 +52,23 @@ public sealed partial class ControllerService
             FsType = VolumeCapabilities.FsTypeOf(capability),
             Parameters = new Dictionary<string, string>(request.Parameters),
             MutableParameters = new Dictionary<string, string>(request.MutableParameters),
+            SourceKind = source?.Kind ?? "",
+            SourceId = source?.Id ?? "",
             CreatedAt = driver.Clock.GetUtcNow(),
         };
         // Engine first, row second: see StateStore's invariant.
-        driver.Engine.CreateVolume(record.Id, size);
+        switch (source?.Kind)
+        {
+            case ContentSource.SnapshotKind:
+                driver.Engine.CreateVolumeFromSnapshot(record.Id, source.Id, size, group);
+                break;
+            case ContentSource.VolumeKind:
+                driver.Engine.CloneVolume(record.Id, source.Id, size, group);
+                break;
+            default:
+                driver.Engine.CreateVolume(record.Id, size, group);
+                break;
+        }
         driver.State.InsertVolume(record);
         return Task.FromResult(new CreateVolumeResponse { Volume = ToCsi(record) });
     }
@@ -77,10 +88,21 @@ public sealed partial class ControllerService
         {
             return mismatch;
         }
-        var sameParameters = existing.Parameters.Count == request.Parameters.Count
-            && request.Parameters.All(p => existing.Parameters.TryGetValue(p.Key, out var v) && v == p.Value);
-        return sameParameters ? null : "its parameters differ";
+        if (!SameEntries(existing.Parameters, request.Parameters))
+        {
+            return "its parameters differ";
+        }
+        if (!SameEntries(existing.MutableParameters, request.MutableParameters))
+        {
+            return "its mutable_parameters differ";
+        }
+        var requested = ContentSource.Describe(request.VolumeContentSource);
+        var had = existing.SourceKind.Length == 0 ? "no content source" : $"{existing.SourceKind} '{existing.SourceId}'";
+        return requested == had ? null : $"it was created from {had}, not {requested}";
     }
+
+    private static bool SameEntries(IReadOnlyDictionary<string, string> had, IReadOnlyDictionary<string, string> asked) =>
+        had.Count == asked.Count && asked.All(p => had.TryGetValue(p.Key, out var v) && v == p.Value);
 
     private bool IsThisNode(Topology topology) =>
         topology.Segments.TryGetValue(DriverOptions.TopologyNodeKey, out var node) && node == driver.Options.NodeId;
@@ -174,11 +196,13 @@ public sealed partial class ControllerService
         VolumeParameters.RequireKnown(request.MutableParameters, VolumeParameters.Mutable, "mutable_parameters");
         using var _ = driver.Locks.Acquire("volume", request.VolumeId);
         var record = RequireVolume(request.VolumeId);
+        var group = VolumeParameters.GroupOf(record.Parameters, request.MutableParameters);
         var merged = new Dictionary<string, string>(record.MutableParameters);
         foreach (var (key, value) in request.MutableParameters)
         {
             merged[key] = value;
         }
+        driver.Engine.MoveVolume(record.Id, group);
         driver.State.UpdateMutableParameters(record.Id, merged);
         return Task.FromResult(new ControllerModifyVolumeResponse());
     }

@@ -10,7 +10,8 @@ namespace CsiDriver.Csi;
 /// <summary>
 /// csi.v1.Controller over the engine's volumes. Every handler checks its arguments first,
 /// then takes the operation lock for the name or id, then acts. Split by concern:
-/// volume lifecycle (.Volumes), attachment (.Publish), listing and capacity (.Listing).
+/// volume lifecycle (.Volumes), attachment (.Publish), listing and capacity (.Listing),
+/// snapshots (.Snapshots).
 /// </summary>
 public sealed partial class ControllerService(Driver driver)
 {
@@ -27,6 +28,11 @@ public sealed partial class ControllerService(Driver driver)
         Type.SingleNodeMultiWriter,
         // readonly is honoured: the export is served read-only and the node mounts read-only.
         Type.PublishReadonly,
+        Type.CreateDeleteSnapshot,
+        Type.ListSnapshots,
+        Type.GetSnapshot,
+        Type.CloneVolume,
+        Type.ModifyVolume,
     ];
 
     public ServiceBinding Binding() =>
@@ -39,6 +45,10 @@ public sealed partial class ControllerService(Driver driver)
             .Unary<ListVolumesRequest, ListVolumesResponse>("ListVolumes", EngineErrors.Mapped<ListVolumesRequest, ListVolumesResponse>(ListVolumes))
             .Unary<GetCapacityRequest, GetCapacityResponse>("GetCapacity", EngineErrors.Mapped<GetCapacityRequest, GetCapacityResponse>(GetCapacity))
             .Unary<ControllerGetCapabilitiesRequest, ControllerGetCapabilitiesResponse>("ControllerGetCapabilities", ControllerGetCapabilities)
+            .Unary<CreateSnapshotRequest, CreateSnapshotResponse>("CreateSnapshot", EngineErrors.Mapped<CreateSnapshotRequest, CreateSnapshotResponse>(CreateSnapshot))
+            .Unary<DeleteSnapshotRequest, DeleteSnapshotResponse>("DeleteSnapshot", EngineErrors.Mapped<DeleteSnapshotRequest, DeleteSnapshotResponse>(DeleteSnapshot))
+            .Unary<ListSnapshotsRequest, ListSnapshotsResponse>("ListSnapshots", EngineErrors.Mapped<ListSnapshotsRequest, ListSnapshotsResponse>(ListSnapshots))
+            .Unary<GetSnapshotRequest, GetSnapshotResponse>("GetSnapshot", EngineErrors.Mapped<GetSnapshotRequest, GetSnapshotResponse>(GetSnapshot))
             .Unary<ControllerExpandVolumeRequest, ControllerExpandVolumeResponse>("ControllerExpandVolume", EngineErrors.Mapped<ControllerExpandVolumeRequest, ControllerExpandVolumeResponse>(ControllerExpandVolume))
             .Unary<ControllerGetVolumeRequest, ControllerGetVolumeResponse>("ControllerGetVolume", EngineErrors.Mapped<ControllerGetVolumeRequest, ControllerGetVolumeResponse>(ControllerGetVolume))
             .Unary<ControllerModifyVolumeRequest, ControllerModifyVolumeResponse>("ControllerModifyVolume", EngineErrors.Mapped<ControllerModifyVolumeRequest, ControllerModifyVolumeResponse>(ControllerModifyVolume));
@@ -46,7 +56,7 @@ public sealed partial class ControllerService(Driver driver)
     private Task<ControllerGetCapabilitiesResponse> ControllerGetCapabilities(ControllerGetCapabilitiesRequest request, CallContext context)
     {
         var response = new ControllerGetCapabilitiesResponse();
-        foreach (var type in Capabilities.Concat(VolumeParameters.Mutable.Count > 0 ? [Type.ModifyVolume] : []))
+        foreach (var type in Capabilities)
         {
             response.Capabilities.Add(new ControllerServiceCapability { Rpc = new ControllerServiceCapability.Types.RPC { Type = type } });
         }
@@ -63,8 +73,8 @@ public sealed partial class ControllerService(Driver driver)
         AccessibleTopology = { NodeTopology() },
         ContentSource = record.SourceKind switch
         {
-            "snapshot" => new VolumeContentSource { Snapshot = new VolumeContentSource.Types.SnapshotSource { SnapshotId = record.SourceId } },
-            "volume" => new VolumeContentSource { Volume = new VolumeContentSource.Types.VolumeSource { VolumeId = record.SourceId } },
+            ContentSource.SnapshotKind => new VolumeContentSource { Snapshot = new VolumeContentSource.Types.SnapshotSource { SnapshotId = record.SourceId } },
+            ContentSource.VolumeKind => new VolumeContentSource { Volume = new VolumeContentSource.Types.VolumeSource { VolumeId = record.SourceId } },
             _ => null,
         },
     };

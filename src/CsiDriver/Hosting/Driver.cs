@@ -73,6 +73,12 @@ public sealed partial class Driver : IAsyncDisposable
             LogLeftover(volume.Id);
             engine.DeleteVolume(volume.Id);
         }
+        var knownSnapshots = state.ListSnapshots().Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var snapshot in engine.Snapshots.Where(s => !knownSnapshots.Contains(s.Id)))
+        {
+            LogLeftover(snapshot.Id);
+            engine.DeleteSnapshot(snapshot.Id);
+        }
         // A volume published read-only by the controller is exported read-only.
         _nbd = new NbdServer(new NbdServerOptions
         {
@@ -127,8 +133,8 @@ public sealed partial class Driver : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "staged file systems did not finish writing back within 30 s; unflushed data on them may be lost")]
     private partial void LogSyncTimedOut();
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "removing engine volume {VolumeId}: an interrupted create or delete left it without a record")]
-    private partial void LogLeftover(string volumeId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "removing {Id} from the engine: an interrupted create or delete left it without a record")]
+    private partial void LogLeftover(string id);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "loaded {VolumeCount} volumes from {DataDirectory}; serving them over NBD on {NbdEndpoint}")]
     private partial void LogLoaded(int volumeCount, string dataDirectory, string nbdEndpoint);

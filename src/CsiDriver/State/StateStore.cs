@@ -67,6 +67,12 @@ public sealed partial class StateStore : IDisposable
                 read_only INTEGER NOT NULL,
                 access_mode TEXT NOT NULL,
                 PRIMARY KEY (volume_id, node_id));
+            CREATE TABLE snapshots (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                source_volume_id TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                created_at TEXT NOT NULL);
             CREATE TABLE stagings (
                 volume_id TEXT PRIMARY KEY,
                 staging_path TEXT NOT NULL,
