@@ -58,6 +58,15 @@ public sealed class CsiClient(string socketPath) : IDisposable
     public Task<CreateSnapshotResponse> CreateSnapshot(CreateSnapshotRequest request) =>
         Controller<CreateSnapshotRequest, CreateSnapshotResponse>("CreateSnapshot", request);
 
+    public Task<DeleteSnapshotResponse> DeleteSnapshot(string snapshotId) =>
+        Controller<DeleteSnapshotRequest, DeleteSnapshotResponse>("DeleteSnapshot", new() { SnapshotId = snapshotId });
+
+    public Task<ListSnapshotsResponse> ListSnapshots(ListSnapshotsRequest request) =>
+        Controller<ListSnapshotsRequest, ListSnapshotsResponse>("ListSnapshots", request);
+
+    public Task<GetSnapshotResponse> GetSnapshot(string snapshotId) =>
+        Controller<GetSnapshotRequest, GetSnapshotResponse>("GetSnapshot", new() { SnapshotId = snapshotId });
+
     public Task<ControllerExpandVolumeResponse> ControllerExpandVolume(ControllerExpandVolumeRequest request) =>
         Controller<ControllerExpandVolumeRequest, ControllerExpandVolumeResponse>("ControllerExpandVolume", request);
 
