@@ -18,5 +18,6 @@ public sealed partial class Driver
     public IEnumerable<ServiceBinding> CsiAddonsServices() =>
     [
         new AddonsIdentityService(this).Binding(),
+        new VolumeGroupService(this).Binding(),
     ];
 }
