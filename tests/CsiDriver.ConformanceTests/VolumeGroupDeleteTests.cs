@@ -33,6 +33,20 @@ public sealed class VolumeGroupDeleteTests : IClassFixture<CsiAddonsDriverFixtur
     }
 
     [Fact]
+    public async Task A_member_volume_cannot_be_deleted_individually()
+    {
+        // csi-addons volumegroup README: "A volume cannot be deleted individually when it is part of the group."
+        var ids = await _fixture.Csi.CreateVolumesAsync(2);
+        var group = await _addons.CreateGroupAsync(ids[0], ids[1]);
+
+        var failure = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => _fixture.Csi.DeleteVolume(ids[0]));
+
+        Assert.Contains(group.VolumeGroupId, failure.Message);
+        await _addons.SetMembersAsync(group.VolumeGroupId, ids[1]);
+        await _fixture.Csi.DeleteVolume(ids[0]);
+    }
+
+    [Fact]
     public async Task An_emptied_group_is_deleted_and_its_volumes_stay()
     {
         var ids = await _fixture.Csi.CreateVolumesAsync(2);

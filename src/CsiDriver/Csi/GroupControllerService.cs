@@ -37,7 +37,7 @@ public sealed class GroupControllerService(Driver driver)
     /// group snapshot; the same name with other sources is ALREADY_EXISTS.</summary>
     private Task<CreateVolumeGroupSnapshotResponse> Create(CreateVolumeGroupSnapshotRequest request, CallContext context)
     {
-        CsiNames.Require(request.Name, "name");
+        RequestFields.RequireName(request.Name, "name");
         if (request.SourceVolumeIds.Count == 0 || request.SourceVolumeIds.Any(string.IsNullOrEmpty))
         {
             throw new RpcException(StatusCode.InvalidArgument, "source_volume_ids is required and may not hold empty ids");
