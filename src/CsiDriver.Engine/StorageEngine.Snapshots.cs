@@ -73,11 +73,10 @@ public sealed partial class StorageEngine
                 pauseTime = pause.Elapsed;
             }
             snapshots.ForEach(s => _snapshots[s.Id] = s);
-            foreach (var group in byGroup)
-            {
-                group.Key.Commit.WaitDurableAsync(group.Key.Journal.LastSequence).AsTask().GetAwaiter().GetResult();
-            }
+            // The journals up to the cut and the catalog naming the snapshots are synced side by side.
+            var durable = byGroup.Select(g => g.Key.Commit.WaitDurableAsync(g.Key.Journal.LastSequence).AsTask()).ToArray();
             SaveCatalog();
+            Task.WaitAll(durable);
             cut = new GroupCut(points, pauseTime);
             return snapshots;
         }
@@ -102,6 +101,7 @@ public sealed partial class StorageEngine
     /// </summary>
     public bool DeleteSnapshot(string snapshotId)
     {
+        lock (_checkpointLock)
         lock (_structure)
         {
             if (!_snapshots.TryRemove(snapshotId, out var snapshot))
@@ -174,6 +174,7 @@ public sealed partial class StorageEngine
     /// the chunks it lacks, the checkpoint makes that durable, then the hidden layer is cut out
     /// of the chain. A hidden layer at the base of its chain is left in place: merging it would
     /// copy the whole volume, and one extra lookup per chunk is cheaper.
+    /// Caller holds the checkpoint lock and the structure lock.
     /// Crash safety: until the catalog is saved the hidden layer is still in the chain and the
     /// child's extra chunks hold the same bytes the hidden layer would have supplied.
     /// </summary>
@@ -186,7 +187,7 @@ public sealed partial class StorageEngine
             {
                 LayerChain.CopyMissing(hidden, child);
             }
-            Checkpoint();
+            CheckpointHeld();
             child.Parent = hidden.Parent;
             _layers.Remove(hidden.Id);
             SaveCatalog();
