@@ -127,6 +127,7 @@ public sealed partial class StorageEngine
         VolumeIds.Validate(volumeId);
         ValidateGroupName(consistencyGroup);
         CheckCapacity(capacityBytes);
+        lock (_checkpointLock)
         lock (_structure)
         {
             CheckVolumeAbsent(volumeId);
@@ -135,6 +136,7 @@ public sealed partial class StorageEngine
             {
                 throw new OutOfRangeException($"capacity {capacityBytes} is smaller than snapshot '{snapshotId}' of {snapshot.SizeBytes} bytes");
             }
+            CheckpointHeld(); // see CloneVolume
             var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, snapshot.Layer);
             SaveCatalog();
             return volume;
@@ -143,12 +145,14 @@ public sealed partial class StorageEngine
 
     /// <summary>A new writable volume whose content starts as the source volume's now: the
     /// source's top layer is frozen (hidden, as for a snapshot nobody names) and both volumes
-    /// continue in new layers over it.</summary>
+    /// continue in new layers over it. Nothing is copied; the shared layer is made durable by a
+    /// checkpoint, so the clone never depends on another group's journal replay.</summary>
     public Volume CloneVolume(string volumeId, string sourceVolumeId, long capacityBytes, string? consistencyGroup = null)
     {
         VolumeIds.Validate(volumeId);
         ValidateGroupName(consistencyGroup);
         CheckCapacity(capacityBytes);
+        lock (_checkpointLock)
         lock (_structure)
         {
             CheckVolumeAbsent(volumeId);
@@ -162,6 +166,9 @@ public sealed partial class StorageEngine
             {
                 frozen = Freeze(source, source.Group);
             }
+            // The clone's group may be replayed before the source's after a crash; copies into
+            // the clone read the shared layer, so it must be complete on disk first.
+            CheckpointHeld();
             var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, frozen);
             SaveCatalog();
             return volume;
