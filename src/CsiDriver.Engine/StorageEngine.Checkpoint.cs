@@ -15,7 +15,7 @@ public sealed partial class StorageEngine
     /// Makes the data files reflect the journals durably up to a cut, so the journals before it
     /// are no longer needed for recovery: pause every group for a moment to read its sequence
     /// and copy the changed chunk maps, then (writers and structural operations running again)
-    /// sync the changed data files, write the maps, and finally write the checkpoint file naming
+    /// sync the changed data files, write the maps, sync the journals, and finally write the checkpoint file naming
     /// the cut. Journal segments wholly before the cut and before every consumer's position are
     /// then released. Checkpoints never overlap: a later one always names a later cut.
     /// </summary>
@@ -67,6 +67,12 @@ public sealed partial class StorageEngine
         foreach (var (layer, bits) in maps)
         {
             MetadataFile.Write(layer.MapPath, ChunkMap.FileMagic, bits);
+        }
+        // The journals up to the cut stay readable after a crash for consumers that have not
+        // passed them yet (replication ships from the journal, not from the data files).
+        foreach (var (group, _, _) in cut)
+        {
+            group.Journal.Sync();
         }
         lock (_structure)
         {

@@ -50,6 +50,7 @@ public sealed partial class StorageEngine
                 }
             }
             var volumes = members.Select(m => (Volume: GetVolume(m.VolumeId), m.SnapshotId)).ToList();
+            var nextTops = volumes.ToDictionary(m => m.Volume, m => NewLayer(null, m.Volume.Size));
             var byGroup = volumes.GroupBy(m => m.Volume.Group).ToList();
             var createdAt = _options.Clock.GetUtcNow();
             var snapshots = new List<Snapshot>();
@@ -63,7 +64,7 @@ public sealed partial class StorageEngine
                     var sequence = group.Key.Journal.Append(JournalRecordKind.Snapshot, 0, 0, 0, payload, group.Key.Journal.NowMicros());
                     foreach (var (volume, snapshotId) in group)
                     {
-                        var frozen = Freeze(volume, group.Key);
+                        var frozen = Freeze(volume, group.Key, nextTops[volume]);
                         var snapshot = new Snapshot(snapshotId, volume.Id, frozen.SizeBytes, createdAt, sequence, group.Key.Name, frozen);
                         frozen.Snapshot = snapshot;
                         snapshots.Add(snapshot);
@@ -82,14 +83,18 @@ public sealed partial class StorageEngine
         }
     }
 
-    /// <summary>Freezes the volume's top layer and starts a new one over it; returns the frozen
-    /// one. Caller has paused the volume's group.</summary>
-    private Layer Freeze(Volume volume, ConsistencyGroup group)
+    /// <summary>Freezes the volume's top layer and starts <paramref name="next"/> (created before
+    /// the pause, so no file is created while writers wait) over it; returns the frozen one.
+    /// Caller has paused the volume's group.</summary>
+    private static Layer Freeze(Volume volume, ConsistencyGroup group, Layer next)
     {
         var frozen = volume.Top;
         frozen.Owner = null;
         frozen.SizeBytes = volume.Size;
-        StartTop(volume, NewLayer(frozen, volume.Size), group);
+        frozen.Children++;
+        next.Parent = frozen;
+        next.Map.Grow(ChunksFor(volume.Size));
+        StartTop(volume, next, group);
         return frozen;
     }
 
@@ -161,10 +166,11 @@ public sealed partial class StorageEngine
             {
                 throw new OutOfRangeException($"capacity {capacityBytes} is smaller than volume '{sourceVolumeId}' of {source.Size} bytes");
             }
+            var next = NewLayer(null, source.Size);
             Layer frozen;
             using (new GroupPause([source.Group]))
             {
-                frozen = Freeze(source, source.Group);
+                frozen = Freeze(source, source.Group, next);
             }
             // The clone's group may be replayed before the source's after a crash; copies into
             // the clone read the shared layer, so it must be complete on disk first.

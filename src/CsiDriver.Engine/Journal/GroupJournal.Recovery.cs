@@ -99,7 +99,7 @@ internal sealed partial class GroupJournal
 
         journal._lastSequence = last;
         var number = journal._segments.Count == 0 ? 1 : journal._segments[^1].Number + 1;
-        journal._active = journal.CreateSegment(number, last + 1);
+        journal._active = journal.CreateSegment(number, last + 1, durable: true);
         journal._segments.Add(journal._active);
         report = new JournalRecoveryReport(name, checkpointSequence, last, replayed, replayedBytes, cutReason, cutBytes, Stopwatch.GetElapsedTime(started));
         return journal;
