@@ -23,7 +23,8 @@ public sealed partial class StorageEngine
     /// snapshot record, every earlier record in, every later one out); across groups every
     /// group's writers are held at once, the gates taken in a fixed order so concurrent cuts
     /// cannot deadlock. <paramref name="cut"/> tells the sequence per journal and how long
-    /// writers were held. The snapshots are durable when this returns.
+    /// writers were held. The snapshots are durable when this returns: like a FLUSH, that syncs
+    /// the journal written since the last flush, so its cost follows unflushed data, not volume size.
     /// </summary>
     public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members, out GroupCut cut)
     {
