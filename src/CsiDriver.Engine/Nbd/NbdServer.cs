@@ -16,7 +16,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<(NbdEndpoint Endpoint, Socket Listener)> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
-    private readonly ConcurrentDictionary<long, (NbdConnection Connection, Task Run)> _connections = new();
+    private readonly ConcurrentDictionary<long, NbdConnection> _connections = new();
     private long _nextConnectionId;
     private int _state; // 0 new, 1 started, 2 stopped
 
@@ -72,7 +72,12 @@ public sealed class NbdServer : IAsyncDisposable
         await _stopping.CancelAsync();
         CloseListeners();
         await Task.WhenAll(_acceptLoops).WaitAsync(cancellationToken);
-        await Task.WhenAll(_connections.Values.Select(c => c.Run)).WaitAsync(cancellationToken);
+        var open = _connections.Values.ToList();
+        foreach (var connection in open)
+        {
+            connection.Stop();
+        }
+        await Task.WhenAll(open.Select(c => c.Completion)).WaitAsync(cancellationToken);
         NbdLog.Stopped(_logger);
     }
 
@@ -154,28 +159,17 @@ public sealed class NbdServer : IAsyncDisposable
             {
                 client.NoDelay = true;
             }
-            var id = Interlocked.Increment(ref _nextConnectionId);
-            var connection = new NbdConnection(id, client, _options, _logger);
-            var run = RunConnectionAsync(connection);
-            _connections.TryAdd(id, (connection, run));
-            if (run.IsCompleted)
-            {
-                _connections.TryRemove(id, out _);
-            }
+            var connection = new NbdConnection(Interlocked.Increment(ref _nextConnectionId), client, _options, _logger);
+            _connections[connection.Id] = connection;
+            connection.Start();
+            _ = ForgetWhenClosedAsync(connection);
         }
     }
 
-    private async Task RunConnectionAsync(NbdConnection connection)
+    private async Task ForgetWhenClosedAsync(NbdConnection connection)
     {
-        await Task.Yield();
-        try
-        {
-            await connection.RunAsync(_stopping.Token);
-        }
-        finally
-        {
-            _connections.TryRemove(connection.Id, out _);
-        }
+        await connection.Completion;
+        _connections.TryRemove(connection.Id, out _);
     }
 
     private void CloseListeners()

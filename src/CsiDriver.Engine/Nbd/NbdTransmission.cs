@@ -4,10 +4,13 @@ using Microsoft.Extensions.Logging;
 namespace CsiDriver.Engine.Nbd;
 
 /// <summary>
-/// The transmission phase of one connection. One loop receives requests in order; each is
-/// validated, then handled on the thread pool while the loop goes on reading, so many requests
-/// are in flight and replies leave in completion order. The device sees byte ranges and
-/// buffers only, never wire bytes.
+/// The transmission phase of one connection, on the connection's own thread. Requests are
+/// received in order; each is validated, then handed to the device without waiting for it, so
+/// many requests are in flight and replies leave in completion order. A handler runs inline
+/// until the device goes asynchronous, which keeps the common page-cache-speed request free of
+/// thread hops; FLUSH and FUA requests, which wait for durability, start on the thread pool so a
+/// device that blocks while syncing does not hold up the requests behind them. The device sees
+/// byte ranges and buffers, never wire bytes.
 /// </summary>
 internal sealed class NbdTransmission(
     long connectionId,
@@ -19,37 +22,19 @@ internal sealed class NbdTransmission(
     Action abortConnection)
 {
     private readonly NbdInflightBudget _budget = new(options.MaxRequestsInFlight, options.MaxBytesInFlight);
-    private long _requests;
+    private readonly byte[] _header = new byte[NbdProtocol.RequestHeaderLength];
 
-    public long RequestCount => Interlocked.Read(ref _requests);
+    public long RequestCount { get; private set; }
 
     /// <summary>Runs until the client disconnects (NBD_CMD_DISC or hang-up), breaks the protocol,
-    /// or <paramref name="stopping"/> fires; then waits for the requests still in flight.</summary>
-    public async Task RunAsync(CancellationToken stopping)
+    /// or the socket is shut down for reading; then waits for the requests still in flight.</summary>
+    public void Run()
     {
-        var headerBytes = new byte[NbdProtocol.RequestHeaderLength];
         try
         {
-            while (true)
+            while (ReceiveOne())
             {
-                await input.ReadExactlyAsync(headerBytes, stopping);
-                if (!NbdRequestHeader.TryParse(headerBytes, out var request))
-                {
-                    NbdLog.ProtocolViolation(logger, connectionId, "bad request magic");
-                    return;
-                }
-                if (request.Command == NbdCommand.Disconnect)
-                {
-                    return;
-                }
-                if (request.Command == NbdCommand.Write && request.Length > (uint)options.MaxPayloadBytes)
-                {
-                    NbdLog.ProtocolViolation(logger, connectionId, $"write of {request.Length} bytes exceeds the {options.MaxPayloadBytes}-byte payload limit");
-                    return;
-                }
-                Interlocked.Increment(ref _requests);
-                var error = NbdRequestValidator.Validate(request, session, options);
-                await ReceiveAndDispatchAsync(request, error, stopping);
+                RequestCount++;
             }
         }
         catch (Exception e) when (NbdErrors.IsDisconnect(e))
@@ -58,24 +43,42 @@ internal sealed class NbdTransmission(
         }
         finally
         {
-            await _budget.DrainAsync();
+            _budget.Drain();
         }
     }
 
-    private async Task ReceiveAndDispatchAsync(NbdRequestHeader request, NbdError error, CancellationToken stopping)
+    /// <summary>Receives one request and starts it; false when the connection must end.</summary>
+    private bool ReceiveOne()
     {
-        // A WRITE's data must be consumed even when the request is refused, to stay in step.
+        input.ReadExactly(_header);
+        if (!NbdRequestHeader.TryParse(_header, out var request))
+        {
+            NbdLog.ProtocolViolation(logger, connectionId, "bad request magic");
+            return false;
+        }
+        if (request.Command == NbdCommand.Disconnect)
+        {
+            return false;
+        }
+        if (request.Command == NbdCommand.Write && request.Length > (uint)options.MaxPayloadBytes)
+        {
+            NbdLog.ProtocolViolation(logger, connectionId, $"write of {request.Length} bytes exceeds the {options.MaxPayloadBytes}-byte payload limit");
+            return false;
+        }
+        var error = NbdRequestValidator.Validate(request, session, options);
+
+        // A WRITE's data is consumed even when the request is refused, to stay in step.
         var payloadBytes = request.Command == NbdCommand.Write ? (int)request.Length : 0;
         var readBytes = error == NbdError.None && request.Command == NbdCommand.Read ? (int)request.Length : 0;
         long reserved = payloadBytes + readBytes;
-        await _budget.AcquireAsync(reserved);
+        _budget.Acquire(reserved);
         byte[]? payload = null;
         try
         {
             if (payloadBytes > 0)
             {
                 payload = ArrayPool<byte>.Shared.Rent(payloadBytes);
-                await input.ReadExactlyAsync(payload.AsMemory(0, payloadBytes), stopping);
+                input.ReadExactly(payload.AsSpan(0, payloadBytes));
             }
         }
         catch
@@ -83,16 +86,31 @@ internal sealed class NbdTransmission(
             Finish(payload, reserved);
             throw;
         }
+
         if (error != NbdError.None)
         {
             NbdLog.RequestFailed(logger, connectionId, request.Command, request.Offset, request.Length, error, null);
-            _ = ReplyThenFinishAsync(replies.SendErrorAsync(request.Handle, error, $"{request.Command} refused: {error}"), payload, reserved);
-            return;
+            try
+            {
+                replies.SendError(request.Handle, error, $"{request.Command} refused: {error}");
+            }
+            finally
+            {
+                Finish(payload, reserved);
+            }
         }
-        ThreadPool.UnsafeQueueUserWorkItem(
-            static state => _ = state.Self.HandleAsync(state.Request, state.Payload, state.Reserved),
-            (Self: this, Request: request, Payload: payload, Reserved: reserved),
-            preferLocal: false);
+        else if (request.Command == NbdCommand.Flush || request.Flags.HasFlag(NbdCommandFlags.Fua))
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(
+                static state => _ = state.Self.HandleAsync(state.Request, state.Payload, state.Reserved),
+                (Self: this, Request: request, Payload: payload, Reserved: reserved),
+                preferLocal: false);
+        }
+        else
+        {
+            _ = HandleAsync(request, payload, reserved);
+        }
+        return true;
     }
 
     private async Task HandleAsync(NbdRequestHeader request, byte[]? payload, long reserved)
@@ -101,25 +119,35 @@ internal sealed class NbdTransmission(
         try
         {
             NbdError error;
+            string message;
             try
             {
                 readBuffer = await ExecuteAsync(request, payload);
                 error = NbdError.None;
+                message = "";
             }
             catch (Exception e)
             {
                 error = NbdErrors.FromException(e);
+                message = e.Message;
                 NbdLog.RequestFailed(logger, connectionId, request.Command, request.Offset, request.Length, error, e);
-                await replies.SendErrorAsync(request.Handle, error, e.Message);
-                return;
             }
-            await (readBuffer is not null
-                ? replies.SendReadAsync(request.Handle, request.Offset, readBuffer, (int)request.Length)
-                : replies.SendSuccessAsync(request.Handle));
+            if (error != NbdError.None)
+            {
+                replies.SendError(request.Handle, error, message);
+            }
+            else if (readBuffer is not null)
+            {
+                replies.SendRead(request.Handle, request.Offset, readBuffer, (int)request.Length);
+            }
+            else
+            {
+                replies.SendSuccess(request.Handle);
+            }
         }
         catch (Exception)
         {
-            // The reply could not be sent: the client is gone or the stream is broken.
+            // The reply could not be sent: the client is gone or stopped reading.
             abortConnection();
         }
         finally
@@ -133,7 +161,7 @@ internal sealed class NbdTransmission(
     }
 
     /// <summary>Hands a validated request to the device; returns the reply buffer of a READ.</summary>
-    private async Task<byte[]?> ExecuteAsync(NbdRequestHeader request, byte[]? payload)
+    private async ValueTask<byte[]?> ExecuteAsync(NbdRequestHeader request, byte[]? payload)
     {
         var device = session.Device;
         var offset = (long)request.Offset;
@@ -171,22 +199,6 @@ internal sealed class NbdTransmission(
                 return null;
             default:
                 throw new InvalidOperationException($"{request.Command} passed validation but has no handler");
-        }
-    }
-
-    private async Task ReplyThenFinishAsync(Task reply, byte[]? payload, long reserved)
-    {
-        try
-        {
-            await reply;
-        }
-        catch (Exception)
-        {
-            abortConnection();
-        }
-        finally
-        {
-            Finish(payload, reserved);
         }
     }
 
