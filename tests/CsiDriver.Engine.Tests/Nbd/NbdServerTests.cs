@@ -154,6 +154,10 @@ public sealed class NbdServerTests : IAsyncLifetime
         await first.StartAsync();
         Assert.True(File.Exists(path));
         await Assert.ThrowsAsync<IOException>(() => new NbdServer(options).StartAsync());
+        await using (var stillServed = await RawNbdClient.OpenAsync(path, "small"))
+        {
+            Assert.Equal(NbdError.None, (await stillServed.ReadAsync(0, 4096)).Error);
+        }
         await first.StopAsync();
         Assert.False(File.Exists(path));
 
@@ -172,6 +176,30 @@ public sealed class NbdServerTests : IAsyncLifetime
         await using var client = await RawNbdClient.OpenAsync(path, "small");
         Assert.Equal(8 * MiB, client.ExportSize);
     }
+    [Fact]
+    public async Task Stop_closes_connections_in_any_phase_and_removes_the_socket()
+    {
+        await using var transmitting = await RawNbdClient.OpenAsync(_env.SocketPath, "disk");
+        await using var haggling = await RawNbdClient.ConnectAsync(_env.SocketPath);
+        await haggling.ReadGreetingAsync();
+        var data = NbdTestEnvironment.RandomBytes((int)MiB, seed: 30);
+        var handles = Enumerable.Range(0, 8)
+            .Select(i => transmitting.SendRequest(NbdCommand.Write, (ulong)(i * MiB), (uint)MiB, data))
+            .ToHashSet();
+        for (var i = 0; i < 8; i++)
+        {
+            Assert.True(handles.Remove((await transmitting.ReadSimpleReplyAsync()).Handle));
+        }
+        Assert.Equal(2, _env.Server.ConnectionCount);
+
+        await _env.Server.StopAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await transmitting.ServerClosedAsync());
+        Assert.True(await haggling.ServerClosedAsync());
+        Assert.Equal(0, _env.Server.ConnectionCount);
+        Assert.False(File.Exists(_env.SocketPath));
+        Assert.Equal(data, await _env.ReadVolumeAsync("disk", 7 * MiB, (int)MiB));
+    }
+
     [Fact]
     public async Task Kernel_path_ext4_on_nbdfuse_and_a_loop_device_survives_a_remount()
     {
