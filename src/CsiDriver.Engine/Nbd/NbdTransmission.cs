@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace CsiDriver.Engine.Nbd;
@@ -8,9 +9,9 @@ namespace CsiDriver.Engine.Nbd;
 /// received in order; each is validated, then handed to the device without waiting for it, so
 /// many requests are in flight and replies leave in completion order. A handler runs inline
 /// until the device goes asynchronous, which keeps the common page-cache-speed request free of
-/// thread hops; FLUSH and FUA requests, which wait for durability, start on the thread pool so a
-/// device that blocks while syncing does not hold up the requests behind them. The device sees
-/// byte ranges and buffers, never wire bytes.
+/// thread hops; FLUSH and FUA requests, which wait for durability, and every request while the
+/// device is seen blocking, start on the thread pool instead so they do not hold up the requests
+/// behind them. The device sees byte ranges and buffers, never wire bytes.
 /// </summary>
 internal sealed class NbdTransmission(
     long connectionId,
@@ -21,8 +22,16 @@ internal sealed class NbdTransmission(
     ILogger logger,
     Action abortConnection)
 {
+    // A device that blocks instead of going asynchronous (a write throttled by page-cache
+    // writeback, say) would hold up every request behind it if run inline. Once an inline handler
+    // takes this long, the next requests go to the thread pool, where they block in parallel;
+    // then inline is tried again.
+    private static readonly TimeSpan SlowInlineHandler = TimeSpan.FromMicroseconds(50);
+    private const int OffloadedRequests = 256;
+
     private readonly NbdInflightBudget _budget = new(options.MaxRequestsInFlight, options.MaxBytesInFlight);
     private readonly byte[] _header = new byte[NbdProtocol.RequestHeaderLength];
+    private int _offloadCountdown;
 
     public long RequestCount { get; private set; }
 
@@ -99,8 +108,9 @@ internal sealed class NbdTransmission(
                 Finish(payload, reserved);
             }
         }
-        else if (request.Command == NbdCommand.Flush || request.Flags.HasFlag(NbdCommandFlags.Fua))
+        else if (_offloadCountdown > 0 || request.Command == NbdCommand.Flush || request.Flags.HasFlag(NbdCommandFlags.Fua))
         {
+            _offloadCountdown = Math.Max(0, _offloadCountdown - 1);
             ThreadPool.UnsafeQueueUserWorkItem(
                 static state => _ = state.Self.HandleAsync(state.Request, state.Payload, state.Reserved),
                 (Self: this, Request: request, Payload: payload, Reserved: reserved),
@@ -108,7 +118,12 @@ internal sealed class NbdTransmission(
         }
         else
         {
+            var started = Stopwatch.GetTimestamp();
             _ = HandleAsync(request, payload, reserved);
+            if (Stopwatch.GetElapsedTime(started) > SlowInlineHandler)
+            {
+                _offloadCountdown = OffloadedRequests;
+            }
         }
         return true;
     }
