@@ -18,15 +18,19 @@ internal sealed class NbdConnection
     private readonly Socket _socket;
     private readonly NbdServerOptions _options;
     private readonly ILogger _logger;
+    private readonly Action<NbdConnection> _closed;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _inTransmission;
 
-    public NbdConnection(long id, Socket socket, NbdServerOptions options, ILogger logger)
+    /// <param name="closed">Called on the connection's thread once it is closed, before
+    /// <see cref="Completion"/> completes.</param>
+    public NbdConnection(long id, Socket socket, NbdServerOptions options, ILogger logger, Action<NbdConnection> closed)
     {
         _id = id;
         _socket = socket;
         _options = options;
         _logger = logger;
+        _closed = closed;
         _socket.SendTimeout = (int)SendTimeout.TotalMilliseconds;
     }
 
@@ -76,6 +80,7 @@ internal sealed class NbdConnection
         {
             _socket.Dispose();
             NbdLog.ConnectionClosed(_logger, _id, requests);
+            _closed(this);
             _completion.SetResult();
         }
     }

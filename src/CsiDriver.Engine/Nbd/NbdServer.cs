@@ -159,17 +159,11 @@ public sealed class NbdServer : IAsyncDisposable
             {
                 client.NoDelay = true;
             }
-            var connection = new NbdConnection(Interlocked.Increment(ref _nextConnectionId), client, _options, _logger);
+            var connection = new NbdConnection(
+                Interlocked.Increment(ref _nextConnectionId), client, _options, _logger, c => _connections.TryRemove(c.Id, out _));
             _connections[connection.Id] = connection;
             connection.Start();
-            _ = ForgetWhenClosedAsync(connection);
         }
-    }
-
-    private async Task ForgetWhenClosedAsync(NbdConnection connection)
-    {
-        await connection.Completion;
-        _connections.TryRemove(connection.Id, out _);
     }
 
     private void CloseListeners()
