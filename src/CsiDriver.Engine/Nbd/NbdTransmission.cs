@@ -75,8 +75,22 @@ internal sealed class NbdTransmission(
             return false;
         }
         var error = NbdRequestValidator.Validate(request, session, options);
+        var (payload, reserved) = Admit(request, error);
+        if (error != NbdError.None)
+        {
+            Refuse(request, error, payload, reserved);
+        }
+        else
+        {
+            Start(request, payload, reserved);
+        }
+        return true;
+    }
 
-        // A WRITE's data is consumed even when the request is refused, to stay in step.
+    /// <summary>Waits for room in the budget, then receives a WRITE's data — even for a refused
+    /// request, to stay in step with the stream.</summary>
+    private (byte[]? Payload, long Reserved) Admit(in NbdRequestHeader request, NbdError error)
+    {
         var payloadBytes = request.Command == NbdCommand.Write ? (int)request.Length : 0;
         var readBytes = error == NbdError.None && request.Command == NbdCommand.Read ? (int)request.Length : 0;
         long reserved = payloadBytes + readBytes;
@@ -89,43 +103,45 @@ internal sealed class NbdTransmission(
                 payload = ArrayPool<byte>.Shared.Rent(payloadBytes);
                 input.ReadExactly(payload.AsSpan(0, payloadBytes));
             }
+            return (payload, reserved);
         }
         catch
         {
             Finish(payload, reserved);
             throw;
         }
+    }
 
-        if (error != NbdError.None)
+    private void Refuse(in NbdRequestHeader request, NbdError error, byte[]? payload, long reserved)
+    {
+        NbdLog.RequestFailed(logger, connectionId, request.Command, request.Offset, request.Length, error, null);
+        try
         {
-            NbdLog.RequestFailed(logger, connectionId, request.Command, request.Offset, request.Length, error, null);
-            try
-            {
-                replies.SendError(request.Handle, error, $"{request.Command} refused: {error}");
-            }
-            finally
-            {
-                Finish(payload, reserved);
-            }
+            replies.SendError(request.Handle, error, $"{request.Command} refused: {error}");
         }
-        else if (_offloadCountdown > 0 || request.Command == NbdCommand.Flush || request.Flags.HasFlag(NbdCommandFlags.Fua))
+        finally
+        {
+            Finish(payload, reserved);
+        }
+    }
+
+    private void Start(in NbdRequestHeader request, byte[]? payload, long reserved)
+    {
+        if (_offloadCountdown > 0 || request.Command == NbdCommand.Flush || request.Flags.HasFlag(NbdCommandFlags.Fua))
         {
             _offloadCountdown = Math.Max(0, _offloadCountdown - 1);
             ThreadPool.UnsafeQueueUserWorkItem(
                 static state => _ = state.Self.HandleAsync(state.Request, state.Payload, state.Reserved),
                 (Self: this, Request: request, Payload: payload, Reserved: reserved),
                 preferLocal: false);
+            return;
         }
-        else
+        var started = Stopwatch.GetTimestamp();
+        _ = HandleAsync(request, payload, reserved);
+        if (Stopwatch.GetElapsedTime(started) > SlowInlineHandler)
         {
-            var started = Stopwatch.GetTimestamp();
-            _ = HandleAsync(request, payload, reserved);
-            if (Stopwatch.GetElapsedTime(started) > SlowInlineHandler)
-            {
-                _offloadCountdown = OffloadedRequests;
-            }
+            _offloadCountdown = OffloadedRequests;
         }
-        return true;
     }
 
     private async Task HandleAsync(NbdRequestHeader request, byte[]? payload, long reserved)
