@@ -41,7 +41,7 @@ internal sealed class NbdConnection
 
     public void Start()
     {
-        var thread = new Thread(Run, maxStackSize: 256 * 1024) { IsBackground = true, Name = $"nbd-connection-{_id}" };
+        var thread = new Thread(Run) { IsBackground = true, Name = $"nbd-connection-{_id}" };
         thread.Start();
     }
 
