@@ -213,7 +213,11 @@ public sealed class NbdServerTests : IAsyncLifetime
         var mounted = false;
         try
         {
-            await WaitForAsync(() => File.Exists(exportFile), "nbdfuse to expose the export");
+            await WaitForAsync(() => File.Exists(exportFile) || nbdfuse.HasExited, "nbdfuse to expose the export");
+            if (nbdfuse.HasExited)
+            {
+                throw new Xunit.Sdk.XunitException($"nbdfuse exited with {nbdfuse.ExitCode}: {await nbdfuse.StandardError.ReadToEndAsync()}");
+            }
             loop = (await ExternalTool.RunAsync("losetup", ["--find", "--show", exportFile], ToolTimeout)).Trim();
             await ExternalTool.RunAsync("mkfs.ext4", ["-q", "-F", loop], ToolTimeout);
 
