@@ -3,22 +3,25 @@ using System.Globalization;
 using System.Text.Json;
 using CsiDriver.Engine;
 using CsiDriver.Engine.Nbd;
+using Microsoft.Win32.SafeHandles;
 
 namespace CsiDriver.Benchmarks;
 
 /// <summary>
 /// fio's nbd engine against our export of an engine volume and against `nbdkit file` serving a
 /// plain file of the same size, side by side in one run: 1 MiB sequential writes (which also
-/// fill both targets), 4 KiB random writes at queue depth 16, 4 KiB random reads at queue depth 16.
-/// The machine is shared and noisy, so each workload alternates ours and nbdkit for a few short
-/// rounds and compares the medians.
+/// fill the targets), 4 KiB random writes at queue depth 16, 4 KiB random reads at queue depth 16.
+/// A third target, our server exporting a plain file with direct positional I/O, separates the
+/// NBD server's cost from the engine's. The machine is shared and noisy, so each workload
+/// alternates the targets for a few short rounds and compares medians.
 /// </summary>
 public sealed class NbdFioBenchmark : IBenchmark
 {
     private const long TargetSize = 512L * 1024 * 1024;
-    private const string ExportName = "bench";
+    private const string VolumeExport = "bench";
+    private const string FileExport = "plain";
     private const int Rounds = 3;
-    private static readonly TimeSpan RunTime = TimeSpan.FromSeconds(4);
+    private static readonly TimeSpan RunTime = TimeSpan.FromSeconds(3);
 
     private static readonly Workload[] Workloads =
     [
@@ -33,42 +36,45 @@ public sealed class NbdFioBenchmark : IBenchmark
     {
         var ourSocket = Path.Combine(context.WorkDirectory, "ours.sock");
         var nbdkitSocket = Path.Combine(context.WorkDirectory, "nbdkit.sock");
-        var plainFile = Path.Combine(context.WorkDirectory, "plain.img");
-        using (var file = File.Create(plainFile))
-        {
-            file.SetLength(TargetSize);
-        }
-
+        var nbdkitFile = CreatePlainFile(Path.Combine(context.WorkDirectory, "nbdkit.img"));
         using var engine = StorageEngine.Open(Path.Combine(context.WorkDirectory, "data"));
-        engine.CreateVolume(ExportName, TargetSize);
+        engine.CreateVolume(VolumeExport, TargetSize);
+        using var plainDevice = new PlainFileDevice(FileExport, CreatePlainFile(Path.Combine(context.WorkDirectory, "ours.img")));
         await using var server = new NbdServer(new NbdServerOptions
         {
             Endpoints = [NbdEndpoint.Unix(ourSocket)],
-            Exports = new VolumeExportCatalog(engine),
+            Exports = new NbdCompositeExportCatalog(new VolumeExportCatalog(engine), new PlainFileCatalog(plainDevice)),
         });
         await server.StartAsync(cancellationToken);
-        using var nbdkit = StartNbdkit(nbdkitSocket, plainFile);
+        using var nbdkit = StartNbdkit(nbdkitSocket, nbdkitFile);
         try
         {
             await WaitForSocketAsync(nbdkitSocket, cancellationToken);
+            string[] targets =
+            [
+                $"nbd+unix:///{VolumeExport}?socket={ourSocket}",
+                $"nbd+unix:///{FileExport}?socket={ourSocket}",
+                $"nbd+unix:///?socket={nbdkitSocket}",
+            ];
             var figures = new List<BenchmarkFigure>();
             foreach (var workload in Workloads)
             {
-                var oursRounds = new List<double>();
-                var theirsRounds = new List<double>();
+                var rounds = targets.Select(_ => new List<double>()).ToArray();
                 for (var round = 0; round < Rounds; round++)
                 {
-                    oursRounds.Add(await RunFioAsync(workload, $"nbd+unix:///{ExportName}?socket={ourSocket}", cancellationToken));
-                    theirsRounds.Add(await RunFioAsync(workload, $"nbd+unix:///?socket={nbdkitSocket}", cancellationToken));
+                    for (var t = 0; t < targets.Length; t++)
+                    {
+                        rounds[t].Add(await RunFioAsync(workload, targets[t], cancellationToken));
+                    }
                 }
-                var ours = Median(oursRounds);
-                var theirs = Median(theirsRounds);
-                var ratio = ours / theirs;
+                var (engineIops, serverIops, nbdkitIops) = (Median(rounds[0]), Median(rounds[1]), Median(rounds[2]));
                 context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"   {workload.Title,-26} ours {ours,10:0} IOPS   nbdkit {theirs,10:0} IOPS   ratio {ratio:0.00}"));
-                figures.Add(new BenchmarkFigure($"{workload.Title}: ours / nbdkit", ratio, "ratio", workload.Goal));
-                figures.Add(new BenchmarkFigure($"{workload.Title}: ours", ours, "IOPS"));
-                figures.Add(new BenchmarkFigure($"{workload.Title}: nbdkit", theirs, "IOPS"));
+                    $"   {workload.Title,-24} engine {engineIops,8:0}  server-only {serverIops,8:0}  nbdkit {nbdkitIops,8:0} IOPS" +
+                    $"   ratio {engineIops / nbdkitIops:0.00} (server only {serverIops / nbdkitIops:0.00})"));
+                figures.Add(new BenchmarkFigure($"{workload.Title}: ours / nbdkit", engineIops / nbdkitIops, "ratio", workload.Goal));
+                figures.Add(new BenchmarkFigure($"{workload.Title}: server only / nbdkit", serverIops / nbdkitIops, "ratio"));
+                figures.Add(new BenchmarkFigure($"{workload.Title}: ours", engineIops, "IOPS"));
+                figures.Add(new BenchmarkFigure($"{workload.Title}: nbdkit", nbdkitIops, "IOPS"));
             }
             return figures;
         }
@@ -79,13 +85,20 @@ public sealed class NbdFioBenchmark : IBenchmark
         }
     }
 
+    private sealed record Workload(string Title, string Pattern, string BlockSize, int QueueDepth, string? Goal);
+
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
-    private sealed record Workload(string Title, string Pattern, string BlockSize, int QueueDepth, string? Goal);
+    private static string CreatePlainFile(string path)
+    {
+        using var file = File.Create(path);
+        file.SetLength(TargetSize);
+        return path;
+    }
 
     private static Process StartNbdkit(string socket, string file)
     {
-        // -f: stay in the foreground so the benchmark owns the process; file plugin, no cache tricks.
+        // -f: stay in the foreground so the benchmark owns the process; plain file plugin.
         var info = new ProcessStartInfo("nbdkit") { UseShellExecute = false, RedirectStandardError = true };
         foreach (var argument in new[] { "-f", "-U", socket, "file", file })
         {
@@ -123,7 +136,7 @@ public sealed class NbdFioBenchmark : IBenchmark
         var output = fio.StandardOutput.ReadToEndAsync(cancellationToken);
         var error = fio.StandardError.ReadToEndAsync(cancellationToken);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(RunTime * 4);
+        deadline.CancelAfter(RunTime * 5);
         try
         {
             await fio.WaitForExitAsync(deadline.Token);
@@ -142,5 +155,58 @@ public sealed class NbdFioBenchmark : IBenchmark
         var job = report.RootElement.GetProperty("jobs")[0];
         var direction = workload.Pattern.Contains("read", StringComparison.Ordinal) ? "read" : "write";
         return job.GetProperty(direction).GetProperty("iops").GetDouble();
+    }
+
+    /// <summary>A plain file behind our NBD server, with the same direct positional I/O
+    /// `nbdkit file` does: what the server costs without the engine.</summary>
+    private sealed class PlainFileDevice(string name, string path) : IBlockDevice, IDisposable
+    {
+        private readonly SafeFileHandle _handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+
+        public string Name => name;
+
+        public long Size => TargetSize;
+
+        public bool IsReadOnly => false;
+
+        public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            RandomAccess.Read(_handle, buffer.Span, offset);
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool fua, CancellationToken cancellationToken = default)
+        {
+            RandomAccess.Write(_handle, data.Span, offset);
+            return fua ? FlushAsync(cancellationToken) : ValueTask.CompletedTask;
+        }
+
+        public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+        {
+            RandomAccess.FlushToDisk(_handle);
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask TrimAsync(long offset, long length, CancellationToken cancellationToken = default) =>
+            WriteZeroesAsync(offset, length, fua: false, cancellationToken);
+
+        public ValueTask WriteZeroesAsync(long offset, long length, bool fua, CancellationToken cancellationToken = default)
+        {
+            var zeroes = new byte[Math.Min(length, 1 << 20)];
+            for (long done = 0; done < length; done += zeroes.Length)
+            {
+                RandomAccess.Write(_handle, zeroes.AsSpan(0, (int)Math.Min(zeroes.Length, length - done)), offset + done);
+            }
+            return fua ? FlushAsync(cancellationToken) : ValueTask.CompletedTask;
+        }
+
+        public void Dispose() => _handle.Dispose();
+    }
+
+    private sealed class PlainFileCatalog(PlainFileDevice device) : INbdExportCatalog
+    {
+        public IEnumerable<NbdExportInfo> List() => [new(device.Name, device.Size, IsReadOnly: false)];
+
+        public IBlockDevice? Open(string name) => name == device.Name ? device : null;
     }
 }

@@ -17,6 +17,7 @@ internal sealed class NbdConnection
     private readonly long _id;
     private readonly Socket _socket;
     private readonly NbdServerOptions _options;
+    private readonly NbdBlockingWorkers _blockingWorkers;
     private readonly ILogger _logger;
     private readonly Action<NbdConnection> _closed;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -24,11 +25,13 @@ internal sealed class NbdConnection
 
     /// <param name="closed">Called on the connection's thread once it is closed, before
     /// <see cref="Completion"/> completes.</param>
-    public NbdConnection(long id, Socket socket, NbdServerOptions options, ILogger logger, Action<NbdConnection> closed)
+    public NbdConnection(
+        long id, Socket socket, NbdServerOptions options, NbdBlockingWorkers blockingWorkers, ILogger logger, Action<NbdConnection> closed)
     {
         _id = id;
         _socket = socket;
         _options = options;
+        _blockingWorkers = blockingWorkers;
         _logger = logger;
         _closed = closed;
         _socket.SendTimeout = (int)SendTimeout.TotalMilliseconds;
@@ -63,7 +66,7 @@ internal sealed class NbdConnection
             {
                 NbdLog.ExportAttached(_logger, _id, session.ExportName, session.Size, session.Flags);
                 var transmission = new NbdTransmission(
-                    _id, session, input, new NbdReplyWriter(_socket, session.StructuredReplies), _options, _logger, Abort);
+                    _id, session, input, new NbdReplyWriter(_socket, session.StructuredReplies), _options, _blockingWorkers, _logger, Abort);
                 transmission.Run();
                 requests = transmission.RequestCount;
             }

@@ -17,6 +17,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly List<(NbdEndpoint Endpoint, Socket Listener)> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<long, NbdConnection> _connections = new();
+    private readonly NbdBlockingWorkers _blockingWorkers;
     private long _nextConnectionId;
     private int _state; // 0 new, 1 started, 2 stopped
 
@@ -24,6 +25,7 @@ public sealed class NbdServer : IAsyncDisposable
     {
         options.Validate();
         _options = options;
+        _blockingWorkers = new NbdBlockingWorkers(options.MaxBlockingThreads);
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<NbdServer>();
     }
 
@@ -78,6 +80,7 @@ public sealed class NbdServer : IAsyncDisposable
             connection.Stop();
         }
         await Task.WhenAll(open.Select(c => c.Completion)).WaitAsync(cancellationToken);
+        _blockingWorkers.Dispose();
         NbdLog.Stopped(_logger);
     }
 
@@ -160,7 +163,7 @@ public sealed class NbdServer : IAsyncDisposable
                 client.NoDelay = true;
             }
             var connection = new NbdConnection(
-                Interlocked.Increment(ref _nextConnectionId), client, _options, _logger, c => _connections.TryRemove(c.Id, out _));
+                Interlocked.Increment(ref _nextConnectionId), client, _options, _blockingWorkers, _logger, c => _connections.TryRemove(c.Id, out _));
             _connections[connection.Id] = connection;
             connection.Start();
         }

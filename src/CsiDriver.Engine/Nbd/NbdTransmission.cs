@@ -10,8 +10,8 @@ namespace CsiDriver.Engine.Nbd;
 /// many requests are in flight and replies leave in completion order. A handler runs inline
 /// until the device goes asynchronous, which keeps the common page-cache-speed request free of
 /// thread hops; FLUSH and FUA requests, which wait for durability, and every request while the
-/// device is seen blocking, start on the thread pool instead so they do not hold up the requests
-/// behind them. The device sees byte ranges and buffers, never wire bytes.
+/// device is seen blocking, start on <see cref="NbdBlockingWorkers"/> instead so they do not hold
+/// up the requests behind them. The device sees byte ranges and buffers, never wire bytes.
 /// </summary>
 internal sealed class NbdTransmission(
     long connectionId,
@@ -19,13 +19,14 @@ internal sealed class NbdTransmission(
     NbdReceiveBuffer input,
     NbdReplyWriter replies,
     NbdServerOptions options,
+    NbdBlockingWorkers blockingWorkers,
     ILogger logger,
     Action abortConnection)
 {
     // A device that blocks instead of going asynchronous (a write throttled by page-cache
     // writeback, say) would hold up every request behind it if run inline. Once an inline handler
-    // takes this long, the next requests go to the thread pool, where they block in parallel;
-    // then inline is tried again.
+    // takes this long, the next requests go to the blocking workers, where they block in
+    // parallel; then inline is tried again.
     private static readonly TimeSpan SlowInlineHandler = TimeSpan.FromMicroseconds(50);
     private const int OffloadedRequests = 256;
 
@@ -130,10 +131,8 @@ internal sealed class NbdTransmission(
         if (_offloadCountdown > 0 || request.Command == NbdCommand.Flush || request.Flags.HasFlag(NbdCommandFlags.Fua))
         {
             _offloadCountdown = Math.Max(0, _offloadCountdown - 1);
-            ThreadPool.UnsafeQueueUserWorkItem(
-                static state => _ = state.Self.HandleAsync(state.Request, state.Payload, state.Reserved),
-                (Self: this, Request: request, Payload: payload, Reserved: reserved),
-                preferLocal: false);
+            var offloaded = request;
+            blockingWorkers.Run(() => _ = HandleAsync(offloaded, payload, reserved));
             return;
         }
         var started = Stopwatch.GetTimestamp();
