@@ -145,8 +145,8 @@ internal sealed class NbdHandshake(NbdReceiveBuffer input, Socket socket, NbdSer
         {
             Reply(option, NbdOptionReply.Info, InfoString(NbdInfo.Name, name!));
         }
-        var description = options.Exports.List().FirstOrDefault(e => e.Name == name)?.Description;
-        if (requested.Contains(NbdInfo.Description) && description is not null)
+        if (requested.Contains(NbdInfo.Description)
+            && options.Exports.List().FirstOrDefault(e => e.Name == name)?.Description is { } description)
         {
             Reply(option, NbdOptionReply.Info, InfoString(NbdInfo.Description, description));
         }
