@@ -64,6 +64,9 @@ public sealed class NbdFioBenchmark : IBenchmark
                 {
                     for (var t = 0; t < targets.Length; t++)
                     {
+                        // Each job starts with no dirty pages left by the one before, so no target
+                        // pays for another's writeback.
+                        await SyncFileSystemsAsync(cancellationToken);
                         rounds[t].Add(await RunFioAsync(workload, targets[t], cancellationToken));
                     }
                 }
@@ -117,6 +120,13 @@ public sealed class NbdFioBenchmark : IBenchmark
         {
             throw new InvalidOperationException($"nbdkit did not create {path}");
         }
+    }
+
+    private static async Task SyncFileSystemsAsync(CancellationToken cancellationToken)
+    {
+        using var sync = Process.Start(new ProcessStartInfo("sync") { UseShellExecute = false })
+            ?? throw new InvalidOperationException("could not start sync");
+        await sync.WaitForExitAsync(cancellationToken);
     }
 
     /// <summary>Runs one fio job and returns its IOPS (reads or writes, whichever the job does).</summary>
