@@ -201,6 +201,34 @@ public sealed class NbdServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Connection_limit_and_handshake_deadline_shed_idle_clients()
+    {
+        var path = Path.Combine(_env.Directory, "limited.sock");
+        await using var server = new NbdServer(new NbdServerOptions
+        {
+            Endpoints = [NbdEndpoint.Unix(path)],
+            Exports = new VolumeExportCatalog(_env.Engine),
+            MaxConnections = 1,
+            HandshakeTimeout = TimeSpan.FromMilliseconds(500),
+        });
+        await server.StartAsync();
+
+        await using (var silent = await RawNbdClient.ConnectAsync(path))
+        {
+            await silent.ReadGreetingAsync();
+            await using (var extra = await RawNbdClient.ConnectAsync(path))
+            {
+                Assert.True(await extra.ServerClosedAsync());
+            }
+            // Says nothing after the greeting: dropped once the handshake deadline passes.
+            Assert.True(await silent.ServerClosedAsync());
+        }
+        await WaitForAsync(() => server.ConnectionCount == 0, "the silent connection to be forgotten");
+        await using var next = await RawNbdClient.OpenAsync(path, "small");
+        Assert.Equal(NbdError.None, (await next.ReadAsync(0, 4096)).Error);
+    }
+
+    [Fact]
     public async Task Kernel_path_ext4_on_nbdfuse_and_a_loop_device_survives_a_remount()
     {
         Assert.True(File.Exists("/dev/fuse"), "/dev/fuse is missing: the kernel path needs FUSE");
