@@ -8,7 +8,7 @@ RUN dotnet publish src/CsiDriver/CsiDriver.csproj -c Release -o /out --nologo
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libnbd-bin nbd-client e2fsprogs xfsprogs util-linux fuse3 mount \
+ && apt-get install -y --no-install-recommends libnbd-bin e2fsprogs xfsprogs util-linux fuse3 mount \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out /opt/formation
 ENTRYPOINT ["/opt/formation/csidriver"]

@@ -18,10 +18,7 @@ public sealed partial class ControllerService
     {
         RequestFields.Require(request.VolumeId, "volume_id");
         RequestFields.Require(request.NodeId, "node_id");
-        if (request.VolumeCapability is null)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, "volume_capability is required");
-        }
+        VolumeCapabilities.RequireOne(request.VolumeCapability, "volume_capability");
         using var _ = driver.Locks.Acquire("volume", request.VolumeId);
         var record = RequireVolume(request.VolumeId);
         RequireKnownNode(request.NodeId);

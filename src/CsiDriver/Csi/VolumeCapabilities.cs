@@ -48,6 +48,19 @@ public static class VolumeCapabilities
     public static string FsTypeOf(VolumeCapability capability) =>
         capability.Mount is { FsType.Length: > 0 } mount ? mount.FsType : capability.Mount is null ? "" : DefaultFsType;
 
+    /// <summary>Checks a request's single capability: present and supported.</summary>
+    public static void RequireOne(VolumeCapability? capability, string field)
+    {
+        if (capability is null)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"{field} is required");
+        }
+        if (Unsupported(capability) is { } reason)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"{field}: {reason}");
+        }
+    }
+
     /// <summary>Checks a request's capability list: present, each supported, and all of one
     /// access type and file system (a volume is either a block device or one file system).</summary>
     public static void Require(IReadOnlyCollection<VolumeCapability> capabilities, string field)

@@ -30,7 +30,11 @@ public sealed partial class FuseLoopAttacher(string attachDirectory, NbdEndpoint
         File.Delete(pidFile);
 
         var info = new ProcessStartInfo("nbdfuse") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in (string[])[.. readOnly ? ["-r"] : Array.Empty<string>(), "-P", pidFile, directory, ExportUri(volumeId)])
+        if (readOnly)
+        {
+            info.ArgumentList.Add("-r");
+        }
+        foreach (var argument in new[] { "-P", pidFile, directory, ExportUri(volumeId) })
         {
             info.ArgumentList.Add(argument);
         }
@@ -57,8 +61,8 @@ public sealed partial class FuseLoopAttacher(string attachDirectory, NbdEndpoint
 
         try
         {
-            var device = (await ExternalCommand.RunAsync("losetup",
-                [.. readOnly ? ["--read-only"] : Array.Empty<string>(), "--find", "--show", exportFile], cancellationToken)).Trim();
+            string[] losetup = readOnly ? ["--read-only", "--find", "--show", exportFile] : ["--find", "--show", exportFile];
+            var device = (await ExternalCommand.RunAsync("losetup", losetup, cancellationToken)).Trim();
             LogAttached(volumeId, device, helper.Id);
             return new Attachment(device, directory, helper.Id);
         }

@@ -16,14 +16,7 @@ public sealed partial class NodeService
     {
         RequestFields.Require(request.VolumeId, "volume_id");
         var targetPath = paths.Require(request.TargetPath, "target_path");
-        if (request.VolumeCapability is null)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, "volume_capability is required");
-        }
-        if (VolumeCapabilities.Unsupported(request.VolumeCapability) is { } unsupported)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, $"volume_capability: {unsupported}");
-        }
+        VolumeCapabilities.RequireOne(request.VolumeCapability, "volume_capability");
         if (string.IsNullOrEmpty(request.StagingTargetPath))
         {
             throw new RpcException(StatusCode.FailedPrecondition, "staging_target_path is required: Formation stages volumes before publishing them");

@@ -17,14 +17,7 @@ public sealed partial class NodeService
     {
         RequestFields.Require(request.VolumeId, "volume_id");
         var stagingPath = paths.Require(request.StagingTargetPath, "staging_target_path");
-        if (request.VolumeCapability is null)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, "volume_capability is required");
-        }
-        if (VolumeCapabilities.Unsupported(request.VolumeCapability) is { } unsupported)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, $"volume_capability: {unsupported}");
-        }
+        VolumeCapabilities.RequireOne(request.VolumeCapability, "volume_capability");
         using var _ = driver.Locks.Acquire("volume", request.VolumeId);
         var volume = RequireVolume(request.VolumeId);
         if (VolumeCapabilities.Mismatch(request.VolumeCapability, volume) is { } mismatch)
