@@ -38,13 +38,19 @@ public sealed partial class ControllerService
         return Task.FromResult(new CreateSnapshotResponse { Snapshot = ToCsi(record) });
     }
 
-    /// <summary>Deleting a snapshot that is gone succeeds.</summary>
+    /// <summary>Deleting a snapshot that is gone succeeds. A member of a group snapshot is
+    /// deleted with its group (DeleteVolumeGroupSnapshot), never alone.</summary>
     private Task<DeleteSnapshotResponse> DeleteSnapshot(DeleteSnapshotRequest request, CallContext context)
     {
         RequireField(request.SnapshotId, "snapshot_id");
         using var _ = driver.Locks.Acquire("snapshot", request.SnapshotId);
-        if (driver.State.FindSnapshot(request.SnapshotId) is not null)
+        if (driver.State.FindSnapshot(request.SnapshotId) is { } record)
         {
+            if (record.GroupSnapshotId.Length > 0)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition,
+                    $"snapshot '{record.Id}' belongs to group snapshot '{record.GroupSnapshotId}'; delete the group snapshot instead");
+            }
             // Row first, engine second: see StateStore's invariant.
             driver.State.DeleteSnapshot(request.SnapshotId);
         }
@@ -73,8 +79,9 @@ public sealed partial class ControllerService
         return Task.FromResult(new GetSnapshotResponse { Snapshot = ToCsi(record) });
     }
 
-    private static CsiSnapshot ToCsi(SnapshotRecord record) => new()
+    public static CsiSnapshot ToCsi(SnapshotRecord record) => new()
     {
+        GroupSnapshotId = record.GroupSnapshotId,
         SnapshotId = record.Id,
         SourceVolumeId = record.SourceVolumeId,
         SizeBytes = record.SizeBytes,

@@ -39,6 +39,7 @@ public sealed class IdentityService(Driver driver)
             Capabilities =
             {
                 new PluginCapability { Service = new Service { Type = Service.Types.Type.ControllerService } },
+                new PluginCapability { Service = new Service { Type = Service.Types.Type.GroupControllerService } },
                 // Volumes live in the engine of the node that created them.
                 new PluginCapability { Service = new Service { Type = Service.Types.Type.VolumeAccessibilityConstraints } },
                 // The engine grows a volume while it is attached.

@@ -11,6 +11,7 @@ public sealed partial class Driver
     [
         new IdentityService(this).Binding(),
         new ControllerService(this).Binding(),
+        new GroupControllerService(this).Binding(),
         new NodeService(this, Paths, Attacher).Binding(),
     ];
 

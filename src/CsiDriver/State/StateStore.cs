@@ -72,6 +72,11 @@ public sealed partial class StateStore : IDisposable
                 name TEXT NOT NULL UNIQUE,
                 source_volume_id TEXT NOT NULL,
                 size INTEGER NOT NULL,
+                created_at TEXT NOT NULL,
+                group_snapshot_id TEXT NOT NULL);
+            CREATE TABLE group_snapshots (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
                 created_at TEXT NOT NULL);
             CREATE TABLE stagings (
                 volume_id TEXT PRIMARY KEY,
@@ -175,18 +180,24 @@ public sealed partial class StateStore : IDisposable
     }
 
     /// <summary>Runs <paramref name="sql"/> in one transaction.</summary>
-    private void Execute(string sql, params (string Name, object Value)[] parameters)
+    private void Execute(string sql, params (string Name, object Value)[] parameters) => ExecuteAll([(sql, parameters)]);
+
+    /// <summary>Runs the statements in one transaction: all take effect or none.</summary>
+    private void ExecuteAll(IEnumerable<(string Sql, (string Name, object Value)[] Parameters)> statements)
     {
         lock (_lock)
         {
             using var transaction = _connection.BeginTransaction();
-            using var command = Command(sql);
-            command.Transaction = transaction;
-            foreach (var (name, value) in parameters)
+            foreach (var (sql, parameters) in statements)
             {
-                command.Parameters.AddWithValue(name, value);
+                using var command = Command(sql);
+                command.Transaction = transaction;
+                foreach (var (name, value) in parameters)
+                {
+                    command.Parameters.AddWithValue(name, value);
+                }
+                command.ExecuteNonQuery();
             }
-            command.ExecuteNonQuery();
             transaction.Commit();
         }
     }
