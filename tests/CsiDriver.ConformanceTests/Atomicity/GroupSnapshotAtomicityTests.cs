@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.Engine.Consistency;
@@ -16,6 +17,7 @@ public sealed class GroupSnapshotAtomicityTests(DriverFixture fixture, ITestOutp
 {
     private const int GroupSnapshots = 200;
     private const int PerVolumeTries = 20;
+    private const int ConcurrentChecks = 4;
 
     private CsiClient Csi => fixture.Csi;
 
@@ -27,28 +29,47 @@ public sealed class GroupSnapshotAtomicityTests(DriverFixture fixture, ITestOutp
         await using var volumes = await MirroredVolumes.StartAsync(Csi, NbdSocket, Volumes.UniqueName("orders"));
         await volumes.WaitForAsync(Layout.Slots);
         var reader = new SnapshotPairReader(Csi, NbdSocket);
-        var reports = new List<ConsistencyReport>();
+        var reports = new ConcurrentBag<ConsistencyReport>();
         var clock = Stopwatch.StartNew();
-        for (var i = 0; i < GroupSnapshots; i++)
+        // Cuts are taken one after another; restoring and reading them (clone volumes, deletes:
+        // mostly waiting on the driver's fsyncs) overlaps, a few at a time.
+        using var checking = new SemaphoreSlim(ConcurrentChecks);
+        var checks = new List<Task>();
+        try
         {
-            var group = (await Csi.CreateVolumeGroupSnapshot(Volumes.UniqueName("cut"), volumes.PrimaryId, volumes.MirrorId)).GroupSnapshot;
-            try
+            for (var i = 0; i < GroupSnapshots; i++)
             {
-                var bySource = group.Snapshots.ToDictionary(s => s.SourceVolumeId, s => s.SnapshotId);
-                Assert.Equal(2, bySource.Count);
-                reports.Add(await reader.CheckAsync(bySource[volumes.PrimaryId], bySource[volumes.MirrorId]));
-            }
-            finally
-            {
-                await Csi.DeleteVolumeGroupSnapshot(group);
+                await checking.WaitAsync();
+                var group = (await Csi.CreateVolumeGroupSnapshot(Volumes.UniqueName("cut"), volumes.PrimaryId, volumes.MirrorId)).GroupSnapshot;
+                checks.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        var bySource = group.Snapshots.ToDictionary(s => s.SourceVolumeId, s => s.SnapshotId);
+                        Assert.Equal(2, bySource.Count);
+                        reports.Add(await reader.CheckAsync(bySource[volumes.PrimaryId], bySource[volumes.MirrorId]));
+                    }
+                    finally
+                    {
+                        await Csi.DeleteVolumeGroupSnapshot(group);
+                        checking.Release();
+                    }
+                }));
             }
         }
+        finally
+        {
+            // A failed cut fails the test; the checks already started still finish and clean up.
+            await Task.WhenAll(checks).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        }
+        await Task.WhenAll(checks);
         var committed = await volumes.StopAsync();
 
         var torn = reports.Where(r => !r.IsConsistent).ToList();
         var midTransaction = reports.Count(r => r.PrimaryHighest == r.MirrorHighest + 1);
         output.WriteLine($"{GroupSnapshots} group snapshots in {clock.Elapsed.TotalSeconds:0.0} s; {committed} transactions committed; " +
             $"{midTransaction} cuts fell between a primary write and its mirror; {torn.Count} inconsistent");
+        Assert.Equal(GroupSnapshots, reports.Count);
         Assert.True(torn.Count == 0, $"{torn.Count} group snapshot(s) inconsistent, first: {torn.FirstOrDefault()}");
         // The check only means something if the load really moved between cuts.
         Assert.True(reports.Select(r => r.PrimaryHighest).Distinct().Count() >= GroupSnapshots / 2,

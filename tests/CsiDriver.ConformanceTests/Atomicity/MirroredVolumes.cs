@@ -7,13 +7,17 @@ namespace CsiDriver.ConformanceTests.Atomicity;
 /// <summary>
 /// Two block volumes created through CSI in one consistency group, written through the
 /// driver's NBD socket by a <see cref="TransactionWorkload"/> (primary first, mirror after the
-/// acknowledgement) running in the background until disposed or its bounds are reached.
+/// acknowledgement) running steadily in the background until disposed or its bounds are reached.
 /// Disposal stops the workload, disconnects and deletes both volumes.
 /// </summary>
 public sealed class MirroredVolumes : IAsyncDisposable
 {
     /// <summary>A ring of 256 records: 1 MiB per volume, what the checker reads per device.</summary>
     public static readonly TransactionLayout Layout = new(256);
+
+    /// <summary>At most 500 transactions a second: the load moves between any two snapshots,
+    /// and leaves the two shared cores to the snapshot, clone and delete work under test.</summary>
+    private static readonly TimeSpan Pace = TimeSpan.FromMilliseconds(2);
 
     private static readonly TimeSpan LongestRun = TimeSpan.FromSeconds(90);
     private const long MostTransactions = 2_000_000;
@@ -32,7 +36,7 @@ public sealed class MirroredVolumes : IAsyncDisposable
         _primaryDevice = primaryDevice;
         _mirrorDevice = mirrorDevice;
         Workload = new TransactionWorkload(primaryDevice, mirrorDevice, Layout);
-        _running = Task.Run(() => Workload.RunAsync(MostTransactions, LongestRun, cancellationToken: _stop.Token));
+        _running = Task.Run(() => Workload.RunAsync(MostTransactions, LongestRun, Pace, _stop.Token));
     }
 
     public string PrimaryId { get; }
