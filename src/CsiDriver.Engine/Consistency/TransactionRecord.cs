@@ -33,6 +33,9 @@ public enum RecordState
 ///  24  ...  filler derived from the number and side, so a block mixing two records fails the checksum
 /// 4092 u32  CRC-32C of bytes [0, 4092)
 /// </code>
+/// Invariant on the device: each record is written as one aligned 4 KiB block, so every slot
+/// holds zeroes, one intact record, or (a torn or damaged write) a block that fails its checksum;
+/// never a block that parses as a record it was not written as.
 /// </summary>
 public readonly record struct TransactionRecord(TransactionSide Side, long Transaction)
 {

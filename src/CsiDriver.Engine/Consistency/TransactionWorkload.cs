@@ -30,27 +30,32 @@ public sealed class TransactionWorkload
     public long Committed => Interlocked.Read(ref _committed);
 
     /// <summary>
-    /// Runs transactions 1, 2, … until <paramref name="maxTransactions"/> are committed,
-    /// <paramref name="maxDuration"/> has passed, or <paramref name="cancellationToken"/> fires
-    /// (a stop, not an error: the method returns). Returns the number committed.
+    /// Runs transactions <see cref="Committed"/> + 1, + 2, … until <see cref="Committed"/> reaches
+    /// <paramref name="maxTransactions"/>, <paramref name="maxDuration"/> has passed, or
+    /// <paramref name="cancellationToken"/> fires (a stop, not an error: the method returns).
+    /// Returns <see cref="Committed"/>. A stop lands between transactions (the writes themselves
+    /// are not cancelled), so a stopped workload leaves both halves of every transaction it began.
+    /// A later call continues where this one stopped; one call at a time.
     /// </summary>
     /// <param name="pace">Least time between transaction starts (a steady load), or zero to run flat out.</param>
     public async Task<long> RunAsync(long maxTransactions, TimeSpan maxDuration, TimeSpan pace = default, CancellationToken cancellationToken = default)
     {
         var block = new byte[TransactionRecord.Size];
         var clock = Stopwatch.StartNew();
+        var first = Committed + 1;
         try
         {
-            for (var n = Committed + 1; n <= maxTransactions && clock.Elapsed < maxDuration; n++)
+            for (var n = first; n <= maxTransactions && clock.Elapsed < maxDuration && !cancellationToken.IsCancellationRequested; n++)
             {
-                if (pace > TimeSpan.Zero && pace * (n - 1) > clock.Elapsed)
+                var due = pace * (n - first) - clock.Elapsed;
+                if (due > TimeSpan.Zero)
                 {
-                    await Task.Delay(pace * (n - 1) - clock.Elapsed, cancellationToken);
+                    await Task.Delay(due, cancellationToken);
                 }
                 new TransactionRecord(TransactionSide.Primary, n).Write(block);
-                await _primary.WriteAsync(_layout.OffsetOf(n), block, fua: false, cancellationToken);
+                await _primary.WriteAsync(_layout.OffsetOf(n), block, fua: false, CancellationToken.None);
                 new TransactionRecord(TransactionSide.Mirror, n).Write(block);
-                await _mirror.WriteAsync(_layout.OffsetOf(n), block, fua: false, cancellationToken);
+                await _mirror.WriteAsync(_layout.OffsetOf(n), block, fua: false, CancellationToken.None);
                 Interlocked.Exchange(ref _committed, n);
             }
         }
