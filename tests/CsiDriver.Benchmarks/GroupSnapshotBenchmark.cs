@@ -90,7 +90,7 @@ public sealed class GroupSnapshotBenchmark : IBenchmark
         ];
     }
 
-    /// <summary>One paced writer per volume (4 KiB at a random block every <see cref="WriterPace"/>)
+    /// <summary>One paced writer per volume (4 KiB at a random block, one per <see cref="WriterPace"/> at most)
     /// until <paramref name="length"/> passes or the driver of the phase stops it; returns every
     /// write's latency.</summary>
     private static class SteadyLoad
@@ -111,15 +111,17 @@ public sealed class GroupSnapshotBenchmark : IBenchmark
             var block = new byte[4096];
             var random = new Random(seed);
             var clock = Stopwatch.StartNew();
+            var due = TimeSpan.Zero;
             try
             {
-                for (var n = 0L; !stop.IsCancellationRequested; n++)
+                while (!stop.IsCancellationRequested)
                 {
-                    var due = WriterPace * n - clock.Elapsed;
-                    if (due > TimeSpan.Zero)
+                    if (due > clock.Elapsed)
                     {
-                        await Task.Delay(due, stop);
+                        await Task.Delay(due - clock.Elapsed, stop);
                     }
+                    // A stalled writer does not catch up in a burst: the load stays steady.
+                    due = TimeSpan.FromTicks(Math.Max((due + WriterPace).Ticks, clock.Elapsed.Ticks));
                     random.NextBytes(block.AsSpan(0, 16));
                     var started = Stopwatch.GetTimestamp();
                     await volume.WriteAsync(block.Length * (long)random.Next((int)(volume.Size / block.Length)), block, fua: false, CancellationToken.None);

@@ -37,21 +37,22 @@ public sealed class TransactionWorkload
     /// are not cancelled), so a stopped workload leaves both halves of every transaction it began.
     /// A later call continues where this one stopped; one call at a time.
     /// </summary>
-    /// <param name="pace">Least time between transaction starts (a steady load), or zero to run flat out.</param>
+    /// <param name="pace">One transaction per pace at most (a steady load), or zero to run flat out.</param>
     public async Task<long> RunAsync(long maxTransactions, TimeSpan maxDuration, TimeSpan pace = default, CancellationToken cancellationToken = default)
     {
         var block = new byte[TransactionRecord.Size];
         var clock = Stopwatch.StartNew();
-        var first = Committed + 1;
+        var due = TimeSpan.Zero;
         try
         {
-            for (var n = first; n <= maxTransactions && clock.Elapsed < maxDuration && !cancellationToken.IsCancellationRequested; n++)
+            for (var n = Committed + 1; n <= maxTransactions && clock.Elapsed < maxDuration && !cancellationToken.IsCancellationRequested; n++)
             {
-                var due = pace * (n - first) - clock.Elapsed;
-                if (due > TimeSpan.Zero)
+                if (due > clock.Elapsed)
                 {
-                    await Task.Delay(due, cancellationToken);
+                    await Task.Delay(due - clock.Elapsed, cancellationToken);
                 }
+                // Time lost to a slow transaction is not made up by a burst: the load stays steady.
+                due = TimeSpan.FromTicks(Math.Max((due + pace).Ticks, clock.Elapsed.Ticks));
                 new TransactionRecord(TransactionSide.Primary, n).Write(block);
                 await _primary.WriteAsync(_layout.OffsetOf(n), block, fua: false, CancellationToken.None);
                 new TransactionRecord(TransactionSide.Mirror, n).Write(block);

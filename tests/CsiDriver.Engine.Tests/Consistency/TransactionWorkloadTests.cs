@@ -25,8 +25,7 @@ public sealed class TransactionWorkloadTests : IDisposable
         Assert.Equal(40, await _workload.RunAsync(40, TimeSpan.FromSeconds(30)));
         Assert.Equal(40, await _workload.RunAsync(40, TimeSpan.FromSeconds(30)));
         Assert.Equal(45, await _workload.RunAsync(45, TimeSpan.FromSeconds(30)));
-        // Paced from this run's own start, not from transaction 1: the next one is due at once,
-        // not 45 paces (45 s) from now, past this stop.
+        // Paced from this run's own start: the first one is due at once, not a pace from now.
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         Assert.Equal(46, await _workload.RunAsync(46, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), stop.Token));
         await AssertConsistentAtAsync(46);
