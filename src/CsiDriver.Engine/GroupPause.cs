@@ -18,10 +18,17 @@ internal sealed class GroupPause : IDisposable
     public GroupPause(IEnumerable<ConsistencyGroup> groups)
     {
         _groups = groups.Distinct().OrderBy(g => g.JournalName, StringComparer.Ordinal).ToList();
-        _started = Stopwatch.GetTimestamp();
         foreach (var group in _groups)
         {
             Monitor.Enter(group.Gate);
+            if (_started == 0)
+            {
+                _started = Stopwatch.GetTimestamp(); // writers are held from the first gate on
+            }
+        }
+        if (_started == 0)
+        {
+            _started = Stopwatch.GetTimestamp();
         }
         foreach (var volume in _groups.SelectMany(g => g.Members))
         {

@@ -52,7 +52,7 @@ internal sealed class SnapshotDevice(Snapshot snapshot, StorageEngine engine) : 
         }
         if (engine.FindSnapshot(snapshot.Id) != snapshot)
         {
-            throw new VolumeNotFoundException(snapshot.Id);
+            throw new SnapshotNotFoundException(snapshot.Id);
         }
         LayerChain.Read(snapshot.Layer, offset, buffer.Span);
         return ValueTask.CompletedTask;

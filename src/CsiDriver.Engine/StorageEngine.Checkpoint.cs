@@ -7,56 +7,75 @@ namespace CsiDriver.Engine;
 
 public sealed partial class StorageEngine
 {
+    private readonly object _checkpointLock = new();
     private CancellationTokenSource? _checkpointerStop;
     private Task? _checkpointer;
 
     /// <summary>
     /// Makes the data files reflect the journals durably up to a cut, so the journals before it
     /// are no longer needed for recovery: pause every group for a moment to read its sequence
-    /// and copy the changed chunk maps, then (writers running again) sync the changed data
-    /// files, write the maps, and finally write the checkpoint file naming the cut. Journal
-    /// segments wholly before the cut and before every consumer's position are then released.
+    /// and copy the changed chunk maps, then (writers and structural operations running again)
+    /// sync the changed data files, write the maps, sync the journals, and finally write the checkpoint file naming
+    /// the cut. Journal segments wholly before the cut and before every consumer's position are
+    /// then released. Checkpoints never overlap: a later one always names a later cut.
     /// </summary>
     public void Checkpoint()
     {
+        lock (_checkpointLock)
+        {
+            CheckpointHeld();
+        }
+    }
+
+    /// <summary>The checkpoint itself; the caller holds <see cref="_checkpointLock"/> (which is
+    /// always taken before the structure lock, never after it).</summary>
+    private void CheckpointHeld()
+    {
+        var cut = new List<(ConsistencyGroup Group, long Sequence, long Appended)>();
+        var maps = new List<(Layer Layer, byte[] Bits)>();
+        var data = new List<Layer>();
+        long pauseMicros;
         lock (_structure)
         {
             if (_disposed)
             {
                 return;
             }
-            var cut = new List<(ConsistencyGroup Group, long Sequence, long Appended)>();
-            var maps = new List<(Layer Layer, byte[] Bits)>();
-            var data = new List<Layer>();
-            long pauseMicros;
-            using (var pause = new GroupPause(_groups.Values))
+            using var pause = new GroupPause(_groups.Values);
+            foreach (var group in _groups.Values)
             {
-                foreach (var group in _groups.Values)
+                cut.Add((group, group.Journal.LastSequence, group.Journal.AppendedBytes));
+            }
+            foreach (var layer in _layers.Values)
+            {
+                if (layer.Map.IsDirty)
                 {
-                    cut.Add((group, group.Journal.LastSequence, group.Journal.AppendedBytes));
+                    maps.Add((layer, layer.Map.TakeForCheckpoint()));
                 }
-                foreach (var layer in _layers.Values)
+                if (layer.DataDirty)
                 {
-                    if (layer.Map.IsDirty)
-                    {
-                        maps.Add((layer, layer.Map.TakeForCheckpoint()));
-                    }
-                    if (layer.DataDirty)
-                    {
-                        layer.DataDirty = false;
-                        data.Add(layer);
-                    }
+                    layer.DataDirty = false;
+                    data.Add(layer);
                 }
-                pauseMicros = (long)pause.Elapsed.TotalMicroseconds;
             }
-            foreach (var layer in data)
-            {
-                Native.DataSync(layer.Handle);
-            }
-            foreach (var (layer, bits) in maps)
-            {
-                MetadataFile.Write(layer.MapPath, ChunkMap.FileMagic, bits);
-            }
+            pauseMicros = (long)pause.Elapsed.TotalMicroseconds;
+        }
+        foreach (var layer in data)
+        {
+            Native.DataSync(layer.Handle);
+        }
+        foreach (var (layer, bits) in maps)
+        {
+            MetadataFile.Write(layer.MapPath, ChunkMap.FileMagic, bits);
+        }
+        // The journals up to the cut stay readable after a crash for consumers that have not
+        // passed them yet (replication ships from the journal, not from the data files).
+        foreach (var (group, _, _) in cut)
+        {
+            group.Journal.Sync();
+        }
+        lock (_structure)
+        {
             var document = new CheckpointDocument
             {
                 Journals = cut.Select(c => new CheckpointEntry(
@@ -65,15 +84,15 @@ public sealed partial class StorageEngine
                     c.Group.Consumers.Values.Select(k => new ConsumerEntry(k.Name, k.Position, k.Overrun)).ToList())).ToList(),
             };
             MetadataFile.Write(CheckpointPath, CheckpointDocument.FileMagic, document.Serialize());
-            foreach (var (group, sequence, appended) in cut)
+            foreach (var (group, sequence, appended) in cut.Where(c => _groups.ContainsKey(c.Group.JournalName)))
             {
                 group.CheckpointSequence = sequence;
                 group.AppendedAtCheckpoint = appended;
                 group.Commit.MarkDurable(sequence);
                 ApplyRetention(group);
             }
-            EngineLog.CheckpointWritten(_logger, cut.Count, data.Count, maps.Count, pauseMicros);
         }
+        EngineLog.CheckpointWritten(_logger, cut.Count, data.Count, maps.Count, pauseMicros);
     }
 
     /// <summary>Releases journal segments nobody needs: not recovery (before the checkpoint) and

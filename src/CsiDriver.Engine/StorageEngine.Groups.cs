@@ -31,6 +31,7 @@ public sealed partial class StorageEngine
     public void MoveVolume(string volumeId, string? consistencyGroup)
     {
         ValidateGroupName(consistencyGroup);
+        lock (_checkpointLock)
         lock (_structure)
         {
             var volume = GetVolume(volumeId);
@@ -75,6 +76,7 @@ public sealed partial class StorageEngine
     /// (default: the newest now) are kept for it. Registering again returns the existing one.</summary>
     public JournalConsumer RegisterJournalConsumer(string journal, string consumer, long? position = null)
     {
+        lock (_checkpointLock)
         lock (_structure)
         {
             var group = GetGroup(journal);
@@ -82,7 +84,7 @@ public sealed partial class StorageEngine
             {
                 registered = new JournalConsumer(consumer, Math.Max(position ?? group.Journal.LastSequence, group.Journal.FirstSequence - 1));
                 group.Consumers[consumer] = registered;
-                Checkpoint();
+                CheckpointHeld();
             }
             return registered;
         }

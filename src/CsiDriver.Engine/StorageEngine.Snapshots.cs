@@ -23,7 +23,8 @@ public sealed partial class StorageEngine
     /// snapshot record, every earlier record in, every later one out); across groups every
     /// group's writers are held at once, the gates taken in a fixed order so concurrent cuts
     /// cannot deadlock. <paramref name="cut"/> tells the sequence per journal and how long
-    /// writers were held. The snapshots are durable when this returns.
+    /// writers were held. The snapshots are durable when this returns: like a FLUSH, that syncs
+    /// the journal written since the last flush, so its cost follows unflushed data, not volume size.
     /// </summary>
     public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members, out GroupCut cut)
     {
@@ -50,6 +51,7 @@ public sealed partial class StorageEngine
                 }
             }
             var volumes = members.Select(m => (Volume: GetVolume(m.VolumeId), m.SnapshotId)).ToList();
+            var nextTops = volumes.ToDictionary(m => m.Volume, m => NewLayer(null, m.Volume.Size));
             var byGroup = volumes.GroupBy(m => m.Volume.Group).ToList();
             var createdAt = _options.Clock.GetUtcNow();
             var snapshots = new List<Snapshot>();
@@ -63,7 +65,7 @@ public sealed partial class StorageEngine
                     var sequence = group.Key.Journal.Append(JournalRecordKind.Snapshot, 0, 0, 0, payload, group.Key.Journal.NowMicros());
                     foreach (var (volume, snapshotId) in group)
                     {
-                        var frozen = Freeze(volume, group.Key);
+                        var frozen = Freeze(volume, group.Key, nextTops[volume]);
                         var snapshot = new Snapshot(snapshotId, volume.Id, frozen.SizeBytes, createdAt, sequence, group.Key.Name, frozen);
                         frozen.Snapshot = snapshot;
                         snapshots.Add(snapshot);
@@ -73,24 +75,27 @@ public sealed partial class StorageEngine
                 pauseTime = pause.Elapsed;
             }
             snapshots.ForEach(s => _snapshots[s.Id] = s);
-            foreach (var group in byGroup)
-            {
-                group.Key.Commit.WaitDurableAsync(group.Key.Journal.LastSequence).AsTask().GetAwaiter().GetResult();
-            }
+            // The journals up to the cut and the catalog naming the snapshots are synced side by side.
+            var durable = byGroup.Select(g => g.Key.Commit.WaitDurableAsync(g.Key.Journal.LastSequence).AsTask()).ToArray();
             SaveCatalog();
+            Task.WaitAll(durable);
             cut = new GroupCut(points, pauseTime);
             return snapshots;
         }
     }
 
-    /// <summary>Freezes the volume's top layer and starts a new one over it; returns the frozen
-    /// one. Caller has paused the volume's group.</summary>
-    private Layer Freeze(Volume volume, ConsistencyGroup group)
+    /// <summary>Freezes the volume's top layer and starts <paramref name="next"/> (created before
+    /// the pause, so no file is created while writers wait) over it; returns the frozen one.
+    /// Caller has paused the volume's group.</summary>
+    private static Layer Freeze(Volume volume, ConsistencyGroup group, Layer next)
     {
         var frozen = volume.Top;
         frozen.Owner = null;
         frozen.SizeBytes = volume.Size;
-        StartTop(volume, NewLayer(frozen, volume.Size), group);
+        frozen.Children++;
+        next.Parent = frozen;
+        next.Map.Grow(ChunksFor(volume.Size));
+        StartTop(volume, next, group);
         return frozen;
     }
 
@@ -102,6 +107,7 @@ public sealed partial class StorageEngine
     /// </summary>
     public bool DeleteSnapshot(string snapshotId)
     {
+        lock (_checkpointLock)
         lock (_structure)
         {
             if (!_snapshots.TryRemove(snapshotId, out var snapshot))
@@ -127,6 +133,7 @@ public sealed partial class StorageEngine
         VolumeIds.Validate(volumeId);
         ValidateGroupName(consistencyGroup);
         CheckCapacity(capacityBytes);
+        lock (_checkpointLock)
         lock (_structure)
         {
             CheckVolumeAbsent(volumeId);
@@ -135,6 +142,7 @@ public sealed partial class StorageEngine
             {
                 throw new OutOfRangeException($"capacity {capacityBytes} is smaller than snapshot '{snapshotId}' of {snapshot.SizeBytes} bytes");
             }
+            CheckpointHeld(); // see CloneVolume
             var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, snapshot.Layer);
             SaveCatalog();
             return volume;
@@ -143,12 +151,14 @@ public sealed partial class StorageEngine
 
     /// <summary>A new writable volume whose content starts as the source volume's now: the
     /// source's top layer is frozen (hidden, as for a snapshot nobody names) and both volumes
-    /// continue in new layers over it.</summary>
+    /// continue in new layers over it. Nothing is copied; the shared layer is made durable by a
+    /// checkpoint, so the clone never depends on another group's journal replay.</summary>
     public Volume CloneVolume(string volumeId, string sourceVolumeId, long capacityBytes, string? consistencyGroup = null)
     {
         VolumeIds.Validate(volumeId);
         ValidateGroupName(consistencyGroup);
         CheckCapacity(capacityBytes);
+        lock (_checkpointLock)
         lock (_structure)
         {
             CheckVolumeAbsent(volumeId);
@@ -157,11 +167,15 @@ public sealed partial class StorageEngine
             {
                 throw new OutOfRangeException($"capacity {capacityBytes} is smaller than volume '{sourceVolumeId}' of {source.Size} bytes");
             }
+            var next = NewLayer(null, source.Size);
             Layer frozen;
             using (new GroupPause([source.Group]))
             {
-                frozen = Freeze(source, source.Group);
+                frozen = Freeze(source, source.Group, next);
             }
+            // The clone's group may be replayed before the source's after a crash; copies into
+            // the clone read the shared layer, so it must be complete on disk first.
+            CheckpointHeld();
             var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, frozen);
             SaveCatalog();
             return volume;
@@ -174,6 +188,7 @@ public sealed partial class StorageEngine
     /// the chunks it lacks, the checkpoint makes that durable, then the hidden layer is cut out
     /// of the chain. A hidden layer at the base of its chain is left in place: merging it would
     /// copy the whole volume, and one extra lookup per chunk is cheaper.
+    /// Caller holds the checkpoint lock and the structure lock.
     /// Crash safety: until the catalog is saved the hidden layer is still in the chain and the
     /// child's extra chunks hold the same bytes the hidden layer would have supplied.
     /// </summary>
@@ -186,7 +201,7 @@ public sealed partial class StorageEngine
             {
                 LayerChain.CopyMissing(hidden, child);
             }
-            Checkpoint();
+            CheckpointHeld();
             child.Parent = hidden.Parent;
             _layers.Remove(hidden.Id);
             SaveCatalog();

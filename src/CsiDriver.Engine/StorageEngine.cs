@@ -78,6 +78,7 @@ public sealed partial class StorageEngine : IDisposable
     /// the volume shared with them are released only once nothing refers to them.</summary>
     public bool DeleteVolume(string volumeId)
     {
+        lock (_checkpointLock)
         lock (_structure)
         {
             if (!_volumes.TryGetValue(volumeId, out var volume))
@@ -92,7 +93,7 @@ public sealed partial class StorageEngine : IDisposable
             }
             // Once the volume is gone its journal records are no longer replayed, so the layers
             // it leaves to its snapshots and clones must be durable now.
-            Checkpoint();
+            CheckpointHeld();
             _volumes.TryRemove(volumeId, out _);
             var top = volume.Top;
             top.Owner = null;

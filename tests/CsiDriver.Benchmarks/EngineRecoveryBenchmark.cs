@@ -6,8 +6,8 @@ namespace CsiDriver.Benchmarks;
 /// <summary>
 /// Recovery time after a crash with a 1 GiB journal tail: 1 GiB of 64 KiB writes since the last
 /// checkpoint, the engine closed as a crash leaves it (no checkpoint), then reopened, which
-/// replays the tail. The baseline is reading the same journal files sequentially, the floor any
-/// replay must pay.
+/// replays the tail and checkpoints (syncing the replayed data). The baseline is reading the same
+/// journal files sequentially, the floor any replay must pay.
 /// </summary>
 public sealed class EngineRecoveryBenchmark : IBenchmark
 {
@@ -44,17 +44,18 @@ public sealed class EngineRecoveryBenchmark : IBenchmark
         var readSeconds = Stopwatch.GetElapsedTime(readStarted).TotalSeconds;
 
         var started = Stopwatch.GetTimestamp();
-        using (var recovered = StorageEngine.Open(directory, options))
-        {
-            var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            var replayed = recovered.Recovery.Sum(r => r.ReplayedBytes);
-            context.Progress.WriteLine($"   journal {journalBytes >> 20} MiB, replayed {replayed >> 20} MiB in {seconds:0.00} s; sequential read of the journal {readSeconds:0.00} s");
-            return
-            [
-                new BenchmarkFigure("recovery time / journal read time", seconds / readSeconds, "x"),
-                new BenchmarkFigure("recovery time, 1 GiB journal tail", seconds, "s"),
-                new BenchmarkFigure("replay throughput", replayed / seconds / (1 << 20), "MB/s"),
-            ];
-        }
+        using var recovered = StorageEngine.Open(directory, options);
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var replaySeconds = recovered.Recovery.Sum(r => r.ReplayTime.TotalSeconds);
+        var replayed = recovered.Recovery.Sum(r => r.ReplayedBytes);
+        context.Progress.WriteLine($"   journal {journalBytes >> 20} MiB, replayed {replayed >> 20} MiB in {replaySeconds:0.00} s; " +
+            $"open with the checkpoint that makes it durable {seconds:0.00} s; sequential read of the journal {readSeconds:0.00} s");
+        return
+        [
+            new BenchmarkFigure("replay time / journal read time", replaySeconds / readSeconds, "x"),
+            new BenchmarkFigure("replay time, 1 GiB journal tail", replaySeconds, "s"),
+            new BenchmarkFigure("recovery time incl. checkpoint (open)", seconds, "s"),
+            new BenchmarkFigure("replay throughput", replayed / replaySeconds / (1 << 20), "MB/s"),
+        ];
     }
 }

@@ -35,7 +35,7 @@ public sealed partial class StorageEngineTests
         })).ToList();
 
         var cuts = 0;
-        for (var round = 0; round < 15; round++)
+        for (var round = 0; round < 10; round++)
         {
             await Task.Delay(5);
             var members = Enumerable.Range(0, Writers)

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace CsiDriver.Engine.Journal;
 
 internal sealed partial class GroupJournal
@@ -17,6 +19,7 @@ internal sealed partial class GroupJournal
         string directory, string name, long checkpointSequence, long segmentBytes, TimeProvider clock,
         ReplayRecord replay, out JournalRecoveryReport report)
     {
+        var started = Stopwatch.GetTimestamp();
         Directory.CreateDirectory(directory);
         var journal = new GroupJournal(directory, segmentBytes, clock);
         var files = Directory.EnumerateFiles(directory, "journal-*.seg")
@@ -96,9 +99,9 @@ internal sealed partial class GroupJournal
 
         journal._lastSequence = last;
         var number = journal._segments.Count == 0 ? 1 : journal._segments[^1].Number + 1;
-        journal._active = journal.CreateSegment(number, last + 1);
+        journal._active = journal.CreateSegment(number, last + 1, durable: true);
         journal._segments.Add(journal._active);
-        report = new JournalRecoveryReport(name, checkpointSequence, last, replayed, replayedBytes, cutReason, cutBytes);
+        report = new JournalRecoveryReport(name, checkpointSequence, last, replayed, replayedBytes, cutReason, cutBytes, Stopwatch.GetElapsedTime(started));
         return journal;
     }
 

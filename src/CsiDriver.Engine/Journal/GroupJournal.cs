@@ -7,9 +7,10 @@ namespace CsiDriver.Engine.Journal;
 /// <see cref="Append"/> is called under the group's lock, which is what makes sequence order
 /// equal to file order; everything else may run beside it.
 /// On-disk invariant: segment N+1 starts at the sequence after the last record of segment N;
-/// a segment is created (header written, file and directory synced) before any record goes
-/// into it, and a full segment is synced before the next one is started, so a flush needs to
-/// sync only the active segment.
+/// a segment's header is written before any record goes into it. A flush syncs the segments
+/// rolled since the previous flush, oldest first, then the active one, then the directory, so
+/// once acknowledged every record up to the flushed sequence is durable; a crash before that
+/// may lose a suffix (or leave a gap, which recovery cuts at), never a record before it.
 /// </summary>
 internal sealed partial class GroupJournal : IDisposable
 {
@@ -19,6 +20,9 @@ internal sealed partial class GroupJournal : IDisposable
     private readonly List<Segment> _segments = [];
     private readonly byte[] _recordHeader = new byte[JournalFormat.RecordHeaderSize];
     private readonly ReadOnlyMemory<byte>[] _vector = new ReadOnlyMemory<byte>[2];
+    private readonly object _syncLock = new();
+    private readonly List<SafeFileHandle> _rolledUnsynced = [];
+    private bool _directoryUnsynced;
     private Segment _active = null!;
     private long _lastSequence;
     private long _appendedBytes;
@@ -82,18 +86,53 @@ internal sealed partial class GroupJournal : IDisposable
         return sequence;
     }
 
-    /// <summary>Makes every appended record durable. Safe beside appends: a segment rolled
-    /// away meanwhile was synced by the roll.</summary>
+    /// <summary>Makes every record appended before the call durable: the segments rolled away
+    /// since the last sync, the active one, and the directory entries of new segments. Called
+    /// by group commit and by checkpoints, one at a time, never under the group's gate.</summary>
     public void Sync()
     {
-        var active = Volatile.Read(ref _active);
+        lock (_syncLock)
+        {
+            SyncHeld();
+        }
+    }
+
+    private void SyncHeld()
+    {
+        List<SafeFileHandle> rolled;
+        bool directory;
+        SafeFileHandle active;
+        lock (_segments)
+        {
+            rolled = [.. _rolledUnsynced];
+            directory = _directoryUnsynced;
+            _directoryUnsynced = false;
+            active = _active.Handle!;
+        }
         try
         {
-            Native.DataSync(active.Handle!);
+            rolled.ForEach(Native.DataSync);
+            Native.DataSync(active);
+            if (directory)
+            {
+                Native.SyncDirectory(_directory);
+            }
         }
-        catch (ObjectDisposedException)
+        catch
         {
-            // Rolled and closed after being synced.
+            lock (_segments)
+            {
+                _directoryUnsynced |= directory;
+            }
+            throw;
+        }
+        lock (_segments)
+        {
+            foreach (var handle in rolled)
+            {
+                _rolledUnsynced.Remove(handle);
+                handle.Dispose();
+            }
         }
     }
 
@@ -140,21 +179,22 @@ internal sealed partial class GroupJournal : IDisposable
         }
     }
 
+    /// <summary>Starts the next segment. Nothing is synced here, under the gate: the full
+    /// segment and the new directory entry are synced by the next group commit.</summary>
     private void Roll()
     {
         var previous = _active;
-        Native.DataSync(previous.Handle!);
-        var next = CreateSegment(previous.Number + 1, _lastSequence + 1);
+        var next = CreateSegment(previous.Number + 1, _lastSequence + 1, durable: false);
         lock (_segments)
         {
             _segments.Add(next);
+            _rolledUnsynced.Add(previous.Handle!);
+            _directoryUnsynced = true;
+            Volatile.Write(ref _active, next);
         }
-        Volatile.Write(ref _active, next);
-        previous.Handle!.Dispose();
-        previous.Handle = null;
     }
 
-    private Segment CreateSegment(long number, long startSequence)
+    private Segment CreateSegment(long number, long startSequence, bool durable)
     {
         var path = Path.Combine(_directory, JournalFormat.SegmentFileName(number));
         // Blocks are reserved up front (the file's length still grows only with appends): an
@@ -163,24 +203,28 @@ internal sealed partial class GroupJournal : IDisposable
         var header = new byte[JournalFormat.SegmentHeaderSize];
         new SegmentHeader(number, startSequence, NowMicros()).Write(header);
         RandomAccess.Write(handle, header, 0);
-        Native.DataSync(handle);
-        Native.SyncDirectory(_directory);
+        if (durable)
+        {
+            Native.DataSync(handle);
+            Native.SyncDirectory(_directory);
+        }
         return new Segment(number, startSequence, path) { Handle = handle, Length = header.Length };
     }
 
     public void Dispose()
     {
-        if (_active.Handle is { } handle)
-        {
-            Native.DataSync(handle);
-            handle.Dispose();
-        }
+        Sync();
+        _active.Handle!.Dispose();
     }
 
     /// <summary>Closes and removes the whole journal (its group is gone).</summary>
     public void Delete()
     {
-        _active.Handle?.Dispose();
+        lock (_segments)
+        {
+            _rolledUnsynced.ForEach(h => h.Dispose());
+            _active.Handle!.Dispose();
+        }
         Directory.Delete(_directory, recursive: true);
     }
 

@@ -19,6 +19,7 @@ public sealed record JournalRecord(
 /// <param name="ReplayedBytes">Journal bytes read to replay them.</param>
 /// <param name="CutReason">Why the journal's tail was cut off (torn or corrupt), or null.</param>
 /// <param name="CutBytes">Bytes discarded from the tail.</param>
+/// <param name="ReplayTime">Time spent reading and applying the journal.</param>
 public sealed record JournalRecoveryReport(
     string Journal,
     long CheckpointSequence,
@@ -26,4 +27,5 @@ public sealed record JournalRecoveryReport(
     long ReplayedRecords,
     long ReplayedBytes,
     string? CutReason,
-    long CutBytes);
+    long CutBytes,
+    TimeSpan ReplayTime);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net.Sockets;
 using System.Text;
 
 namespace CsiDriver.Engine.Nbd;
@@ -8,7 +9,7 @@ namespace CsiDriver.Engine.Nbd;
 /// then options until the client picks an export (NBD_OPT_GO or NBD_OPT_EXPORT_NAME), aborts,
 /// or breaks the protocol. Unknown options are answered NBD_REP_ERR_UNSUP, as the protocol asks.
 /// </summary>
-internal sealed class NbdHandshake(NbdReceiveBuffer input, Stream output, NbdServerOptions options)
+internal sealed class NbdHandshake(NbdReceiveBuffer input, Socket socket, NbdServerOptions options)
 {
     /// <summary>Option data beyond this closes the connection: the largest legal option (INFO/GO
     /// with a 4096-byte name and a few info requests) is far smaller.</summary>
@@ -24,16 +25,16 @@ internal sealed class NbdHandshake(NbdReceiveBuffer input, Stream output, NbdSer
 
     /// <summary>The negotiated session, or null when the connection must close (abort, violation,
     /// or an unknown name given to NBD_OPT_EXPORT_NAME, which cannot answer with an error).</summary>
-    public async Task<NbdSession?> RunAsync(CancellationToken cancellationToken)
+    public NbdSession? Run()
     {
         var greeting = new byte[NbdProtocol.GreetingLength];
         BinaryPrimitives.WriteUInt64BigEndian(greeting, NbdProtocol.InitMagic);
         BinaryPrimitives.WriteUInt64BigEndian(greeting.AsSpan(8), NbdProtocol.OptionMagic);
         BinaryPrimitives.WriteUInt16BigEndian(greeting.AsSpan(16), (ushort)ServerFlags);
-        await output.WriteAsync(greeting, cancellationToken);
+        NbdReplyWriter.SendAll(socket, greeting);
 
         var clientFlagBytes = new byte[4];
-        await input.ReadExactlyAsync(clientFlagBytes, cancellationToken);
+        input.ReadExactly(clientFlagBytes);
         var clientFlags = (NbdClientFlags)BinaryPrimitives.ReadUInt32BigEndian(clientFlagBytes);
         if ((clientFlags & ~(NbdClientFlags.FixedNewstyle | NbdClientFlags.NoZeroes)) != 0)
         {
@@ -44,7 +45,7 @@ internal sealed class NbdHandshake(NbdReceiveBuffer input, Stream output, NbdSer
         var headerBytes = new byte[NbdProtocol.OptionHeaderLength];
         while (true)
         {
-            await input.ReadExactlyAsync(headerBytes, cancellationToken);
+            input.ReadExactly(headerBytes);
             if (!NbdOptionHeader.TryParse(headerBytes, out var header))
             {
                 return Fail("bad option magic");
@@ -54,8 +55,8 @@ internal sealed class NbdHandshake(NbdReceiveBuffer input, Stream output, NbdSer
                 return Fail($"option {header.Option} carries {header.DataLength} bytes");
             }
             var data = new byte[header.DataLength];
-            await input.ReadExactlyAsync(data, cancellationToken);
-            var outcome = await HandleOptionAsync(header.Option, data, cancellationToken);
+            input.ReadExactly(data);
+            var outcome = HandleOption(header.Option, data);
             if (outcome.Done)
             {
                 return outcome.Session;
@@ -63,40 +64,40 @@ internal sealed class NbdHandshake(NbdReceiveBuffer input, Stream output, NbdSer
         }
     }
 
-    private async Task<(bool Done, NbdSession? Session)> HandleOptionAsync(NbdOption option, byte[] data, CancellationToken ct)
+    private (bool Done, NbdSession? Session) HandleOption(NbdOption option, byte[] data)
     {
         switch (option)
         {
             case NbdOption.ExportName:
-                return (true, await ExportNameAsync(data, ct));
+                return (true, ExportName(data));
             case NbdOption.Abort:
-                await ReplyAsync(option, NbdOptionReply.Ack, [], ct);
+                Reply(option, NbdOptionReply.Ack, []);
                 return (true, null);
             case NbdOption.List when data.Length == 0:
                 foreach (var export in options.Exports.List())
                 {
-                    await ReplyAsync(option, NbdOptionReply.Server, ServerReply(export.Name), ct);
+                    Reply(option, NbdOptionReply.Server, ServerReply(export.Name));
                 }
-                await ReplyAsync(option, NbdOptionReply.Ack, [], ct);
+                Reply(option, NbdOptionReply.Ack, []);
                 return (false, null);
             case NbdOption.StructuredReply when data.Length == 0:
                 _structuredReplies = true;
-                await ReplyAsync(option, NbdOptionReply.Ack, [], ct);
+                Reply(option, NbdOptionReply.Ack, []);
                 return (false, null);
             case NbdOption.List or NbdOption.StructuredReply:
-                await ErrorAsync(option, NbdOptionReply.ErrorInvalid, $"{option} takes no data", ct);
+                Error(option, NbdOptionReply.ErrorInvalid, $"{option} takes no data");
                 return (false, null);
             case NbdOption.Info or NbdOption.Go:
-                var session = await InfoAsync(option, data, ct);
+                var session = Info(option, data);
                 return (option == NbdOption.Go && session is not null, session);
             default:
                 // STARTTLS included: exports are served on local sockets without TLS.
-                await ErrorAsync(option, NbdOptionReply.ErrorUnsupported, $"option {(uint)option} is not supported", ct);
+                Error(option, NbdOptionReply.ErrorUnsupported, $"option {(uint)option} is not supported");
                 return (false, null);
         }
     }
 
-    private async Task<NbdSession?> ExportNameAsync(byte[] data, CancellationToken ct)
+    private NbdSession? ExportName(byte[] data)
     {
         if (!TryDecodeName(data, out var name) || options.Exports.Open(name) is not { } device)
         {
@@ -107,22 +108,22 @@ internal sealed class NbdHandshake(NbdReceiveBuffer input, Stream output, NbdSer
         var reply = new byte[10 + (_noZeroes ? 0 : NbdProtocol.ExportNameReplyPadding)];
         BinaryPrimitives.WriteUInt64BigEndian(reply, (ulong)session.Size);
         BinaryPrimitives.WriteUInt16BigEndian(reply.AsSpan(8), (ushort)session.Flags);
-        await output.WriteAsync(reply, ct);
+        NbdReplyWriter.SendAll(socket, reply);
         return session;
     }
 
     /// <summary>NBD_OPT_INFO and NBD_OPT_GO: name length (4) · name · request count (2) · info types (2 each).</summary>
-    private async Task<NbdSession?> InfoAsync(NbdOption option, byte[] data, CancellationToken ct)
+    private NbdSession? Info(NbdOption option, byte[] data)
     {
         var requested = ParseInfoRequest(data, out var name);
         if (requested is null)
         {
-            await ErrorAsync(option, NbdOptionReply.ErrorInvalid, "malformed export name or information request list", ct);
+            Error(option, NbdOptionReply.ErrorInvalid, "malformed export name or information request list");
             return null;
         }
         if (options.Exports.Open(name!) is not { } device)
         {
-            await ErrorAsync(option, NbdOptionReply.ErrorUnknown, $"no export named '{name}'", ct);
+            Error(option, NbdOptionReply.ErrorUnknown, $"no export named '{name}'");
             return null;
         }
         var session = NbdSession.Create(name!, device, _structuredReplies);
@@ -130,7 +131,7 @@ internal sealed class NbdHandshake(NbdReceiveBuffer input, Stream output, NbdSer
         BinaryPrimitives.WriteUInt16BigEndian(export, (ushort)NbdInfo.Export);
         BinaryPrimitives.WriteUInt64BigEndian(export.AsSpan(2), (ulong)session.Size);
         BinaryPrimitives.WriteUInt16BigEndian(export.AsSpan(10), (ushort)session.Flags);
-        await ReplyAsync(option, NbdOptionReply.Info, export, ct);
+        Reply(option, NbdOptionReply.Info, export);
 
         // Sent whether asked or not, so clients that understand it align their requests.
         var blockSize = new byte[14];
@@ -138,18 +139,18 @@ internal sealed class NbdHandshake(NbdReceiveBuffer input, Stream output, NbdSer
         BinaryPrimitives.WriteUInt32BigEndian(blockSize.AsSpan(2), (uint)options.MinimumBlockSize);
         BinaryPrimitives.WriteUInt32BigEndian(blockSize.AsSpan(6), (uint)options.PreferredBlockSize);
         BinaryPrimitives.WriteUInt32BigEndian(blockSize.AsSpan(10), (uint)options.MaxPayloadBytes);
-        await ReplyAsync(option, NbdOptionReply.Info, blockSize, ct);
+        Reply(option, NbdOptionReply.Info, blockSize);
 
         if (requested.Contains(NbdInfo.Name))
         {
-            await ReplyAsync(option, NbdOptionReply.Info, InfoString(NbdInfo.Name, name!), ct);
+            Reply(option, NbdOptionReply.Info, InfoString(NbdInfo.Name, name!));
         }
-        var description = options.Exports.List().FirstOrDefault(e => e.Name == name)?.Description;
-        if (requested.Contains(NbdInfo.Description) && description is not null)
+        if (requested.Contains(NbdInfo.Description)
+            && options.Exports.List().FirstOrDefault(e => e.Name == name)?.Description is { } description)
         {
-            await ReplyAsync(option, NbdOptionReply.Info, InfoString(NbdInfo.Description, description), ct);
+            Reply(option, NbdOptionReply.Info, InfoString(NbdInfo.Description, description));
         }
-        await ReplyAsync(option, NbdOptionReply.Ack, [], ct);
+        Reply(option, NbdOptionReply.Ack, []);
         return session;
     }
 
@@ -216,15 +217,15 @@ internal sealed class NbdHandshake(NbdReceiveBuffer input, Stream output, NbdSer
         return data;
     }
 
-    private Task ErrorAsync(NbdOption option, NbdOptionReply error, string message, CancellationToken ct) =>
-        ReplyAsync(option, error, Encoding.UTF8.GetBytes(message), ct);
+    private void Error(NbdOption option, NbdOptionReply error, string message) =>
+        Reply(option, error, Encoding.UTF8.GetBytes(message));
 
-    private async Task ReplyAsync(NbdOption option, NbdOptionReply reply, byte[] data, CancellationToken ct)
+    private void Reply(NbdOption option, NbdOptionReply reply, byte[] data)
     {
         var message = new byte[NbdProtocol.OptionReplyHeaderLength + data.Length];
         new NbdOptionReplyHeader(option, reply, (uint)data.Length).Write(message);
         data.CopyTo(message, NbdProtocol.OptionReplyHeaderLength);
-        await output.WriteAsync(message, ct);
+        NbdReplyWriter.SendAll(socket, message);
     }
 
     private NbdSession? Fail(string violation)

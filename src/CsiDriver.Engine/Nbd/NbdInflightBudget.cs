@@ -2,75 +2,48 @@ namespace CsiDriver.Engine.Nbd;
 
 /// <summary>
 /// Bounds what one connection holds at once: a number of requests and a number of payload bytes.
-/// Only the connection's request loop acquires (one waiter at most); handlers release from any
-/// thread. A request bigger than the whole byte budget is admitted when nothing else is in flight.
+/// The connection's thread blocks in <see cref="Acquire"/> (it stops reading requests) until
+/// handlers, on any thread, release enough. A request bigger than the whole byte budget is
+/// admitted when nothing else is in flight.
 /// </summary>
 internal sealed class NbdInflightBudget(int maxRequests, long maxBytes)
 {
-    private readonly Lock _lock = new();
+    private readonly object _lock = new();
     private int _requests;
     private long _bytes;
-    private long _wantedBytes;
-    private bool _waitingForDrain;
-    private TaskCompletionSource? _waiter;
 
-    public ValueTask AcquireAsync(long bytes)
+    public void Acquire(long bytes)
     {
         lock (_lock)
         {
-            if (Fits(bytes))
+            while (!(_requests == 0 || (_requests < maxRequests && _bytes + bytes <= maxBytes)))
             {
-                Take(bytes);
-                return ValueTask.CompletedTask;
+                Monitor.Wait(_lock);
             }
-            _wantedBytes = bytes;
-            _waitingForDrain = false;
-            _waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return new ValueTask(_waiter.Task);
+            _requests++;
+            _bytes += bytes;
         }
     }
 
     public void Release(long bytes)
     {
-        TaskCompletionSource? wake = null;
         lock (_lock)
         {
             _requests--;
             _bytes -= bytes;
-            if (_waiter is not null && (_waitingForDrain ? _requests == 0 : Fits(_wantedBytes)))
-            {
-                if (!_waitingForDrain)
-                {
-                    Take(_wantedBytes);
-                }
-                wake = _waiter;
-                _waiter = null;
-            }
+            Monitor.PulseAll(_lock);
         }
-        wake?.SetResult();
     }
 
-    /// <summary>Completes once every acquired request has been released.</summary>
-    public ValueTask DrainAsync()
+    /// <summary>Blocks until every acquired request has been released.</summary>
+    public void Drain()
     {
         lock (_lock)
         {
-            if (_requests == 0)
+            while (_requests > 0)
             {
-                return ValueTask.CompletedTask;
+                Monitor.Wait(_lock);
             }
-            _waitingForDrain = true;
-            _waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return new ValueTask(_waiter.Task);
         }
-    }
-
-    private bool Fits(long bytes) =>
-        _requests == 0 || (_requests < maxRequests && _bytes + bytes <= maxBytes);
-
-    private void Take(long bytes)
-    {
-        _requests++;
-        _bytes += bytes;
     }
 }

@@ -34,4 +34,7 @@ internal static partial class NbdLog
 
     [LoggerMessage(10, LogLevel.Debug, "NBD connection {Connection} ended by the client")]
     public static partial void ClientHungUp(ILogger logger, long connection);
+
+    [LoggerMessage(11, LogLevel.Error, "NBD connection {Connection} failed")]
+    public static partial void ConnectionFailed(ILogger logger, long connection, Exception exception);
 }

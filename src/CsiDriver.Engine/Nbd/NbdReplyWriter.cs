@@ -1,34 +1,35 @@
 using System.Buffers.Binary;
+using System.Net.Sockets;
 using System.Text;
 
 namespace CsiDriver.Engine.Nbd;
 
 /// <summary>
-/// Sends transmission replies. Requests finish in any order; each reply goes out whole, under one
-/// lock, so replies of different requests never interleave on the wire.
+/// Sends transmission replies. Requests finish in any order, on any thread; each reply goes out
+/// whole under one lock, so replies of different requests never interleave on the wire.
 /// </summary>
-internal sealed class NbdReplyWriter(Stream stream, bool structuredReplies)
+internal sealed class NbdReplyWriter(Socket socket, bool structuredReplies)
 {
     /// <summary>Bytes a read buffer keeps free in front of its data for the reply header, so the
-    /// header and the data leave in one write: a structured chunk header plus its 8-byte offset.</summary>
+    /// header and the data leave in one send: a structured chunk header plus its 8-byte offset.</summary>
     public const int ReadPrefix = NbdProtocol.StructuredReplyHeaderLength + sizeof(ulong);
 
     private const int MaxMessageBytes = 512;
 
-    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly Lock _lock = new();
 
-    // Header scratch for replies without data; only used while holding _lock.
+    // Reply scratch for replies without data; only used while holding _lock.
     private readonly byte[] _scratch = new byte[NbdProtocol.StructuredReplyHeaderLength + 6 + MaxMessageBytes];
 
-    public Task SendSuccessAsync(ulong handle) => SendLockedAsync(handle, NbdError.None, message: null);
+    public void SendSuccess(ulong handle) => SendLocked(handle, NbdError.None, message: null);
 
     /// <summary>With structured replies the error travels as an error chunk carrying
     /// <paramref name="message"/>; otherwise as a simple reply with no data.</summary>
-    public Task SendErrorAsync(ulong handle, NbdError error, string message) => SendLockedAsync(handle, error, message);
+    public void SendError(ulong handle, NbdError error, string message) => SendLocked(handle, error, message);
 
     /// <summary>Sends a successful READ whose <paramref name="length"/> bytes of data sit in
     /// <paramref name="buffer"/> at <see cref="ReadPrefix"/>.</summary>
-    public async Task SendReadAsync(ulong handle, ulong offset, byte[] buffer, int length)
+    public void SendRead(ulong handle, ulong offset, byte[] buffer, int length)
     {
         int start;
         if (structuredReplies)
@@ -43,28 +44,26 @@ internal sealed class NbdReplyWriter(Stream stream, bool structuredReplies)
             start = ReadPrefix - NbdProtocol.SimpleReplyHeaderLength;
             new NbdSimpleReplyHeader(NbdError.None, handle).Write(buffer.AsSpan(start));
         }
-        await _lock.WaitAsync().ConfigureAwait(false);
-        try
+        lock (_lock)
         {
-            await stream.WriteAsync(buffer.AsMemory(start, ReadPrefix - start + length)).ConfigureAwait(false);
-        }
-        finally
-        {
-            _lock.Release();
+            SendAll(socket, buffer.AsSpan(start, ReadPrefix - start + length));
         }
     }
 
-    private async Task SendLockedAsync(ulong handle, NbdError error, string? message)
+    /// <summary>Blocking send of every byte (the socket's send timeout bounds a client that stops reading).</summary>
+    public static void SendAll(Socket socket, ReadOnlySpan<byte> data)
     {
-        await _lock.WaitAsync().ConfigureAwait(false);
-        try
+        while (data.Length > 0)
         {
-            var length = Format(handle, error, message);
-            await stream.WriteAsync(_scratch.AsMemory(0, length)).ConfigureAwait(false);
+            data = data[socket.Send(data)..];
         }
-        finally
+    }
+
+    private void SendLocked(ulong handle, NbdError error, string? message)
+    {
+        lock (_lock)
         {
-            _lock.Release();
+            SendAll(socket, _scratch.AsSpan(0, Format(handle, error, message)));
         }
     }
 
@@ -86,7 +85,7 @@ internal sealed class NbdReplyWriter(Stream stream, bool structuredReplies)
         return NbdProtocol.StructuredReplyHeaderLength + 6 + messageLength;
     }
 
-    /// <summary>Encodes as much of <paramref name="message"/> as fits, never splitting a character.</summary>
+    /// <summary>Encodes as much of <paramref name="message"/> as fits.</summary>
     private static int TruncatedUtf8(string message, Span<byte> destination)
     {
         var chars = message.AsSpan();

@@ -16,7 +16,8 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<(NbdEndpoint Endpoint, Socket Listener)> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
-    private readonly ConcurrentDictionary<long, (NbdConnection Connection, Task Run)> _connections = new();
+    private readonly ConcurrentDictionary<long, NbdConnection> _connections = new();
+    private readonly NbdBlockingWorkers _blockingWorkers;
     private long _nextConnectionId;
     private int _state; // 0 new, 1 started, 2 stopped
 
@@ -24,6 +25,7 @@ public sealed class NbdServer : IAsyncDisposable
     {
         options.Validate();
         _options = options;
+        _blockingWorkers = new NbdBlockingWorkers(options.MaxBlockingThreads);
         _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<NbdServer>();
     }
 
@@ -72,7 +74,13 @@ public sealed class NbdServer : IAsyncDisposable
         await _stopping.CancelAsync();
         CloseListeners();
         await Task.WhenAll(_acceptLoops).WaitAsync(cancellationToken);
-        await Task.WhenAll(_connections.Values.Select(c => c.Run)).WaitAsync(cancellationToken);
+        var open = _connections.Values.ToList();
+        foreach (var connection in open)
+        {
+            connection.Stop();
+        }
+        await Task.WhenAll(open.Select(c => c.Completion)).WaitAsync(cancellationToken);
+        _blockingWorkers.Dispose();
         NbdLog.Stopped(_logger);
     }
 
@@ -154,27 +162,10 @@ public sealed class NbdServer : IAsyncDisposable
             {
                 client.NoDelay = true;
             }
-            var id = Interlocked.Increment(ref _nextConnectionId);
-            var connection = new NbdConnection(id, client, _options, _logger);
-            var run = RunConnectionAsync(connection);
-            _connections.TryAdd(id, (connection, run));
-            if (run.IsCompleted)
-            {
-                _connections.TryRemove(id, out _);
-            }
-        }
-    }
-
-    private async Task RunConnectionAsync(NbdConnection connection)
-    {
-        await Task.Yield();
-        try
-        {
-            await connection.RunAsync(_stopping.Token);
-        }
-        finally
-        {
-            _connections.TryRemove(connection.Id, out _);
+            var connection = new NbdConnection(
+                Interlocked.Increment(ref _nextConnectionId), client, _options, _blockingWorkers, _logger, c => _connections.TryRemove(c.Id, out _));
+            _connections[connection.Id] = connection;
+            connection.Start();
         }
     }
 

@@ -31,6 +31,10 @@ public sealed class NbdServerOptions
 
     public int MaxConnections { get; init; } = 256;
 
+    /// <summary>Threads, shared by all connections, on which requests that may block in the device
+    /// run (FLUSH, FUA, a device seen blocking); started on demand.</summary>
+    public int MaxBlockingThreads { get; init; } = 64;
+
     /// <summary>A client that has not entered transmission by then is disconnected.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -52,7 +56,7 @@ public sealed class NbdServerOptions
         {
             throw new ArgumentException($"maximum payload {MaxPayloadBytes} must be a multiple of {MinimumBlockSize} and at least {PreferredBlockSize}");
         }
-        if (MaxRequestsInFlight < 1 || MaxBytesInFlight < 1 || MaxConnections < 1)
+        if (MaxRequestsInFlight < 1 || MaxBytesInFlight < 1 || MaxConnections < 1 || MaxBlockingThreads < 1)
         {
             throw new ArgumentException("in-flight and connection limits must be positive");
         }

@@ -1,13 +1,17 @@
 using System.Buffers;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace CsiDriver.Engine.Nbd;
 
 /// <summary>
-/// The transmission phase of one connection. One loop receives requests in order; each is
-/// validated, then handled on the thread pool while the loop goes on reading, so many requests
-/// are in flight and replies leave in completion order. The device sees byte ranges and
-/// buffers only, never wire bytes.
+/// The transmission phase of one connection, on the connection's own thread. Requests are
+/// received in order; each is validated, then handed to the device without waiting for it, so
+/// many requests are in flight and replies leave in completion order. A handler runs inline
+/// until the device goes asynchronous, which keeps the common page-cache-speed request free of
+/// thread hops; FLUSH and FUA requests, which wait for durability, and every request while the
+/// device is seen blocking, start on <see cref="NbdBlockingWorkers"/> instead so they do not hold
+/// up the requests behind them. The device sees byte ranges and buffers, never wire bytes.
 /// </summary>
 internal sealed class NbdTransmission(
     long connectionId,
@@ -15,41 +19,32 @@ internal sealed class NbdTransmission(
     NbdReceiveBuffer input,
     NbdReplyWriter replies,
     NbdServerOptions options,
+    NbdBlockingWorkers blockingWorkers,
     ILogger logger,
     Action abortConnection)
 {
-    private readonly NbdInflightBudget _budget = new(options.MaxRequestsInFlight, options.MaxBytesInFlight);
-    private long _requests;
+    // A device that blocks instead of going asynchronous (a write throttled by page-cache
+    // writeback, say) would hold up every request behind it if run inline. Once an inline handler
+    // takes this long, the next requests go to the blocking workers, where they block in
+    // parallel; then inline is tried again.
+    private static readonly TimeSpan SlowInlineHandler = TimeSpan.FromMicroseconds(50);
+    private const int OffloadedRequests = 256;
 
-    public long RequestCount => Interlocked.Read(ref _requests);
+    private readonly NbdInflightBudget _budget = new(options.MaxRequestsInFlight, options.MaxBytesInFlight);
+    private readonly byte[] _header = new byte[NbdProtocol.RequestHeaderLength];
+    private int _offloadCountdown;
+
+    public long RequestCount { get; private set; }
 
     /// <summary>Runs until the client disconnects (NBD_CMD_DISC or hang-up), breaks the protocol,
-    /// or <paramref name="stopping"/> fires; then waits for the requests still in flight.</summary>
-    public async Task RunAsync(CancellationToken stopping)
+    /// or the socket is shut down for reading; then waits for the requests still in flight.</summary>
+    public void Run()
     {
-        var headerBytes = new byte[NbdProtocol.RequestHeaderLength];
         try
         {
-            while (true)
+            while (ReceiveOne())
             {
-                await input.ReadExactlyAsync(headerBytes, stopping);
-                if (!NbdRequestHeader.TryParse(headerBytes, out var request))
-                {
-                    NbdLog.ProtocolViolation(logger, connectionId, "bad request magic");
-                    return;
-                }
-                if (request.Command == NbdCommand.Disconnect)
-                {
-                    return;
-                }
-                if (request.Command == NbdCommand.Write && request.Length > (uint)options.MaxPayloadBytes)
-                {
-                    NbdLog.ProtocolViolation(logger, connectionId, $"write of {request.Length} bytes exceeds the {options.MaxPayloadBytes}-byte payload limit");
-                    return;
-                }
-                Interlocked.Increment(ref _requests);
-                var error = NbdRequestValidator.Validate(request, session, options);
-                await ReceiveAndDispatchAsync(request, error, stopping);
+                RequestCount++;
             }
         }
         catch (Exception e) when (NbdErrors.IsDisconnect(e))
@@ -58,41 +53,94 @@ internal sealed class NbdTransmission(
         }
         finally
         {
-            await _budget.DrainAsync();
+            _budget.Drain();
         }
     }
 
-    private async Task ReceiveAndDispatchAsync(NbdRequestHeader request, NbdError error, CancellationToken stopping)
+    /// <summary>Receives one request and starts it; false when the connection must end.</summary>
+    private bool ReceiveOne()
     {
-        // A WRITE's data must be consumed even when the request is refused, to stay in step.
+        input.ReadExactly(_header);
+        if (!NbdRequestHeader.TryParse(_header, out var request))
+        {
+            NbdLog.ProtocolViolation(logger, connectionId, "bad request magic");
+            return false;
+        }
+        if (request.Command == NbdCommand.Disconnect)
+        {
+            return false;
+        }
+        if (request.Command == NbdCommand.Write && request.Length > (uint)options.MaxPayloadBytes)
+        {
+            NbdLog.ProtocolViolation(logger, connectionId, $"write of {request.Length} bytes exceeds the {options.MaxPayloadBytes}-byte payload limit");
+            return false;
+        }
+        var error = NbdRequestValidator.Validate(request, session, options);
+        var (payload, reserved) = Admit(request, error);
+        if (error != NbdError.None)
+        {
+            Refuse(request, error, payload, reserved);
+        }
+        else
+        {
+            Start(request, payload, reserved);
+        }
+        return true;
+    }
+
+    /// <summary>Waits for room in the budget, then receives a WRITE's data — even for a refused
+    /// request, to stay in step with the stream.</summary>
+    private (byte[]? Payload, long Reserved) Admit(in NbdRequestHeader request, NbdError error)
+    {
         var payloadBytes = request.Command == NbdCommand.Write ? (int)request.Length : 0;
         var readBytes = error == NbdError.None && request.Command == NbdCommand.Read ? (int)request.Length : 0;
         long reserved = payloadBytes + readBytes;
-        await _budget.AcquireAsync(reserved);
+        _budget.Acquire(reserved);
         byte[]? payload = null;
         try
         {
             if (payloadBytes > 0)
             {
                 payload = ArrayPool<byte>.Shared.Rent(payloadBytes);
-                await input.ReadExactlyAsync(payload.AsMemory(0, payloadBytes), stopping);
+                input.ReadExactly(payload.AsSpan(0, payloadBytes));
             }
+            return (payload, reserved);
         }
         catch
         {
             Finish(payload, reserved);
             throw;
         }
-        if (error != NbdError.None)
+    }
+
+    private void Refuse(in NbdRequestHeader request, NbdError error, byte[]? payload, long reserved)
+    {
+        NbdLog.RequestFailed(logger, connectionId, request.Command, request.Offset, request.Length, error, null);
+        try
         {
-            NbdLog.RequestFailed(logger, connectionId, request.Command, request.Offset, request.Length, error, null);
-            _ = ReplyThenFinishAsync(replies.SendErrorAsync(request.Handle, error, $"{request.Command} refused: {error}"), payload, reserved);
+            replies.SendError(request.Handle, error, $"{request.Command} refused: {error}");
+        }
+        finally
+        {
+            Finish(payload, reserved);
+        }
+    }
+
+    private void Start(in NbdRequestHeader request, byte[]? payload, long reserved)
+    {
+        if (_offloadCountdown > 0 || request.Command == NbdCommand.Flush || request.Flags.HasFlag(NbdCommandFlags.Fua))
+        {
+            _offloadCountdown = Math.Max(0, _offloadCountdown - 1);
+            var offloaded = request;
+            blockingWorkers.Run(() => _ = HandleAsync(offloaded, payload, reserved));
             return;
         }
-        ThreadPool.UnsafeQueueUserWorkItem(
-            static state => _ = state.Self.HandleAsync(state.Request, state.Payload, state.Reserved),
-            (Self: this, Request: request, Payload: payload, Reserved: reserved),
-            preferLocal: false);
+        var started = Stopwatch.GetTimestamp();
+        _ = HandleAsync(request, payload, reserved);
+        if (Stopwatch.GetElapsedTime(started) > SlowInlineHandler)
+        {
+            _offloadCountdown = OffloadedRequests;
+        }
     }
 
     private async Task HandleAsync(NbdRequestHeader request, byte[]? payload, long reserved)
@@ -101,25 +149,35 @@ internal sealed class NbdTransmission(
         try
         {
             NbdError error;
+            string message;
             try
             {
                 readBuffer = await ExecuteAsync(request, payload);
                 error = NbdError.None;
+                message = "";
             }
             catch (Exception e)
             {
                 error = NbdErrors.FromException(e);
+                message = e.Message;
                 NbdLog.RequestFailed(logger, connectionId, request.Command, request.Offset, request.Length, error, e);
-                await replies.SendErrorAsync(request.Handle, error, e.Message);
-                return;
             }
-            await (readBuffer is not null
-                ? replies.SendReadAsync(request.Handle, request.Offset, readBuffer, (int)request.Length)
-                : replies.SendSuccessAsync(request.Handle));
+            if (error != NbdError.None)
+            {
+                replies.SendError(request.Handle, error, message);
+            }
+            else if (readBuffer is not null)
+            {
+                replies.SendRead(request.Handle, request.Offset, readBuffer, (int)request.Length);
+            }
+            else
+            {
+                replies.SendSuccess(request.Handle);
+            }
         }
         catch (Exception)
         {
-            // The reply could not be sent: the client is gone or the stream is broken.
+            // The reply could not be sent: the client is gone or stopped reading.
             abortConnection();
         }
         finally
@@ -133,7 +191,7 @@ internal sealed class NbdTransmission(
     }
 
     /// <summary>Hands a validated request to the device; returns the reply buffer of a READ.</summary>
-    private async Task<byte[]?> ExecuteAsync(NbdRequestHeader request, byte[]? payload)
+    private async ValueTask<byte[]?> ExecuteAsync(NbdRequestHeader request, byte[]? payload)
     {
         var device = session.Device;
         var offset = (long)request.Offset;
@@ -171,22 +229,6 @@ internal sealed class NbdTransmission(
                 return null;
             default:
                 throw new InvalidOperationException($"{request.Command} passed validation but has no handler");
-        }
-    }
-
-    private async Task ReplyThenFinishAsync(Task reply, byte[]? payload, long reserved)
-    {
-        try
-        {
-            await reply;
-        }
-        catch (Exception)
-        {
-            abortConnection();
-        }
-        finally
-        {
-            Finish(payload, reserved);
         }
     }
 

@@ -1,6 +1,7 @@
 using CsiAddons.Identity;
 using CsiDriver.Hosting;
 using CsiDriver.Rpc;
+using VolumeGroupType = CsiAddons.Identity.Capability.Types.VolumeGroup.Types.Type;
 
 namespace CsiDriver.Csi;
 
@@ -22,10 +23,24 @@ public sealed class AddonsIdentityService(Driver driver)
             Manifest = { ["project"] = "Formation", ["node-id"] = driver.Options.NodeId },
         });
 
-    /// <summary>Lists only the csi-addons services this driver really serves (none of the
-    /// replication or volume-group services yet).</summary>
+    /// <summary>Lists only the csi-addons services this driver really serves: the controller
+    /// side of volume groups (see <see cref="VolumeGroupService"/>).</summary>
+    private static readonly Capability[] Capabilities =
+    [
+        new() { Service = new() { Type = Capability.Types.Service.Types.Type.ControllerService } },
+        .. new[]
+        {
+            VolumeGroupType.VolumeGroup,
+            VolumeGroupType.LimitVolumeToOneVolumeGroup,
+            VolumeGroupType.DoNotAllowVgToDeleteVolumes,
+            VolumeGroupType.ModifyVolumeGroup,
+            VolumeGroupType.GetVolumeGroup,
+            VolumeGroupType.ListVolumeGroups,
+        }.Select(type => new Capability { VolumeGroup = new() { Type = type } }),
+    ];
+
     private static Task<GetCapabilitiesResponse> GetCapabilities(GetCapabilitiesRequest request, CallContext context) =>
-        Task.FromResult(new GetCapabilitiesResponse());
+        Task.FromResult(new GetCapabilitiesResponse { Capabilities = { Capabilities.Select(c => c.Clone()) } });
 
     private Task<ProbeResponse> Probe(ProbeRequest request, CallContext context) =>
         Task.FromResult(new ProbeResponse { Ready = driver.IsReady });

@@ -13,14 +13,14 @@ public sealed record ContentSource(string Kind, string Id, long SizeBytes)
 
     public static ContentSource? Of(VolumeContentSource? source, StateStore state) => source?.TypeCase switch
     {
-        null or VolumeContentSource.TypeOneofCase.None => null,
+        null => null,
         VolumeContentSource.TypeOneofCase.Snapshot => state.FindSnapshot(Require(source.Snapshot.SnapshotId, "snapshot_id")) is { } snapshot
             ? new ContentSource(SnapshotKind, snapshot.Id, snapshot.SizeBytes)
             : throw new RpcException(StatusCode.NotFound, $"source snapshot '{source.Snapshot.SnapshotId}' does not exist"),
         VolumeContentSource.TypeOneofCase.Volume => state.FindVolume(Require(source.Volume.VolumeId, "volume_id")) is { } volume
             ? new ContentSource(VolumeKind, volume.Id, volume.CapacityBytes)
             : throw new RpcException(StatusCode.NotFound, $"source volume '{source.Volume.VolumeId}' does not exist"),
-        _ => throw new RpcException(StatusCode.InvalidArgument, "volume_content_source names neither a snapshot nor a volume"),
+        _ => throw new RpcException(StatusCode.InvalidArgument, "volume_content_source must name a snapshot or a volume"),
     };
 
     /// <summary>How a request's source reads in an ALREADY_EXISTS message.</summary>

@@ -16,8 +16,8 @@ public sealed partial class ControllerService
     /// </summary>
     private Task<ControllerPublishVolumeResponse> ControllerPublishVolume(ControllerPublishVolumeRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
-        RequireField(request.NodeId, "node_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
+        RequestFields.Require(request.NodeId, "node_id");
         if (request.VolumeCapability is null)
         {
             throw new RpcException(StatusCode.InvalidArgument, "volume_capability is required");
@@ -63,7 +63,7 @@ public sealed partial class ControllerService
     /// the volume is then safely not attached there. An empty node_id means every node.</summary>
     private Task<ControllerUnpublishVolumeResponse> ControllerUnpublishVolume(ControllerUnpublishVolumeRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         using var _ = driver.Locks.Acquire("volume", request.VolumeId);
         foreach (var publication in driver.State.Publications(request.VolumeId))
         {
@@ -79,7 +79,7 @@ public sealed partial class ControllerService
     /// message says which does not.</summary>
     private Task<ValidateVolumeCapabilitiesResponse> ValidateVolumeCapabilities(ValidateVolumeCapabilitiesRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         if (request.VolumeCapabilities.Count == 0)
         {
             throw new RpcException(StatusCode.InvalidArgument, "volume_capabilities is required");

@@ -14,8 +14,8 @@ public sealed partial class ControllerService
     /// </summary>
     private Task<CreateSnapshotResponse> CreateSnapshot(CreateSnapshotRequest request, CallContext context)
     {
-        RequireField(request.Name, "name");
-        RequireField(request.SourceVolumeId, "source_volume_id");
+        RequestFields.RequireName(request.Name, "name");
+        RequestFields.Require(request.SourceVolumeId, "source_volume_id");
         VolumeParameters.RequireKnown(request.Parameters, [], "parameters");
         using var _ = driver.Locks.Acquire("snapshot name", request.Name);
         if (driver.State.FindSnapshotByName(request.Name) is { } existing)
@@ -42,7 +42,7 @@ public sealed partial class ControllerService
     /// deleted with its group (DeleteVolumeGroupSnapshot), never alone.</summary>
     private Task<DeleteSnapshotResponse> DeleteSnapshot(DeleteSnapshotRequest request, CallContext context)
     {
-        RequireField(request.SnapshotId, "snapshot_id");
+        RequestFields.Require(request.SnapshotId, "snapshot_id");
         using var _ = driver.Locks.Acquire("snapshot", request.SnapshotId);
         if (driver.State.FindSnapshot(request.SnapshotId) is { } record)
         {
@@ -73,7 +73,7 @@ public sealed partial class ControllerService
 
     private Task<GetSnapshotResponse> GetSnapshot(GetSnapshotRequest request, CallContext context)
     {
-        RequireField(request.SnapshotId, "snapshot_id");
+        RequestFields.Require(request.SnapshotId, "snapshot_id");
         var record = driver.State.FindSnapshot(request.SnapshotId)
             ?? throw new RpcException(StatusCode.NotFound, $"snapshot '{request.SnapshotId}' does not exist");
         return Task.FromResult(new GetSnapshotResponse { Snapshot = ToCsi(record) });

@@ -13,11 +13,7 @@ public sealed partial class ControllerService
     /// </summary>
     private Task<CreateVolumeResponse> CreateVolume(CreateVolumeRequest request, CallContext context)
     {
-        RequireField(request.Name, "name");
-        if (request.Name.Where(IsForbiddenInName).Select(c => (int?)c).FirstOrDefault() is { } forbidden)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, $"name contains the control character U+{forbidden:X4}, which the CSI spec forbids");
-        }
+        RequestFields.RequireName(request.Name, "name");
         VolumeCapabilities.Require(request.VolumeCapabilities, "volume_capabilities");
         VolumeParameters.RequireKnown(request.Parameters, VolumeParameters.Create, "parameters");
         VolumeParameters.RequireKnown(request.MutableParameters, VolumeParameters.Mutable, "mutable_parameters");
@@ -73,11 +69,6 @@ public sealed partial class ControllerService
         return Task.FromResult(new CreateVolumeResponse { Volume = ToCsi(record) });
     }
 
-    /// <summary>The CSI spec's forbidden characters in names: C0 controls other than tab, line
-    /// feed and carriage return, DEL, and the C1 controls.</summary>
-    private static bool IsForbiddenInName(char c) =>
-        c is <= '\u0008' or '\u000B' or '\u000C' or (>= '\u000E' and <= '\u001F') or (>= '\u007F' and <= '\u009F');
-
     private static string? Conflict(VolumeRecord existing, CreateVolumeRequest request)
     {
         if (!CapacityRules.Fits(existing.CapacityBytes, request.CapacityRange))
@@ -88,11 +79,11 @@ public sealed partial class ControllerService
         {
             return mismatch;
         }
-        if (!SameEntries(existing.Parameters, request.Parameters))
+        if (!RequestFields.SameEntries(existing.Parameters, request.Parameters))
         {
             return "its parameters differ";
         }
-        if (!SameEntries(existing.MutableParameters, request.MutableParameters))
+        if (!RequestFields.SameEntries(existing.MutableParameters, request.MutableParameters))
         {
             return "its mutable_parameters differ";
         }
@@ -100,9 +91,6 @@ public sealed partial class ControllerService
         var had = existing.SourceKind.Length == 0 ? "no content source" : $"{existing.SourceKind} '{existing.SourceId}'";
         return requested == had ? null : $"it was created from {had}, not {requested}";
     }
-
-    private static bool SameEntries(IReadOnlyDictionary<string, string> had, IReadOnlyDictionary<string, string> asked) =>
-        had.Count == asked.Count && asked.All(p => had.TryGetValue(p.Key, out var v) && v == p.Value);
 
     private bool IsThisNode(Topology topology) =>
         topology.Segments.TryGetValue(DriverOptions.TopologyNodeKey, out var node) && node == driver.Options.NodeId;
@@ -121,10 +109,11 @@ public sealed partial class ControllerService
         }
     }
 
-    /// <summary>Deleting a volume that is gone succeeds; one still attached is refused.</summary>
+    /// <summary>Deleting a volume that is gone succeeds; one still attached, or in a csi-addons
+    /// volume group, is refused.</summary>
     private Task<DeleteVolumeResponse> DeleteVolume(DeleteVolumeRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         using var _ = driver.Locks.Acquire("volume", request.VolumeId);
         if (driver.State.FindVolume(request.VolumeId) is null)
         {
@@ -134,6 +123,12 @@ public sealed partial class ControllerService
         {
             throw new RpcException(StatusCode.FailedPrecondition,
                 $"volume '{request.VolumeId}' is still published to node(s) {string.Join(", ", publications.Select(p => p.NodeId))}");
+        }
+        // csi-addons: a volume cannot be deleted individually while it is part of a volume group.
+        if (driver.Engine.FindVolume(request.VolumeId)?.ConsistencyGroup is { } group && driver.State.FindVolumeGroup(group) is not null)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition,
+                $"volume '{request.VolumeId}' belongs to volume group '{group}'; remove it from the group first");
         }
         // Row first, engine second: see StateStore's invariant.
         driver.State.DeleteVolume(request.VolumeId);
@@ -145,7 +140,7 @@ public sealed partial class ControllerService
     /// volume's file system is grown by the node afterwards.</summary>
     private Task<ControllerExpandVolumeResponse> ControllerExpandVolume(ControllerExpandVolumeRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         if (request.CapacityRange is null)
         {
             throw new RpcException(StatusCode.InvalidArgument, "capacity_range is required");
@@ -172,7 +167,7 @@ public sealed partial class ControllerService
 
     private Task<ControllerGetVolumeResponse> ControllerGetVolume(ControllerGetVolumeRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         var record = RequireVolume(request.VolumeId);
         return Task.FromResult(new ControllerGetVolumeResponse
         {
@@ -188,7 +183,7 @@ public sealed partial class ControllerService
     /// <summary>Applies mutable parameters; unknown keys are refused before anything changes.</summary>
     private Task<ControllerModifyVolumeResponse> ControllerModifyVolume(ControllerModifyVolumeRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         if (request.MutableParameters.Count == 0)
         {
             throw new RpcException(StatusCode.InvalidArgument, "mutable_parameters is required");

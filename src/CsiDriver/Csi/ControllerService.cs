@@ -63,21 +63,7 @@ public sealed partial class ControllerService(Driver driver)
         return Task.FromResult(response);
     }
 
-    /// <summary>The topology segment of every Formation volume created here.</summary>
-    private Topology NodeTopology() => new() { Segments = { [DriverOptions.TopologyNodeKey] = driver.Options.NodeId } };
-
-    private CsiVolume ToCsi(VolumeRecord record) => new()
-    {
-        VolumeId = record.Id,
-        CapacityBytes = record.CapacityBytes,
-        AccessibleTopology = { NodeTopology() },
-        ContentSource = record.SourceKind switch
-        {
-            ContentSource.SnapshotKind => new VolumeContentSource { Snapshot = new VolumeContentSource.Types.SnapshotSource { SnapshotId = record.SourceId } },
-            ContentSource.VolumeKind => new VolumeContentSource { Volume = new VolumeContentSource.Types.VolumeSource { VolumeId = record.SourceId } },
-            _ => null,
-        },
-    };
+    private CsiVolume ToCsi(VolumeRecord record) => CsiVolumes.From(record, driver.Options.NodeId);
 
     /// <summary>What the engine says of the volume's health, in CSI's terms.</summary>
     private VolumeCondition ConditionOf(VolumeRecord record) =>
@@ -88,12 +74,4 @@ public sealed partial class ControllerService(Driver driver)
     private VolumeRecord RequireVolume(string volumeId) =>
         driver.State.FindVolume(volumeId)
         ?? throw new RpcException(StatusCode.NotFound, $"volume '{volumeId}' does not exist");
-
-    private static void RequireField(string value, string field)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            throw new RpcException(StatusCode.InvalidArgument, $"{field} is required");
-        }
-    }
 }

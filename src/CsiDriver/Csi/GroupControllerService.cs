@@ -37,10 +37,7 @@ public sealed class GroupControllerService(Driver driver)
     /// group snapshot; the same name with other sources is ALREADY_EXISTS.</summary>
     private Task<CreateVolumeGroupSnapshotResponse> Create(CreateVolumeGroupSnapshotRequest request, CallContext context)
     {
-        if (string.IsNullOrEmpty(request.Name))
-        {
-            throw new RpcException(StatusCode.InvalidArgument, "name is required");
-        }
+        RequestFields.RequireName(request.Name, "name");
         if (request.SourceVolumeIds.Count == 0 || request.SourceVolumeIds.Any(string.IsNullOrEmpty))
         {
             throw new RpcException(StatusCode.InvalidArgument, "source_volume_ids is required and may not hold empty ids");
@@ -136,6 +133,6 @@ public sealed class GroupControllerService(Driver driver)
         GroupSnapshotId = group.Id,
         CreationTime = Timestamp.FromDateTimeOffset(group.CreatedAt),
         ReadyToUse = true,
-        Snapshots = { members.Select(ControllerService.ToCsi) },
+        Snapshots = { members.OrderBy(m => m.SourceVolumeId, StringComparer.Ordinal).Select(ControllerService.ToCsi) },
     };
 }

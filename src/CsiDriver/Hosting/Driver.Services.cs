@@ -19,5 +19,6 @@ public sealed partial class Driver
     public IEnumerable<ServiceBinding> CsiAddonsServices() =>
     [
         new AddonsIdentityService(this).Binding(),
+        new VolumeGroupService(this).Binding(),
     ];
 }

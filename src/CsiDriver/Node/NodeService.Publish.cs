@@ -14,7 +14,7 @@ public sealed partial class NodeService
     /// </summary>
     private Task<NodePublishVolumeResponse> NodePublishVolume(NodePublishVolumeRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         var targetPath = paths.Require(request.TargetPath, "target_path");
         if (request.VolumeCapability is null)
         {
@@ -76,7 +76,7 @@ public sealed partial class NodeService
     /// directory or file it created. A target that is not published succeeds.</summary>
     private Task<NodeUnpublishVolumeResponse> NodeUnpublishVolume(NodeUnpublishVolumeRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         var targetPath = paths.Require(request.TargetPath, "target_path");
         using var _ = driver.Locks.Acquire("volume", request.VolumeId);
         if (driver.State.FindNodePublication(targetPath) is not { } publication || publication.VolumeId != request.VolumeId)

@@ -15,7 +15,7 @@ public sealed partial class NodeService
     /// </summary>
     private async Task<NodeStageVolumeResponse> NodeStageVolume(NodeStageVolumeRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         var stagingPath = paths.Require(request.StagingTargetPath, "staging_target_path");
         if (request.VolumeCapability is null)
         {
@@ -111,7 +111,7 @@ public sealed partial class NodeService
     /// and detaches the device. Unstaging what is not staged succeeds.</summary>
     private async Task<NodeUnstageVolumeResponse> NodeUnstageVolume(NodeUnstageVolumeRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         var stagingPath = paths.Require(request.StagingTargetPath, "staging_target_path");
         using var _ = driver.Locks.Acquire("volume", request.VolumeId);
         if (driver.State.FindStaging(request.VolumeId) is not { } staged || staged.StagingPath != stagingPath)

@@ -1,4 +1,5 @@
 using Csi.V1;
+using CsiDriver.Csi;
 using CsiDriver.Rpc;
 using CsiDriver.State;
 using static Csi.V1.VolumeUsage.Types;
@@ -11,7 +12,7 @@ public sealed partial class NodeService
     /// with the attachment's condition.</summary>
     private Task<NodeGetVolumeStatsResponse> NodeGetVolumeStats(NodeGetVolumeStatsRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         var volumePath = paths.Require(request.VolumePath, "volume_path");
         var volume = RequireVolume(request.VolumeId);
         var staged = RequireStagedAt(volume.Id, volumePath);
@@ -47,7 +48,7 @@ public sealed partial class NodeService
     /// </summary>
     private async Task<NodeExpandVolumeResponse> NodeExpandVolume(NodeExpandVolumeRequest request, CallContext context)
     {
-        RequireField(request.VolumeId, "volume_id");
+        RequestFields.Require(request.VolumeId, "volume_id");
         var volumePath = paths.Require(request.VolumePath, "volume_path");
         using var _ = driver.Locks.Acquire("volume", request.VolumeId);
         var volume = RequireVolume(request.VolumeId);

@@ -49,20 +49,12 @@ public sealed partial class NodeService(Driver driver, NodePaths paths, FuseLoop
         {
             NodeId = driver.Options.NodeId,
             MaxVolumesPerNode = driver.Options.MaxVolumesPerNode,
-            AccessibleTopology = new Topology { Segments = { [DriverOptions.TopologyNodeKey] = driver.Options.NodeId } },
+            AccessibleTopology = CsiVolumes.NodeTopology(driver.Options.NodeId),
         });
 
     private VolumeRecord RequireVolume(string volumeId) =>
         driver.State.FindVolume(volumeId)
         ?? throw new RpcException(StatusCode.NotFound, $"volume '{volumeId}' does not exist on this node");
-
-    private static void RequireField(string value, string field)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            throw new RpcException(StatusCode.InvalidArgument, $"{field} is required");
-        }
-    }
 
     private static Attachment AttachmentOf(StagingRecord staging) => new(staging.Device, staging.FuseDirectory, staging.HelperPid);
 

@@ -92,6 +92,12 @@ public sealed partial class StateStore : IDisposable
                 target_path TEXT PRIMARY KEY,
                 volume_id TEXT NOT NULL,
                 read_only INTEGER NOT NULL);
+            CREATE TABLE volume_groups (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                parameters TEXT NOT NULL,
+                pending_volume_ids TEXT,
+                created_at TEXT NOT NULL);
             PRAGMA user_version = {SchemaVersion};
             """);
     }

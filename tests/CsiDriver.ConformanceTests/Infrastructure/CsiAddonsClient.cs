@@ -1,4 +1,5 @@
 using CsiAddons.Identity;
+using CsiAddons.VolumeGroup;
 using CsiDriver.Rpc;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
@@ -19,6 +20,21 @@ public sealed class CsiAddonsClient(string socketPath) : IDisposable
 
     public Task<ProbeResponse> Probe() => Identity<ProbeRequest, ProbeResponse>("Probe", new());
 
+    public Task<CreateVolumeGroupResponse> CreateVolumeGroup(CreateVolumeGroupRequest request) =>
+        VolumeGroups<CreateVolumeGroupRequest, CreateVolumeGroupResponse>("CreateVolumeGroup", request);
+
+    public Task<ModifyVolumeGroupMembershipResponse> ModifyVolumeGroupMembership(ModifyVolumeGroupMembershipRequest request) =>
+        VolumeGroups<ModifyVolumeGroupMembershipRequest, ModifyVolumeGroupMembershipResponse>("ModifyVolumeGroupMembership", request);
+
+    public Task<DeleteVolumeGroupResponse> DeleteVolumeGroup(DeleteVolumeGroupRequest request) =>
+        VolumeGroups<DeleteVolumeGroupRequest, DeleteVolumeGroupResponse>("DeleteVolumeGroup", request);
+
+    public Task<ListVolumeGroupsResponse> ListVolumeGroups(ListVolumeGroupsRequest request) =>
+        VolumeGroups<ListVolumeGroupsRequest, ListVolumeGroupsResponse>("ListVolumeGroups", request);
+
+    public Task<ControllerGetVolumeGroupResponse> ControllerGetVolumeGroup(ControllerGetVolumeGroupRequest request) =>
+        VolumeGroups<ControllerGetVolumeGroupRequest, ControllerGetVolumeGroupResponse>("ControllerGetVolumeGroup", request);
+
     /// <summary>Any method of any csi-addons service, by its descriptor.</summary>
     public Task<TResponse> Call<TRequest, TResponse>(FileDescriptor file, string service, string method, TRequest request)
         where TRequest : IMessage<TRequest>
@@ -29,6 +45,11 @@ public sealed class CsiAddonsClient(string socketPath) : IDisposable
             new CallOptions { Timeout = Deadline });
 
     public void Dispose() => _grpc.Dispose();
+
+    private Task<TResponse> VolumeGroups<TRequest, TResponse>(string method, TRequest request)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse>, new() =>
+        Call<TRequest, TResponse>(VolumegroupReflection.Descriptor, "Controller", method, request);
 
     private Task<TResponse> Identity<TRequest, TResponse>(string method, TRequest request)
         where TRequest : IMessage<TRequest>

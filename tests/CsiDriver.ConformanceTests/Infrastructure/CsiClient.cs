@@ -13,6 +13,7 @@ public sealed class CsiClient(string socketPath) : IDisposable
     private static readonly ServiceDescriptor IdentityService = Service("Identity");
     private static readonly ServiceDescriptor ControllerService = Service("Controller");
     private static readonly ServiceDescriptor NodeService = Service("Node");
+    private static readonly ServiceDescriptor GroupControllerService = Service("GroupController");
     private static readonly TimeSpan NodeDeadline = TimeSpan.FromSeconds(90);
 
     private readonly GrpcClient _grpc = GrpcClient.ForUnixSocket(socketPath);
@@ -57,6 +58,15 @@ public sealed class CsiClient(string socketPath) : IDisposable
     public Task<CreateSnapshotResponse> CreateSnapshot(CreateSnapshotRequest request) =>
         Controller<CreateSnapshotRequest, CreateSnapshotResponse>("CreateSnapshot", request);
 
+    public Task<DeleteSnapshotResponse> DeleteSnapshot(string snapshotId) =>
+        Controller<DeleteSnapshotRequest, DeleteSnapshotResponse>("DeleteSnapshot", new() { SnapshotId = snapshotId });
+
+    public Task<ListSnapshotsResponse> ListSnapshots(ListSnapshotsRequest request) =>
+        Controller<ListSnapshotsRequest, ListSnapshotsResponse>("ListSnapshots", request);
+
+    public Task<GetSnapshotResponse> GetSnapshot(string snapshotId) =>
+        Controller<GetSnapshotRequest, GetSnapshotResponse>("GetSnapshot", new() { SnapshotId = snapshotId });
+
     public Task<ControllerExpandVolumeResponse> ControllerExpandVolume(ControllerExpandVolumeRequest request) =>
         Controller<ControllerExpandVolumeRequest, ControllerExpandVolumeResponse>("ControllerExpandVolume", request);
 
@@ -81,6 +91,18 @@ public sealed class CsiClient(string socketPath) : IDisposable
     public Task<NodeGetCapabilitiesResponse> NodeGetCapabilities() => Node<NodeGetCapabilitiesRequest, NodeGetCapabilitiesResponse>("NodeGetCapabilities", new());
 
     public Task<NodeGetInfoResponse> NodeGetInfo() => Node<NodeGetInfoRequest, NodeGetInfoResponse>("NodeGetInfo", new());
+
+    public Task<GroupControllerGetCapabilitiesResponse> GroupControllerGetCapabilities() =>
+        Call<GroupControllerGetCapabilitiesRequest, GroupControllerGetCapabilitiesResponse>(GroupControllerService, "GroupControllerGetCapabilities", new());
+
+    public Task<CreateVolumeGroupSnapshotResponse> CreateVolumeGroupSnapshot(CreateVolumeGroupSnapshotRequest request) =>
+        Call<CreateVolumeGroupSnapshotRequest, CreateVolumeGroupSnapshotResponse>(GroupControllerService, "CreateVolumeGroupSnapshot", request);
+
+    public Task<DeleteVolumeGroupSnapshotResponse> DeleteVolumeGroupSnapshot(DeleteVolumeGroupSnapshotRequest request) =>
+        Call<DeleteVolumeGroupSnapshotRequest, DeleteVolumeGroupSnapshotResponse>(GroupControllerService, "DeleteVolumeGroupSnapshot", request);
+
+    public Task<GetVolumeGroupSnapshotResponse> GetVolumeGroupSnapshot(GetVolumeGroupSnapshotRequest request) =>
+        Call<GetVolumeGroupSnapshotRequest, GetVolumeGroupSnapshotResponse>(GroupControllerService, "GetVolumeGroupSnapshot", request);
 
     public void Dispose() => _grpc.Dispose();
 

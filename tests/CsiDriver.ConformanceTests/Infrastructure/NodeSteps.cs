@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Csi.V1;
 
 namespace CsiDriver.ConformanceTests.Infrastructure;
@@ -6,6 +7,8 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 /// workspace's stand-in kubelet directory).</summary>
 public static class NodeSteps
 {
+    private static readonly TimeSpan SyncTimeout = TimeSpan.FromSeconds(60);
+
     public static string StagingPath(DriverWorkspace workspace, string volumeId) =>
         Path.Combine(workspace.KubeletDirectory, "plugins", "kubernetes.io", "csi", "formation.csi.dev", volumeId, "globalmount");
 
@@ -57,6 +60,28 @@ public static class NodeSteps
     /// <summary>What /proc/self/mountinfo says is mounted at <paramref name="path"/>.</summary>
     public static bool IsMounted(string path) =>
         File.ReadLines("/proc/self/mountinfo").Any(line => line.Split(' ')[4] == path);
+
+    /// <summary>Writes a mounted file system's dirty pages and journal to its device (`sync -f`,
+    /// i.e. syncfs), as an application quiesces before a snapshot: a crash-consistent cut holds only
+    /// what has reached the device.</summary>
+    public static async Task SyncFileSystemAsync(string mountPath)
+    {
+        var startInfo = new ProcessStartInfo("sync") { UseShellExecute = false, RedirectStandardError = true };
+        startInfo.ArgumentList.Add("-f");
+        startInfo.ArgumentList.Add(mountPath);
+        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("sync did not start");
+        using var cancellation = new CancellationTokenSource(SyncTimeout);
+        try
+        {
+            await process.WaitForExitAsync(cancellation.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill();
+            Assert.Fail($"`sync -f {mountPath}` still running after {SyncTimeout.TotalSeconds} s");
+        }
+        Assert.True(process.ExitCode == 0, $"`sync -f {mountPath}` exited with {process.ExitCode}: {await process.StandardError.ReadToEndAsync()}");
+    }
 
     public static void RequireKernelPath()
     {

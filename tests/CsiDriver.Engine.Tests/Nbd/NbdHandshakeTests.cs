@@ -46,7 +46,7 @@ public sealed class NbdHandshakeTests : IAsyncLifetime
     public async Task Info_describes_the_export_and_its_block_sizes_then_go_enters_transmission()
     {
         await using var client = await StartOptionsAsync();
-        await client.SendOptionAsync(NbdOption.Info, RawNbdClient.GoData("beta", NbdInfo.Name, NbdInfo.BlockSize));
+        await client.SendOptionAsync(NbdOption.Info, RawNbdClient.GoData("beta", NbdInfo.Name, NbdInfo.Description, NbdInfo.BlockSize));
         var infos = new Dictionary<NbdInfo, byte[]>();
         for (var (header, data) = await client.ReadOptionReplyAsync(); header.Reply != NbdOptionReply.Ack; (header, data) = await client.ReadOptionReplyAsync())
         {
@@ -60,6 +60,7 @@ public sealed class NbdHandshakeTests : IAsyncLifetime
             | NbdTransmissionFlags.SendTrim | NbdTransmissionFlags.SendWriteZeroes | NbdTransmissionFlags.CanMultiConnection,
             flags);
         Assert.Equal("beta", Encoding.UTF8.GetString(infos[NbdInfo.Name]));
+        Assert.Equal("volume", Encoding.UTF8.GetString(infos[NbdInfo.Description]));
         var sizes = infos[NbdInfo.BlockSize];
         Assert.Equal((1u, 4096u, 32u * 1024 * 1024),
             (BinaryPrimitives.ReadUInt32BigEndian(sizes), BinaryPrimitives.ReadUInt32BigEndian(sizes.AsSpan(4)), BinaryPrimitives.ReadUInt32BigEndian(sizes.AsSpan(8))));

@@ -154,6 +154,10 @@ public sealed class NbdServerTests : IAsyncLifetime
         await first.StartAsync();
         Assert.True(File.Exists(path));
         await Assert.ThrowsAsync<IOException>(() => new NbdServer(options).StartAsync());
+        await using (var stillServed = await RawNbdClient.OpenAsync(path, "small"))
+        {
+            Assert.Equal(NbdError.None, (await stillServed.ReadAsync(0, 4096)).Error);
+        }
         await first.StopAsync();
         Assert.False(File.Exists(path));
 
@@ -173,6 +177,58 @@ public sealed class NbdServerTests : IAsyncLifetime
         Assert.Equal(8 * MiB, client.ExportSize);
     }
     [Fact]
+    public async Task Stop_closes_connections_in_any_phase_and_removes_the_socket()
+    {
+        await using var transmitting = await RawNbdClient.OpenAsync(_env.SocketPath, "disk");
+        await using var haggling = await RawNbdClient.ConnectAsync(_env.SocketPath);
+        await haggling.ReadGreetingAsync();
+        var data = NbdTestEnvironment.RandomBytes((int)MiB, seed: 30);
+        var handles = Enumerable.Range(0, 8)
+            .Select(i => transmitting.SendRequest(NbdCommand.Write, (ulong)(i * MiB), (uint)MiB, data))
+            .ToHashSet();
+        for (var i = 0; i < 8; i++)
+        {
+            Assert.True(handles.Remove((await transmitting.ReadSimpleReplyAsync()).Handle));
+        }
+        Assert.Equal(2, _env.Server.ConnectionCount);
+
+        await _env.Server.StopAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await transmitting.ServerClosedAsync());
+        Assert.True(await haggling.ServerClosedAsync());
+        Assert.Equal(0, _env.Server.ConnectionCount);
+        Assert.False(File.Exists(_env.SocketPath));
+        Assert.Equal(data, await _env.ReadVolumeAsync("disk", 7 * MiB, (int)MiB));
+    }
+
+    [Fact]
+    public async Task Connection_limit_and_handshake_deadline_shed_idle_clients()
+    {
+        var path = Path.Combine(_env.Directory, "limited.sock");
+        await using var server = new NbdServer(new NbdServerOptions
+        {
+            Endpoints = [NbdEndpoint.Unix(path)],
+            Exports = new VolumeExportCatalog(_env.Engine),
+            MaxConnections = 1,
+            HandshakeTimeout = TimeSpan.FromMilliseconds(500),
+        });
+        await server.StartAsync();
+
+        await using (var silent = await RawNbdClient.ConnectAsync(path))
+        {
+            await silent.ReadGreetingAsync();
+            await using (var extra = await RawNbdClient.ConnectAsync(path))
+            {
+                Assert.True(await extra.ServerClosedAsync());
+            }
+            // Says nothing after the greeting: dropped once the handshake deadline passes.
+            Assert.True(await silent.ServerClosedAsync());
+        }
+        await WaitForAsync(() => server.ConnectionCount == 0, "the silent connection to be forgotten");
+        await using var next = await RawNbdClient.OpenAsync(path, "small");
+        Assert.Equal(NbdError.None, (await next.ReadAsync(0, 4096)).Error);
+    }
+
+    [Fact]
     public async Task Kernel_path_ext4_on_nbdfuse_and_a_loop_device_survives_a_remount()
     {
         Assert.True(File.Exists("/dev/fuse"), "/dev/fuse is missing: the kernel path needs FUSE");
@@ -185,7 +241,11 @@ public sealed class NbdServerTests : IAsyncLifetime
         var mounted = false;
         try
         {
-            await WaitForAsync(() => File.Exists(exportFile), "nbdfuse to expose the export");
+            await WaitForAsync(() => File.Exists(exportFile) || nbdfuse.HasExited, "nbdfuse to expose the export");
+            if (nbdfuse.HasExited)
+            {
+                throw new Xunit.Sdk.XunitException($"nbdfuse exited with {nbdfuse.ExitCode}: {await nbdfuse.StandardError.ReadToEndAsync()}");
+            }
             loop = (await ExternalTool.RunAsync("losetup", ["--find", "--show", exportFile], ToolTimeout)).Trim();
             await ExternalTool.RunAsync("mkfs.ext4", ["-q", "-F", loop], ToolTimeout);
 

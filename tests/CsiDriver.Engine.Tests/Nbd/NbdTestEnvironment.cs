@@ -28,8 +28,7 @@ internal sealed class NbdTestEnvironment : IAsyncDisposable
     /// <param name="readOnly">Volume ids published read-only.</param>
     public static async Task<NbdTestEnvironment> StartAsync(
         IEnumerable<(string Id, long Capacity)> volumes,
-        IReadOnlySet<string>? readOnly = null,
-        Func<NbdServerOptions, NbdServerOptions>? configure = null)
+        IReadOnlySet<string>? readOnly = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("nbd-test-").FullName;
         var engine = StorageEngine.Open(Path.Combine(directory, "data"));
@@ -44,7 +43,7 @@ internal sealed class NbdTestEnvironment : IAsyncDisposable
             Exports = new VolumeExportCatalog(engine, id => readOnly?.Contains(id) ?? false),
             HandshakeTimeout = TimeSpan.FromSeconds(10),
         };
-        var server = new NbdServer(configure?.Invoke(options) ?? options);
+        var server = new NbdServer(options);
         await server.StartAsync();
         return new NbdTestEnvironment(directory, engine, server, socketPath);
     }

@@ -210,6 +210,74 @@ public sealed class NbdTransmissionTests : IAsyncLifetime
         await AssertStillServesAsync(newcomer, seed: 11);
     }
 
+    [Fact]
+    public async Task A_device_that_blocks_does_not_hold_up_the_requests_behind_it()
+    {
+        // The first write blocks its caller outright; after that the device only lets a write
+        // finish once the next one has started, which is impossible if they run one by one.
+        var device = new BlockingDevice(_env.Engine.GetVolume("vol"));
+        var path = Path.Combine(_env.Directory, "blocking.sock");
+        await using var server = new NbdServer(new NbdServerOptions
+        {
+            Endpoints = [NbdEndpoint.Unix(path)],
+            Exports = new SingleExportCatalog(device),
+        });
+        await server.StartAsync();
+        await using var client = await RawNbdClient.OpenAsync(path, "vol");
+        for (var i = 0; i < 4; i++)
+        {
+            client.SendRequest(NbdCommand.Write, (ulong)(i * 4096), 4096, new byte[4096]);
+        }
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(NbdError.None, (await client.ReadSimpleReplyAsync()).Error);
+        }
+    }
+
+    /// <summary>Blocks the calling thread: the first write for a while, each later one until the
+    /// write after it has started.</summary>
+    private sealed class BlockingDevice(IBlockDevice inner) : IBlockDevice
+    {
+        private int _writes;
+
+        public string Name => inner.Name;
+        public long Size => inner.Size;
+        public bool IsReadOnly => false;
+
+        public ValueTask ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            inner.ReadAsync(offset, buffer, cancellationToken);
+
+        public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, bool fua, CancellationToken cancellationToken = default)
+        {
+            var index = Interlocked.Increment(ref _writes);
+            if (index == 1)
+            {
+                Thread.Sleep(50);
+            }
+            else if (index < 4)
+            {
+                // Wait (blocking, as a badly behaved engine would) for the next write to start.
+                Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _writes) > index, TimeSpan.FromSeconds(10)), "writes ran one by one");
+            }
+            return inner.WriteAsync(offset, data, fua, cancellationToken);
+        }
+
+        public ValueTask FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+
+        public ValueTask TrimAsync(long offset, long length, CancellationToken cancellationToken = default) =>
+            inner.TrimAsync(offset, length, cancellationToken);
+
+        public ValueTask WriteZeroesAsync(long offset, long length, bool fua, CancellationToken cancellationToken = default) =>
+            inner.WriteZeroesAsync(offset, length, fua, cancellationToken);
+    }
+
+    private sealed class SingleExportCatalog(IBlockDevice device) : INbdExportCatalog
+    {
+        public IEnumerable<NbdExportInfo> List() => [new(device.Name, device.Size, device.IsReadOnly)];
+
+        public IBlockDevice? Open(string name) => name == device.Name ? device : null;
+    }
+
     private async Task AssertStillServesAsync(RawNbdClient client, int seed)
     {
         var data = NbdTestEnvironment.RandomBytes(16 * 1024, seed);
