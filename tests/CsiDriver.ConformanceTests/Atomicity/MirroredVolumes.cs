@@ -1,3 +1,4 @@
+using CsiDriver.Engine.Nbd;
 using Csi.V1;
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.Engine.Consistency;

@@ -1,17 +1,15 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
-using CsiDriver.Engine;
-using CsiDriver.Engine.Nbd;
-
-namespace CsiDriver.ConformanceTests.Atomicity;
+namespace CsiDriver.Engine.Nbd;
 
 /// <summary>
-/// One driver volume seen through the driver's NBD socket as an <see cref="IBlockDevice"/>, so
-/// the engine's consistency workload and checker run over the real data path: fixed newstyle
-/// handshake, NBD_OPT_GO on the volume id, then one request at a time with simple replies. Wire
-/// layouts come from the engine's NBD types (one definition of the format); this is the client
-/// side of them. Every reply is awaited under a deadline so a hung driver fails the test.
+/// The client side of our NBD server: one export seen through an NBD unix socket as an
+/// <see cref="IBlockDevice"/>, so the consistency workload and checker run over the real data
+/// path (tests, `csidriver check-consistency`). Fixed newstyle handshake, NBD_OPT_GO on the
+/// export name, then one request at a time with simple replies. Wire layouts come from the
+/// server's own NBD types (one definition of the format). Every reply is awaited under a
+/// deadline so a hung server fails the caller instead of stalling it.
 /// </summary>
 public sealed class NbdBlockDevice : IBlockDevice, IAsyncDisposable
 {
