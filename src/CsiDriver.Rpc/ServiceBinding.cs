@@ -21,6 +21,14 @@ public sealed class ServiceBinding
 
     public ServiceDescriptor Service { get; }
 
+    /// <summary>
+    /// Turns an exception a handler of this service throws into the status the client sees, or
+    /// returns null to leave it an INTERNAL error with nothing leaked. The layer that owns the
+    /// exception types (an engine, a host) chooses its codes in one place instead of wrapping
+    /// every handler.
+    /// </summary>
+    public Func<Exception, RpcException?>? TranslateException { get; init; }
+
     public ServiceBinding Unary<TRequest, TResponse>(string methodName, UnaryHandler<TRequest, TResponse> handler)
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage<TResponse> =>
@@ -52,7 +60,7 @@ public sealed class ServiceBinding
         {
             var path = GrpcProtocol.PathOf(method);
             var handler = _handlers.TryGetValue(method.Name, out var create)
-                ? create(settings)
+                ? create(settings with { TranslateException = TranslateException })
                 : new UnimplementedServerCallHandler(path, settings, $"Method '{method.Name}' of service '{Service.FullName}' is not implemented");
             yield return new(path, handler);
         }

@@ -68,6 +68,16 @@ public partial class GrpcServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_exception_the_service_translates_reaches_the_client_with_its_status()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() =>
+            _client.UnaryAsync<EchoRequest, EchoReply>(EchoService.Method("Say"), new EchoRequest { Text = "translate" }));
+        Assert.Equal(StatusCode.FailedPrecondition, ex.Status);
+        Assert.Equal(EchoService.TranslatedDetail, ex.Message);
+        Assert.Equal(StatusCode.FailedPrecondition, (await _server.WaitForCompletionAsync("/formation.test.Echo/Say")).Status);
+    }
+
+    [Fact]
     public async Task Handler_exception_is_internal_and_leaks_nothing()
     {
         var ex = await Assert.ThrowsAsync<RpcException>(() =>

@@ -2,6 +2,8 @@ using Microsoft.Extensions.Logging;
 
 namespace CsiDriver.Rpc.Server;
 
-/// <summary>The server-wide settings every call handler needs.</summary>
+/// <summary>The settings every call handler needs: the server's, plus its service's exception
+/// translator (<see cref="ServiceBinding.TranslateException"/>).</summary>
 internal sealed record CallSettings(
-    int MaxReceiveMessageSize, TimeProvider TimeProvider, Action<CallCompletion>? OnCallCompleted, ILogger Logger);
+    int MaxReceiveMessageSize, TimeProvider TimeProvider, Action<CallCompletion>? OnCallCompleted, ILogger Logger,
+    Func<Exception, RpcException?>? TranslateException = null);

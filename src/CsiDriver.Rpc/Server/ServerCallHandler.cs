@@ -49,6 +49,10 @@ internal abstract class ServerCallHandler
             RpcLog.HandlerStoppedByCancellation(Settings.Logger, Method, ex.GetType().Name);
             (status, message) = (StatusCode.Cancelled, null);
         }
+        catch (Exception ex) when (Settings.TranslateException?.Invoke(ex) is { } translated)
+        {
+            (status, message) = (translated.Status, translated.Message);
+        }
         catch (Exception ex)
         {
             RpcLog.HandlerFailed(Settings.Logger, Method, ex);

@@ -36,22 +36,22 @@ public sealed partial class ControllerService(Driver driver)
     ];
 
     public ServiceBinding Binding() =>
-        new ServiceBinding(CsiReflection.Descriptor.Services.Single(s => s.Name == "Controller"))
-            .Unary<CreateVolumeRequest, CreateVolumeResponse>("CreateVolume", EngineErrors.Mapped<CreateVolumeRequest, CreateVolumeResponse>(CreateVolume))
-            .Unary<DeleteVolumeRequest, DeleteVolumeResponse>("DeleteVolume", EngineErrors.Mapped<DeleteVolumeRequest, DeleteVolumeResponse>(DeleteVolume))
-            .Unary<ControllerPublishVolumeRequest, ControllerPublishVolumeResponse>("ControllerPublishVolume", EngineErrors.Mapped<ControllerPublishVolumeRequest, ControllerPublishVolumeResponse>(ControllerPublishVolume))
-            .Unary<ControllerUnpublishVolumeRequest, ControllerUnpublishVolumeResponse>("ControllerUnpublishVolume", EngineErrors.Mapped<ControllerUnpublishVolumeRequest, ControllerUnpublishVolumeResponse>(ControllerUnpublishVolume))
-            .Unary<ValidateVolumeCapabilitiesRequest, ValidateVolumeCapabilitiesResponse>("ValidateVolumeCapabilities", EngineErrors.Mapped<ValidateVolumeCapabilitiesRequest, ValidateVolumeCapabilitiesResponse>(ValidateVolumeCapabilities))
-            .Unary<ListVolumesRequest, ListVolumesResponse>("ListVolumes", EngineErrors.Mapped<ListVolumesRequest, ListVolumesResponse>(ListVolumes))
-            .Unary<GetCapacityRequest, GetCapacityResponse>("GetCapacity", EngineErrors.Mapped<GetCapacityRequest, GetCapacityResponse>(GetCapacity))
+        new ServiceBinding(CsiReflection.Descriptor.Services.Single(s => s.Name == "Controller")) { TranslateException = EngineErrors.Translate }
+            .Unary<CreateVolumeRequest, CreateVolumeResponse>("CreateVolume", CreateVolume)
+            .Unary<DeleteVolumeRequest, DeleteVolumeResponse>("DeleteVolume", DeleteVolume)
+            .Unary<ControllerPublishVolumeRequest, ControllerPublishVolumeResponse>("ControllerPublishVolume", ControllerPublishVolume)
+            .Unary<ControllerUnpublishVolumeRequest, ControllerUnpublishVolumeResponse>("ControllerUnpublishVolume", ControllerUnpublishVolume)
+            .Unary<ValidateVolumeCapabilitiesRequest, ValidateVolumeCapabilitiesResponse>("ValidateVolumeCapabilities", ValidateVolumeCapabilities)
+            .Unary<ListVolumesRequest, ListVolumesResponse>("ListVolumes", ListVolumes)
+            .Unary<GetCapacityRequest, GetCapacityResponse>("GetCapacity", GetCapacity)
             .Unary<ControllerGetCapabilitiesRequest, ControllerGetCapabilitiesResponse>("ControllerGetCapabilities", ControllerGetCapabilities)
-            .Unary<CreateSnapshotRequest, CreateSnapshotResponse>("CreateSnapshot", EngineErrors.Mapped<CreateSnapshotRequest, CreateSnapshotResponse>(CreateSnapshot))
-            .Unary<DeleteSnapshotRequest, DeleteSnapshotResponse>("DeleteSnapshot", EngineErrors.Mapped<DeleteSnapshotRequest, DeleteSnapshotResponse>(DeleteSnapshot))
-            .Unary<ListSnapshotsRequest, ListSnapshotsResponse>("ListSnapshots", EngineErrors.Mapped<ListSnapshotsRequest, ListSnapshotsResponse>(ListSnapshots))
-            .Unary<GetSnapshotRequest, GetSnapshotResponse>("GetSnapshot", EngineErrors.Mapped<GetSnapshotRequest, GetSnapshotResponse>(GetSnapshot))
-            .Unary<ControllerExpandVolumeRequest, ControllerExpandVolumeResponse>("ControllerExpandVolume", EngineErrors.Mapped<ControllerExpandVolumeRequest, ControllerExpandVolumeResponse>(ControllerExpandVolume))
-            .Unary<ControllerGetVolumeRequest, ControllerGetVolumeResponse>("ControllerGetVolume", EngineErrors.Mapped<ControllerGetVolumeRequest, ControllerGetVolumeResponse>(ControllerGetVolume))
-            .Unary<ControllerModifyVolumeRequest, ControllerModifyVolumeResponse>("ControllerModifyVolume", EngineErrors.Mapped<ControllerModifyVolumeRequest, ControllerModifyVolumeResponse>(ControllerModifyVolume));
+            .Unary<CreateSnapshotRequest, CreateSnapshotResponse>("CreateSnapshot", CreateSnapshot)
+            .Unary<DeleteSnapshotRequest, DeleteSnapshotResponse>("DeleteSnapshot", DeleteSnapshot)
+            .Unary<ListSnapshotsRequest, ListSnapshotsResponse>("ListSnapshots", ListSnapshots)
+            .Unary<GetSnapshotRequest, GetSnapshotResponse>("GetSnapshot", GetSnapshot)
+            .Unary<ControllerExpandVolumeRequest, ControllerExpandVolumeResponse>("ControllerExpandVolume", ControllerExpandVolume)
+            .Unary<ControllerGetVolumeRequest, ControllerGetVolumeResponse>("ControllerGetVolume", ControllerGetVolume)
+            .Unary<ControllerModifyVolumeRequest, ControllerModifyVolumeResponse>("ControllerModifyVolume", ControllerModifyVolume);
 
     private Task<ControllerGetCapabilitiesResponse> ControllerGetCapabilities(ControllerGetCapabilitiesRequest request, CallContext context)
     {

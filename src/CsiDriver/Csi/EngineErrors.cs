@@ -3,13 +3,14 @@ using CsiDriver.Rpc;
 
 namespace CsiDriver.Csi;
 
-/// <summary>The one place where engine failures become gRPC statuses.</summary>
+/// <summary>The one place where engine failures become gRPC statuses. Services hand it to their
+/// <see cref="ServiceBinding.TranslateException"/>, so no handler wraps its own calls.</summary>
 public static class EngineErrors
 {
     public static RpcException ToRpc(EngineException e) => new(e switch
     {
-        VolumeNotFoundException => StatusCode.NotFound,
-        VolumeExistsException => StatusCode.AlreadyExists,
+        VolumeNotFoundException or SnapshotNotFoundException => StatusCode.NotFound,
+        VolumeExistsException or SnapshotExistsException => StatusCode.AlreadyExists,
         ReadOnlyVolumeException => StatusCode.FailedPrecondition,
         Engine.OutOfRangeException => StatusCode.OutOfRange,
         InsufficientSpaceException => StatusCode.ResourceExhausted,
@@ -17,17 +18,8 @@ public static class EngineErrors
         _ => StatusCode.Internal,
     }, e.Message);
 
-    /// <summary>Wraps a handler so that engine failures reach the caller with their status.</summary>
-    public static UnaryHandler<TRequest, TResponse> Mapped<TRequest, TResponse>(UnaryHandler<TRequest, TResponse> handler) =>
-        async (request, context) =>
-        {
-            try
-            {
-                return await handler(request, context);
-            }
-            catch (EngineException e)
-            {
-                throw ToRpc(e);
-            }
-        };
+    /// <summary>An engine failure's status; null for anything else (the server then answers
+    /// INTERNAL and logs it).</summary>
+    public static RpcException? Translate(Exception exception) =>
+        exception is EngineException engine ? ToRpc(engine) : null;
 }

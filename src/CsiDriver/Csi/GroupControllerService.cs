@@ -15,11 +15,11 @@ namespace CsiDriver.Csi;
 public sealed class GroupControllerService(Driver driver)
 {
     public ServiceBinding Binding() =>
-        new ServiceBinding(CsiReflection.Descriptor.Services.Single(s => s.Name == "GroupController"))
+        new ServiceBinding(CsiReflection.Descriptor.Services.Single(s => s.Name == "GroupController")) { TranslateException = EngineErrors.Translate }
             .Unary<GroupControllerGetCapabilitiesRequest, GroupControllerGetCapabilitiesResponse>("GroupControllerGetCapabilities", GetCapabilities)
-            .Unary<CreateVolumeGroupSnapshotRequest, CreateVolumeGroupSnapshotResponse>("CreateVolumeGroupSnapshot", EngineErrors.Mapped<CreateVolumeGroupSnapshotRequest, CreateVolumeGroupSnapshotResponse>(Create))
-            .Unary<DeleteVolumeGroupSnapshotRequest, DeleteVolumeGroupSnapshotResponse>("DeleteVolumeGroupSnapshot", EngineErrors.Mapped<DeleteVolumeGroupSnapshotRequest, DeleteVolumeGroupSnapshotResponse>(Delete))
-            .Unary<GetVolumeGroupSnapshotRequest, GetVolumeGroupSnapshotResponse>("GetVolumeGroupSnapshot", EngineErrors.Mapped<GetVolumeGroupSnapshotRequest, GetVolumeGroupSnapshotResponse>(Get));
+            .Unary<CreateVolumeGroupSnapshotRequest, CreateVolumeGroupSnapshotResponse>("CreateVolumeGroupSnapshot", Create)
+            .Unary<DeleteVolumeGroupSnapshotRequest, DeleteVolumeGroupSnapshotResponse>("DeleteVolumeGroupSnapshot", Delete)
+            .Unary<GetVolumeGroupSnapshotRequest, GetVolumeGroupSnapshotResponse>("GetVolumeGroupSnapshot", Get);
 
     private static Task<GroupControllerGetCapabilitiesResponse> GetCapabilities(GroupControllerGetCapabilitiesRequest request, CallContext context) =>
         Task.FromResult(new GroupControllerGetCapabilitiesResponse

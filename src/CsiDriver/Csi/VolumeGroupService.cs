@@ -22,12 +22,12 @@ public sealed partial class VolumeGroupService(Driver driver)
     public const string IdPrefix = "vg-";
 
     public ServiceBinding Binding() =>
-        new ServiceBinding(VolumegroupReflection.Descriptor.Services.Single(s => s.Name == "Controller"))
-            .Unary<CreateVolumeGroupRequest, CreateVolumeGroupResponse>("CreateVolumeGroup", EngineErrors.Mapped<CreateVolumeGroupRequest, CreateVolumeGroupResponse>(CreateVolumeGroup))
-            .Unary<ModifyVolumeGroupMembershipRequest, ModifyVolumeGroupMembershipResponse>("ModifyVolumeGroupMembership", EngineErrors.Mapped<ModifyVolumeGroupMembershipRequest, ModifyVolumeGroupMembershipResponse>(ModifyVolumeGroupMembership))
-            .Unary<DeleteVolumeGroupRequest, DeleteVolumeGroupResponse>("DeleteVolumeGroup", EngineErrors.Mapped<DeleteVolumeGroupRequest, DeleteVolumeGroupResponse>(DeleteVolumeGroup))
-            .Unary<ListVolumeGroupsRequest, ListVolumeGroupsResponse>("ListVolumeGroups", EngineErrors.Mapped<ListVolumeGroupsRequest, ListVolumeGroupsResponse>(ListVolumeGroups))
-            .Unary<ControllerGetVolumeGroupRequest, ControllerGetVolumeGroupResponse>("ControllerGetVolumeGroup", EngineErrors.Mapped<ControllerGetVolumeGroupRequest, ControllerGetVolumeGroupResponse>(ControllerGetVolumeGroup));
+        new ServiceBinding(VolumegroupReflection.Descriptor.Services.Single(s => s.Name == "Controller")) { TranslateException = EngineErrors.Translate }
+            .Unary<CreateVolumeGroupRequest, CreateVolumeGroupResponse>("CreateVolumeGroup", CreateVolumeGroup)
+            .Unary<ModifyVolumeGroupMembershipRequest, ModifyVolumeGroupMembershipResponse>("ModifyVolumeGroupMembership", ModifyVolumeGroupMembership)
+            .Unary<DeleteVolumeGroupRequest, DeleteVolumeGroupResponse>("DeleteVolumeGroup", DeleteVolumeGroup)
+            .Unary<ListVolumeGroupsRequest, ListVolumeGroupsResponse>("ListVolumeGroups", ListVolumeGroups)
+            .Unary<ControllerGetVolumeGroupRequest, ControllerGetVolumeGroupResponse>("ControllerGetVolumeGroup", ControllerGetVolumeGroup);
 
     /// <summary>
     /// Idempotent by name: the same name with the same parameters and volumes returns the

@@ -11,19 +11,9 @@ namespace CsiDriver.Node;
 /// </summary>
 public static class NodeErrors
 {
-    public static UnaryHandler<TRequest, TResponse> Mapped<TRequest, TResponse>(UnaryHandler<TRequest, TResponse> handler)
-    {
-        var engineMapped = EngineErrors.Mapped(handler);
-        return async (request, context) =>
-        {
-            try
-            {
-                return await engineMapped(request, context);
-            }
-            catch (Exception e) when (e is ExternalCommandException or IOException or TimeoutException or UnauthorizedAccessException)
-            {
-                throw new RpcException(StatusCode.Internal, e.Message);
-            }
-        };
-    }
+    public static RpcException? Translate(Exception exception) =>
+        EngineErrors.Translate(exception)
+        ?? (exception is ExternalCommandException or IOException or TimeoutException or UnauthorizedAccessException
+            ? new RpcException(StatusCode.Internal, exception.Message)
+            : null);
 }

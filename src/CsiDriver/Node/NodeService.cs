@@ -24,13 +24,13 @@ public sealed partial class NodeService(Driver driver, NodePaths paths, FuseLoop
     ];
 
     public ServiceBinding Binding() =>
-        new ServiceBinding(CsiReflection.Descriptor.Services.Single(s => s.Name == "Node"))
-            .Unary<NodeStageVolumeRequest, NodeStageVolumeResponse>("NodeStageVolume", NodeErrors.Mapped<NodeStageVolumeRequest, NodeStageVolumeResponse>(NodeStageVolume))
-            .Unary<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>("NodeUnstageVolume", NodeErrors.Mapped<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>(NodeUnstageVolume))
-            .Unary<NodePublishVolumeRequest, NodePublishVolumeResponse>("NodePublishVolume", NodeErrors.Mapped<NodePublishVolumeRequest, NodePublishVolumeResponse>(NodePublishVolume))
-            .Unary<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>("NodeUnpublishVolume", NodeErrors.Mapped<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>(NodeUnpublishVolume))
-            .Unary<NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse>("NodeGetVolumeStats", NodeErrors.Mapped<NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse>(NodeGetVolumeStats))
-            .Unary<NodeExpandVolumeRequest, NodeExpandVolumeResponse>("NodeExpandVolume", NodeErrors.Mapped<NodeExpandVolumeRequest, NodeExpandVolumeResponse>(NodeExpandVolume))
+        new ServiceBinding(CsiReflection.Descriptor.Services.Single(s => s.Name == "Node")) { TranslateException = NodeErrors.Translate }
+            .Unary<NodeStageVolumeRequest, NodeStageVolumeResponse>("NodeStageVolume", NodeStageVolume)
+            .Unary<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>("NodeUnstageVolume", NodeUnstageVolume)
+            .Unary<NodePublishVolumeRequest, NodePublishVolumeResponse>("NodePublishVolume", NodePublishVolume)
+            .Unary<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>("NodeUnpublishVolume", NodeUnpublishVolume)
+            .Unary<NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse>("NodeGetVolumeStats", NodeGetVolumeStats)
+            .Unary<NodeExpandVolumeRequest, NodeExpandVolumeResponse>("NodeExpandVolume", NodeExpandVolume)
             .Unary<NodeGetCapabilitiesRequest, NodeGetCapabilitiesResponse>("NodeGetCapabilities", NodeGetCapabilities)
             .Unary<NodeGetInfoRequest, NodeGetInfoResponse>("NodeGetInfo", NodeGetInfo);
 

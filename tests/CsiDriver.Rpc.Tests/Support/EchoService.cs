@@ -23,8 +23,16 @@ internal sealed class EchoService
 
     public CallContext? LastContext { get; private set; }
 
+    /// <summary>The message of the one exception type the Echo service translates itself.</summary>
+    public const string TranslatedDetail = "the echo chamber is full";
+
+    /// <summary>The service's own mapping: its domain exception (here TimeoutException) becomes
+    /// FAILED_PRECONDITION; anything else is left to the server (INTERNAL, nothing leaked).</summary>
+    public static RpcException? Translate(Exception exception) =>
+        exception is TimeoutException ? new RpcException(StatusCode.FailedPrecondition, exception.Message) : null;
+
     public static ServiceBinding Bind(EchoService service) =>
-        new ServiceBinding(Descriptor)
+        new ServiceBinding(Descriptor) { TranslateException = Translate }
             .Unary<EchoRequest, EchoReply>("Say", service.SayAsync)
             .Unary<FailRequest, EchoReply>("Fail", (request, _) =>
                 throw new RpcException((StatusCode)request.Code, request.Message))
@@ -39,6 +47,8 @@ internal sealed class EchoService
         {
             case "throw":
                 throw new InvalidOperationException(InternalDetail);
+            case "translate":
+                throw new TimeoutException(TranslatedDetail);
             case "wait":
                 WaitStarted.TrySetResult(context);
                 try
