@@ -11,9 +11,13 @@ internal sealed partial class GroupJournal
     /// Opens the journal in <paramref name="directory"/> (creating it if needed), replays every
     /// valid record after <paramref name="checkpointSequence"/> through <paramref name="replay"/>,
     /// and cuts off a torn or corrupt tail: the first record failing its checks ends the journal,
-    /// its segment is truncated there and later segments are deleted. Only segments from the one
-    /// holding the checkpoint onwards are read, so recovery time is bounded by the journal
-    /// written since the checkpoint. Appends then continue in a fresh segment.
+    /// its segment is truncated there and later segments are deleted. A segment whose header is
+    /// bad ends the journal at its start: it and later segments are deleted, but every record
+    /// before it still counts. (A kill inside <see cref="Roll"/> leaves exactly that: the next
+    /// segment created, its header not yet written, while the segments before it hold records
+    /// that may already be acknowledged.) Only segments from the one holding the checkpoint
+    /// onwards are read, so recovery time is bounded by the journal written since the
+    /// checkpoint. Appends then continue in a fresh segment.
     /// </summary>
     public static GroupJournal Open(
         string directory, string name, long checkpointSequence, long segmentBytes, TimeProvider clock,
@@ -27,13 +31,14 @@ internal sealed partial class GroupJournal
             .Where(f => f.Ok)
             .OrderBy(f => f.Number)
             .ToList();
-        string? cutReason = null;
+        string? headerCut = null;
         long cutBytes = 0;
 
-        // Segment headers first: a bad header ends the journal there.
+        // Segment headers first: a bad header ends the journal there; the segments before it
+        // are replayed below like any others.
         foreach (var file in files)
         {
-            if (cutReason != null)
+            if (headerCut != null)
             {
                 cutBytes += new FileInfo(file.Path).Length;
                 File.Delete(file.Path);
@@ -42,7 +47,7 @@ internal sealed partial class GroupJournal
             using var reader = SegmentReader.Open(file.Path, limit: null, out var error);
             if (reader == null)
             {
-                cutReason = $"{Path.GetFileName(file.Path)}: {error}";
+                headerCut = $"{Path.GetFileName(file.Path)}: {error}";
                 cutBytes += new FileInfo(file.Path).Length;
                 File.Delete(file.Path);
                 continue;
@@ -53,6 +58,7 @@ internal sealed partial class GroupJournal
             });
         }
 
+        string? cutReason = null;
         var last = checkpointSequence;
         long replayed = 0, replayedBytes = 0;
         var first = journal._segments.FindLastIndex(s => s.StartSequence <= checkpointSequence + 1);
@@ -97,6 +103,8 @@ internal sealed partial class GroupJournal
             }
         }
 
+        // A cut inside the replayed segments is the earlier one; otherwise the header cut stands.
+        cutReason ??= headerCut;
         journal._lastSequence = last;
         var number = journal._segments.Count == 0 ? 1 : journal._segments[^1].Number + 1;
         journal._active = journal.CreateSegment(number, last + 1, durable: true);
