@@ -60,13 +60,26 @@ public sealed partial class StorageEngine
             }
             pauseMicros = (long)pause.Elapsed.TotalMicroseconds;
         }
-        foreach (var layer in data)
+        try
         {
-            Native.DataSync(layer.Handle);
+            foreach (var layer in data)
+            {
+                Native.DataSync(layer.Handle);
+            }
+            foreach (var (layer, bits) in maps)
+            {
+                MetadataFile.Write(layer.MapPath, ChunkMap.FileMagic, bits);
+            }
         }
-        foreach (var (layer, bits) in maps)
+        catch
         {
-            MetadataFile.Write(layer.MapPath, ChunkMap.FileMagic, bits);
+            // The marks were cleared when the cut was taken. The next checkpoint names a later
+            // cut, after which these records are never replayed again, so it must sync and
+            // write what this one could not: the checkpoint file only ever follows every data
+            // file and chunk map it covers.
+            maps.ForEach(m => m.Layer.Map.MarkDirty());
+            data.ForEach(layer => layer.DataDirty = true);
+            throw;
         }
         // The journals up to the cut stay readable after a crash for consumers that have not
         // passed them yet (replication ships from the journal, not from the data files).

@@ -88,6 +88,27 @@ public sealed partial class StorageEngineTests
         }
     }
 
+    /// <summary>A checkpoint that fails to write a chunk map leaves it to the next one, which
+    /// names a later cut: the records before that cut are never replayed again.</summary>
+    [Fact]
+    public void ChunkMapACheckpointFailedToWriteIsWrittenByTheNext()
+    {
+        var engine = Open();
+        var volume = engine.CreateVolume("v", 4 * Chunk);
+        Bytes.Write(volume, Chunk, Bytes.Pattern(Chunk, 7));
+        var data = Assert.Single(Directory.GetFiles(Path.Combine(_directory.Path, "layers"), "*.data"));
+        var blocker = Path.ChangeExtension(data, ".map.tmp");
+        Directory.CreateDirectory(blocker);
+        Assert.Throws<UnauthorizedAccessException>(engine.Checkpoint);
+        Directory.Delete(blocker);
+        engine.Checkpoint();
+        engine.CloseWithoutCheckpoint();
+
+        using var reopened = Open();
+        Assert.Equal(0, reopened.Recovery.Sum(r => r.ReplayedRecords));
+        Assert.Equal(Bytes.Pattern(Chunk, 7), Bytes.Read(reopened.GetVolume("v"), Chunk, Chunk));
+    }
+
     /// <summary>Applies the stream's operations to the model from <paramref name="position"/>
     /// until the model equals <paramref name="actual"/>, looking at prefixes from
     /// <paramref name="earliest"/> up to a bounded unflushed tail; returns the prefix length.</summary>

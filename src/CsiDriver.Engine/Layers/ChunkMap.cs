@@ -114,6 +114,9 @@ internal sealed class ChunkMap
         }
     }
 
+    /// <summary>Gives the dirty mark back: a checkpoint took the bits but could not write them.</summary>
+    public void MarkDirty() => IsDirty = true;
+
     /// <summary>Copies the bits and clears the dirty mark; called while writers are paused.</summary>
     public byte[] TakeForCheckpoint()
     {
