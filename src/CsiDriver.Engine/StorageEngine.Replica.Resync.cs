@@ -210,11 +210,15 @@ public sealed partial class StorageEngine
     }
 
     /// <summary>Journals a new replica state and makes it current. Caller holds the structure lock.</summary>
-    private static long AppendState(ConsistencyGroup group, ReplicaState state)
+    private long AppendState(ConsistencyGroup group, ReplicaState state)
     {
-        using var pause = new GroupPause([group]);
-        var sequence = group.Journal.Append(JournalRecordKind.ReplicaState, 0, 0, 0, state.ToBytes(), group.Journal.NowMicros());
-        group.Replica = state;
+        long sequence;
+        using (new GroupPause([group]))
+        {
+            sequence = group.Journal.Append(JournalRecordKind.ReplicaState, 0, 0, 0, state.ToBytes(), group.Journal.NowMicros());
+            group.Replica = state;
+        }
+        SignalReplicaChanged(group);
         return sequence;
     }
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using CsiDriver.Engine.Journal;
 using CsiDriver.Engine.Layers;
 using CsiDriver.Engine.Replication;
@@ -12,6 +13,9 @@ namespace CsiDriver.Engine;
 /// </summary>
 public sealed partial class StorageEngine
 {
+    /// <summary>Per journal: completed (and removed) when its replica state changes next.</summary>
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _replicaChanged = new(StringComparer.Ordinal);
+
     /// <summary>How far the replica group of <paramref name="journal"/> (the <see cref="Volume.JournalName"/>
     /// of any member) has applied; <see cref="ReplicaPosition.None"/> before its first batch.</summary>
     public ReplicaPosition GetReplicaPosition(string journal)
@@ -19,6 +23,33 @@ public sealed partial class StorageEngine
         lock (_structure)
         {
             return (GetGroup(journal).Replica ?? default).Position;
+        }
+    }
+
+    /// <summary>Waits until the replica group is not resyncing and its position satisfies
+    /// <paramref name="reached"/> (e.g. a sequence or main-site time no older than asked): for a
+    /// backup snapshot that must include everything up to a point. Bounded by <paramref name="ct"/>.</summary>
+    public async ValueTask<ReplicaPosition> WaitForReplicaPositionAsync(string journal, Func<ReplicaPosition, bool> reached, CancellationToken ct = default)
+    {
+        while (true)
+        {
+            // Taken before the position is read: a change after the read completes it.
+            var changed = _replicaChanged.GetOrAdd(journal, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            var position = GetReplicaPosition(journal);
+            if (!position.Resyncing && reached(position))
+            {
+                return position;
+            }
+            await changed.WaitAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Wakes the waiters of <see cref="WaitForReplicaPositionAsync"/>; called after the state changed.</summary>
+    private void SignalReplicaChanged(ConsistencyGroup group)
+    {
+        if (_replicaChanged.TryRemove(group.JournalName, out var changed))
+        {
+            changed.TrySetResult();
         }
     }
 
@@ -112,6 +143,7 @@ public sealed partial class StorageEngine
             }
             applied = AppendBatch(group, volumes, batch, saveCatalog: false);
         }
+        SignalReplicaChanged(applied.Group);
         await applied.Group.Commit.WaitDurableAsync(applied.DurableAt).ConfigureAwait(false);
         return applied.Position;
     }

@@ -71,7 +71,7 @@ public sealed partial class StorageEngine
                         frozen.Snapshot = snapshot;
                         snapshots.Add(snapshot);
                     }
-                    points.Add(new GroupCutPoint(group.Key.JournalName, group.Key.Name, sequence, group.Select(m => m.Volume.Id).ToArray()));
+                    points.Add(new GroupCutPoint(group.Key.JournalName, group.Key.Name, sequence, group.Select(m => m.Volume.Id).ToArray(), group.Key.Replica?.Position));
                 }
                 pauseTime = pause.Elapsed;
             }
