@@ -100,8 +100,9 @@ public sealed partial class StorageEngine
     /// <summary>
     /// Applies <paramref name="batch"/> atomically and returns the new position once it is
     /// durable. ONE journal record (kind ReplicaBatch) holds every update and the new position,
-    /// so recovery replays all of it or none; it is appended and applied while the group is
-    /// paused, so no reader of the replicas and no snapshot sees half a batch. Writes into the
+    /// so recovery replays all of it or none; it is appended, synced and only then applied, all
+    /// while the group is paused, so no reader of the replicas and no snapshot sees half a batch
+    /// and a batch lost with a torn journal tail never reached the data files. Writes into the
     /// read-only replica volumes. A batch already applied (LastSequence at or below the
     /// position) is ignored.
     /// </summary>
@@ -169,6 +170,10 @@ public sealed partial class StorageEngine
         CheckMembers(group, volumes);
         var payload = ReplicaBatchRecord.Write(batch, volumes.Select(v => v.Number).ToArray());
         var sequence = group.Journal.Append(JournalRecordKind.ReplicaBatch, 0, 0, 0, payload, group.Journal.NowMicros());
+        // Durable before it touches a data file: a batch cut off with a torn tail after a power
+        // loss must leave no trace, and data files may reach the disk before the journal does.
+        // Still paused, so no snapshot cut can fall between the record and its application.
+        WaitDurable(group, sequence);
         for (var i = 0; i < volumes.Count; i++)
         {
             var update = batch.Updates[i];
