@@ -65,6 +65,10 @@ public sealed partial class StorageEngine
             CheckVolumeAbsent(volumeId);
             var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, parent: null);
             volume.SetReadOnly(true);
+            using (new GroupPause([volume.Group]))
+            {
+                volume.Group.Replica ??= default; // a replica group from now on, at position 0
+            }
             SaveCatalog();
             return volume;
         }
