@@ -231,4 +231,39 @@ public sealed class ReplicaApplyTests : IDisposable
             Assert.Equal(data, Bytes.Read(stock, grown - data.Length, data.Length));
         }
     }
+
+    [Fact]
+    public async Task ACrashInTheMiddleOfAppliesRecoversToABatchBoundaryNoOlderThanTheLastAcknowledged()
+    {
+        var model = new ReplicaModel(7, Ids);
+        var batches = Enumerable.Range(0, 40).Select(_ => model.NextBatch(updates: 12)).ToList();
+        var random = new Random(7);
+        long acknowledged = 0;
+        using (var engine = Open())
+        {
+            CreateReplicas(engine);
+        }
+        for (var round = 0; round < 3; round++)
+        {
+            var engine = Open();
+            var position = engine.GetReplicaPosition("orders").SourceSequence;
+            Assert.True(position >= acknowledged, $"round {round}: recovered {position}, acknowledged {acknowledged}");
+            Assert.Equal(position, model.BoundaryOf(ReplicaModel.Read(engine, Ids)));
+            var applier = Task.Run(async () =>
+            {
+                foreach (var batch in batches.Where(b => b.AfterSequence >= position))
+                {
+                    acknowledged = (await engine.ApplyReplicaBatchAsync("orders", batch)).SourceSequence;
+                }
+            });
+            await Task.Delay(20 + random.Next(80));
+            engine.CloseWithoutCheckpoint(); // what a crash leaves: the page cache, no checkpoint
+            // The applier dies on closed files (or finished first); never on a refusal of the engine's.
+            var failure = await Record.ExceptionAsync(() => applier);
+            Assert.False(failure is EngineException, failure?.ToString());
+        }
+        using var recovered = Open();
+        Assert.True(recovered.GetReplicaPosition("orders").SourceSequence >= acknowledged);
+        Assert.Equal(recovered.GetReplicaPosition("orders").SourceSequence, model.BoundaryOf(ReplicaModel.Read(recovered, Ids)));
+    }
 }
