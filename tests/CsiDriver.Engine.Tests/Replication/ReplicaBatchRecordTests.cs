@@ -11,11 +11,17 @@ public sealed class ReplicaBatchRecordTests
         new ReplicaUpdate("a", JournalRecordKind.Resize, 0, 1 << 20, default),
     ]);
 
+    private static byte[] Encode()
+    {
+        var payload = new byte[ReplicaBatchRecord.SizeOf(Batch.Updates)];
+        ReplicaBatchRecord.Write(payload, Batch, [7, 9, 7]);
+        return payload;
+    }
+
     [Fact]
     public void RoundTripsEveryUpdateInOrder()
     {
-        var payload = ReplicaBatchRecord.Write(Batch, [7, 9, 7]);
-        Assert.Equal(ReplicaBatchRecord.SizeOf(Batch.Updates), payload.Length);
+        var payload = Encode();
         Assert.True(ReplicaBatchRecord.TryParse(payload, out var reader, out var error), error);
         Assert.Equal((10L, 17L, 1_700_000_000_000_123L), (reader.AfterSequence, reader.LastSequence, reader.SourceTimestampMicros));
         var seen = new List<(uint, JournalRecordKind, long, long)>();
@@ -32,7 +38,7 @@ public sealed class ReplicaBatchRecordTests
     [Fact]
     public void RefusesTruncatedOversizedBadKindAndNewerPayloads()
     {
-        var payload = ReplicaBatchRecord.Write(Batch, [7, 9, 7]);
+        var payload = Encode();
         Assert.False(ReplicaBatchRecord.TryParse(payload[..^1], out _, out _));
         Assert.False(ReplicaBatchRecord.TryParse([.. payload, 0], out _, out _));
         var badKind = (byte[])payload.Clone();
