@@ -238,10 +238,13 @@ public sealed partial class StorageEngine
     private Snapshot? FindProtectiveSnapshot(Volume volume) =>
         FindSnapshot(ProtectiveSnapshotId(volume.Id)) is { } snapshot && snapshot.VolumeId == volume.Id ? snapshot : null;
 
-    /// <summary>Caller holds the checkpoint and structure locks.</summary>
+    /// <summary>Deletes the protective snapshots of the group's members, and those of volumes
+    /// deleted since (nothing can return to them). Caller holds the checkpoint and structure locks.</summary>
     private void DeleteProtectiveSnapshots(ConsistencyGroup group)
     {
-        foreach (var snapshot in group.Members.Select(FindProtectiveSnapshot).OfType<Snapshot>().ToList())
+        var protective = _snapshots.Values.Where(s => s.Id == ProtectiveSnapshotId(s.VolumeId)
+            && (FindVolume(s.VolumeId) is not { } volume || volume.Group == group)).ToList();
+        foreach (var snapshot in protective)
         {
             DeleteSnapshot(snapshot.Id);
         }

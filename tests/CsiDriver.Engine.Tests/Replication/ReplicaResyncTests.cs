@@ -163,4 +163,23 @@ public sealed class ReplicaResyncTests : IDisposable
         Assert.StartsWith("protect-", StorageEngine.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength)));
         Assert.True(VolumeIds.IsValid(StorageEngine.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength))));
     }
+
+    [Fact]
+    public async Task AnAbortedInitialSyncLeavesTheReplicasEmptyAndADeletedMembersProtectionGoes()
+    {
+        using var engine = Open();
+        foreach (var id in Ids)
+        {
+            engine.CreateReplicaVolume(id, ReplicaModel.Size, "orders");
+        }
+        engine.BeginReplicaResync("orders");
+        Assert.Equal(ReplicaPosition.None with { Resyncing = true }, engine.GetReplicaPosition("orders"));
+        await engine.WriteReplicaChunksAsync("orders", Chunks(10));
+        Assert.True(engine.DeleteVolume("stock"));
+        engine.AbortReplicaResync("orders");
+
+        Assert.Equal(ReplicaPosition.None, engine.GetReplicaPosition("orders"));
+        Assert.Empty(engine.Snapshots);
+        Assert.Equal(-1, Bytes.ReadAll(engine.GetVolume("sales")).AsSpan().IndexOfAnyExcept((byte)0));
+    }
 }
