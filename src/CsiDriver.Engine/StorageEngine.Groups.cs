@@ -48,7 +48,16 @@ public sealed partial class StorageEngine
                 for (var layer = volume.Top; layer != null; layer = layer.Parent)
                 {
                     Native.DataSync(layer.Handle);
-                    MetadataFile.Write(layer.MapPath, Layers.ChunkMap.FileMagic, layer.Map.TakeForCheckpoint());
+                    try
+                    {
+                        MetadataFile.Write(layer.MapPath, Layers.ChunkMap.FileMagic, layer.Map.TakeForCheckpoint());
+                    }
+                    catch
+                    {
+                        // The move is abandoned; the next checkpoint must still write this map.
+                        layer.Map.MarkDirty();
+                        throw;
+                    }
                 }
                 var now = source.Journal.NowMicros();
                 source.Journal.Append(JournalRecordKind.Barrier, volume.Number, 0, 0, Encoding.UTF8.GetBytes("leave " + target.JournalName), now);
