@@ -104,7 +104,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
 
     private async Task StreamAsync(long after, CancellationToken cancellationToken)
     {
-        var batcher = new JournalBatcher(engine, target.Journal, target.VolumeIds.ToHashSet(StringComparer.Ordinal));
+        using var batcher = new JournalBatcher(engine, target.Journal, target.VolumeIds.ToHashSet(StringComparer.Ordinal));
         var lastOverrunCheck = Stopwatch.GetTimestamp();
         while (true)
         {
