@@ -169,6 +169,8 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
         await Volumes.WaitUntilAsync(() => _main.Manager.ResyncAsync(Group, default).Result.Ready, "the failback resync to complete");
 
         Assert.Equal(8, _main.Manager.GetInfo(Group).LastResyncChunks);
+        // The new primary counts once it hears the acknowledgement, a moment after the old one is ready.
+        await Volumes.WaitUntilAsync(() => _backup.Manager.GetInfo(Group).Resync.Ready, "the new primary to hear the resync complete");
         Assert.Equal(8, _backup.Manager.GetInfo(Group).LastResyncChunks);
         await CaughtUpAsync(_backup);
         await AssertSameAsync(_backup, _main);
