@@ -161,8 +161,11 @@ public sealed partial class ReplicationManager
             }
             var links = runtime.ReceiverStatus.Values.ToList();
             var waiting = runtime.Record.SecondaryState == ReplicationState.AwaitingResync;
-            var progress = links.Count == 0 ? new ResyncProgress(!waiting, 0, 0, 0, 0) : Sum(links.Select(l => l.Resync));
-            return progress with { Ready = !waiting && !links.Any(l => l.Resyncing) && links.All(l => Interlocked.Read(ref l.AppliedSequence) > 0) };
+            // Ready: every link has applied a consistent image (a position) and none is resyncing.
+            return Sum(links.Select(l => l.Resync)) with
+            {
+                Ready = !waiting && links.Count > 0 && !links.Any(l => l.Resyncing) && links.All(l => Interlocked.Read(ref l.AppliedSequence) > 0),
+            };
         }
     }
 
