@@ -37,7 +37,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         using var session = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // Connecting has no deadline of its own (a TLS handshake with a server going away can
         // hang): the whole opening is bounded, then the timer is switched off.
-        session.CancelAfter(settings.StallTimeout);
+        session.CancelAfter(settings.OpenTimeout);
         await using var call = client.Replicate(session.Token);
         _call = call;
         await call.WriteAsync(new ShipperMessage { Open = BuildOpen() }).ConfigureAwait(false);
@@ -46,6 +46,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         session.CancelAfter(Timeout.InfiniteTimeSpan);
         LogOpened(target.ReplicationId, target.Peer.ToString(), opened.AppliedSequence, opened.Resyncing, opened.AwaitingFailback);
         var acks = ReadAcksAsync(responses, session);
+        var watchdog = WatchForStallAsync(session);
         try
         {
             var from = await PrepareAsync(opened, session.Token).ConfigureAwait(false);
@@ -53,14 +54,41 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
             ReachedStreaming = true;
             await StreamAsync(from, session.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (_ackFailure is not null && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or RpcException { Status: StatusCode.Cancelled }
+            && _ackFailure is not null && !cancellationToken.IsCancellationRequested)
         {
+            // The session was ended for the reason the ack reader or the watchdog found.
             throw _ackFailure;
         }
         finally
         {
             await session.CancelAsync().ConfigureAwait(false);
             await acks.ConfigureAwait(false);
+            await watchdog.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Ends the session when messages are in flight and nothing was acknowledged for
+    /// the stall timeout: a path that drops packets without a reset leaves the sender blocked
+    /// (full window, full HTTP/2 flow-control window) where it cannot look at the clock itself.</summary>
+    private async Task WatchForStallAsync(CancellationTokenSource session)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(settings.StallTimeout / 4, session.Token).ConfigureAwait(false);
+                if (_window.InflightBytes > 0 && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastAckTimestamp)) > settings.StallTimeout)
+                {
+                    _ackFailure ??= new TimeoutException($"no acknowledgement from {target.Peer} for {settings.StallTimeout.TotalSeconds:0.#} s");
+                    await session.CancelAsync().ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The session ended.
         }
     }
 
@@ -109,10 +137,6 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (_window.InflightBytes > 0 && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastAckTimestamp)) > settings.StallTimeout)
-            {
-                throw new TimeoutException($"no acknowledgement from {target.Peer} for {settings.StallTimeout.TotalSeconds:0.#} s");
-            }
             (Batch Batch, long PayloadBytes)? next;
             try
             {

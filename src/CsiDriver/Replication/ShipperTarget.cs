@@ -44,6 +44,10 @@ public sealed record ShipperSettings
     /// <summary>With messages in flight and no acknowledgement for this long, the link is deemed dead and reopened.</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Connecting, TLS and the Open/Opened exchange must finish within this; an attempt
+    /// stuck on a half-dead path is abandoned and retried (after the backoff).</summary>
+    public TimeSpan OpenTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
     /// <summary>How often an idle shipper looks for new journal records.</summary>
     public TimeSpan IdlePoll { get; init; } = TimeSpan.FromMilliseconds(2);
 
