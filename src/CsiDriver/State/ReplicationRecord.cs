@@ -8,27 +8,18 @@ public enum ReplicationSourceKind
     VolumeGroup,
 }
 
-/// <summary>Which way the data flows: a primary's writes are shipped to its peer; a secondary
-/// applies what its peer ships and refuses every other write.</summary>
-public enum ReplicationRole
-{
-    Primary,
-    Secondary,
-}
-
 /// <summary>
-/// One enabled replication, keyed by its replication id: the volume group id (= consistency
-/// group name) for a group, the volume id for a single volume. The same id names it at both
-/// sites. <see cref="Parameters"/> are the VolumeReplicationClass parameters it was enabled
-/// with (see <c>ReplicationParameters</c>); <see cref="Secrets"/> the TLS material it was
-/// enabled with, kept so the link comes back after a restart (never logged).
-/// <see cref="CoReplicationId"/> is the CO's own replication_id, empty when it sent none.
+/// One replication enabled through csi-addons at this site, as the CO asked for it: keyed by
+/// the replication id (the volume group id, which is also the consistency group name, or the
+/// volume id), with the kind of source, the CO's own replication_id (empty when it sent none)
+/// and the VolumeReplicationClass parameters as given, against which a repeated enable is
+/// compared. How the replication runs (role, state, positions) is the replication manager's,
+/// kept in its own catalog; this row holds nothing of it, so the two never disagree on a fact.
+/// Secrets are never stored here.
 /// </summary>
 public sealed record ReplicationRecord(
     string Id,
     ReplicationSourceKind SourceKind,
     string CoReplicationId,
     IReadOnlyDictionary<string, string> Parameters,
-    IReadOnlyDictionary<string, string> Secrets,
-    ReplicationRole Role,
     DateTimeOffset EnabledAt);
