@@ -22,12 +22,12 @@ public sealed partial class StateStore
             enabled_at TEXT NOT NULL);
         """;
 
-    public ReplicationRecord? FindReplication(string id) => Replications("WHERE id = $k", ("$k", id)).SingleOrDefault();
+    public EnabledReplicationRecord? FindReplication(string id) => Replications("WHERE id = $k", ("$k", id)).SingleOrDefault();
 
     /// <summary>Every replication enabled here, in id order.</summary>
-    public IReadOnlyList<ReplicationRecord> ListReplications() => Replications("");
+    public IReadOnlyList<EnabledReplicationRecord> ListReplications() => Replications("");
 
-    public void InsertReplication(ReplicationRecord r) => Execute("""
+    public void InsertReplication(EnabledReplicationRecord r) => Execute("""
         INSERT INTO replications (id, source_kind, co_replication_id, parameters, enabled_at)
         VALUES ($id, $kind, $co, $params, $enabled)
         """,
@@ -36,9 +36,9 @@ public sealed partial class StateStore
 
     public void DeleteReplication(string id) => Execute("DELETE FROM replications WHERE id = $id", ("$id", id));
 
-    private List<ReplicationRecord> Replications(string where, params (string Name, object Value)[] parameters) =>
+    private List<EnabledReplicationRecord> Replications(string where, params (string Name, object Value)[] parameters) =>
         Query($"SELECT id, source_kind, co_replication_id, parameters, enabled_at FROM replications {where} ORDER BY id",
-            r => new ReplicationRecord(
+            r => new EnabledReplicationRecord(
                 r.GetString(0),
                 Enum.Parse<ReplicationSourceKind>(r.GetString(1)),
                 r.GetString(2),

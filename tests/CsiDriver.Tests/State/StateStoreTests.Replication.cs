@@ -6,7 +6,7 @@ namespace CsiDriver.Tests.State;
 /// <summary>Replication rows, and the step from schema 1 (before replication) to 2.</summary>
 public sealed partial class StateStoreTests
 {
-    private static ReplicationRecord Replication(string id) => new(
+    private static EnabledReplicationRecord Replication(string id) => new(
         id,
         ReplicationSourceKind.VolumeGroup,
         "vr-orders",

@@ -17,7 +17,7 @@ public enum ReplicationSourceKind
 /// kept in its own catalog; this row holds nothing of it, so the two never disagree on a fact.
 /// Secrets are never stored here.
 /// </summary>
-public sealed record ReplicationRecord(
+public sealed record EnabledReplicationRecord(
     string Id,
     ReplicationSourceKind SourceKind,
     string CoReplicationId,
