@@ -216,6 +216,9 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
         // status_message says why: the link to that peer is down.
         Assert.Contains(peer, info.StatusMessage);
         Assert.True(info.LastSyncBytes >= 0);
+        // The call was logged with its secrets emptied.
+        Assert.Contains(peer, _fixture.Driver.Output.AllText);
+        Assert.DoesNotContain("PRIVATE KEY", _fixture.Driver.Output.AllText);
     }
 
     [Fact]
