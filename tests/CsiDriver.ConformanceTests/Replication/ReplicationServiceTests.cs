@@ -306,6 +306,41 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
         await _addons.Disable(source);
     }
 
+    [Fact]
+    public async Task A_call_while_another_on_the_same_source_runs_is_aborted()
+    {
+        // A peer that accepts connections and never answers: a promotion without force waits
+        // for its role (bounded by the driver's role query timeout) while holding the source.
+        using var silentPeer = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silentPeer.Start();
+        var peer = $"127.0.0.1:{((System.Net.IPEndPoint)silentPeer.LocalEndpoint).Port}";
+        var source = OfVolume(await VolumeAsync());
+        await _addons.Enable(EnableRequest(source, Parameters(peer), TlsSecrets()));
+        await _addons.Demote(source);
+        while (silentPeer.Pending())
+        {
+            (await silentPeer.AcceptSocketAsync()).Dispose();
+        }
+
+        var promotion = _addons.Promote(source);
+        using var asked = await silentPeer.AcceptSocketAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        foreach (var call in new Func<Task>[]
+        {
+            () => _addons.Enable(EnableRequest(source, Parameters(peer), TlsSecrets())),
+            () => _addons.Demote(source),
+            () => _addons.Resync(source),
+            () => _addons.Disable(source),
+        })
+        {
+            var failure = await RpcAssert.FailsAsync(StatusCode.Aborted, call);
+            Assert.Contains("in progress", failure.Message);
+        }
+        await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => promotion);
+        await _addons.Promote(source, force: true);
+        await _addons.Disable(source);
+    }
+
     /// <summary>Polls (bounded: 20 s) until the condition holds; fails with the last answer.</summary>
     private static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> condition)
     {
