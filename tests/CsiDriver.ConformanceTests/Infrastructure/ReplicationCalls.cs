@@ -57,6 +57,11 @@ public static class ReplicationCalls
         Call<GetVolumeReplicationInfoRequest, GetVolumeReplicationInfoResponse>(addons, "GetVolumeReplicationInfo",
             new() { ReplicationSource = GroupSource(volumeGroupId), ReplicationId = volumeGroupId });
 
+    /// <summary>RPO as measured: now − the main-site time of the newest applied record; null
+    /// before anything was applied.</summary>
+    public static TimeSpan? Lag(this GetVolumeReplicationInfoResponse info) =>
+        info.LastSyncTime is null ? null : DateTimeOffset.UtcNow - info.LastSyncTime.ToDateTimeOffset();
+
     /// <summary>Polls GetVolumeReplicationInfo (bounded) until <paramref name="done"/> holds;
     /// returns that answer or fails the test with the last one seen.</summary>
     public static async Task<GetVolumeReplicationInfoResponse> WaitForReplicationAsync(this CsiAddonsClient addons, string volumeGroupId,

@@ -25,13 +25,15 @@ public sealed class ReplicaPair : IAsyncDisposable
         _mirror = mirror;
     }
 
-    public static async Task<ReplicaPair> OpenAsync(string nbdSocket, string primaryId, string mirrorId)
+    /// <param name="readOnly">Whether the exports must be read-only (replicas) or writable (promoted).</param>
+    public static async Task<ReplicaPair> OpenAsync(string nbdSocket, string primaryId, string mirrorId, bool readOnly = true)
     {
         var primary = await NbdBlockDevice.OpenAsync(nbdSocket, primaryId);
         try
         {
             var mirror = await NbdBlockDevice.OpenAsync(nbdSocket, mirrorId);
-            Assert.True(primary.IsReadOnly && mirror.IsReadOnly, "a replica at the backup is exported writable");
+            Assert.True(primary.IsReadOnly == readOnly && mirror.IsReadOnly == readOnly,
+                readOnly ? "a replica at the backup is exported writable" : "a promoted volume is still exported read-only");
             return new ReplicaPair(primary, mirror);
         }
         catch

@@ -86,7 +86,7 @@ public sealed class ReplicatedGroup : IAsyncDisposable
         {
             await _volumes.DisposeAsync();
         }
-        catch (Exception e) when (e is IOException or CsiDriver.Rpc.RpcException)
+        catch (Exception e) when (e is IOException or CsiDriver.Rpc.RpcException or ObjectDisposedException)
         {
             // A test that crashed or demoted the main site leaves writes refused and volumes
             // undeletable; the workload is stopped and its connections closed all the same, and
