@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using System.Globalization;
+using CsiDriver.ConformanceTests.Infrastructure;
+using CsiDriver.Engine.Nbd;
+
+namespace CsiDriver.Benchmarks;
+
+/// <summary>
+/// Catching up after an outage: the link to the backup is cut for <see cref="Outage"/> while fio
+/// writes 4 KiB random blocks at a steady rate at the main site (the journal holds them, within
+/// its budget); then the link comes back and the time until the backup has applied everything
+/// is measured. Catch-up rate = payload written during the outage / that time (ship + apply,
+/// goal ≥ 500 MB/s). A marker write after the load tells when "everything" is reached: its
+/// main-site time is after every outage write, so the backup's last sync time passing it means
+/// the backlog is applied.
+/// </summary>
+public sealed class ReplicationCatchUpBenchmark : IBenchmark
+{
+    private static readonly TimeSpan Outage = TimeSpan.FromSeconds(60);
+    private const string OutageWriteRate = "8m";
+    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromMinutes(5);
+
+    public string Name => "replication-catchup";
+
+    public async Task<IReadOnlyList<BenchmarkFigure>> RunAsync(BenchmarkContext context, CancellationToken cancellationToken)
+    {
+        await using var bench = await ReplicationBenchSites.StartAsync(context.Progress);
+        var volume = await bench.CreateVolumeAsync("catchup", cancellationToken);
+        await bench.ReplicateAsync(volume, "2Gi");
+
+        bench.Sites.Link.Down();
+        context.Progress.WriteLine($"   link down; writing 4 KiB random blocks at {OutageWriteRate}B/s for {Outage.TotalSeconds:0} s");
+        var backlog = await FioJob.RunAsync(volume.Uri, "randwrite", "4k", 16, ReplicationBenchSites.VolumeBytes, Outage, [$"--rate={OutageWriteRate}"], cancellationToken);
+        var marker = await WriteMarkerAsync(bench.Sites.Main.NbdSocket, volume.VolumeId);
+        context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   {backlog.Bytes / 1e6:0} MB written during the outage; link up"));
+
+        var clock = Stopwatch.StartNew();
+        bench.Sites.Link.Up();
+        await bench.Sites.Backup.Addons.WaitForReplicationAsync(volume.GroupId,
+            info => info.LastSyncTime is not null && info.LastSyncTime.ToDateTimeOffset() >= marker, "caught up", CatchUpTimeout);
+        var catchUp = clock.Elapsed;
+        var rate = backlog.Bytes / 1e6 / catchUp.TotalSeconds;
+        context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"   caught up in {catchUp.TotalSeconds:0.00} s: {rate:0} MB/s shipped and applied; {bench.Sites.Link.BytesForwarded / 1e6:0} MB crossed the link in all"));
+        return
+        [
+            new BenchmarkFigure("catch-up after outage (ship + apply)", rate, "MB/s", "≥ 500"),
+            new BenchmarkFigure("catch-up time", catchUp.TotalSeconds, "s"),
+            new BenchmarkFigure("backlog written during the outage", backlog.Bytes / 1e6, "MB"),
+        ];
+    }
+
+    /// <summary>One more write after the load; returns a time no later than its main-site stamp.</summary>
+    private static async Task<DateTimeOffset> WriteMarkerAsync(string nbdSocket, string volumeId)
+    {
+        await using var device = await NbdBlockDevice.OpenAsync(nbdSocket, volumeId);
+        var block = new byte[4096];
+        var before = DateTimeOffset.UtcNow;
+        await device.WriteAsync(0, block, fua: true);
+        return before;
+    }
+}
