@@ -1,5 +1,6 @@
 using CsiDriver.Csi;
 using CsiDriver.Node;
+using CsiDriver.Replication;
 using CsiDriver.Rpc;
 
 namespace CsiDriver.Hosting;
@@ -15,10 +16,17 @@ public sealed partial class Driver
         new NodeService(this, Paths, Attacher).Binding(),
     ];
 
+    /// <summary>The site-link service served on --site-link-address (once the engine is loaded).</summary>
+    public IEnumerable<ServiceBinding> SiteLinkServices() =>
+    [
+        new SiteLinkService(Replication, Engine, _loggerFactory).Binding(),
+    ];
+
     /// <summary>The csi-addons services served on --csiaddons-endpoint.</summary>
     public IEnumerable<ServiceBinding> CsiAddonsServices() =>
     [
         new AddonsIdentityService(this).Binding(),
         new VolumeGroupService(this).Binding(),
+        new ReplicationService(this).Binding(),
     ];
 }

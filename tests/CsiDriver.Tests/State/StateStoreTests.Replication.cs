@@ -6,46 +6,38 @@ namespace CsiDriver.Tests.State;
 /// <summary>Replication rows, and the step from schema 1 (before replication) to 2.</summary>
 public sealed partial class StateStoreTests
 {
-    private static ReplicationRecord Replication(string id, ReplicationRole role = ReplicationRole.Primary) => new(
+    private static EnabledReplicationRecord Replication(string id) => new(
         id,
         ReplicationSourceKind.VolumeGroup,
         "vr-orders",
         new Dictionary<string, string> { ["peerAddress"] = "127.0.0.1:7443", ["mode"] = "group" },
-        new Dictionary<string, string> { ["tls.crt"] = "pem" },
-        role,
         DateTimeOffset.Parse("2026-11-22T05:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
 
     [Fact]
-    public void Replications_survive_reopening_and_change_role()
+    public void Replications_survive_reopening()
     {
         using (var store = StateStore.Open(DatabasePath))
         {
-            store.SaveReplication(Replication("vg-b"));
-            store.SaveReplication(Replication("vg-a"));
-            store.SetReplicationRole("vg-b", ReplicationRole.Secondary);
+            store.InsertReplication(Replication("vg-b"));
+            store.InsertReplication(Replication("vg-a"));
         }
 
         using var reopened = StateStore.Open(DatabasePath);
         Assert.Equal(["vg-a", "vg-b"], reopened.ListReplications().Select(r => r.Id));
         var b = reopened.FindReplication("vg-b")!;
-        Assert.Equal(ReplicationRole.Secondary, b.Role);
         Assert.Equal(ReplicationSourceKind.VolumeGroup, b.SourceKind);
         Assert.Equal("vr-orders", b.CoReplicationId);
         Assert.Equal("127.0.0.1:7443", b.Parameters["peerAddress"]);
-        Assert.Equal("pem", b.Secrets["tls.crt"]);
         Assert.Equal(Replication("vg-b").EnabledAt, b.EnabledAt);
     }
 
     [Fact]
-    public void Saving_again_replaces_and_deleting_removes()
+    public void One_row_per_id_and_deleting_twice_is_harmless()
     {
         using var store = StateStore.Open(DatabasePath);
-        store.SaveReplication(Replication("vol-a"));
-        store.SaveReplication(Replication("vol-a", ReplicationRole.Secondary) with { Secrets = new Dictionary<string, string>() });
-
-        var saved = Assert.Single(store.ListReplications());
-        Assert.Equal(ReplicationRole.Secondary, saved.Role);
-        Assert.Empty(saved.Secrets);
+        store.InsertReplication(Replication("vol-a"));
+        Assert.ThrowsAny<SqliteException>(() => store.InsertReplication(Replication("vol-a")));
+        Assert.Single(store.ListReplications());
 
         store.DeleteReplication("vol-a");
         Assert.Null(store.FindReplication("vol-a"));
@@ -66,7 +58,7 @@ public sealed partial class StateStoreTests
         using (var upgraded = StateStore.Open(DatabasePath))
         {
             Assert.Equal("alpha", upgraded.FindVolume("vol-a")!.Name);
-            upgraded.SaveReplication(Replication("vol-a"));
+            upgraded.InsertReplication(Replication("vol-a"));
         }
         Assert.Equal(2L, ScalarRaw("PRAGMA user_version"));
         using var again = StateStore.Open(DatabasePath);
