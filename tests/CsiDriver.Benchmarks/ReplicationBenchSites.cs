@@ -44,7 +44,7 @@ public sealed class ReplicationBenchSites : IAsyncDisposable
     /// copy to finish.</summary>
     public async Task ReplicateAsync(BenchVolume volume, string journalBudget)
     {
-        await Sites.Main.Addons.EnableGroupReplicationAsync(volume.GroupId, new ReplicationCalls.ReplicationClass(Sites.Link.Address, ReplicationCalls.GroupMode, journalBudget));
+        await Sites.Main.Addons.EnableGroupReplicationAsync(volume.GroupId, new GroupReplication.ReplicationClass(Sites.Link.Address, GroupReplication.GroupMode, journalBudget));
         await Sites.Main.Addons.WaitForReplicationAsync(volume.GroupId,
             info => info.LastSyncTime is not null && info.Status == CsiAddons.Replication.GetVolumeReplicationInfoResponse.Types.Status.Healthy,
             "replicating", SyncTimeout);

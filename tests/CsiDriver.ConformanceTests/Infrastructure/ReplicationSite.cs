@@ -10,6 +10,7 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 public sealed class ReplicationSite : IAsyncDisposable
 {
     private static readonly TimeSpan MetricsTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan SiteLinkTimeout = TimeSpan.FromSeconds(15);
 
     private readonly DriverWorkspace _workspace = DriverWorkspace.Create();
     private DriverProcess? _process;
@@ -66,6 +67,28 @@ public sealed class ReplicationSite : IAsyncDisposable
         _process = await DriverProcess.StartAsync(_workspace, Settings);
         _outputs.Add(_process.Output);
         _addons = new CsiAddonsClient(_workspace.CsiAddonsSocketPath);
+        await WaitForSiteLinkAsync();
+    }
+
+    /// <summary>The site link listens only once the engine has loaded, which can be a moment after
+    /// Probe first says ready: wait (bounded) until it accepts connections.</summary>
+    private async Task WaitForSiteLinkAsync()
+    {
+        var endpoint = System.Net.IPEndPoint.Parse(SiteLinkAddress);
+        var deadline = DateTime.UtcNow + SiteLinkTimeout;
+        while (true)
+        {
+            using var probe = new System.Net.Sockets.TcpClient();
+            try
+            {
+                await probe.ConnectAsync(endpoint);
+                return;
+            }
+            catch (System.Net.Sockets.SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(25);
+            }
+        }
     }
 
     /// <summary>Restarts with another identity (a certificate the peer must refuse, say).</summary>

@@ -46,8 +46,8 @@ public sealed class ReplicatedGroup : IAsyncDisposable
     }
 
     /// <summary>EnableVolumeReplication at the main site towards the backup, through the faulty link.</summary>
-    public Task EnableAsync(string mode = ReplicationCalls.GroupMode, string journalBudget = "256Mi") =>
-        _sites.Main.Addons.EnableGroupReplicationAsync(GroupId, new ReplicationCalls.ReplicationClass(_sites.Link.Address, mode, journalBudget));
+    public Task EnableAsync(string mode = GroupReplication.GroupMode, string journalBudget = "256Mi") =>
+        _sites.Main.Addons.EnableGroupReplicationAsync(GroupId, new GroupReplication.ReplicationClass(_sites.Link.Address, mode, journalBudget));
 
     /// <summary>Waits (bounded) until the main site reports the initial copy done and the backup
     /// applying: a last sync time is known and the status is healthy.</summary>

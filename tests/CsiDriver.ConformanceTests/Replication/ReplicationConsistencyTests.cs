@@ -50,7 +50,7 @@ public sealed class ReplicationConsistencyTests(ITestOutputHelper output)
         await using var sites = await TwoSites.StartAsync();
         await using var group = await ReplicatedGroup.StartAsync(sites);
         sites.Link.Delay = LinkDelay;
-        await group.EnableAsync(ReplicationCalls.PerVolumeMode);
+        await group.EnableAsync(GroupReplication.PerVolumeMode);
         await group.WaitUntilReplicatingAsync();
 
         var results = await new BackupProbe(sites, group, seed).RunAsync(RequiredChecks, CheckingTime, stopAtFirstViolation: true);

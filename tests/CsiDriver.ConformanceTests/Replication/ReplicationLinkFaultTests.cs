@@ -112,7 +112,7 @@ public sealed class ReplicationLinkFaultTests(ITestOutputHelper output)
     }
 
     private static async Task<double> JournalBytesAsync(ReplicationSite site, string replicationId) =>
-        new PrometheusSamples(await site.ScrapeMetricsAsync()).Require(ReplicationMetrics.JournalBytes, ReplicationMetrics.ReplicationLabel, replicationId);
+        new PrometheusSamples(await site.ScrapeMetricsAsync()).Require(ReplicationMetrics.JournalOutstandingBytes, ReplicationMetrics.ReplicationLabel, replicationId);
 
     private static async Task WaitAsync(Func<bool> condition, string what, TimeSpan timeout)
     {

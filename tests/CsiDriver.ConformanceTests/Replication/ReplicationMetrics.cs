@@ -1,11 +1,10 @@
 namespace CsiDriver.ConformanceTests.Replication;
 
-/// <summary>The names under which `--metrics-address` exposes a replication (csi-addons
-/// replication of a group or volume), labelled by its replication id.</summary>
+/// <summary>The names under which `--metrics-address` exposes a replication, labelled by its
+/// replication id (the volume group's id for a group).</summary>
 public static class ReplicationMetrics
 {
-    public const string ReplicationLabel = "replication_id";
-    public const string JournalBytes = "formation_replication_journal_bytes";
-    public const string AppliedSequence = "formation_replication_applied_sequence";
-    public const string LagSeconds = "formation_replication_lag_seconds";
+    public const string ReplicationLabel = "replication";
+    public const string JournalOutstandingBytes = "formation_replication_journal_outstanding_bytes";
+    public const string ApplyBytesPerSecond = "formation_replication_apply_bytes_per_second";
 }

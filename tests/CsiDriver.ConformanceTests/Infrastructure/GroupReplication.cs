@@ -7,7 +7,7 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 /// VolumeReplication of a volume group: the source is the group, the class parameters say where
 /// the peer is, which mode and how much journal may be held back.
 /// </summary>
-public static class ReplicationCalls
+public static class GroupReplication
 {
     public const string GroupMode = "group";
     public const string PerVolumeMode = "per-volume";
