@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using CsiDriver.Engine.Journal;
 using CsiDriver.Engine.Layers;
@@ -172,8 +173,19 @@ public sealed partial class StorageEngine
             throw new ReplicaSequenceException(group.JournalName, state.SourceSequence, batch.AfterSequence);
         }
         CheckMembers(group, volumes);
-        var payload = ReplicaBatchRecord.Write(batch, volumes.Select(v => v.Number).ToArray());
-        var sequence = group.Journal.Append(JournalRecordKind.ReplicaBatch, 0, 0, 0, payload, group.Journal.NowMicros());
+        // Batches run to tens of MiB: the encoded record goes through a pooled buffer, not a new array each time.
+        var size = (int)ReplicaBatchRecord.SizeOf(batch.Updates);
+        var payload = ArrayPool<byte>.Shared.Rent(size);
+        long sequence;
+        try
+        {
+            ReplicaBatchRecord.Write(payload, batch, volumes.Select(v => v.Number).ToArray());
+            sequence = group.Journal.Append(JournalRecordKind.ReplicaBatch, 0, 0, 0, payload.AsMemory(0, size), group.Journal.NowMicros());
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(payload);
+        }
         // Durable before it touches a data file: a batch cut off with a torn tail after a power
         // loss must leave no trace, and data files may reach the disk before the journal does.
         // Still paused, so no snapshot cut can fall between the record and its application.

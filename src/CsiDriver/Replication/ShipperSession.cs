@@ -35,17 +35,21 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
     public async Task RunAsync(SiteLinkClient client, CancellationToken cancellationToken)
     {
         using var session = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Connecting has no deadline of its own (a TLS handshake with a server going away can
+        // hang): the whole opening is bounded, then the timer is switched off.
+        session.CancelAfter(settings.StallTimeout);
         await using var call = client.Replicate(session.Token);
         _call = call;
         await call.WriteAsync(new ShipperMessage { Open = BuildOpen() }).ConfigureAwait(false);
         var responses = call.ResponseStream.GetAsyncEnumerator(session.Token);
         var opened = await ReadOpenedAsync(responses, session.Token).ConfigureAwait(false);
-        status.SetConnected(true);
+        session.CancelAfter(Timeout.InfiniteTimeSpan);
         LogOpened(target.ReplicationId, target.Peer.ToString(), opened.AppliedSequence, opened.Resyncing, opened.AwaitingFailback);
         var acks = ReadAcksAsync(responses, session);
         try
         {
             var from = await PrepareAsync(opened, session.Token).ConfigureAwait(false);
+            status.SetConnected(true);
             ReachedStreaming = true;
             await StreamAsync(from, session.Token).ConfigureAwait(false);
         }
@@ -78,8 +82,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
 
     private async Task<Opened> ReadOpenedAsync(IAsyncEnumerator<ReceiverMessage> responses, CancellationToken cancellationToken)
     {
-        var first = responses.MoveNextAsync().AsTask();
-        if (!await first.WaitAsync(settings.StallTimeout, cancellationToken).ConfigureAwait(false))
+        if (!await responses.MoveNextAsync().ConfigureAwait(false))
         {
             throw new RpcException(StatusCode.Unavailable, "the receiver ended the stream before answering Open");
         }

@@ -73,7 +73,7 @@ public sealed class ReplicaResyncTests : IDisposable
 
         Assert.Equal(at, engine.GetReplicaPosition("orders"));
         AssertProtected(engine, false);
-        Assert.Equal(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
+        ReplicaModel.AssertSameContent(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
         var next = new ReplicaBatch(500, 501, 1, [ReplicaUpdate.Write("sales", 0, Bytes.Pattern(4096, 9))]);
         Assert.Equal(501, (await engine.ApplyReplicaBatchAsync("orders", next)).SourceSequence);
         await Assert.ThrowsAsync<ReplicaNotResyncingException>(() => engine.CompleteReplicaResyncAsync("orders", at).AsTask());
@@ -93,13 +93,13 @@ public sealed class ReplicaResyncTests : IDisposable
 
         Assert.Equal(before, engine.GetReplicaPosition("orders"));
         AssertProtected(engine, false);
-        Assert.Equal(model.Volumes, ReplicaModel.Read(engine, Ids));
+        ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
         await engine.ApplyReplicaBatchAsync("orders", model.NextBatch());
-        Assert.Equal(model.Volumes, ReplicaModel.Read(engine, Ids));
+        ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
         engine.CloseWithoutCheckpoint();
         using var reopened = Open();
         Assert.Equal(model.Sequence, reopened.GetReplicaPosition("orders").SourceSequence);
-        Assert.Equal(model.Volumes, ReplicaModel.Read(reopened, Ids));
+        ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(reopened, Ids));
     }
 
     [Fact]
@@ -118,15 +118,15 @@ public sealed class ReplicaResyncTests : IDisposable
         {
             Assert.Equal(new ReplicaPosition(model.Sequence, 1_700_000_000_000_000 + model.Sequence, true), engine.GetReplicaPosition("orders"));
             AssertProtected(engine, true);
-            Assert.Equal(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
-            Assert.Equal(model.Volumes, Ids.ToDictionary(id => id, id => Bytes.ReadAll(engine.OpenSnapshot(StorageEngine.ProtectiveSnapshotId(id)))));
+            ReplicaModel.AssertSameContent(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
+            ReplicaModel.AssertSameContent(model.Volumes, Ids.ToDictionary(id => id, id => Bytes.ReadAll(engine.OpenSnapshot(StorageEngine.ProtectiveSnapshotId(id)))));
             engine.AbortReplicaResync("orders");
             engine.CloseWithoutCheckpoint();
         }
         using (var engine = Open())
         {
             Assert.Equal(model.Sequence, engine.GetReplicaPosition("orders").SourceSequence);
-            Assert.Equal(model.Volumes, ReplicaModel.Read(engine, Ids));
+            ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
             engine.BeginReplicaResync("orders");
             await engine.WriteReplicaChunksAsync("orders", chunks);
             engine.Checkpoint();
@@ -137,7 +137,7 @@ public sealed class ReplicaResyncTests : IDisposable
         {
             Assert.Equal(new ReplicaPosition(900, 9, false), engine.GetReplicaPosition("orders"));
             AssertProtected(engine, false);
-            Assert.Equal(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
+            ReplicaModel.AssertSameContent(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
         }
     }
 
@@ -156,11 +156,30 @@ public sealed class ReplicaResyncTests : IDisposable
         {
             Assert.False(engine.GetReplicaPosition("orders").Resyncing);
             AssertProtected(engine, false);
-            Assert.Equal(model.Volumes, ReplicaModel.Read(engine, Ids));
+            ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
             await engine.ApplyReplicaBatchAsync("orders", model.NextBatch());
-            Assert.Equal(model.Volumes, ReplicaModel.Read(engine, Ids));
+            ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
         }
         Assert.StartsWith("protect-", StorageEngine.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength)));
         Assert.True(VolumeIds.IsValid(StorageEngine.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength))));
+    }
+
+    [Fact]
+    public async Task AnAbortedInitialSyncLeavesTheReplicasEmptyAndADeletedMembersProtectionGoes()
+    {
+        using var engine = Open();
+        foreach (var id in Ids)
+        {
+            engine.CreateReplicaVolume(id, ReplicaModel.Size, "orders");
+        }
+        engine.BeginReplicaResync("orders");
+        Assert.Equal(ReplicaPosition.None with { Resyncing = true }, engine.GetReplicaPosition("orders"));
+        await engine.WriteReplicaChunksAsync("orders", Chunks(10));
+        Assert.True(engine.DeleteVolume("stock"));
+        engine.AbortReplicaResync("orders");
+
+        Assert.Equal(ReplicaPosition.None, engine.GetReplicaPosition("orders"));
+        Assert.Empty(engine.Snapshots);
+        Assert.Equal(-1, Bytes.ReadAll(engine.GetVolume("sales")).AsSpan().IndexOfAnyExcept((byte)0));
     }
 }
