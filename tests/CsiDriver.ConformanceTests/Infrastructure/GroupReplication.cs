@@ -43,15 +43,10 @@ public static class GroupReplication
         Call<DemoteVolumeRequest, DemoteVolumeResponse>(addons, "DemoteVolume",
             new() { ReplicationSource = GroupSource(volumeGroupId), ReplicationId = volumeGroupId });
 
-    /// <summary>Resync at a demoted old primary; <paramref name="peerAddress"/> is where the
-    /// promoted site's link is reached from here (the class parameters come with every call).</summary>
-    public static Task<ResyncVolumeResponse> ResyncGroupAsync(this CsiAddonsClient addons, string volumeGroupId, string peerAddress) =>
-        Call<ResyncVolumeRequest, ResyncVolumeResponse>(addons, "ResyncVolume", new()
-        {
-            ReplicationSource = GroupSource(volumeGroupId),
-            ReplicationId = volumeGroupId,
-            Parameters = { ["peerAddress"] = peerAddress },
-        });
+    /// <summary>Resync at a demoted old primary: ready=false until it follows the new primary again.</summary>
+    public static Task<ResyncVolumeResponse> ResyncGroupAsync(this CsiAddonsClient addons, string volumeGroupId) =>
+        Call<ResyncVolumeRequest, ResyncVolumeResponse>(addons, "ResyncVolume",
+            new() { ReplicationSource = GroupSource(volumeGroupId), ReplicationId = volumeGroupId });
 
     public static Task<GetVolumeReplicationInfoResponse> GroupReplicationInfoAsync(this CsiAddonsClient addons, string volumeGroupId) =>
         Call<GetVolumeReplicationInfoRequest, GetVolumeReplicationInfoResponse>(addons, "GetVolumeReplicationInfo",

@@ -13,9 +13,9 @@ namespace CsiDriver.ConformanceTests.Replication;
 /// changes at random and now and then its connections are reset or it goes down for a moment.
 /// Bounded by a count and a duration; the random schedule comes from a seed the test prints.
 /// </summary>
-public sealed class BackupProbe(TwoSites sites, ReplicatedGroup group, int seed)
+public sealed class BackupProbe(TwoSites sites, ReplicatedGroup group, int seed, bool withSnapshots = true, bool linkFaults = true)
 {
-    public const int SnapshotEvery = 10;
+    public const int SnapshotEvery = 20;
     private const int FaultEvery = 60;
     private static readonly TimeSpan LongestPause = TimeSpan.FromMilliseconds(15);
     private static readonly TimeSpan LongestJitter = TimeSpan.FromMilliseconds(20);
@@ -49,13 +49,16 @@ public sealed class BackupProbe(TwoSites sites, ReplicatedGroup group, int seed)
         while (checks.Count < maxChecks && clock.Elapsed < maxDuration)
         {
             await Task.Delay(TimeSpan.FromTicks(_random.NextInt64(LongestPause.Ticks)));
-            sites.Link.Jitter = TimeSpan.FromTicks(_random.NextInt64(LongestJitter.Ticks));
-            if (checks.Count % FaultEvery == FaultEvery - 1)
+            if (linkFaults)
+            {
+                sites.Link.Jitter = TimeSpan.FromTicks(_random.NextInt64(LongestJitter.Ticks));
+            }
+            if (linkFaults && checks.Count % FaultEvery == FaultEvery - 1)
             {
                 faults++;
                 await InjectFaultAsync();
             }
-            var fromSnapshot = checks.Count % SnapshotEvery == SnapshotEvery - 1;
+            var fromSnapshot = withSnapshots && checks.Count % SnapshotEvery == SnapshotEvery - 1;
             var report = fromSnapshot ? await CheckSnapshotAsync(snapshots) : await replicas.CheckAsync();
             var finding = new Finding(fromSnapshot, report);
             checks.Add(finding);

@@ -14,6 +14,7 @@ public sealed class ReplicationLinkFaultTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ReconnectTimeout = TimeSpan.FromSeconds(5);
 
     [Fact]
     public async Task Link_down_holds_the_journal_within_budget_reports_the_lag_and_catches_up_when_back()
@@ -38,7 +39,10 @@ public sealed class ReplicationLinkFaultTests(ITestOutputHelper output)
         Assert.False(string.IsNullOrWhiteSpace(during.StatusMessage), "DEGRADED must say why");
         Assert.True(during.Lag() >= Outage * 0.8, $"lag {during.Lag()} while the link has been down {Outage}");
 
+        var connections = sites.Link.ConnectionsAccepted;
         sites.Link.Up();
+        // Reconnect attempts back off to at most a second: a new connection must come soon.
+        await WaitAsync(() => sites.Link.ConnectionsAccepted > connections, "reconnection after the link came back", ReconnectTimeout);
         var after = await sites.Main.Addons.WaitForReplicationAsync(group.GroupId,
             info => ReplicatedGroup.Replicating(info) && info.Lag() < TimeSpan.FromSeconds(1), "caught up", CatchUpTimeout);
         var committed = await group.StopWritingAsync();

@@ -1,0 +1,98 @@
+using CsiDriver.ConformanceTests.Infrastructure;
+using CsiDriver.Engine.Nbd;
+using CsiDriver.Rpc;
+using Xunit.Abstractions;
+
+namespace CsiDriver.ConformanceTests.Replication;
+
+/// <summary>
+/// Failover to the backup and failback to the main site, end to end through the csi-addons
+/// calls: the backup refuses a promotion without force while the main is primary; after the
+/// main is demoted it is promoted and takes writes; the old main, resynced, receives only the
+/// chunks those writes touched and ends byte for byte equal to the new primary; then the roles
+/// go back and writes at the main reach the backup again.
+/// </summary>
+[Collection(TwoSitesCollection.Name)]
+public sealed class ReplicationFailoverTests(ITestOutputHelper output)
+{
+    private const int WritesAfterFailover = 8;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Failover_then_failback_moves_only_the_diverged_chunks_and_keeps_the_data()
+    {
+        await using var sites = await TwoSites.StartAsync();
+        await using var group = await ReplicatedGroup.StartAsync(sites);
+        var id = group.GroupId;
+        await group.EnableAsync();
+        await group.WaitUntilReplicatingAsync();
+
+        await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => sites.Backup.Addons.PromoteGroupAsync(id, force: false));
+
+        // Failover: the main stops, is demoted (writes refused), the backup takes over.
+        var committed = await group.StopWritingAsync();
+        await group.WaitForBackupAsync(committed, Timeout);
+        await sites.Main.Addons.DemoteGroupAsync(id);
+        await AssertWritesRefusedAsync(sites.Main.NbdSocket, group.PrimaryId);
+        await sites.Backup.Addons.PromoteGroupAsync(id, force: false);
+        await TransactionWriter.WriteAsync(sites.Backup.NbdSocket, group.PrimaryId, group.MirrorId, committed + 1, WritesAfterFailover);
+        var newest = committed + WritesAfterFailover;
+
+        // The old main follows the new primary: only what the new primary wrote comes back.
+        await WaitForResyncAsync(sites.Main, id);
+        var resync = await sites.Backup.Addons.GroupReplicationInfoAsync(id);
+        var diverged = TransactionWriter.ChunksOf(committed + 1, newest).Count * 2L * Engine.ChunkRange.ChunkSize;
+        await AssertSameDataAsync(sites, group);
+        output.WriteLine($"failover at transaction {committed}; {WritesAfterFailover} written at the new primary; resync moved {resync.LastSyncBytes} bytes " +
+            $"(chunks touched since the common cut: {diverged} bytes; the whole pair: {2 * ReplicatedGroup.Layout.DeviceBytes}); new primary reports {resync}");
+        Assert.InRange(resync.LastSyncBytes, Engine.ChunkRange.ChunkSize, diverged);
+
+        // Failback: the backup hands the role back, the main is promoted, the backup resyncs.
+        await sites.Backup.Addons.DemoteGroupAsync(id);
+        await sites.Main.Addons.PromoteGroupAsync(id, force: false);
+        await WaitForResyncAsync(sites.Backup, id);
+        await TransactionWriter.WriteAsync(sites.Main.NbdSocket, group.PrimaryId, group.MirrorId, newest + 1, WritesAfterFailover);
+        var final = await group.WaitForBackupAsync(newest + WritesAfterFailover, Timeout);
+
+        output.WriteLine($"after failback the backup holds {final}");
+        Assert.True(final.IsConsistent && final.PrimaryHighest == newest + WritesAfterFailover, $"after failback: {final}\n{sites.Output()}");
+        await AssertSameDataAsync(sites, group);
+    }
+
+    /// <summary>ResyncVolume at a demoted site, repeated (as the csi-addons sidecar does) until ready.</summary>
+    private static async Task WaitForResyncAsync(ReplicationSite site, string id)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!(await site.Addons.ResyncGroupAsync(id)).Ready)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"resync at {site.Name} not ready within {Timeout.TotalSeconds} s: {await site.Addons.GroupReplicationInfoAsync(id)}");
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task AssertWritesRefusedAsync(string nbdSocket, string volumeId)
+    {
+        await using var device = await NbdBlockDevice.OpenAsync(nbdSocket, volumeId);
+        Assert.True(device.IsReadOnly, $"{volumeId} is still exported writable after DemoteVolume");
+        await Assert.ThrowsAsync<IOException>(async () => await device.WriteAsync(0, new byte[4096], fua: false));
+    }
+
+    /// <summary>Both volumes read the same, byte for byte, at the two sites.</summary>
+    private static async Task AssertSameDataAsync(TwoSites sites, ReplicatedGroup group)
+    {
+        foreach (var volumeId in new[] { group.PrimaryId, group.MirrorId })
+        {
+            var atMain = await ReadAllAsync(sites.Main.NbdSocket, volumeId);
+            var atBackup = await ReadAllAsync(sites.Backup.NbdSocket, volumeId);
+            Assert.True(atMain.AsSpan().SequenceEqual(atBackup), $"{volumeId} differs between the sites");
+        }
+    }
+
+    private static async Task<byte[]> ReadAllAsync(string nbdSocket, string volumeId)
+    {
+        await using var device = await NbdBlockDevice.OpenAsync(nbdSocket, volumeId);
+        var data = new byte[device.Size];
+        await device.ReadAsync(0, data);
+        return data;
+    }
+}
