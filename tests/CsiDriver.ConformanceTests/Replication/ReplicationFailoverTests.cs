@@ -13,7 +13,7 @@ namespace CsiDriver.ConformanceTests.Replication;
 /// go back and writes at the main reach the backup again.
 /// </summary>
 [Collection(TwoSitesCollection.Name)]
-public sealed class ReplicationFailoverTests(ITestOutputHelper output)
+public sealed partial class ReplicationFailoverTests(ITestOutputHelper output)
 {
     private const int WritesAfterFailover = 8;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
@@ -40,12 +40,12 @@ public sealed class ReplicationFailoverTests(ITestOutputHelper output)
 
         // The old main follows the new primary: only what the new primary wrote comes back.
         await WaitForResyncAsync(sites.Main, id);
-        var resync = await sites.Backup.Addons.GroupReplicationInfoAsync(id);
-        var diverged = TransactionWriter.ChunksOf(committed + 1, newest).Count * 2L * Engine.ChunkRange.ChunkSize;
+        var moved = await ResyncedChunksAsync(sites.Main);
+        var diverged = TransactionWriter.ChunksOf(committed + 1, newest).Count * 2;
         await AssertSameDataAsync(sites, group);
-        output.WriteLine($"failover at transaction {committed}; {WritesAfterFailover} written at the new primary; resync moved {resync.LastSyncBytes} bytes " +
-            $"(chunks touched since the common cut: {diverged} bytes; the whole pair: {2 * ReplicatedGroup.Layout.DeviceBytes}); new primary reports {resync}");
-        Assert.InRange(resync.LastSyncBytes, Engine.ChunkRange.ChunkSize, diverged);
+        output.WriteLine($"failover at transaction {committed}; {WritesAfterFailover} written at the new primary; the resync moved {moved} chunks " +
+            $"(touched since the common cut: {diverged} at most; the whole pair: {2 * ReplicatedGroup.Layout.DeviceBytes / Engine.ChunkRange.ChunkSize})");
+        Assert.InRange(moved, 1, diverged);
 
         // Failback: the backup hands the role back, the main is promoted, the backup resyncs.
         await sites.Backup.Addons.DemoteGroupAsync(id);
@@ -69,6 +69,17 @@ public sealed class ReplicationFailoverTests(ITestOutputHelper output)
             await Task.Delay(100);
         }
     }
+
+    /// <summary>How many chunks the failback resync brought to <paramref name="site"/>, as its
+    /// receiver logs it: neither GetVolumeReplicationInfo nor the metrics carry the count.</summary>
+    private static async Task<int> ResyncedChunksAsync(ReplicationSite site)
+    {
+        var line = await site.Process.Output.WaitForLineAsync(l => ReceivedResync().IsMatch(l), "of a completed resync at " + site.Name, Timeout);
+        return int.Parse(ReceivedResync().Match(line).Groups["chunks"].Value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"resync complete \((?<chunks>\d+) chunks\) at source sequence")]
+    private static partial System.Text.RegularExpressions.Regex ReceivedResync();
 
     private static async Task AssertWritesRefusedAsync(string nbdSocket, string volumeId)
     {
