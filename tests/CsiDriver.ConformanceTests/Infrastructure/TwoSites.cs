@@ -48,6 +48,20 @@ public sealed class TwoSites : IAsyncDisposable
     /// <summary>Both processes' output, for a failure message.</summary>
     public string Output() => $"--- main ---\n{Main.OutputText}\n--- backup ---\n{Backup.OutputText}";
 
+    /// <summary>Makes a call whose failure needs the sites' logs to be understood (an exception in
+    /// a handler reaches the caller only as "Exception was thrown by handler").</summary>
+    public async Task<T> ExplainFailureAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (CsiDriver.Rpc.RpcException e)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.Status}: {e.Message}\n{Output()}");
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Link.DisposeAsync();

@@ -86,7 +86,7 @@ public sealed class ReplicationLinkFaultTests(ITestOutputHelper output)
         sites.Link.Up();
         await WaitAsync(() => sites.Link.BytesForwarded - forwarded >= 96 << 10, "resync data on the link", CatchUpTimeout);
         var midResync = await sites.Main.Addons.GroupReplicationInfoAsync(group.GroupId);
-        await sites.Backup.Addons.PromoteGroupAsync(group.GroupId, force: true);
+        await sites.ExplainFailureAsync(() => sites.Backup.Addons.PromoteGroupAsync(group.GroupId, force: true));
         await group.StopWritingAsync();
 
         await using var replicas = await ReplicaPair.OpenAsync(sites.Backup.NbdSocket, group.PrimaryId, group.MirrorId, readOnly: false);
