@@ -106,8 +106,10 @@ public sealed class ReplicationLinkFaultTests(ITestOutputHelper output)
         var atCut = group.Workload.Committed;
         await Task.Delay(Outage);
         // Records the backup never got were released: the journal now tracks dirty chunks instead.
-        var overrun = new PrometheusSamples(await sites.Main.ScrapeMetricsAsync()).Find(ReplicationMetrics.ConsumerOverrun, "consumer", ReplicationMetrics.ShipperConsumer);
-        Assert.True(overrun == 1, $"the replication's journal consumer is not marked overrun after the outage ({overrun?.ToString() ?? "no sample"})");
+        var metrics = await sites.Main.ScrapeMetricsAsync();
+        var overrun = new PrometheusSamples(metrics).Find(ReplicationMetrics.ConsumerOverrun, "consumer", ReplicationMetrics.ShipperConsumer);
+        Assert.True(overrun == 1, $"the replication's journal consumer is not marked overrun after the outage ({overrun?.ToString() ?? "no sample"}):\n" +
+            string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("formation_journal", StringComparison.Ordinal))));
         Assert.True(group.Workload.Committed - atCut > 2 * (2 << 20) / (2 * Engine.Consistency.TransactionRecord.Size),
             $"only {group.Workload.Committed - atCut} transactions during the outage: the budget was not exceeded");
         await using var replicas = await ReplicaPair.OpenAsync(sites.Backup.NbdSocket, group.PrimaryId, group.MirrorId);
