@@ -104,7 +104,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
 
     private async Task StreamAsync(long after, CancellationToken cancellationToken)
     {
-        var batcher = new JournalBatcher(engine, target.Journal, target.VolumeIds.ToHashSet(StringComparer.Ordinal));
+        using var batcher = new JournalBatcher(engine, target.Journal, target.VolumeIds.ToHashSet(StringComparer.Ordinal));
         var lastOverrunCheck = Stopwatch.GetTimestamp();
         while (true)
         {
@@ -178,6 +178,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
     private void OnAck(Ack ack)
     {
         Volatile.Write(ref _lastAckTimestamp, Stopwatch.GetTimestamp());
+        status.Heard();
         var released = _window.Release(ack.ThroughMessage);
         if (released.LastOrDefault(m => m.IsBatch) is { } batch)
         {
