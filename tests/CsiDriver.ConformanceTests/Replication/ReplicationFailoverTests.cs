@@ -59,6 +59,67 @@ public sealed partial class ReplicationFailoverTests(ITestOutputHelper output)
         await AssertSameDataAsync(sites, group);
     }
 
+    [Fact]
+    public async Task After_a_main_site_crash_and_forced_failover_the_old_main_resyncs_what_diverged_on_both_sides()
+    {
+        await using var sites = await TwoSites.StartAsync();
+        await using var group = await ReplicatedGroup.StartAsync(sites);
+        var id = group.GroupId;
+        await group.EnableAsync();
+        await group.WaitUntilReplicatingAsync();
+
+        // The link goes first, the main site a moment later: it wrote what the backup never got.
+        sites.Link.Down();
+        await Task.Delay(300);
+        await sites.Main.CrashAsync();
+        var mainCommitted = group.Workload.Committed;
+        await sites.ExplainFailureAsync(() => sites.Backup.Addons.PromoteGroupAsync(id, force: true));
+        var cut = await ReadBackupAsync(sites, group);
+        Assert.True(cut.IsConsistent && cut.MirrorHighest < mainCommitted, $"promoted at {cut}, main had {mainCommitted}");
+        var common = cut.PrimaryHighest;
+        await TransactionWriter.WriteAsync(sites.Backup.NbdSocket, group.PrimaryId, group.MirrorId, common + 1, WritesAfterFailover);
+
+        // The old main comes back still primary; demoted (retried, as the sidecar does) and resynced.
+        await sites.Main.StartAsync();
+        sites.Link.Up();
+        var demoting = System.Diagnostics.Stopwatch.StartNew();
+        await sites.ExplainFailureAsync(async () => await RetryWhileBusyAsync(() => sites.Main.Addons.DemoteGroupAsync(id)));
+        var demoteTook = demoting.Elapsed;
+        await WaitForResyncAsync(sites.Main, id);
+        var moved = await ResyncedChunksAsync(sites.Main);
+        // Chunks written after the common cut at the old main (up to its crash) or at the new primary.
+        var diverged = TransactionWriter.ChunksOf(common + 1, Math.Max(mainCommitted + 1, common + WritesAfterFailover)).Count * 2;
+        output.WriteLine($"common cut at transaction {common}; the old main had reached {mainCommitted}; {WritesAfterFailover} written at the new primary; " +
+            $"demote took {demoteTook.TotalSeconds:0.0} s; the resync moved {moved} chunks (diverged: {diverged} at most; the whole pair: 32)");
+        Assert.InRange(moved, 1, diverged);
+        await AssertSameDataAsync(sites, group);
+    }
+
+    /// <summary>Repeats a transition that is still running (DEADLINE_EXCEEDED, then ABORTED while it
+    /// finishes) until it succeeds, within a bound.</summary>
+    private static async Task<bool> RetryWhileBusyAsync(Func<Task> transition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            try
+            {
+                await transition();
+                return true;
+            }
+            catch (RpcException e) when (e.Status is StatusCode.DeadlineExceeded or StatusCode.Aborted && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    private static async Task<Engine.Consistency.ConsistencyReport> ReadBackupAsync(TwoSites sites, ReplicatedGroup group)
+    {
+        await using var replicas = await ReplicaPair.OpenAsync(sites.Backup.NbdSocket, group.PrimaryId, group.MirrorId, readOnly: false);
+        return await replicas.CheckAsync();
+    }
+
     /// <summary>ResyncVolume at a demoted site, repeated (as the csi-addons sidecar does) until ready.</summary>
     private static async Task WaitForResyncAsync(ReplicationSite site, string id)
     {
