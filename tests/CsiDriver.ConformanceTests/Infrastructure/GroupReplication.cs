@@ -31,10 +31,6 @@ public static class GroupReplication
             },
         });
 
-    public static Task<DisableVolumeReplicationResponse> DisableGroupReplicationAsync(this CsiAddonsClient addons, string volumeGroupId) =>
-        Call<DisableVolumeReplicationRequest, DisableVolumeReplicationResponse>(addons, "DisableVolumeReplication",
-            new() { ReplicationSource = GroupSource(volumeGroupId), ReplicationId = volumeGroupId });
-
     public static Task<PromoteVolumeResponse> PromoteGroupAsync(this CsiAddonsClient addons, string volumeGroupId, bool force) =>
         Call<PromoteVolumeRequest, PromoteVolumeResponse>(addons, "PromoteVolume",
             new() { ReplicationSource = GroupSource(volumeGroupId), ReplicationId = volumeGroupId, Force = force });

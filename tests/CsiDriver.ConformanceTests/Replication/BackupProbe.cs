@@ -10,10 +10,11 @@ namespace CsiDriver.ConformanceTests.Replication;
 /// misbehaves: most checks read the live replicas (<see cref="ReplicaPair"/>), every
 /// <see cref="SnapshotEvery"/>th takes a group snapshot of both replicas at the backup and checks
 /// it whole through clones (<see cref="SnapshotPairReader"/>). Between checks the link's jitter
-/// changes at random and now and then its connections are reset or it goes down for a moment.
+/// changes at random and now and then its connections are reset or it goes down for a moment
+/// (unless <c>linkFaults</c> is off, for tests whose fault is elsewhere).
 /// Bounded by a count and a duration; the random schedule comes from a seed the test prints.
 /// </summary>
-public sealed class BackupProbe(TwoSites sites, ReplicatedGroup group, int seed, bool withSnapshots = true, bool linkFaults = true)
+public sealed class BackupProbe(TwoSites sites, ReplicatedGroup group, int seed, bool linkFaults = true)
 {
     public const int SnapshotEvery = 20;
     private const int FaultEvery = 60;
@@ -58,7 +59,7 @@ public sealed class BackupProbe(TwoSites sites, ReplicatedGroup group, int seed,
                 faults++;
                 await InjectFaultAsync();
             }
-            var fromSnapshot = withSnapshots && checks.Count % SnapshotEvery == SnapshotEvery - 1;
+            var fromSnapshot = checks.Count % SnapshotEvery == SnapshotEvery - 1;
             var report = fromSnapshot ? await CheckSnapshotAsync(snapshots) : await replicas.CheckAsync();
             var finding = new Finding(fromSnapshot, report);
             checks.Add(finding);
