@@ -18,6 +18,12 @@ public sealed record DriverSettings
 
     public int? MaxVolumesPerNode { get; init; }
 
+    /// <summary>Serve the site link to a peer site; null: a standalone driver.</summary>
+    public SiteLinkSettings? SiteLink { get; init; }
+
+    /// <summary>host:port of the Prometheus text endpoint; null: none.</summary>
+    public string? MetricsAddress { get; init; }
+
     public IReadOnlyList<string> Arguments(DriverWorkspace workspace)
     {
         var arguments = new List<string>
@@ -47,6 +53,14 @@ public sealed record DriverSettings
         if (MaxVolumesPerNode is { } max)
         {
             arguments.AddRange(["--max-volumes-per-node", max.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        }
+        if (SiteLink is not null)
+        {
+            arguments.AddRange(SiteLink.Arguments());
+        }
+        if (MetricsAddress is not null)
+        {
+            arguments.AddRange(["--metrics-address", MetricsAddress]);
         }
         return arguments;
     }

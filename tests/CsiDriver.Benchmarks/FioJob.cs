@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace CsiDriver.Benchmarks;
+
+/// <summary>What one fio job did: operations per second and payload bytes moved.</summary>
+public sealed record FioResult(double Iops, long Bytes);
+
+/// <summary>One fio job through its nbd engine against an NBD URI, its JSON report parsed.
+/// Bounded: a job still running well past its expected length is killed.</summary>
+public static class FioJob
+{
+    /// <param name="pattern">fio's rw: write, randwrite, randread, ...</param>
+    /// <param name="runtime">Time-based run of this length; null: one pass over <paramref name="size"/>.</param>
+    /// <param name="extra">More fio options (rate limits, say).</param>
+    public static async Task<FioResult> RunAsync(string uri, string pattern, string blockSize, int queueDepth, long size,
+        TimeSpan? runtime, IReadOnlyList<string> extra, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo("fio") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        List<string> arguments =
+        [
+            "--name=bench", "--ioengine=nbd", $"--uri={uri}", $"--rw={pattern}", $"--bs={blockSize}",
+            $"--iodepth={queueDepth}", $"--size={size}", "--output-format=json", .. extra,
+        ];
+        if (runtime is { } length)
+        {
+            arguments.AddRange(["--time_based", $"--runtime={(int)Math.Ceiling(length.TotalSeconds)}"]);
+        }
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        using var fio = Process.Start(info) ?? throw new InvalidOperationException("could not start fio; run `make test-deps`");
+        var output = fio.StandardOutput.ReadToEndAsync(cancellationToken);
+        var error = fio.StandardError.ReadToEndAsync(cancellationToken);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter((runtime ?? TimeSpan.FromSeconds(60)) * 3 + TimeSpan.FromSeconds(30));
+        try
+        {
+            await fio.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            fio.Kill(entireProcessTree: true);
+            throw;
+        }
+        if (fio.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"fio against {uri} exited with {fio.ExitCode}: {await error}");
+        }
+        var json = await output;
+        using var report = JsonDocument.Parse(json[json.IndexOf('{')..]);
+        var job = report.RootElement.GetProperty("jobs")[0];
+        var direction = job.GetProperty(pattern.Contains("read", StringComparison.Ordinal) ? "read" : "write");
+        return new FioResult(direction.GetProperty("iops").GetDouble(), direction.GetProperty("io_bytes").GetInt64());
+    }
+}

@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Threading.Channels;
+
+namespace CsiDriver.ConformanceTests.Infrastructure;
+
+/// <summary>
+/// One connection through a <see cref="FaultyLink"/>: two sockets and a pump per direction. A
+/// pump reads a chunk, stamps it with its delivery time and queues it (bounded); a writer sends
+/// chunks in queue order once due, paced by the link's throughput limit. The first error or
+/// <see cref="Abort"/> resets both sockets; an orderly end of one direction is passed on as a
+/// half-close once everything read before it has been delivered.
+/// </summary>
+internal sealed class LinkConnection
+{
+    private readonly FaultyLink _link;
+    private readonly Socket _client;
+    private readonly Socket _server;
+    private readonly CancellationTokenSource _abort = new();
+    private long _bytesForwarded;
+    private int _closed;
+
+    public LinkConnection(FaultyLink link, Socket client, Socket server)
+    {
+        _link = link;
+        _client = client;
+        _server = server;
+        Completion = RunAsync();
+    }
+
+    public Task Completion { get; }
+
+    public long BytesForwarded => Interlocked.Read(ref _bytesForwarded);
+
+    /// <summary>Resets both ends now: what a failed router or a pulled cable looks like to them.</summary>
+    public void Abort()
+    {
+        _abort.Cancel();
+        Close();
+    }
+
+    /// <summary>Closes a socket with a TCP reset rather than an orderly FIN.</summary>
+    public static void Reset(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already closed by the other side: nothing left to reset.
+        }
+        socket.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        try
+        {
+            await Task.WhenAll(PumpAsync(_client, _server), PumpAsync(_server, _client));
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException or ChannelClosedException)
+        {
+            // A reset on either side, or an abort: both ends are reset below.
+        }
+        finally
+        {
+            Close();
+        }
+    }
+
+    private void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            Reset(_client);
+            Reset(_server);
+        }
+    }
+
+    private async Task PumpAsync(Socket from, Socket to)
+    {
+        var queue = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(FaultyLink.MaxChunksQueued) { SingleReader = true, SingleWriter = true });
+        var delivering = DeliverAsync(queue.Reader, to);
+        try
+        {
+            var buffer = new byte[FaultyLink.ChunkBytes];
+            var previousDue = 0L;
+            while (true)
+            {
+                var read = await from.ReceiveAsync(buffer, SocketFlags.None, _abort.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+                previousDue = _link.DueTimestamp(previousDue);
+                await queue.Writer.WriteAsync(new Chunk(buffer.AsSpan(0, read).ToArray(), previousDue), _abort.Token);
+            }
+            queue.Writer.TryComplete();
+        }
+        catch (Exception e)
+        {
+            queue.Writer.TryComplete(e);
+            Abort();
+            throw;
+        }
+        finally
+        {
+            await delivering;
+        }
+        to.Shutdown(SocketShutdown.Send);
+    }
+
+    private async Task DeliverAsync(ChannelReader<Chunk> queue, Socket to)
+    {
+        try
+        {
+            await DeliverInOrderAsync(queue, to);
+        }
+        catch
+        {
+            // The reading side may be blocked on a quiet socket: the reset wakes it.
+            Abort();
+            throw;
+        }
+    }
+
+    private async Task DeliverInOrderAsync(ChannelReader<Chunk> queue, Socket to)
+    {
+        var pacedUntil = Stopwatch.GetTimestamp();
+        await foreach (var chunk in queue.ReadAllAsync(_abort.Token))
+        {
+            await WaitUntilAsync(chunk.Due);
+            var rate = _link.BytesPerSecond;
+            if (rate > 0)
+            {
+                await WaitUntilAsync(pacedUntil);
+                pacedUntil = Math.Max(pacedUntil, Stopwatch.GetTimestamp()) + chunk.Data.Length * Stopwatch.Frequency / rate;
+            }
+            for (var sent = 0; sent < chunk.Data.Length;)
+            {
+                sent += await to.SendAsync(chunk.Data.AsMemory(sent), SocketFlags.None, _abort.Token);
+            }
+            Interlocked.Add(ref _bytesForwarded, chunk.Data.Length);
+        }
+    }
+
+    private Task WaitUntilAsync(long timestamp)
+    {
+        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
+        return wait > TimeSpan.Zero ? Task.Delay(wait, _abort.Token) : Task.CompletedTask;
+    }
+
+    /// <param name="Due">Stopwatch timestamp before which the chunk is not delivered.</param>
+    private sealed record Chunk(byte[] Data, long Due);
+}
