@@ -1,0 +1,62 @@
+namespace CsiDriver.Demo;
+
+public sealed partial class DemoRun
+{
+    private static readonly TimeSpan WriterStopTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The main site is lost (SIGKILL to the driver and its attach helpers, mid-order); the
+    /// backup is force-promoted at its last applied cut; the promoted volumes are mounted at the
+    /// backup and checked; the orders lost are counted against what the lag announced.
+    /// </summary>
+    private async Task DisasterAsync(string run, ShopDeployment shop, CancellationToken cancellationToken)
+    {
+        var lastSample = timeline.Samples.LastOrDefault(s => s.Run == run && s.LagSeconds is not null);
+        var lagShown = lastSample?.LagSeconds;
+        var rate = lastSample?.OrdersPerSecond ?? options.Rate;
+        var committed = await StepAsync(run, "disaster: main site killed", async () =>
+        {
+            await shop.Main.CrashAsync();
+            var finished = await Task.WhenAny(shop.Running, Task.Delay(WriterStopTimeout, cancellationToken));
+            if (finished != shop.Running)
+            {
+                throw new DemoException($"the business process was still blocked {WriterStopTimeout.TotalSeconds} s after the main site died");
+            }
+            var failure = await shop.Running;
+            var committed = shop.Business.Committed;
+            return (committed, Outcome.Pass, $"SIGKILL during order {committed + 1}; {committed} orders committed at the main site; the writer saw: {failure?.Message.Split('\n')[0] ?? "nothing"}");
+        });
+
+        await StepAsync(run, "forced promotion at the backup", async () =>
+        {
+            await shop.Backup.Client.PromoteAsync(ReplicationRequests.ForcePromote(shop.Volumes.GroupId));
+            return (0, Outcome.Pass, $"PromoteVolume(force) for {shop.Volumes.GroupId}: the backup's volumes are primary and writable");
+        });
+
+        await StepAsync(run, "promoted volumes checked", async () =>
+        {
+            await PublishAtAsync(shop.Backup, shop.Volumes);
+            var check = await CheckPairAsync(shop.Backup, shop.Volumes, shop.Volumes.SalesId, shop.Volumes.StockId, "recovered");
+            var lost = committed - check.CompleteOrders;
+            var expected = lagShown is { } lag ? lag * rate : (double?)null;
+            results.Figure($"{run}: orders committed at the main", committed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            results.Figure($"{run}: orders lost at failover", lost.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (lagShown is { } shown)
+            {
+                results.Figure($"{run}: lag shown before the disaster", $"{shown:F3} s (≈ {expected:F0} orders at {rate:F0}/s)");
+            }
+            var summary = $"{check}; {lost} orders lost" + (expected is { } e ? $" against ≈{e:F0} announced by the lag of {lagShown:F3} s" : "");
+            var outcome = check.IsConsistent && lost >= 0 ? Outcome.Pass : Outcome.Fail;
+            return (0, outcome, lost < 0 ? summary + "; the backup holds orders never committed" : summary);
+        });
+    }
+
+    /// <summary>ControllerPublishVolume of a pair at a site (the attacher's step before the node's).</summary>
+    private static async Task PublishAtAsync(SiteProcess site, ShopVolumes volumes)
+    {
+        foreach (var volumeId in volumes.VolumeIds)
+        {
+            await site.Client.ControllerPublishAsync(volumeId, site.Settings.SiteId, volumes.Capability);
+        }
+    }
+}

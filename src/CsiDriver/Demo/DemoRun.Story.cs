@@ -1,0 +1,174 @@
+using CsiDriver.Demo.Shop;
+
+namespace CsiDriver.Demo;
+
+public sealed partial class DemoRun
+{
+    /// <summary>One run of the story on a fresh pair of sites. Group mode writes for the whole
+    /// --duration and ends in the disaster; per-volume mode writes for half of it and ends after
+    /// its backup snapshots.</summary>
+    private async Task RunModeAsync(string run, Sampler sampler, CancellationToken cancellationToken)
+    {
+        var writing = run == GroupRun ? options.Duration : options.Duration / 2;
+        ShopDeployment? shop = null;
+        try
+        {
+            timeline.Enter(run, "set-up");
+            shop = await StartSitesAsync(run, cancellationToken);
+            await SetUpShopAsync(run, shop, cancellationToken);
+
+            timeline.Enter(run, "business processing");
+            shop.Running = shop.Business.RunAsync(options.Rate, shop.StopBusiness.Token);
+            sampler.Watch(shop.Watched);
+            await WriteForAsync(shop, writing / 3, cancellationToken);
+            var before = Throughput.Of(timeline.Of(run, "business processing"));
+            await StepAsync(run, "business processing", () => Task.FromResult((0, before.Orders > 0 ? Outcome.Pass : Outcome.Fail,
+                $"{shop.Business.Kind}: {before}")));
+            results.Figure($"{run}: orders/s before replication", before.RateText);
+
+            if (!ReplicationRequests.SiteLinkAvailable)
+            {
+                results.Record(run, "backup configuration", Outcome.Skipped, "this build has no site link (csidriver serve --site-link-address)");
+                return;
+            }
+            timeline.Enter(run, "backup configuration");
+            await EnableReplicationAsync(run, shop, cancellationToken);
+            timeline.Enter(run, "replicating");
+            await WriteForAsync(shop, writing * 2 / 3, cancellationToken);
+            RecordNoImpact(run, before);
+
+            timeline.Enter(run, "snapshot at backup");
+            await CheckBackupSnapshotsAsync(run, shop, cancellationToken);
+
+            if (run == GroupRun)
+            {
+                timeline.Enter(run, "disaster");
+                await DisasterAsync(run, shop, cancellationToken);
+            }
+        }
+        catch (StoryStopped)
+        {
+            timeline.Note($"[{run}] the run stops here: a step it depends on failed");
+        }
+        finally
+        {
+            sampler.Watch(null);
+            if (shop is not null)
+            {
+                await StopBusinessAsync(run, shop);
+            }
+        }
+    }
+
+    /// <summary>Lets the business run for a while, failing the run if it stops by itself.</summary>
+    private async Task WriteForAsync(ShopDeployment shop, TimeSpan time, CancellationToken cancellationToken)
+    {
+        var finished = await Task.WhenAny(shop.Running, Task.Delay(time, cancellationToken));
+        cancellationToken.ThrowIfCancellationRequested();
+        if (finished == shop.Running)
+        {
+            var failure = await shop.Running;
+            throw new DemoException($"the business process stopped by itself: {failure?.Message ?? "no error"}");
+        }
+    }
+
+    private void RecordNoImpact(string run, Throughput before)
+    {
+        var after = Throughput.Of(timeline.Of(run, "replicating"));
+        var lags = timeline.Of(run, "replicating").Where(s => s.LagSeconds is not null).Select(s => s.LagSeconds!.Value).Order().ToList();
+        results.Figure($"{run}: orders/s with replication", after.RateText);
+        if (before.MeanLatencyMs is { } b && after.MeanLatencyMs is { } a)
+        {
+            results.Figure($"{run}: order latency before → with replication", $"{b:F1} ms → {a:F1} ms");
+        }
+        if (lags.Count > 0)
+        {
+            results.Figure($"{run}: lag p50 / max", $"{Percentile(lags, 0.5):F3} s / {lags[^1]:F3} s");
+        }
+        // Writers never wait for the backup: a paced load keeps its rate (10 % allows for the
+        // shared machine's noise; the figures above show the actual difference).
+        var kept = after.Rate >= before.Rate * 0.9;
+        results.Record(run, "no impact on business processing", kept ? Outcome.Pass : Outcome.Fail,
+            $"orders/s {before.RateText} before, {after.RateText} while replicating" + (lags.Count > 0 ? $"; lag p50 {Percentile(lags, 0.5):F3} s" : "; no lag reported"));
+    }
+
+    private static double Percentile(IReadOnlyList<double> sorted, double p) => sorted[(int)Math.Min(sorted.Count - 1, Math.Floor(p * sorted.Count))];
+
+    private async Task StopBusinessAsync(string run, ShopDeployment shop)
+    {
+        if (!shop.IsSetUp)
+        {
+            return;
+        }
+        await shop.StopBusiness.CancelAsync();
+        var finished = await Task.WhenAny(shop.Running, Task.Delay(TimeSpan.FromSeconds(30)));
+        if (finished != shop.Running)
+        {
+            timeline.Note($"[{run}] the business process did not stop within 30 s");
+            return;
+        }
+        await shop.Business.DisposeAsync();
+        if (!shop.Main.HasExited && shop.Volumes.Mounted && !options.Keep)
+        {
+            foreach (var volumeId in shop.Volumes.VolumeIds)
+            {
+                await TryAsync(run, $"unmount {volumeId}", () => shop.Main.Client.UnmountAsync(volumeId, ShopVolumes.Pod));
+            }
+        }
+        if (shop.Main.HasExited && shop.Volumes.Mounted)
+        {
+            await TryAsync(run, "release the lost main site's mounts", () => ReleaseLostMountsAsync(shop));
+        }
+        if (shop.Proxy is not null && !options.Keep)
+        {
+            await shop.Proxy.DisposeAsync();
+        }
+    }
+
+    /// <summary>The killed main site left its mounts on a dead attachment: started again (without
+    /// its site link), it unpublishes and unstages them as kubelet would ask after a node reboot.</summary>
+    private async Task ReleaseLostMountsAsync(ShopDeployment shop)
+    {
+        await using var restarted = await SiteProcess.StartAsync(shop.Main.Layout, shop.Main.Settings with { SiteLink = null, MetricsAddress = null }, CancellationToken.None);
+        foreach (var volumeId in shop.Volumes.VolumeIds)
+        {
+            await restarted.Client.UnmountAsync(volumeId, ShopVolumes.Pod);
+        }
+        await restarted.StopAsync();
+    }
+
+    /// <summary>Best-effort clean-up: a failure is noted, never a verdict.</summary>
+    private async Task TryAsync(string run, string what, Func<Task> action)
+    {
+        try
+        {
+            await action();
+        }
+        catch (Exception e) when (e is Rpc.RpcException or IOException or HttpRequestException or DemoException)
+        {
+            timeline.Note($"[{run}] {what}: {e.Message}");
+        }
+    }
+}
+
+/// <summary>Orders per second and latency over a set of samples.</summary>
+public sealed record Throughput(long Orders, double Rate, double? MeanLatencyMs)
+{
+    public string RateText => Orders == 0 ? "none" : $"{Rate:F1}";
+
+    public static Throughput Of(IReadOnlyList<Sample> samples)
+    {
+        if (samples.Count == 0)
+        {
+            return new Throughput(0, 0, null);
+        }
+        var latencies = samples.Where(s => s.LatencyMs is not null).Select(s => s.LatencyMs!.Value).ToList();
+        return new Throughput(
+            (long)samples.Sum(s => s.OrdersPerSecond),
+            samples.Average(s => s.OrdersPerSecond),
+            latencies.Count == 0 ? null : latencies.Average());
+    }
+
+    public override string ToString() =>
+        $"{Orders} orders, {RateText} orders/s" + (MeanLatencyMs is { } l ? $", mean latency {l:F1} ms" : "");
+}
