@@ -31,10 +31,11 @@ public static class DemoCommand
             Description = "Directory for the sites' data, certificates, logs and report.html",
             DefaultValueFactory = _ => "demo-output",
         };
+        var raw = new Option<bool>("--raw") { Description = "Write raw block records through NBD instead of SQLite databases on mounted volumes" };
         var checks = new Option<int>("--snapshot-checks") { Description = "Backup snapshots checked in each mode", DefaultValueFactory = _ => 3 };
         var command = new Command("demo", "Show backup with no impact on business processing: two sites, a shop, replication, a disaster")
         {
-            duration, rate, linkDelay, jitter, keep, output, checks,
+            duration, rate, linkDelay, jitter, keep, output, checks, raw,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -47,6 +48,7 @@ public static class DemoCommand
                 Keep = result.GetValue(keep),
                 OutputDirectory = Path.GetFullPath(result.GetValue(output)!),
                 SnapshotChecks = Math.Max(1, result.GetValue(checks)),
+                RawBlocks = result.GetValue(raw),
             };
             var console = AnsiConsole.Console;
             if (Console.IsOutputRedirected)

@@ -22,6 +22,9 @@ public sealed record DemoOptions
     /// <summary>Directory for the sites' data, certificates, logs and the report.</summary>
     public required string OutputDirectory { get; init; }
 
+    /// <summary>Write raw block records through NBD even where the volumes could be mounted.</summary>
+    public bool RawBlocks { get; init; }
+
     /// <summary>Backup snapshots checked in each mode (taken at random moments).</summary>
     public int SnapshotChecks { get; init; } = 3;
 }

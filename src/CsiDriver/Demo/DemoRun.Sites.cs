@@ -55,7 +55,7 @@ public sealed partial class DemoRun
     /// <summary>The consistency group and its two volumes, created and attached through CSI at
     /// the main site, then the shop's databases (or block logs) on them.</summary>
     private Task SetUpShopAsync(string run, ShopDeployment shop, CancellationToken cancellationToken) =>
-        StepAsync(run, "consistency group on the node path", async () =>
+        StepAsync(run, "consistency group set up", async () =>
         {
             var client = shop.Main.Client;
             var mount = _noMount is null;

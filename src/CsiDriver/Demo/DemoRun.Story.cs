@@ -20,8 +20,9 @@ public sealed partial class DemoRun
             timeline.Enter(run, "business processing");
             shop.Running = shop.Business.RunAsync(options.Rate, shop.StopBusiness.Token);
             sampler.Watch(shop.Watched);
+            var meter = Throughput.Start(shop.Business);
             await WriteForAsync(shop, writing / 3, cancellationToken);
-            var before = Throughput.Of(timeline.Of(run, "business processing"));
+            var before = meter.Stop();
             await StepAsync(run, "business processing", () => Task.FromResult((0, before.Orders > 0 ? Outcome.Pass : Outcome.Fail,
                 $"{shop.Business.Kind}: {before}")));
             results.Figure($"{run}: orders/s before replication", before.RateText);
@@ -34,8 +35,9 @@ public sealed partial class DemoRun
             timeline.Enter(run, "backup configuration");
             await EnableReplicationAsync(run, shop, cancellationToken);
             timeline.Enter(run, "replicating");
+            meter = Throughput.Start(shop.Business);
             await WriteForAsync(shop, writing * 2 / 3, cancellationToken);
-            RecordNoImpact(run, before);
+            RecordNoImpact(run, before, meter.Stop());
 
             timeline.Enter(run, "snapshot at backup");
             await CheckBackupSnapshotsAsync(run, shop, cancellationToken);
@@ -72,9 +74,8 @@ public sealed partial class DemoRun
         }
     }
 
-    private void RecordNoImpact(string run, Throughput before)
+    private void RecordNoImpact(string run, Throughput before, Throughput after)
     {
-        var after = Throughput.Of(timeline.Of(run, "replicating"));
         var lags = timeline.Of(run, "replicating").Where(s => s.LagSeconds is not null).Select(s => s.LagSeconds!.Value).Order().ToList();
         results.Figure($"{run}: orders/s with replication", after.RateText);
         if (before.MeanLatencyMs is { } b && after.MeanLatencyMs is { } a)
@@ -149,26 +150,4 @@ public sealed partial class DemoRun
             timeline.Note($"[{run}] {what}: {e.Message}");
         }
     }
-}
-
-/// <summary>Orders per second and latency over a set of samples.</summary>
-public sealed record Throughput(long Orders, double Rate, double? MeanLatencyMs)
-{
-    public string RateText => Orders == 0 ? "none" : $"{Rate:F1}";
-
-    public static Throughput Of(IReadOnlyList<Sample> samples)
-    {
-        if (samples.Count == 0)
-        {
-            return new Throughput(0, 0, null);
-        }
-        var latencies = samples.Where(s => s.LatencyMs is not null).Select(s => s.LatencyMs!.Value).ToList();
-        return new Throughput(
-            (long)samples.Sum(s => s.OrdersPerSecond),
-            samples.Average(s => s.OrdersPerSecond),
-            latencies.Count == 0 ? null : latencies.Average());
-    }
-
-    public override string ToString() =>
-        $"{Orders} orders, {RateText} orders/s" + (MeanLatencyMs is { } l ? $", mean latency {l:F1} ms" : "");
 }

@@ -15,7 +15,7 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
     public const string PerVolumeRun = "per-volume";
 
     /// <summary>Why the shop cannot use the node path here (null: it can mount).</summary>
-    private readonly string? _noMount = NodePath.Problem();
+    private readonly string? _noMount = options.RawBlocks ? "--raw asked for block records" : NodePath.Problem();
     private readonly List<SiteProcess> _sites = [];
     private IReadOnlyDictionary<string, (string Certificate, string Key, string Authority)>? _certificates;
 
@@ -26,7 +26,7 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
         sampler.Start();
         timeline.Note(_noMount is null
             ? "the shop runs two SQLite databases on volumes mounted through the CSI node path"
-            : $"cannot mount here ({_noMount}): the shop falls back to raw block records through NBD");
+            : $"no mounted databases ({_noMount}): the shop writes raw block records through NBD");
         if (ReplicationRequests.SiteLinkAvailable)
         {
             _certificates = DemoCertificates.Create(Path.Combine(options.OutputDirectory, "certs"), ["main", "backup", "pv-main", "pv-backup"]);
