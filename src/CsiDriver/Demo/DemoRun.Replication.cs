@@ -14,7 +14,7 @@ public sealed partial class DemoRun
         {
             var mode = run == GroupRun ? ReplicationRequests.GroupMode : ReplicationRequests.PerVolumeMode;
             var clock = Stopwatch.StartNew();
-            await shop.Main.Client.EnableReplicationAsync(ReplicationRequests.Enable(shop.Volumes.GroupId, shop.PeerAddress!, mode));
+            await shop.Main.Client.EnableReplicationAsync(ReplicationRequests.Enable(shop.Volumes.GroupId, shop.PeerAddress!, mode, shop.Main.Settings.SiteLink!));
             timeline.Note($"[{run}] EnableVolumeReplication({shop.Volumes.GroupId}, mode={mode}, peer={shop.PeerAddress}) accepted");
             shop.Watched.Replicating = true;
             var lastWord = "no answer yet";

@@ -45,6 +45,9 @@ public sealed partial class DemoRun
         {
             var (certificate, key, authority) = _certificates[name];
             link = new SiteLinkSettings(SiteSettings.Loopback(SiteSettings.FreeLoopbackPort()), certificate, key, authority);
+        }
+        if (ReplicationRequests.MetricsAvailable)
+        {
             metrics = SiteSettings.Loopback(SiteSettings.FreeLoopbackPort());
         }
         var site = await SiteProcess.StartAsync(layout, new SiteSettings(name, link, metrics), cancellationToken);

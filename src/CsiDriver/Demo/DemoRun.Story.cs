@@ -27,9 +27,10 @@ public sealed partial class DemoRun
                 $"{shop.Business.Kind}: {before}")));
             results.Figure($"{run}: orders/s before replication", before.RateText);
 
-            if (!ReplicationRequests.SiteLinkAvailable)
+            if (await ReplicationMissingAsync(shop) is { } missing)
             {
-                results.Record(run, "backup configuration", Outcome.Skipped, "this build has no site link (csidriver serve --site-link-address)");
+                _replicationMissing = missing;
+                results.Record(run, "backup configuration", Outcome.Skipped, missing);
                 return;
             }
             timeline.Enter(run, "backup configuration");
@@ -60,6 +61,19 @@ public sealed partial class DemoRun
                 await StopBusinessAsync(run, shop);
             }
         }
+    }
+
+    /// <summary>Why this build cannot replicate (null: it can): the serve flags of the site link,
+    /// and the VolumeReplication service advertised by the csi-addons identity.</summary>
+    private static async Task<string?> ReplicationMissingAsync(ShopDeployment shop)
+    {
+        if (!ReplicationRequests.SiteLinkAvailable)
+        {
+            return "this build has no site link (csidriver serve --site-link-address)";
+        }
+        return await shop.Main.Client.AdvertisesReplicationAsync()
+            ? null
+            : "this build's csi-addons identity does not advertise VolumeReplication";
     }
 
     /// <summary>Lets the business run for a while, failing the run if it stops by itself.</summary>

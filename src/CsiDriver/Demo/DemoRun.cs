@@ -18,6 +18,7 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
     private readonly string? _noMount = options.RawBlocks ? "--raw asked for block records" : NodePath.Problem();
     private readonly List<SiteProcess> _sites = [];
     private IReadOnlyDictionary<string, (string Certificate, string Key, string Authority)>? _certificates;
+    private string? _replicationMissing;
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -35,13 +36,13 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
         try
         {
             await RunModeAsync(GroupRun, sampler, cancellationToken);
-            if (ReplicationRequests.SiteLinkAvailable)
+            if (_replicationMissing is null)
             {
                 await RunModeAsync(PerVolumeRun, sampler, cancellationToken);
             }
             else
             {
-                results.Record(PerVolumeRun, "contrast", Outcome.Skipped, "this build has no site link (csidriver serve --site-link-address), so there is no replication to compare");
+                results.Record(PerVolumeRun, "contrast", Outcome.Skipped, _replicationMissing + ", so there is no replication to compare");
             }
         }
         finally

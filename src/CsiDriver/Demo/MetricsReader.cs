@@ -20,12 +20,17 @@ public sealed class MetricsReader(string address) : IDisposable
     }
 
     /// <summary>Sum of the samples whose name ends with <paramref name="suffix"/> and whose
-    /// labels mention <paramref name="labelValue"/>; null when there is none.</summary>
-    public static double? Sum(IReadOnlyList<Line> lines, string suffix, string labelValue)
-    {
-        var matching = lines.Where(l => l.Name.EndsWith(suffix, StringComparison.Ordinal) && l.Labels.Contains('"' + labelValue + '"', StringComparison.Ordinal)).ToList();
-        return matching.Count == 0 ? null : matching.Sum(l => l.Value);
-    }
+    /// labels hold one of <paramref name="labelValues"/>; null when there is none.</summary>
+    public static double? Sum(IReadOnlyList<Line> lines, string suffix, IReadOnlyList<string> labelValues) =>
+        Matching(lines, suffix, labelValues) is { Count: > 0 } matching ? matching.Sum(l => l.Value) : null;
+
+    /// <summary>Largest of the samples <see cref="Sum"/> would add up; null when there is none.</summary>
+    public static double? Max(IReadOnlyList<Line> lines, string suffix, IReadOnlyList<string> labelValues) =>
+        Matching(lines, suffix, labelValues) is { Count: > 0 } matching ? matching.Max(l => l.Value) : null;
+
+    private static List<Line> Matching(IReadOnlyList<Line> lines, string suffix, IReadOnlyList<string> labelValues) =>
+        lines.Where(l => l.Name.EndsWith(suffix, StringComparison.Ordinal)
+            && labelValues.Any(v => l.Labels.Contains('"' + v + '"', StringComparison.Ordinal))).ToList();
 
     public static IReadOnlyList<Line> Parse(string text)
     {

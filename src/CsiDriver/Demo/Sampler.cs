@@ -5,9 +5,20 @@ namespace CsiDriver.Demo;
 
 /// <summary>What the sampler watches: the running business process and, once replication is
 /// on, how to ask the main site for its lag and journal.</summary>
-public sealed record Watched(IBusinessProcess Business, SiteProcess Main, MetricsReader? Metrics, string GroupId)
+public sealed class Watched(IBusinessProcess Business, SiteProcess Main, MetricsReader? Metrics, string GroupId, IReadOnlyList<string> VolumeIds)
 {
     public volatile bool Replicating;
+
+    public IBusinessProcess Business { get; } = Business;
+
+    public SiteProcess Main { get; } = Main;
+
+    public MetricsReader? Metrics { get; } = Metrics;
+
+    public string GroupId { get; } = GroupId;
+
+    /// <summary>Replication ids the metrics may carry: the group's, or per-volume mode's volumes'.</summary>
+    public IReadOnlyList<string> LabelValues { get; } = [GroupId, .. VolumeIds];
 }
 
 /// <summary>
@@ -108,7 +119,10 @@ public sealed class Sampler(DemoTimeline timeline) : IAsyncDisposable
         {
             try
             {
-                journal = MetricsReader.Sum(await metrics.ReadAsync(_stop.Token), "journal_bytes", watched.GroupId);
+                var lines = await metrics.ReadAsync(_stop.Token);
+                journal = MetricsReader.Sum(lines, "replication_journal_outstanding_bytes", watched.LabelValues);
+                // The driver's own lag figure (0 when caught up) wins over now − last_sync_time.
+                lag = MetricsReader.Max(lines, "replication_lag_seconds", watched.LabelValues) ?? lag;
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
             {

@@ -64,7 +64,7 @@ public sealed class ShopDeployment
     public CancellationTokenSource StopBusiness { get; } = new();
 
     public void Open(ShopVolumes volumes, IBusinessProcess business) =>
-        _shop = (volumes, business, new Watched(business, Main, MainMetrics, volumes.GroupId));
+        _shop = (volumes, business, new Watched(business, Main, MainMetrics, volumes.GroupId, volumes.VolumeIds));
 
     private (ShopVolumes Volumes, IBusinessProcess Business, Watched Watched) SetUp =>
         _shop ?? throw new InvalidOperationException("the shop is not set up yet");

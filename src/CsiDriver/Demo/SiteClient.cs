@@ -19,6 +19,7 @@ public sealed class SiteClient(SiteLayout layout) : IDisposable
     private static readonly ServiceDescriptor Controller = Csi("Controller");
     private static readonly ServiceDescriptor Node = Csi("Node");
     private static readonly ServiceDescriptor GroupController = Csi("GroupController");
+    private static readonly ServiceDescriptor AddonsIdentity = CsiAddons.Identity.IdentityReflection.Descriptor.Services.Single(s => s.Name == "Identity");
     private static readonly ServiceDescriptor VolumeGroups = VolumegroupReflection.Descriptor.Services.Single(s => s.Name == "Controller");
     private static readonly ServiceDescriptor Replication = ReplicationReflection.Descriptor.Services.Single(s => s.Name == "Controller");
 
@@ -27,6 +28,13 @@ public sealed class SiteClient(SiteLayout layout) : IDisposable
 
     public Task<ProbeResponse> ProbeAsync() =>
         Call<ProbeRequest, ProbeResponse>(_csi, Identity, "Probe", new(), TimeSpan.FromSeconds(2));
+
+    /// <summary>Whether the site's csi-addons identity advertises the VolumeReplication service.</summary>
+    public async Task<bool> AdvertisesReplicationAsync()
+    {
+        var capabilities = await Call<CsiAddons.Identity.GetCapabilitiesRequest, CsiAddons.Identity.GetCapabilitiesResponse>(_addons, AddonsIdentity, "GetCapabilities", new());
+        return capabilities.Capabilities.Any(c => c.VolumeReplication?.Type == CsiAddons.Identity.Capability.Types.VolumeReplication.Types.Type.VolumeReplication);
+    }
 
     public Task<CreateVolumeGroupResponse> CreateVolumeGroupAsync(string name) =>
         Call<CreateVolumeGroupRequest, CreateVolumeGroupResponse>(_addons, VolumeGroups, "CreateVolumeGroup", new() { Name = name });
