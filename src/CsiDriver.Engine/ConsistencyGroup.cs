@@ -34,6 +34,10 @@ internal sealed class ConsistencyGroup(string journalName, string? name, GroupJo
 
     public Dictionary<string, JournalConsumer> Consumers { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Set once the group applied a replica batch or began a resync (a replica group at
+    /// the backup site); changed only while the group is paused.</summary>
+    public Replication.ReplicaState? Replica { get; set; }
+
     public static string SoloJournalName(uint volumeNumber) => "~" + volumeNumber;
 }
 

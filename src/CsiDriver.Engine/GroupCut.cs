@@ -5,4 +5,6 @@ namespace CsiDriver.Engine;
 public sealed record GroupCut(IReadOnlyList<GroupCutPoint> Points, TimeSpan WriterPause);
 
 /// <param name="ConsistencyGroup">Named group, or null for a group of one.</param>
-public sealed record GroupCutPoint(string Journal, string? ConsistencyGroup, long Sequence, IReadOnlyList<string> VolumeIds);
+/// <param name="Replica">For a replica group at the backup: the main-site position the cut holds
+/// (batches are applied under the same pause as the cut, so it is always a batch boundary).</param>
+public sealed record GroupCutPoint(string Journal, string? ConsistencyGroup, long Sequence, IReadOnlyList<string> VolumeIds, Replication.ReplicaPosition? Replica = null);

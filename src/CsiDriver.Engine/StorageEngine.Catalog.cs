@@ -37,7 +37,7 @@ public sealed partial class StorageEngine
 
     private CheckpointDocument LoadCheckpoint()
     {
-        var payload = MetadataFile.Read(CheckpointPath, CheckpointDocument.FileMagic);
+        var payload = MetadataFile.Read(CheckpointPath, CheckpointDocument.FileMagic, CheckpointDocument.Version);
         return payload == null ? new CheckpointDocument() : CheckpointDocument.Parse(payload, CheckpointPath);
     }
 

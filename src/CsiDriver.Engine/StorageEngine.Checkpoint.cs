@@ -31,7 +31,7 @@ public sealed partial class StorageEngine
     /// always taken before the structure lock, never after it).</summary>
     private void CheckpointHeld()
     {
-        var cut = new List<(ConsistencyGroup Group, long Sequence, long Appended)>();
+        var cut = new List<(ConsistencyGroup Group, long Sequence, long Appended, Replication.ReplicaState? Replica)>();
         var maps = new List<(Layer Layer, byte[] Bits)>();
         var data = new List<Layer>();
         long pauseMicros;
@@ -44,7 +44,7 @@ public sealed partial class StorageEngine
             using var pause = new GroupPause(_groups.Values);
             foreach (var group in _groups.Values)
             {
-                cut.Add((group, group.Journal.LastSequence, group.Journal.AppendedBytes));
+                cut.Add((group, group.Journal.LastSequence, group.Journal.AppendedBytes, group.Replica));
             }
             foreach (var layer in _layers.Values)
             {
@@ -70,7 +70,7 @@ public sealed partial class StorageEngine
         }
         // The journals up to the cut stay readable after a crash for consumers that have not
         // passed them yet (replication ships from the journal, not from the data files).
-        foreach (var (group, _, _) in cut)
+        foreach (var (group, _, _, _) in cut)
         {
             group.Journal.Sync();
         }
@@ -81,10 +81,11 @@ public sealed partial class StorageEngine
                 Journals = cut.Select(c => new CheckpointEntry(
                     c.Group.JournalName,
                     c.Sequence,
-                    c.Group.Consumers.Values.Select(k => new ConsumerEntry(k.Name, k.Position, k.Overrun)).ToList())).ToList(),
+                    c.Group.Consumers.Values.Select(k => new ConsumerEntry(k.Name, k.Position, k.Overrun)).ToList(),
+                    c.Replica)).ToList(),
             };
-            MetadataFile.Write(CheckpointPath, CheckpointDocument.FileMagic, document.Serialize());
-            foreach (var (group, sequence, appended) in cut.Where(c => _groups.ContainsKey(c.Group.JournalName)))
+            MetadataFile.Write(CheckpointPath, CheckpointDocument.FileMagic, document.Serialize(), CheckpointDocument.Version, document.MinCompatibleVersion);
+            foreach (var (group, sequence, appended, _) in cut.Where(c => _groups.ContainsKey(c.Group.JournalName)))
             {
                 group.CheckpointSequence = sequence;
                 group.AppendedAtCheckpoint = appended;
@@ -97,17 +98,20 @@ public sealed partial class StorageEngine
 
     /// <summary>Releases journal segments nobody needs: not recovery (before the checkpoint) and
     /// not a consumer (before its position). Past the budget, segments the checkpoint has passed
-    /// go even if a consumer still needed them; that consumer is marked overrun.</summary>
+    /// go even if a consumer still needed them; that consumer is marked overrun, and what the
+    /// released records touched is added to its dirty-chunk set first (see StorageEngine.DirtyChunks.cs).</summary>
     private void ApplyRetention(ConsistencyGroup group)
     {
         var floor = group.Consumers.Values.Where(c => !c.Overrun)
             .Aggregate(group.CheckpointSequence, (min, c) => Math.Min(min, c.Position));
+        TrackReleased(group, floor, group.Consumers.Values.Where(c => c.Overrun).ToList());
         group.Journal.ReleaseThrough(floor);
         if (group.Journal.RetainedBytes <= _options.RetentionBudgetBytes)
         {
             return;
         }
         var released = group.Journal.ReleasePointForBudget(_options.RetentionBudgetBytes, group.CheckpointSequence);
+        TrackReleased(group, released, group.Consumers.Values.Where(c => c.Overrun || c.Position < released).ToList());
         group.Journal.ReleaseThrough(released);
         foreach (var consumer in group.Consumers.Values.Where(c => !c.Overrun && c.Position < released))
         {

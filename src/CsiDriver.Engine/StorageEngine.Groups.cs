@@ -106,7 +106,9 @@ public sealed partial class StorageEngine
     {
         lock (_structure)
         {
-            return GetGroup(journal).Consumers.Remove(consumer);
+            var group = GetGroup(journal);
+            File.Delete(DirtySetPath(journal, consumer));
+            return group.Consumers.Remove(consumer);
         }
     }
 

@@ -57,18 +57,22 @@ public sealed partial class StorageEngine
         // Volumes by number as recovery needs them: where their records go.
         var replayTargets = catalog.Volumes.ToDictionary(v => v.Number);
         var reports = new List<JournalRecoveryReport>();
+        var replayed = new ReplicaReplay();
         var journals = catalog.Groups.Select(g => (Journal: g, Name: (string?)g))
             .Concat(catalog.Volumes.Where(v => v.Group == null).Select(v => (Journal: ConsistencyGroup.SoloJournalName(v.Number), Name: (string?)null)));
         foreach (var (journal, name) in journals)
         {
             var from = checkpoint.TryGetValue(journal, out var entry) ? entry.Sequence : 0;
+            replayed.State = entry?.Replica;
             var group = OpenGroup(journal, name, from, (in RecordHeader header, ReadOnlySpan<byte> payload) =>
-                Replay(journal, replayTargets, header, payload), out var report);
+                Replay(journal, replayTargets, replayed, header, payload), out var report);
             group.CheckpointSequence = from;
+            group.Replica = replayed.State;
             foreach (var consumer in entry?.Consumers ?? [])
             {
                 group.Consumers[consumer.Name] = new JournalConsumer(consumer.Name, consumer.Position) { Overrun = consumer.Overrun };
             }
+            RestoreDirtyMarks(group);
             reports.Add(report);
             if (report.ReplayedRecords > 0)
             {
@@ -85,7 +89,7 @@ public sealed partial class StorageEngine
         }
         Recovery = reports;
 
-        foreach (var entry in catalog.Volumes)
+        foreach (var entry in catalog.Volumes.Select(replayed.WithReplayedSize))
         {
             var group = _groups[entry.Group ?? ConsistencyGroup.SoloJournalName(entry.Number)];
             var volume = new Volume(entry.Id, entry.Number, entry.SizeBytes, entry.ReadOnly, group, LayerById(entry.TopLayer))
@@ -105,6 +109,7 @@ public sealed partial class StorageEngine
         }
         RemoveOrphans();
         Checkpoint();
+        RemoveStaleProtectiveSnapshots();
         StartCheckpointer();
     }
 
@@ -120,20 +125,40 @@ public sealed partial class StorageEngine
     private Layer LayerById(long id) =>
         _layers.GetValueOrDefault(id) ?? throw new CorruptionException($"{CatalogPath}: layer {id} is referenced but not listed");
 
-    /// <summary>Applies one record found after a checkpoint. A record counts only for a volume
-    /// still in that journal's group and joined before it; it lands in the topmost layer of the
-    /// volume that was the top when it was written.</summary>
-    private void Replay(string journal, Dictionary<uint, VolumeEntry> volumes, in RecordHeader header, ReadOnlySpan<byte> payload)
+    /// <summary>Applies one record found after a checkpoint.</summary>
+    private void Replay(string journal, Dictionary<uint, VolumeEntry> volumes, ReplicaReplay replayed, in RecordHeader header, ReadOnlySpan<byte> payload)
     {
-        if (header.Kind is not (JournalRecordKind.Write or JournalRecordKind.Trim or JournalRecordKind.WriteZeroes)
-            || !volumes.TryGetValue(header.VolumeNumber, out var volume)
+        switch (header.Kind)
+        {
+            case JournalRecordKind.Write or JournalRecordKind.Trim or JournalRecordKind.WriteZeroes:
+                ReplayUpdate(journal, volumes, replayed, header.Sequence, header.VolumeNumber, header.Kind, header.Offset, header.Length, payload);
+                break;
+            case JournalRecordKind.ReplicaBatch or JournalRecordKind.ReplicaState:
+                ReplayReplica(journal, volumes, replayed, header, payload);
+                break;
+        }
+    }
+
+    /// <summary>Applies one update of record <paramref name="sequence"/>. It counts only for a
+    /// volume still in that journal's group and joined before it; it lands in the topmost layer
+    /// of the volume that was the top when it was written.</summary>
+    private void ReplayUpdate(
+        string journal, Dictionary<uint, VolumeEntry> volumes, ReplicaReplay replayed,
+        long sequence, uint volumeNumber, JournalRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
+    {
+        if (!volumes.TryGetValue(volumeNumber, out var volume)
             || (volume.Group ?? ConsistencyGroup.SoloJournalName(volume.Number)) != journal
-            || header.Sequence <= volume.JoinedSequence)
+            || sequence <= volume.JoinedSequence)
         {
             return;
         }
+        if (kind == JournalRecordKind.Resize)
+        {
+            replayed.Grow(volume, length, LayerById(volume.TopLayer));
+            return;
+        }
         var target = LayerById(volume.TopLayer);
-        while (target != null && (target.Journal != journal || target.StartSequence > header.Sequence))
+        while (target != null && (target.Journal != journal || target.StartSequence > sequence))
         {
             target = target.Parent;
         }
@@ -141,14 +166,14 @@ public sealed partial class StorageEngine
         {
             return;
         }
-        target.Map.Grow(ChunksFor(header.Offset + header.Length));
-        if (header.Kind == JournalRecordKind.Write)
+        target.Map.Grow(ChunksFor(offset + length));
+        if (kind == JournalRecordKind.Write)
         {
-            LayerChain.Write(target, header.Offset, payload);
+            LayerChain.Write(target, offset, payload);
         }
         else
         {
-            LayerChain.Discard(target, volume.SizeBytes, header.Offset, header.Length);
+            LayerChain.Discard(target, replayed.SizeOf(volume), offset, length);
         }
     }
 }

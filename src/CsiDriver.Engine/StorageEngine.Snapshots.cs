@@ -51,6 +51,7 @@ public sealed partial class StorageEngine
                 }
             }
             var volumes = members.Select(m => (Volume: GetVolume(m.VolumeId), m.SnapshotId)).ToList();
+            volumes.ForEach(m => CheckNotResyncing(m.Volume.Group, "a snapshot"));
             var nextTops = volumes.ToDictionary(m => m.Volume, m => NewLayer(null, m.Volume.Size));
             var byGroup = volumes.GroupBy(m => m.Volume.Group).ToList();
             var createdAt = _options.Clock.GetUtcNow();
@@ -70,7 +71,7 @@ public sealed partial class StorageEngine
                         frozen.Snapshot = snapshot;
                         snapshots.Add(snapshot);
                     }
-                    points.Add(new GroupCutPoint(group.Key.JournalName, group.Key.Name, sequence, group.Select(m => m.Volume.Id).ToArray()));
+                    points.Add(new GroupCutPoint(group.Key.JournalName, group.Key.Name, sequence, group.Select(m => m.Volume.Id).ToArray(), group.Key.Replica?.Position));
                 }
                 pauseTime = pause.Elapsed;
             }
@@ -163,6 +164,7 @@ public sealed partial class StorageEngine
         {
             CheckVolumeAbsent(volumeId);
             var source = GetVolume(sourceVolumeId);
+            CheckNotResyncing(source.Group, "a clone");
             if (capacityBytes < source.Size)
             {
                 throw new OutOfRangeException($"capacity {capacityBytes} is smaller than volume '{sourceVolumeId}' of {source.Size} bytes");

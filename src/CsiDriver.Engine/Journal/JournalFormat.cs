@@ -23,6 +23,16 @@ public enum JournalRecordKind : byte
 
     /// <summary>No payload: the volume's size became Length.</summary>
     Resize = 6,
+
+    /// <summary>A batch of main-site updates applied at the backup together with the replica
+    /// position they bring the group to (volume number 0; payload: see
+    /// <see cref="Replication.ReplicaBatchRecord"/>). One checksum covers the whole batch, so
+    /// recovery applies all of it or none.</summary>
+    ReplicaBatch = 7,
+
+    /// <summary>The replica group's state changed outside a batch: a resync began, completed or
+    /// was abandoned (volume number 0; payload: see <see cref="Replication.ReplicaStateRecord"/>).</summary>
+    ReplicaState = 8,
 }
 
 /// <summary>
@@ -42,14 +52,17 @@ public enum JournalRecordKind : byte
 /// [48,52) reserved  [52,56) CRC-32C over header bytes [0,52) followed by the payload
 /// </code>
 /// Sequences are contiguous within a group: each record's is the previous one's plus one.
+/// Version 2 added the kinds ReplicaBatch (7) and ReplicaState (8); a version 1 reader would
+/// cut the journal at the first of them, so segments written now require version 2. Version 1
+/// segments hold none of them and stay readable.
 /// A record that fails its magic, length, checksum or sequence check ends the valid journal.
 /// </summary>
 internal static class JournalFormat
 {
     public const uint SegmentMagic = 0x47534A46; // "FJSG"
     public const uint RecordMagic = 0x43524A46;  // "FJRC"
-    public const ushort Version = 1;
-    public const ushort MinCompatibleVersion = 1;
+    public const ushort Version = 2;
+    public const ushort MinCompatibleVersion = 2;
     public const int SegmentHeaderSize = 64;
     public const int RecordHeaderSize = 56;
 

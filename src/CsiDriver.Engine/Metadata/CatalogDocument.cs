@@ -52,14 +52,23 @@ internal sealed record SnapshotEntry(
     string Id, string VolumeId, long Layer, long SizeBytes, DateTimeOffset CreatedAt, long Sequence, string? Group);
 
 /// <summary>
-/// How far each group's journal is reflected in durable data files and chunk maps, and where
-/// each journal consumer stands. Stored as <c>checkpoint</c> (frame magic "FCHK", JSON payload).
+/// How far each group's journal is reflected in durable data files and chunk maps, where
+/// each journal consumer stands, and a replica group's state at the cut. Stored as
+/// <c>checkpoint</c> (frame magic "FCHK", JSON payload).
 /// On-disk invariant: it is written only after every data file and chunk map it covers has
 /// been synced, so replaying each journal from its sequence + 1 rebuilds the state.
+/// Frame version 2 added the replica state; a document holding one declares minimum compatible
+/// version 2 (a version 1 reader would drop the replica position and resync mark), one without
+/// stays readable by version 1.
 /// </summary>
 internal sealed class CheckpointDocument
 {
     public const uint FileMagic = 0x4B484346; // "FCHK"
+    public const ushort Version = 2;
+
+    /// <summary>The oldest reader that understands this document.</summary>
+    [JsonIgnore]
+    public ushort MinCompatibleVersion => Journals.Any(j => j.Replica != null) ? (ushort)2 : (ushort)1;
 
     public List<CheckpointEntry> Journals { get; set; } = [];
 
@@ -79,7 +88,8 @@ internal sealed class CheckpointDocument
     }
 }
 
-internal sealed record CheckpointEntry(string Journal, long Sequence, List<ConsumerEntry> Consumers);
+/// <param name="Replica">The replica group's state at the cut, or null for a group that is no replica.</param>
+internal sealed record CheckpointEntry(string Journal, long Sequence, List<ConsumerEntry> Consumers, Replication.ReplicaState? Replica = null);
 
 internal sealed record ConsumerEntry(string Name, long Position, bool Overrun);
 

@@ -3,7 +3,8 @@ using System.Buffers.Binary;
 namespace CsiDriver.Engine.Metadata;
 
 /// <summary>
-/// The frame around every small metadata file (catalog, checkpoint, chunk maps):
+/// The frame around every small metadata file (catalog, checkpoint, chunk maps, dirty-chunk sets).
+/// Version 1 unless the file kind versions itself (the checkpoint: see its document):
 /// <code>
 /// [0,4)   magic (per file kind)      [4,6)  version      [6,8) minimum compatible version
 /// [8,12)  payload length             [12,16) CRC-32C over bytes [0,12) then the payload
@@ -19,12 +20,16 @@ internal static class MetadataFile
     public const ushort Version = 1;
     public const ushort MinCompatibleVersion = 1;
 
-    public static void Write(string path, uint magic, ReadOnlySpan<byte> payload)
+    public static void Write(string path, uint magic, ReadOnlySpan<byte> payload) =>
+        Write(path, magic, payload, Version, MinCompatibleVersion);
+
+    /// <summary>Writes a file kind whose payload has its own version (see its document).</summary>
+    public static void Write(string path, uint magic, ReadOnlySpan<byte> payload, ushort version, ushort minCompatibleVersion)
     {
         var bytes = new byte[HeaderSize + payload.Length];
         BinaryPrimitives.WriteUInt32LittleEndian(bytes, magic);
-        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(4), Version);
-        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(6), MinCompatibleVersion);
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(4), version);
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(6), minCompatibleVersion);
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), payload.Length);
         payload.CopyTo(bytes.AsSpan(HeaderSize));
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), Crc32C.Compute(bytes.AsSpan(0, 12), payload));
@@ -41,19 +46,25 @@ internal static class MetadataFile
 
     /// <summary>Reads and checks the file; null when it does not exist.</summary>
     /// <exception cref="CorruptionException">Magic, version, length or checksum do not match.</exception>
-    public static byte[]? Read(string path, uint magic)
+    public static byte[]? Read(string path, uint magic) => Read(path, magic, Version);
+
+    /// <summary>Reads a file kind whose reader is at <paramref name="readerVersion"/>.</summary>
+    public static byte[]? Read(string path, uint magic, ushort readerVersion)
     {
         if (!File.Exists(path))
         {
             return null;
         }
         var bytes = File.ReadAllBytes(path);
-        return TryParse(bytes, magic, out var payload, out var error)
+        return TryParse(bytes, magic, readerVersion, out var payload, out var error)
             ? payload.ToArray()
             : throw new CorruptionException($"{path}: {error}");
     }
 
-    public static bool TryParse(ReadOnlySpan<byte> bytes, uint magic, out ReadOnlySpan<byte> payload, out string error)
+    public static bool TryParse(ReadOnlySpan<byte> bytes, uint magic, out ReadOnlySpan<byte> payload, out string error) =>
+        TryParse(bytes, magic, Version, out payload, out error);
+
+    public static bool TryParse(ReadOnlySpan<byte> bytes, uint magic, ushort readerVersion, out ReadOnlySpan<byte> payload, out string error)
     {
         payload = default;
         if (bytes.Length < HeaderSize || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != magic)
@@ -62,9 +73,9 @@ internal static class MetadataFile
             return false;
         }
         var minCompatible = BinaryPrimitives.ReadUInt16LittleEndian(bytes[6..]);
-        if (minCompatible > Version)
+        if (minCompatible > readerVersion)
         {
-            error = $"written by format version {BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..])}, needs reader version {minCompatible}; this reader is {Version}";
+            error = $"written by format version {BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..])}, needs reader version {minCompatible}; this reader is {readerVersion}";
             return false;
         }
         var length = BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]);

@@ -71,10 +71,46 @@ public static class ServeCommand
             DefaultValueFactory = _ => "/var/lib/kubelet",
         };
 
+        var siteLinkAddress = new Option<string?>("--site-link-address")
+        {
+            Description = "host:port where the site link to the other site is served over mutual TLS (off when absent)",
+        };
+        siteLinkAddress.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } text)
+            {
+                try
+                {
+                    Replication.SiteLinkAddress.Parse(text);
+                }
+                catch (FormatException e)
+                {
+                    r.AddError($"--site-link-address: {e.Message}");
+                }
+            }
+        });
+        var siteLinkCert = new Option<string?>("--site-link-cert") { Description = "PEM certificate this site presents on the site link" };
+        var siteLinkKey = new Option<string?>("--site-link-key") { Description = "PEM private key of --site-link-cert" };
+        var siteLinkCa = new Option<string?>("--site-link-ca") { Description = "PEM CA bundle the other site's certificate must chain to" };
+        var siteId = new Option<string?>("--site-id") { Description = "This site's name on the site link (default: the node id)" };
+
         var command = new Command("serve", "Serve the CSI (and csi-addons) services on unix sockets")
         {
             endpoint, nodeId, dataDir, driverName, csiAddons, nbdEndpoint, kubeletDir, logFormat, capacityLimit, maxVolumes,
+            siteLinkAddress, siteLinkCert, siteLinkKey, siteLinkCa, siteId,
         };
+        command.Validators.Add(r =>
+        {
+            var tls = new[] { siteLinkCert, siteLinkKey, siteLinkCa }.Select(o => r.GetValue(o)).ToList();
+            if (tls.Any(f => f is not null) && tls.Any(f => f is null))
+            {
+                r.AddError("--site-link-cert, --site-link-key and --site-link-ca go together");
+            }
+            if (r.GetValue(siteLinkAddress) is not null && tls.Any(f => f is null))
+            {
+                r.AddError("--site-link-address needs --site-link-cert, --site-link-key and --site-link-ca (the link is mutual TLS)");
+            }
+        });
         command.SetAction(async (result, cancellationToken) =>
         {
             var options = new DriverOptions
@@ -89,6 +125,11 @@ public static class ServeCommand
                 MaxVolumesPerNode = result.GetValue(maxVolumes),
                 NbdEndpoint = result.GetValue(nbdEndpoint),
                 KubeletDirectory = Path.GetFullPath(result.GetValue(kubeletDir)!),
+                SiteLinkAddress = result.GetValue(siteLinkAddress),
+                SiteLinkCertificate = result.GetValue(siteLinkCert),
+                SiteLinkKey = result.GetValue(siteLinkKey),
+                SiteLinkAuthority = result.GetValue(siteLinkCa),
+                SiteId = result.GetValue(siteId),
             };
             return await DriverHost.RunAsync(options, cancellationToken);
         });

@@ -1,5 +1,6 @@
 using CsiDriver.Csi;
 using CsiDriver.Node;
+using CsiDriver.Replication;
 using CsiDriver.Rpc;
 
 namespace CsiDriver.Hosting;
@@ -13,6 +14,12 @@ public sealed partial class Driver
         new ControllerService(this).Binding(),
         new GroupControllerService(this).Binding(),
         new NodeService(this, Paths, Attacher).Binding(),
+    ];
+
+    /// <summary>The site-link service served on --site-link-address (once the engine is loaded).</summary>
+    public IEnumerable<ServiceBinding> SiteLinkServices() =>
+    [
+        new SiteLinkService(Replication, Engine, _loggerFactory).Binding(),
     ];
 
     /// <summary>The csi-addons services served on --csiaddons-endpoint.</summary>

@@ -2,6 +2,7 @@ using CsiDriver.Csi;
 using CsiDriver.Engine;
 using CsiDriver.Engine.Nbd;
 using CsiDriver.Node;
+using CsiDriver.Replication;
 using CsiDriver.Rpc;
 using CsiDriver.State;
 using Microsoft.Extensions.Logging;
@@ -21,6 +22,7 @@ public sealed partial class Driver : IAsyncDisposable
     private StorageEngine? _engine;
     private StateStore? _state;
     private NbdServer? _nbd;
+    private ReplicationManager? _replication;
 
     public Driver(DriverOptions options, ILoggerFactory loggerFactory)
     {
@@ -32,6 +34,10 @@ public sealed partial class Driver : IAsyncDisposable
             : NbdEndpoint.Default(options.DataDirectory);
         Paths = new NodePaths(options.KubeletDirectory);
         Attacher = new FuseLoopAttacher(Path.Combine(options.DataDirectory, "attach"), NbdEndpoint, loggerFactory.CreateLogger<FuseLoopAttacher>());
+        if (options is { SiteLinkCertificate: { } certificate, SiteLinkKey: { } key, SiteLinkAuthority: { } authority })
+        {
+            SiteLinkTls = SiteLinkTls.FromFiles(certificate, key, authority);
+        }
     }
 
     public DriverOptions Options { get; }
@@ -56,6 +62,12 @@ public sealed partial class Driver : IAsyncDisposable
 
     public StateStore State => Volatile.Read(ref _state) ?? throw NotReady();
 
+    /// <summary>Replication of this site's volumes to and from the other site (issue 6).</summary>
+    public ReplicationManager Replication => IsReady ? _replication! : throw NotReady();
+
+    /// <summary>The site link's TLS material from the serve flags, or null when not given.</summary>
+    public SiteLinkTls? SiteLinkTls { get; } = null;
+
     /// <summary>Takes the data directory's lock (one driver per directory), opens the engine
     /// (which recovers its journals) and the state store, removes engine volumes that an
     /// interrupted create or delete left without a row (see <see cref="StateStore"/>'s
@@ -74,7 +86,8 @@ public sealed partial class Driver : IAsyncDisposable
             engine.DeleteVolume(volume.Id);
         }
         var knownSnapshots = state.ListSnapshots().Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
-        foreach (var snapshot in engine.Snapshots.Where(s => !knownSnapshots.Contains(s.Id)))
+        // Replication keeps snapshots of its own (promotion, protection, resync): not leftovers.
+        foreach (var snapshot in engine.Snapshots.Where(s => !knownSnapshots.Contains(s.Id) && !ReplicationSnapshots.IsOwned(s.Id)))
         {
             LogLeftover(snapshot.Id);
             engine.DeleteSnapshot(snapshot.Id);
@@ -87,6 +100,14 @@ public sealed partial class Driver : IAsyncDisposable
             LoggerFactory = _loggerFactory,
         });
         await _nbd.StartAsync(cancellationToken);
+        _replication = new ReplicationManager(engine, state, new ReplicationManagerOptions
+        {
+            DataDirectory = Options.DataDirectory,
+            SiteId = Options.SiteId ?? Options.NodeId,
+            SiteAddress = Options.SiteLinkAddress,
+            DefaultTls = SiteLinkTls,
+        }, _loggerFactory);
+        _replication.Start();
         Volatile.Write(ref _state, state);
         LogLoaded(known.Count, Options.DataDirectory, NbdEndpoint.ToString());
     }
@@ -106,6 +127,10 @@ public sealed partial class Driver : IAsyncDisposable
                 LogSyncTimedOut();
             }
             await _nbd.DisposeAsync();
+        }
+        if (_replication is not null)
+        {
+            await _replication.DisposeAsync();
         }
         _state?.Dispose();
         _engine?.Dispose();

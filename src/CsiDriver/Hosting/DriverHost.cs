@@ -35,6 +35,12 @@ public static partial class DriverHost
             }
             LogServing(log, options.DriverName, IdentityService.VendorVersion, options.Endpoint, options.NodeId);
             await driver.LoadAsync(stop.Token);
+            if (options.SiteLinkAddress is { } siteLink)
+            {
+                var linkServer = SiteLinkServer(siteLink, driver, rpcLog, loggerFactory);
+                servers.Add(linkServer);
+                await linkServer.StartAsync(stop.Token);
+            }
             await Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
             LogStopping(log);
             return 0;
@@ -70,6 +76,19 @@ public static partial class DriverHost
         };
         options.Endpoints.Add(ServerEndpoint.Parse(endpoint));
         return new GrpcServer(options, services);
+    }
+
+    /// <summary>The site link: mutual TLS, the peer's certificate checked against --site-link-ca only.</summary>
+    private static GrpcServer SiteLinkServer(string address, Driver driver, ILogger rpcLog, ILoggerFactory loggerFactory)
+    {
+        var tls = driver.SiteLinkTls ?? throw new InvalidOperationException("--site-link-address needs --site-link-cert, --site-link-key and --site-link-ca");
+        var options = new GrpcServerOptions
+        {
+            LoggerFactory = loggerFactory,
+            OnCallCompleted = call => LogCall(rpcLog, call),
+        };
+        options.Endpoints.Add(new ServerEndpoint.Tcp(Replication.SiteLinkAddress.Parse(address).ToListenEndPoint(), tls.Certificate, tls.Authorities));
+        return new GrpcServer(options, driver.SiteLinkServices());
     }
 
     private static void LogCall(ILogger log, CallCompletion call)

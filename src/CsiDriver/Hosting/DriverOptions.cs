@@ -34,4 +34,17 @@ public sealed record DriverOptions
 
     /// <summary>Reported by NodeGetInfo; 0 means no limit.</summary>
     public long MaxVolumesPerNode { get; init; }
+
+    /// <summary>host:port where the site link (mutual TLS) is served; null: not served.</summary>
+    public string? SiteLinkAddress { get; init; }
+
+    /// <summary>PEM files of this site's link certificate, its key, and the CA peers must chain to.</summary>
+    public string? SiteLinkCertificate { get; init; }
+
+    public string? SiteLinkKey { get; init; }
+
+    public string? SiteLinkAuthority { get; init; }
+
+    /// <summary>This site's name on the link; null: the node id.</summary>
+    public string? SiteId { get; init; }
 }

@@ -1,0 +1,252 @@
+using System.Collections.Concurrent;
+using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Layers;
+using CsiDriver.Engine.Replication;
+
+namespace CsiDriver.Engine;
+
+/// <summary>
+/// The backup site's side of replication: replica groups apply the main site's journal in
+/// batches. A replica group is an ordinary consistency group whose volumes are read-only to
+/// everyone but these methods; its state (<see cref="ReplicaState"/>) is journaled with the
+/// data, so after any crash the replicas equal the main site's group at the recovered position.
+/// </summary>
+public sealed partial class StorageEngine
+{
+    /// <summary>Per journal: completed (and removed) when its replica state changes next.</summary>
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _replicaChanged = new(StringComparer.Ordinal);
+
+    /// <summary>How far the replica group of <paramref name="journal"/> (the <see cref="Volume.JournalName"/>
+    /// of any member) has applied; <see cref="ReplicaPosition.None"/> before its first batch.</summary>
+    public ReplicaPosition GetReplicaPosition(string journal)
+    {
+        lock (_structure)
+        {
+            return (GetGroup(journal).Replica ?? default).Position;
+        }
+    }
+
+    /// <summary>Waits until the replica group is not resyncing and its position satisfies
+    /// <paramref name="reached"/> (e.g. a sequence or main-site time no older than asked): for a
+    /// backup snapshot that must include everything up to a point. Bounded by <paramref name="ct"/>.</summary>
+    public async ValueTask<ReplicaPosition> WaitForReplicaPositionAsync(string journal, Func<ReplicaPosition, bool> reached, CancellationToken ct = default)
+    {
+        while (true)
+        {
+            // Taken before the position is read: a change after the read completes it.
+            var changed = _replicaChanged.GetOrAdd(journal, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            var position = GetReplicaPosition(journal);
+            if (!position.Resyncing && reached(position))
+            {
+                return position;
+            }
+            await changed.WaitAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Wakes the waiters of <see cref="WaitForReplicaPositionAsync"/>; called after the state changed.</summary>
+    private void SignalReplicaChanged(ConsistencyGroup group)
+    {
+        if (_replicaChanged.TryRemove(group.JournalName, out var changed))
+        {
+            changed.TrySetResult();
+        }
+    }
+
+    /// <summary>Creates a replica volume: like <see cref="CreateVolume"/>, but read-only from
+    /// the start (one catalog write), so nothing but the applier ever writes it.</summary>
+    public Volume CreateReplicaVolume(string volumeId, long capacityBytes, string? consistencyGroup = null)
+    {
+        VolumeIds.Validate(volumeId);
+        ValidateGroupName(consistencyGroup);
+        CheckCapacity(capacityBytes);
+        lock (_structure)
+        {
+            CheckVolumeAbsent(volumeId);
+            var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, parent: null);
+            volume.SetReadOnly(true);
+            SaveCatalog();
+            return volume;
+        }
+    }
+
+    /// <summary>Main-site time (unix µs) of the journal's record <paramref name="sequence"/>, or
+    /// null when it was released or not written yet: what a replication position carries.</summary>
+    public long? GetRecordTimestampMicros(string journal, long sequence)
+    {
+        GroupJournal source;
+        lock (_structure)
+        {
+            source = GetGroup(journal).Journal;
+        }
+        if (sequence < 1 || sequence > source.LastSequence || sequence < source.FirstSequence)
+        {
+            return null;
+        }
+        try
+        {
+            foreach (var (header, _) in source.Read(sequence))
+            {
+                return header.TimestampMicros;
+            }
+        }
+        catch (OutOfRangeException)
+        {
+            // released meanwhile
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Applies <paramref name="batch"/> atomically and returns the new position once it is
+    /// durable. ONE journal record (kind ReplicaBatch) holds every update and the new position,
+    /// so recovery replays all of it or none; it is appended and applied while the group is
+    /// paused, so no reader of the replicas and no snapshot sees half a batch. Writes into the
+    /// read-only replica volumes. A batch already applied (LastSequence at or below the
+    /// position) is ignored.
+    /// </summary>
+    /// <exception cref="ReplicaSequenceException">AfterSequence is not the position (a gap); nothing changed.</exception>
+    /// <exception cref="ReplicaResyncingException">The group is being resynced.</exception>
+    /// <exception cref="ArgumentException">An update is malformed, names a volume outside the group,
+    /// or the encoded batch exceeds the journal's record limit (32 MiB).</exception>
+    public async ValueTask<ReplicaPosition> ApplyReplicaBatchAsync(string journal, ReplicaBatch batch, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.LastSequence < batch.AfterSequence || batch.AfterSequence < 0)
+        {
+            throw new ArgumentException($"batch ({batch.AfterSequence}, {batch.LastSequence}] is not a sequence range", nameof(batch));
+        }
+        var size = ReplicaBatchRecord.SizeOf(batch.Updates);
+        if (size > JournalFormat.MaxPayload)
+        {
+            throw new ArgumentException($"batch of {size} bytes exceeds the {JournalFormat.MaxPayload}-byte record limit; split it", nameof(batch));
+        }
+        ct.ThrowIfCancellationRequested();
+        (ConsistencyGroup Group, long DurableAt, ReplicaPosition Position) applied;
+        if (batch.Updates.Any(u => u.Kind == JournalRecordKind.Resize))
+        {
+            // A new size goes into the catalog, which needs the structure lock (taken before the gate).
+            lock (_structure)
+            {
+                var group = GetGroup(journal);
+                applied = AppendBatch(group, ResolveUpdates(group, batch.Updates), batch, saveCatalog: true);
+            }
+        }
+        else
+        {
+            ConsistencyGroup group;
+            List<Volume> volumes;
+            lock (_structure)
+            {
+                group = GetGroup(journal);
+                volumes = ResolveUpdates(group, batch.Updates);
+            }
+            applied = AppendBatch(group, volumes, batch, saveCatalog: false);
+        }
+        SignalReplicaChanged(applied.Group);
+        await applied.Group.Commit.WaitDurableAsync(applied.DurableAt).ConfigureAwait(false);
+        return applied.Position;
+    }
+
+    /// <summary>Journals and applies the batch under a pause of the group; returns the sequence
+    /// to wait for (for a duplicate: the newest, so its position is durable too).</summary>
+    private (ConsistencyGroup, long, ReplicaPosition) AppendBatch(ConsistencyGroup group, List<Volume> volumes, ReplicaBatch batch, bool saveCatalog)
+    {
+        using var pause = new GroupPause([group]);
+        var state = group.Replica ?? default;
+        if (state.Resyncing)
+        {
+            throw new ReplicaResyncingException(group.JournalName, "applying a batch");
+        }
+        if (batch.LastSequence <= state.SourceSequence)
+        {
+            return (group, group.Journal.LastSequence, state.Position);
+        }
+        if (batch.AfterSequence != state.SourceSequence)
+        {
+            throw new ReplicaSequenceException(group.JournalName, state.SourceSequence, batch.AfterSequence);
+        }
+        CheckMembers(group, volumes);
+        var payload = ReplicaBatchRecord.Write(batch, volumes.Select(v => v.Number).ToArray());
+        var sequence = group.Journal.Append(JournalRecordKind.ReplicaBatch, 0, 0, 0, payload, group.Journal.NowMicros());
+        for (var i = 0; i < volumes.Count; i++)
+        {
+            var update = batch.Updates[i];
+            ApplyUpdate(volumes[i], update.Kind, update.Offset, update.Length, update.Payload.Span);
+        }
+        var next = state with { SourceSequence = batch.LastSequence, SourceTimestampMicros = batch.SourceTimestampMicros };
+        group.Replica = next;
+        if (saveCatalog)
+        {
+            SaveCatalog(); // inside the pause, as ExpandVolume: no record past the old end before the size is durable
+        }
+        return (group, sequence, next.Position);
+    }
+
+    /// <summary>Checks every update before anything is changed and finds its volume. Caller holds the structure lock.</summary>
+    private List<Volume> ResolveUpdates(ConsistencyGroup group, IReadOnlyList<ReplicaUpdate> updates)
+    {
+        var volumes = new List<Volume>(updates.Count);
+        var sizes = new Dictionary<Volume, long>();
+        foreach (var update in updates)
+        {
+            var volume = GetVolume(update.VolumeId);
+            if (volume.Group != group)
+            {
+                throw new ArgumentException($"volume '{update.VolumeId}' is not in replica group '{group.JournalName}'", nameof(updates));
+            }
+            var size = sizes.GetValueOrDefault(volume, volume.Size);
+            var valid = update.Kind switch
+            {
+                JournalRecordKind.Write => update.Payload.Length == update.Length && InRange(update, size),
+                JournalRecordKind.Trim or JournalRecordKind.WriteZeroes => update.Payload.IsEmpty && InRange(update, size),
+                JournalRecordKind.Resize => update.Payload.IsEmpty && update.Length > 0 && update.Length % VolumeIds.BlockSize == 0,
+                _ => false,
+            };
+            if (!valid)
+            {
+                throw new ArgumentException($"update {update.Kind} [{update.Offset}, +{update.Length}) with {update.Payload.Length} data bytes does not fit volume '{volume.Id}' of {size} bytes", nameof(updates));
+            }
+            if (update.Kind == JournalRecordKind.Resize)
+            {
+                sizes[volume] = Math.Max(size, update.Length);
+            }
+            volumes.Add(volume);
+        }
+        return volumes;
+
+        static bool InRange(ReplicaUpdate u, long size) => u.Offset >= 0 && u.Length >= 0 && u.Offset + u.Length <= size;
+    }
+
+    /// <summary>A member deleted or moved between resolving and pausing would take the update elsewhere.</summary>
+    private static void CheckMembers(ConsistencyGroup group, IEnumerable<Volume> volumes)
+    {
+        foreach (var volume in volumes.Distinct())
+        {
+            if (!group.Members.Contains(volume))
+            {
+                throw new VolumeNotFoundException(volume.Id);
+            }
+        }
+    }
+
+    /// <summary>Applies one update to the volume's top layer, past its read-only flag. Caller
+    /// has paused the volume's group (which holds its apply lock).</summary>
+    private static void ApplyUpdate(Volume volume, JournalRecordKind kind, long offset, long length, ReadOnlySpan<byte> data)
+    {
+        switch (kind)
+        {
+            case JournalRecordKind.Write:
+                LayerChain.Write(volume.Top, offset, data);
+                break;
+            case JournalRecordKind.Trim or JournalRecordKind.WriteZeroes:
+                LayerChain.Discard(volume.Top, volume.Size, offset, length);
+                break;
+            case JournalRecordKind.Resize when length > volume.Size:
+                volume.Top.Map.Grow(ChunksFor(length));
+                volume.Top.SizeBytes = length;
+                volume.SetSize(length);
+                break;
+        }
+    }
+}

@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using CsiDriver.Engine;
+using CsiDriver.Rpc;
+using Formation.SiteLink.V1;
+using Microsoft.Extensions.Logging;
+
+namespace CsiDriver.Replication;
+
+/// <summary>
+/// One stream of a shipper: Open, then a resync when the receiver needs one, then journal
+/// batches until the stream fails or the shipper stops. Messages are numbered from 1 after
+/// Open; the receiver acknowledges by number once durably applied, which releases flow-control
+/// bytes and advances the journal consumer (so the journal may release what is applied).
+/// </summary>
+public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget target, ShipperSettings settings, LinkStatus status, ILogger log)
+{
+    private readonly InflightWindow _window = new(settings.MaxInflightBytes);
+    private DuplexCall<ShipperMessage, ReceiverMessage>? _call;
+    private long _sent;
+    private long _lastAckTimestamp = Stopwatch.GetTimestamp();
+    private long _lastSendTimestamp = Stopwatch.GetTimestamp();
+
+    /// <summary>Acks of messages numbered from here on carry positions in this site's sequence
+    /// space (during a resync they still carry the receiver's old position).</summary>
+    private long _ownPositionsFrom = 1;
+
+    /// <summary>Number of the ResyncComplete message while its ack is awaited; 0 otherwise.</summary>
+    private long _resyncCompleteMessage;
+    private bool _resyncIsFailback;
+    private Exception? _ackFailure;
+
+    /// <summary>The session got past any resync to streaming batches (the next reconnect starts its backoff afresh).</summary>
+    public bool ReachedStreaming { get; private set; }
+
+    public async Task RunAsync(SiteLinkClient client, CancellationToken cancellationToken)
+    {
+        using var session = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        await using var call = client.Replicate(session.Token);
+        _call = call;
+        await call.WriteAsync(new ShipperMessage { Open = BuildOpen() }).ConfigureAwait(false);
+        var responses = call.ResponseStream.GetAsyncEnumerator(session.Token);
+        var opened = await ReadOpenedAsync(responses, session.Token).ConfigureAwait(false);
+        status.SetConnected(true);
+        LogOpened(target.ReplicationId, target.Peer.ToString(), opened.AppliedSequence, opened.Resyncing, opened.AwaitingFailback);
+        var acks = ReadAcksAsync(responses, session);
+        try
+        {
+            var from = await PrepareAsync(opened, session.Token).ConfigureAwait(false);
+            ReachedStreaming = true;
+            await StreamAsync(from, session.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_ackFailure is not null && !cancellationToken.IsCancellationRequested)
+        {
+            throw _ackFailure;
+        }
+        finally
+        {
+            await session.CancelAsync().ConfigureAwait(false);
+            await acks.ConfigureAwait(false);
+        }
+    }
+
+    private Open BuildOpen()
+    {
+        var open = new Open
+        {
+            ProtocolVersion = SiteLinkProtocol.CurrentVersion,
+            ReplicationId = target.ReplicationId,
+            Mode = SiteLinkProtocol.ToWire(target.Mode),
+            GroupName = target.ReplicaGroupName ?? "",
+            SiteId = target.SiteId,
+            SiteAddress = target.SiteAddress ?? "",
+            CommonCutSequence = target.FailbackBase()?.CommonCutSequence ?? 0,
+        };
+        open.Volumes.AddRange(target.VolumeIds.Select(target.Describe));
+        return open;
+    }
+
+    private async Task<Opened> ReadOpenedAsync(IAsyncEnumerator<ReceiverMessage> responses, CancellationToken cancellationToken)
+    {
+        var first = responses.MoveNextAsync().AsTask();
+        if (!await first.WaitAsync(settings.StallTimeout, cancellationToken).ConfigureAwait(false))
+        {
+            throw new RpcException(StatusCode.Unavailable, "the receiver ended the stream before answering Open");
+        }
+        var opened = responses.Current.Opened
+            ?? throw new RpcException(StatusCode.Internal, $"the receiver answered Open with {responses.Current.BodyCase}");
+        SiteLinkProtocol.CheckVersion(opened.ProtocolVersion);
+        return opened;
+    }
+
+    /// <summary>Sends one message once the window has room; returns its number.</summary>
+    private async Task<long> SendAsync(ShipperMessage message, CancellationToken cancellationToken)
+    {
+        var number = ++_sent;
+        await _window.AcquireAsync(number, message.CalculateSize(), message.BodyCase == ShipperMessage.BodyOneofCase.Batch, cancellationToken).ConfigureAwait(false);
+        await _call!.WriteAsync(message).ConfigureAwait(false);
+        _lastSendTimestamp = Stopwatch.GetTimestamp();
+        return number;
+    }
+
+    private async Task StreamAsync(long after, CancellationToken cancellationToken)
+    {
+        var batcher = new JournalBatcher(engine, target.Journal, target.VolumeIds.ToHashSet(StringComparer.Ordinal));
+        var lastOverrunCheck = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_window.InflightBytes > 0 && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastAckTimestamp)) > settings.StallTimeout)
+            {
+                throw new TimeoutException($"no acknowledgement from {target.Peer} for {settings.StallTimeout.TotalSeconds:0.#} s");
+            }
+            (Batch Batch, long PayloadBytes)? next;
+            try
+            {
+                next = batcher.Next(after);
+            }
+            catch (Engine.OutOfRangeException e)
+            {
+                throw new JournalOverrunException(target.Journal, e);
+            }
+            if (next is not { } batch)
+            {
+                if (Stopwatch.GetElapsedTime(lastOverrunCheck) > TimeSpan.FromMilliseconds(100))
+                {
+                    lastOverrunCheck = Stopwatch.GetTimestamp();
+                    ThrowIfOverrun();
+                }
+                if (Stopwatch.GetElapsedTime(_lastSendTimestamp) > settings.HeartbeatInterval)
+                {
+                    await SendAsync(new ShipperMessage { Heartbeat = new Heartbeat { SourceLastSequence = after, SourceTimestampMicros = NowMicros() } }, cancellationToken).ConfigureAwait(false);
+                }
+                Interlocked.Exchange(ref status.SourceLastSequence, after);
+                await Task.Delay(settings.IdlePoll, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            await SendAsync(new ShipperMessage { Batch = batch.Batch }, cancellationToken).ConfigureAwait(false);
+            status.Shipped.Add(batch.PayloadBytes);
+            after = batch.Batch.LastSequence;
+            Interlocked.Exchange(ref status.SourceLastSequence, after);
+        }
+    }
+
+    private void ThrowIfOverrun()
+    {
+        if (engine.GetJournalStatus(target.Journal).Consumers.Any(c => c.Name == target.Consumer && c.Overrun))
+        {
+            throw new JournalOverrunException(target.Journal, null);
+        }
+    }
+
+    private async Task ReadAcksAsync(IAsyncEnumerator<ReceiverMessage> responses, CancellationTokenSource session)
+    {
+        try
+        {
+            while (await responses.MoveNextAsync().ConfigureAwait(false))
+            {
+                var ack = responses.Current.Ack
+                    ?? throw new RpcException(StatusCode.Internal, $"the receiver sent {responses.Current.BodyCase} where an Ack was due");
+                OnAck(ack);
+            }
+            throw new RpcException(StatusCode.Unavailable, "the receiver ended the stream");
+        }
+        catch (OperationCanceledException) when (session.IsCancellationRequested)
+        {
+            // The session is ending for another reason.
+        }
+        catch (Exception e)
+        {
+            _ackFailure = e;
+            await session.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void OnAck(Ack ack)
+    {
+        Volatile.Write(ref _lastAckTimestamp, Stopwatch.GetTimestamp());
+        var released = _window.Release(ack.ThroughMessage);
+        if (released.LastOrDefault(m => m.IsBatch) is { } batch)
+        {
+            Interlocked.Exchange(ref status.LastSyncTicks, Stopwatch.GetElapsedTime(batch.SentTimestamp).Ticks);
+            Interlocked.Exchange(ref status.LastSyncBytes, batch.Bytes);
+        }
+        status.Applied.Add(released.Where(m => m.IsBatch).Sum(m => m.Bytes));
+        if (ack.ThroughMessage >= Volatile.Read(ref _ownPositionsFrom))
+        {
+            status.SetApplied(ack.AppliedSequence, ack.AppliedSourceTimestampMicros);
+            engine.AdvanceJournalConsumer(target.Journal, target.Consumer, ack.AppliedSequence);
+        }
+        var complete = Volatile.Read(ref _resyncCompleteMessage);
+        if (complete > 0 && ack.ThroughMessage >= complete)
+        {
+            Volatile.Write(ref _resyncCompleteMessage, 0);
+            status.CompleteResync();
+            LogResyncCompleted(target.ReplicationId, status.LastResyncChunks, ack.AppliedSequence);
+            if (_resyncIsFailback)
+            {
+                target.FailbackCompleted();
+            }
+        }
+    }
+
+    private static long NowMicros() => (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks / 10;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "replication {ReplicationId}: link to {Peer} open; receiver at {AppliedSequence}, resyncing {Resyncing}, awaiting failback {AwaitingFailback}")]
+    private partial void LogOpened(string replicationId, string peer, long appliedSequence, bool resyncing, bool awaitingFailback);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "replication {ReplicationId}: resync complete ({Chunks} chunks), receiver at {AppliedSequence}")]
+    private partial void LogResyncCompleted(string replicationId, long chunks, long appliedSequence);
+}
+
+/// <summary>The journal released records the link had not shipped: a delta resync follows.</summary>
+public sealed class JournalOverrunException(string journal, Exception? inner)
+    : Exception($"journal '{journal}' released records the backup had not applied (retention budget exceeded): delta resync needed", inner);

@@ -1,0 +1,52 @@
+using Formation.SiteLink.V1;
+
+namespace CsiDriver.Replication;
+
+/// <summary>What one shipper ships, and where (a replication, or one volume of it in per-volume mode).</summary>
+/// <param name="ReplicaGroupName">Consistency group the replicas get at the receiver (null: a group of one).</param>
+/// <param name="Journal">The main-site journal the volumes' writes are ordered in.</param>
+/// <param name="Consumer">The journal consumer holding records for this link.</param>
+/// <param name="SiteAddress">This site's own link address, told to the receiver so it can ask GetRole.</param>
+/// <param name="Describe">The volume's size and CSI name, access type and file system for the receiver's rows.</param>
+/// <param name="FailbackBase">After a promotion: the cut held in common with the receiver and the
+/// per-volume snapshots taken at the promotion; null otherwise.</param>
+/// <param name="FailbackCompleted">Called once the receiver holds this site's image again.</param>
+public sealed record ShipperTarget(
+    string ReplicationId,
+    ReplicationModeKind Mode,
+    string? ReplicaGroupName,
+    string Journal,
+    string Consumer,
+    IReadOnlyList<string> VolumeIds,
+    SiteLinkAddress Peer,
+    SiteLinkTls Tls,
+    string SiteId,
+    string? SiteAddress,
+    Func<string, ReplicaVolume> Describe,
+    Func<FailbackBase?> FailbackBase,
+    Action FailbackCompleted);
+
+/// <param name="CommonCutSequence">In the receiver's sequence space.</param>
+/// <param name="PromotionSnapshots">Volume id → snapshot taken at the promotion.</param>
+public sealed record FailbackBase(long CommonCutSequence, IReadOnlyDictionary<string, string> PromotionSnapshots);
+
+/// <summary>Tunables of the shipper; defaults suit a WAN link, tests shorten the waits.</summary>
+public sealed record ShipperSettings
+{
+    /// <summary>Bytes sent and not acknowledged; past it the shipper waits for acks.</summary>
+    public long MaxInflightBytes { get; init; } = 16L << 20;
+
+    public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Reconnect delays double up to this.</summary>
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>With messages in flight and no acknowledgement for this long, the link is deemed dead and reopened.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often an idle shipper looks for new journal records.</summary>
+    public TimeSpan IdlePoll { get; init; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>An idle link sends a heartbeat this often (it also proves the link alive).</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
+}

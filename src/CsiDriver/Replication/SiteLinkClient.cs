@@ -1,0 +1,28 @@
+using CsiDriver.Rpc;
+using Formation.SiteLink.V1;
+
+namespace CsiDriver.Replication;
+
+/// <summary>Calls to a peer's site link over mutual TLS: this site's certificate is presented,
+/// the peer's is checked against the link's authorities only.</summary>
+public sealed class SiteLinkClient(SiteLinkAddress peer, SiteLinkTls tls) : IDisposable
+{
+    private readonly GrpcClient _client = GrpcClient.ForTcp(peer.Host, peer.Port, tls.Authorities, tls.Certificate);
+
+    public SiteLinkAddress Peer => peer;
+
+    public DuplexCall<ShipperMessage, ReceiverMessage> Replicate(CancellationToken cancellationToken) =>
+        _client.Duplex<ShipperMessage, ReceiverMessage>(SiteLinkProtocol.ReplicateMethod, new CallOptions { CancellationToken = cancellationToken });
+
+    public async Task<GetRoleResponse> GetRoleAsync(string replicationId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var response = await _client.UnaryAsync<GetRoleRequest, GetRoleResponse>(
+            SiteLinkProtocol.GetRoleMethod,
+            new GetRoleRequest { ProtocolVersion = SiteLinkProtocol.CurrentVersion, ReplicationId = replicationId },
+            new CallOptions { Timeout = timeout, CancellationToken = cancellationToken }).ConfigureAwait(false);
+        SiteLinkProtocol.CheckVersion(response.ProtocolVersion);
+        return response;
+    }
+
+    public void Dispose() => _client.Dispose();
+}

@@ -1,0 +1,106 @@
+using CsiDriver.Engine;
+using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Replication;
+using CsiDriver.Rpc;
+using Formation.SiteLink.V1;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+
+namespace CsiDriver.Replication;
+
+/// <summary>
+/// The site link's wire constants and the one place where its messages turn into engine
+/// types and back (proto/sitelink/sitelink.proto describes the protocol).
+/// </summary>
+public static class SiteLinkProtocol
+{
+    /// <summary>Version this build speaks; sent in every Open and GetRole.</summary>
+    public const uint CurrentVersion = 1;
+
+    /// <summary>Oldest peer version this build still understands.</summary>
+    public const uint MinCompatibleVersion = 1;
+
+    /// <summary>Payload bytes per Chunks or Batch message: well under gRPC's 4 MiB message limit
+    /// whatever the per-update overhead (an update holds at most one journal record's payload).</summary>
+    public const int MaxPayloadPerMessage = 1 << 20;
+
+    public static ServiceDescriptor Service { get; } = SitelinkReflection.Descriptor.Services.Single(s => s.Name == "SiteLink");
+
+    public static MethodDescriptor ReplicateMethod => Service.FindMethodByName("Replicate");
+
+    public static MethodDescriptor GetRoleMethod => Service.FindMethodByName("GetRole");
+
+    /// <summary>Refuses a peer outside [MinCompatibleVersion, CurrentVersion].</summary>
+    public static void CheckVersion(uint peerVersion)
+    {
+        if (peerVersion < MinCompatibleVersion || peerVersion > CurrentVersion)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition,
+                $"site-link protocol version {peerVersion} is incompatible: this site speaks versions {MinCompatibleVersion} to {CurrentVersion}; upgrade the older site");
+        }
+    }
+
+    public static Update ToWire(ReplicaUpdate update) => new()
+    {
+        VolumeId = update.VolumeId,
+        Kind = update.Kind switch
+        {
+            JournalRecordKind.Write => UpdateKind.Write,
+            JournalRecordKind.Trim => UpdateKind.Trim,
+            JournalRecordKind.WriteZeroes => UpdateKind.WriteZeroes,
+            JournalRecordKind.Resize => UpdateKind.Resize,
+            _ => throw new ArgumentException($"record kind {update.Kind} is not replicated", nameof(update)),
+        },
+        Offset = update.Offset,
+        Length = update.Length,
+        Payload = update.Payload.IsEmpty ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(update.Payload),
+    };
+
+    public static ReplicaUpdate FromWire(Update update)
+    {
+        var kind = update.Kind switch
+        {
+            UpdateKind.Write => JournalRecordKind.Write,
+            UpdateKind.Trim => JournalRecordKind.Trim,
+            UpdateKind.WriteZeroes => JournalRecordKind.WriteZeroes,
+            UpdateKind.Resize => JournalRecordKind.Resize,
+            _ => throw new RpcException(StatusCode.InvalidArgument, $"update of unknown kind {update.Kind}"),
+        };
+        if (update.Offset < 0 || update.Length < 0 || (kind == JournalRecordKind.Write && update.Payload.Length != update.Length))
+        {
+            throw new RpcException(StatusCode.InvalidArgument,
+                $"update {kind} [{update.Offset}, +{update.Length}) of volume '{update.VolumeId}' carries {update.Payload.Length} payload bytes");
+        }
+        return new ReplicaUpdate(update.VolumeId, kind, update.Offset, update.Length, update.Payload.Memory);
+    }
+
+    public static ChunkSet ToWire(string volumeId, IEnumerable<ChunkRange> ranges)
+    {
+        var set = new ChunkSet { VolumeId = volumeId };
+        foreach (var range in ranges)
+        {
+            set.Offsets.Add(range.Offset);
+            set.Lengths.Add(range.Length);
+        }
+        return set;
+    }
+
+    public static IEnumerable<ChunkRange> FromWire(ChunkSet set)
+    {
+        if (set.Offsets.Count != set.Lengths.Count)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, $"chunk set of volume '{set.VolumeId}' has {set.Offsets.Count} offsets and {set.Lengths.Count} lengths");
+        }
+        return set.Offsets.Zip(set.Lengths, (offset, length) => new ChunkRange(offset, length));
+    }
+
+    public static ReplicationMode ToWire(ReplicationModeKind mode) =>
+        mode == ReplicationModeKind.PerVolume ? ReplicationMode.PerVolume : ReplicationMode.Group;
+
+    public static ReplicationModeKind FromWire(ReplicationMode mode) => mode switch
+    {
+        ReplicationMode.Group => ReplicationModeKind.Group,
+        ReplicationMode.PerVolume => ReplicationModeKind.PerVolume,
+        _ => throw new RpcException(StatusCode.InvalidArgument, $"replication mode {mode} is unknown"),
+    };
+}
