@@ -59,6 +59,12 @@ public sealed partial class DemoRun
             if (shop is not null)
             {
                 await StopBusinessAsync(run, shop);
+                if (!options.Keep)
+                {
+                    // The next run gets the machine's two cores to itself.
+                    await shop.Main.StopAsync();
+                    await shop.Backup.StopAsync();
+                }
             }
         }
     }
