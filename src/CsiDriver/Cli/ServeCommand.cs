@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CsiDriver.Hosting;
+using CsiDriver.Metrics;
 
 namespace CsiDriver.Cli;
 
@@ -93,11 +94,23 @@ public static class ServeCommand
         var siteLinkKey = new Option<string?>("--site-link-key") { Description = "PEM private key of --site-link-cert" };
         var siteLinkCa = new Option<string?>("--site-link-ca") { Description = "PEM CA bundle the other site's certificate must chain to" };
         var siteId = new Option<string?>("--site-id") { Description = "This site's name on the site link (default: the node id)" };
+        var metricsAddress = new Option<string?>("--metrics-address")
+        {
+            Description = "Serve Prometheus metrics over HTTP at http://host:port/metrics, e.g. 127.0.0.1:9100 or :9100 (off when absent)",
+        };
+        metricsAddress.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } text && !MetricsAddress.TryParse(text, out _))
+            {
+                r.AddError($"--metrics-address: '{text}' is not host:port such as 127.0.0.1:9100, [::1]:9100 or :9100");
+            }
+        });
 
         var command = new Command("serve", "Serve the CSI (and csi-addons) services on unix sockets")
         {
             endpoint, nodeId, dataDir, driverName, csiAddons, nbdEndpoint, kubeletDir, logFormat, capacityLimit, maxVolumes,
             siteLinkAddress, siteLinkCert, siteLinkKey, siteLinkCa, siteId,
+            metricsAddress,
         };
         command.Validators.Add(r =>
         {
@@ -130,6 +143,7 @@ public static class ServeCommand
                 SiteLinkKey = result.GetValue(siteLinkKey),
                 SiteLinkAuthority = result.GetValue(siteLinkCa),
                 SiteId = result.GetValue(siteId),
+                MetricsAddress = result.GetValue(metricsAddress),
             };
             return await DriverHost.RunAsync(options, cancellationToken);
         });

@@ -24,7 +24,8 @@ public sealed class AddonsIdentityService(Driver driver)
         });
 
     /// <summary>Lists only the csi-addons services this driver really serves: the controller
-    /// side of volume groups (see <see cref="VolumeGroupService"/>).</summary>
+    /// side of volume groups (see <see cref="VolumeGroupService"/>) and of volume replication
+    /// (see <see cref="ReplicationService"/>).</summary>
     private static readonly Capability[] Capabilities =
     [
         new() { Service = new() { Type = Capability.Types.Service.Types.Type.ControllerService } },
@@ -37,6 +38,7 @@ public sealed class AddonsIdentityService(Driver driver)
             VolumeGroupType.GetVolumeGroup,
             VolumeGroupType.ListVolumeGroups,
         }.Select(type => new Capability { VolumeGroup = new() { Type = type } }),
+        new() { VolumeReplication = new() { Type = Capability.Types.VolumeReplication.Types.Type.VolumeReplication } },
     ];
 
     private static Task<GetCapabilitiesResponse> GetCapabilities(GetCapabilitiesRequest request, CallContext context) =>

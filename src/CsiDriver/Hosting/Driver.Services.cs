@@ -27,5 +27,6 @@ public sealed partial class Driver
     [
         new AddonsIdentityService(this).Binding(),
         new VolumeGroupService(this).Binding(),
+        new ReplicationService(this).Binding(),
     ];
 }

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using CsiDriver.Csi;
 using CsiDriver.Logging;
+using CsiDriver.Metrics;
 using CsiDriver.Rpc;
 using Microsoft.Extensions.Logging;
 
@@ -27,11 +28,19 @@ public static partial class DriverHost
         {
             servers.Add(Server(addons, driver.CsiAddonsServices(), rpcLog, loggerFactory));
         }
+        // Serves before the engine loads, like the sockets: a scrape then says driver_ready 0.
+        await using var metrics = options.MetricsAddress is { } address
+            ? new MetricsServer(MetricsAddress.Parse(address), () => DriverMetrics.Collect(driver), loggerFactory.CreateLogger("metrics"))
+            : null;
         try
         {
             foreach (var server in servers)
             {
                 await server.StartAsync(stop.Token);
+            }
+            if (metrics is not null)
+            {
+                await metrics.StartAsync(stop.Token);
             }
             LogServing(log, options.DriverName, IdentityService.VendorVersion, options.Endpoint, options.NodeId);
             await driver.LoadAsync(stop.Token);

@@ -47,4 +47,8 @@ public sealed record DriverOptions
 
     /// <summary>This site's name on the link; null: the node id.</summary>
     public string? SiteId { get; init; }
+
+    /// <summary>host:port where Prometheus metrics are served over HTTP at /metrics; null: not
+    /// served (see <see cref="Metrics.MetricsAddress"/>).</summary>
+    public string? MetricsAddress { get; init; }
 }

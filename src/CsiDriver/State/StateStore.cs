@@ -17,7 +17,9 @@ namespace CsiDriver.State;
 /// </summary>
 public sealed partial class StateStore : IDisposable
 {
-    private const int SchemaVersion = 1;
+    /// <summary>The schema this csidriver writes: one version per migration step.</summary>
+    private static int SchemaVersion => MigrationSteps.Length;
+
     private readonly SqliteConnection _connection;
     private readonly Lock _lock = new();
 
@@ -38,6 +40,12 @@ public sealed partial class StateStore : IDisposable
         return store;
     }
 
+    /// <summary>
+    /// Brings the schema from the version the file has (PRAGMA user_version; 0 for a new file) up
+    /// to <see cref="SchemaVersion"/>, one step per version, all steps and the new version in one
+    /// transaction: a crash part way leaves the file at its old version, and the next start
+    /// repeats the steps. A file from a newer csidriver is refused rather than guessed at.
+    /// </summary>
     private void Migrate()
     {
         var version = Convert.ToInt32(Scalar("PRAGMA user_version"), CultureInfo.InvariantCulture);
@@ -49,7 +57,14 @@ public sealed partial class StateStore : IDisposable
         {
             return;
         }
-        Execute($"""
+        var steps = MigrationSteps.Skip(version).Select(sql => (sql, Array.Empty<(string, object)>()));
+        ExecuteAll([.. steps, ($"PRAGMA user_version = {SchemaVersion}", [])]);
+    }
+
+    /// <summary>Step i takes the schema from version i to i + 1.</summary>
+    private static readonly string[] MigrationSteps =
+    [
+        """
             CREATE TABLE volumes (
                 id TEXT PRIMARY KEY,
                 name TEXT NOT NULL UNIQUE,
@@ -98,9 +113,9 @@ public sealed partial class StateStore : IDisposable
                 parameters TEXT NOT NULL,
                 pending_volume_ids TEXT,
                 created_at TEXT NOT NULL);
-            PRAGMA user_version = {SchemaVersion};
-            """);
-    }
+        """,
+        ReplicationSchema,
+    ];
 
     /// <summary>Ids of every volume with a row (see the invariant above).</summary>
     public IReadOnlySet<string> VolumeIds() =>

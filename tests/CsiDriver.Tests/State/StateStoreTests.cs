@@ -2,7 +2,7 @@ using CsiDriver.State;
 
 namespace CsiDriver.Tests.State;
 
-public sealed class StateStoreTests : IDisposable
+public sealed partial class StateStoreTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("formation-state-").FullName;
 

@@ -1,0 +1,134 @@
+using CsiAddons.Replication;
+using CsiDriver.Replication;
+using CsiDriver.Rpc;
+using CsiDriver.State;
+using Google.Protobuf;
+
+namespace CsiDriver.Csi;
+
+public sealed partial class ReplicationService
+{
+    /// <summary>What a request replicates. Its id is the replication id: a volume group's id
+    /// is also its consistency group's name, so a group and a volume never share one.</summary>
+    private sealed record Source(ReplicationSourceKind Kind, string Id)
+    {
+        /// <summary>
+        /// replication_source names a volume or a volume group; the deprecated volume_id is
+        /// accepted when replication_source is absent, and must agree with it when both are
+        /// given. Snapshots are not replicated (the spec's non-goal): INVALID_ARGUMENT. Every
+        /// request message has both fields under these names; they are read through the
+        /// descriptor so the deprecated one is read in this one place.
+        /// </summary>
+        public static Source From(IMessage request)
+        {
+            var fields = request.Descriptor.Fields;
+            var source = (ReplicationSource?)fields.InDeclarationOrder().Single(f => f.Name == "replication_source").Accessor.GetValue(request);
+            var deprecatedVolumeId = (string)fields.InDeclarationOrder().Single(f => f.Name == "volume_id").Accessor.GetValue(request);
+            var named = source?.TypeCase switch
+            {
+                ReplicationSource.TypeOneofCase.Volume =>
+                    new Source(ReplicationSourceKind.Volume, Required(source.Volume.VolumeId, "replication_source.volume.volume_id")),
+                ReplicationSource.TypeOneofCase.Volumegroup =>
+                    new Source(ReplicationSourceKind.VolumeGroup, Required(source.Volumegroup.VolumeGroupId, "replication_source.volumegroup.volume_group_id")),
+                ReplicationSource.TypeOneofCase.Volumesnapshot => throw new RpcException(StatusCode.InvalidArgument,
+                    "replication_source.volumesnapshot is not supported: snapshots are not replicated; replicate their volume or volume group"),
+                _ => null,
+            };
+            if (named is null)
+            {
+                return new Source(ReplicationSourceKind.Volume, Required(deprecatedVolumeId, "replication_source (or the deprecated volume_id)"));
+            }
+            if (deprecatedVolumeId.Length > 0 && (named.Kind != ReplicationSourceKind.Volume || named.Id != deprecatedVolumeId))
+            {
+                throw new RpcException(StatusCode.InvalidArgument,
+                    $"volume_id '{deprecatedVolumeId}' and replication_source ({named}) name different sources; send replication_source alone");
+            }
+            return named;
+        }
+
+        public override string ToString() => Kind == ReplicationSourceKind.Volume ? $"volume '{Id}'" : $"volume group '{Id}'";
+
+        private static string Required(string value, string field)
+        {
+            RequestFields.Require(value, field);
+            return value;
+        }
+    }
+
+    /// <summary>One call at a time per source: the spec's "operation pending" is ABORTED.</summary>
+    private OperationLocks.Releaser Lock(Source source) => driver.Locks.Acquire("replication source", source.Id);
+
+    /// <summary>Whether the source exists here: a volume by its row; a group by its row, or, at
+    /// a backup site, by the replica volumes the receiver made in its consistency group.</summary>
+    private bool Exists(Source source) => source.Kind == ReplicationSourceKind.Volume
+        ? driver.State.FindVolume(source.Id) is not null
+        : driver.State.FindVolumeGroup(source.Id) is not null || GroupMembers(source.Id).Count > 0;
+
+    private void RequireExists(Source source)
+    {
+        if (!Exists(source))
+        {
+            throw new RpcException(StatusCode.NotFound, $"{source} does not exist");
+        }
+    }
+
+    /// <summary>For the transitions and GetVolumeReplicationInfo: the source must exist and be
+    /// replicated at this site.</summary>
+    private void RequireReplicated(Source source)
+    {
+        if (!IsManaged(source.Id))
+        {
+            RequireExists(source);
+            throw new RpcException(StatusCode.FailedPrecondition, $"replication of {source} is not enabled at this site; enable it first");
+        }
+    }
+
+    /// <summary>
+    /// The volumes an enable replicates, checked: they must exist and form one whole consistency
+    /// group. A single volume must be in no named group (its group's other volumes would be
+    /// left out of an order they share); a volume group must have finished its create and have
+    /// at least one volume.
+    /// </summary>
+    private IReadOnlyList<string> RequireReplicable(Source source)
+    {
+        RequireExists(source);
+        if (source.Kind == ReplicationSourceKind.Volume)
+        {
+            var group = driver.Engine.Volumes.Single(v => v.Id == source.Id).ConsistencyGroup;
+            if (group is not null)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition,
+                    $"{source} is in consistency group '{group}' with other volumes; replicate that volume group instead, so all its volumes keep one order");
+            }
+            return [source.Id];
+        }
+        if (driver.State.FindVolumeGroup(source.Id) is { PendingVolumeIds: not null })
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"{source} has not finished being created; repeat its CreateVolumeGroup first");
+        }
+        var members = GroupMembers(source.Id);
+        if (members.Count == 0)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"{source} has no volumes; add volumes before enabling replication");
+        }
+        return members;
+    }
+
+    /// <summary>Whether the replication manager runs a replication of this id here (enabled
+    /// here, or received from a main site at this backup).</summary>
+    private bool IsManaged(string replicationId)
+    {
+        try
+        {
+            driver.Replication.GetInfo(replicationId);
+            return true;
+        }
+        catch (ReplicationNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    private List<string> GroupMembers(string groupId) =>
+        driver.Engine.Volumes.Where(v => v.ConsistencyGroup == groupId).Select(v => v.Id).Order(StringComparer.Ordinal).ToList();
+}

@@ -1,0 +1,288 @@
+using CsiAddons.Replication;
+using CsiDriver.ConformanceTests.Infrastructure;
+using CsiDriver.Rpc;
+using static CsiDriver.ConformanceTests.Replication.ReplicationCalls;
+using InfoStatus = CsiAddons.Replication.GetVolumeReplicationInfoResponse.Types.Status;
+
+namespace CsiDriver.ConformanceTests.Replication;
+
+/// <summary>
+/// replication.Controller on one csidriver process (csi-addons spec, replication/README.md):
+/// every call's validation and error codes, idempotency, and an enabled replication whose peer
+/// cannot be reached reporting why. Two sites replicating are the end-to-end suite's.
+/// </summary>
+public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixture>, IDisposable
+{
+    private readonly CsiAddonsDriverFixture _fixture;
+    private readonly CsiAddonsClient _addons;
+
+    public ReplicationServiceTests(CsiAddonsDriverFixture fixture)
+    {
+        _fixture = fixture;
+        _addons = new CsiAddonsClient(fixture.Driver.Workspace.CsiAddonsSocketPath);
+    }
+
+    public void Dispose() => _addons.Dispose();
+
+    private static Dictionary<string, string> Parameters(string peer, params (string Key, string Value)[] more)
+    {
+        var parameters = new Dictionary<string, string> { ["peerAddress"] = peer };
+        foreach (var (key, value) in more)
+        {
+            parameters[key] = value;
+        }
+        return parameters;
+    }
+
+    private async Task<string> VolumeAsync() => (await _fixture.Csi.CreateAsync("replicated")).VolumeId;
+
+    /// <summary>Every call with the given source, as the sidecar sends it.</summary>
+    private Func<Task>[] EveryCall(ReplicationSource? source, string volumeId = "") =>
+    [
+        () => _addons.Enable(new EnableVolumeReplicationRequest { ReplicationSource = source, VolumeId = volumeId, Parameters = { Parameters(UnreachablePeer()) } }),
+        () => _addons.Replication<DisableVolumeReplicationRequest, DisableVolumeReplicationResponse>("DisableVolumeReplication",
+            new DisableVolumeReplicationRequest { ReplicationSource = source, VolumeId = volumeId }),
+        () => _addons.Replication<PromoteVolumeRequest, PromoteVolumeResponse>("PromoteVolume", new PromoteVolumeRequest { ReplicationSource = source, VolumeId = volumeId }),
+        () => _addons.Replication<DemoteVolumeRequest, DemoteVolumeResponse>("DemoteVolume", new DemoteVolumeRequest { ReplicationSource = source, VolumeId = volumeId }),
+        () => _addons.Replication<ResyncVolumeRequest, ResyncVolumeResponse>("ResyncVolume", new ResyncVolumeRequest { ReplicationSource = source, VolumeId = volumeId }),
+        () => _addons.Replication<GetVolumeReplicationInfoRequest, GetVolumeReplicationInfoResponse>("GetVolumeReplicationInfo",
+            new GetVolumeReplicationInfoRequest { ReplicationSource = source, VolumeId = volumeId }),
+    ];
+
+    [Fact]
+    public async Task Every_call_without_a_source_is_invalid_argument()
+    {
+        foreach (var call in EveryCall(null))
+        {
+            var failure = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, call);
+            Assert.Contains("replication_source", failure.Message);
+        }
+    }
+
+    [Fact]
+    public async Task Every_call_with_an_empty_id_in_its_source_is_invalid_argument()
+    {
+        foreach (var call in EveryCall(OfVolume("")).Concat(EveryCall(OfGroup(""))))
+        {
+            await RpcAssert.FailsAsync(StatusCode.InvalidArgument, call);
+        }
+    }
+
+    [Fact]
+    public async Task Snapshots_are_not_a_replication_source()
+    {
+        var source = new ReplicationSource { Volumesnapshot = new() { VolumeSnapshotId = "snap-1" } };
+
+        foreach (var call in EveryCall(source))
+        {
+            var failure = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, call);
+            Assert.Contains("volumesnapshot", failure.Message);
+        }
+    }
+
+    [Fact]
+    public async Task A_deprecated_volume_id_that_disagrees_with_the_source_is_invalid_argument()
+    {
+        var volumeId = await VolumeAsync();
+
+        foreach (var call in EveryCall(OfVolume(volumeId), volumeId: "another-volume"))
+        {
+            await RpcAssert.FailsAsync(StatusCode.InvalidArgument, call);
+        }
+    }
+
+    [Fact]
+    public async Task Unknown_volumes_and_groups_are_not_found()
+    {
+        var missing = "never-created-" + Guid.NewGuid().ToString("N");
+
+        foreach (var call in EveryCall(OfVolume(missing)).Concat(EveryCall(OfGroup("vg-" + missing))).Concat(EveryCall(null, volumeId: missing)))
+        {
+            var failure = await RpcAssert.FailsAsync(StatusCode.NotFound, call);
+            Assert.Contains(missing, failure.Message);
+        }
+    }
+
+    [Theory]
+    [InlineData(null, "peerAddress")]
+    [InlineData("", "peerAddress")]
+    [InlineData("no-port", "peerAddress")]
+    [InlineData("127.0.0.1:0", "peerAddress")]
+    [InlineData("127.0.0.1:70000", "peerAddress")]
+    public async Task Enable_needs_a_peer_address_as_host_and_port(string? peer, string named)
+    {
+        var parameters = new Dictionary<string, string>();
+        if (peer is not null)
+        {
+            parameters["peerAddress"] = peer;
+        }
+
+        var failure = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => _addons.Enable(EnableRequest(OfVolume("any-volume"), parameters)));
+
+        Assert.Contains(named, failure.Message);
+    }
+
+    [Theory]
+    [InlineData("mode", "async")]
+    [InlineData("journalBudget", "lots")]
+    [InlineData("journalBudget", "0")]
+    [InlineData("schedulingInterval", "5m")]
+    public async Task Enable_refuses_a_parameter_it_does_not_understand(string key, string value)
+    {
+        var volumeId = await VolumeAsync();
+
+        var failure = await RpcAssert.FailsAsync(StatusCode.InvalidArgument,
+            () => _addons.Enable(EnableRequest(OfVolume(volumeId), Parameters(UnreachablePeer(), (key, value)))));
+
+        Assert.Contains(key, failure.Message);
+        await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => _addons.Info(OfVolume(volumeId)));
+    }
+
+    [Fact]
+    public async Task Incomplete_tls_secrets_are_invalid_argument_and_unusable_ones_unauthenticated()
+    {
+        var volumeId = await VolumeAsync();
+        var secrets = TlsSecrets();
+        var withoutCa = secrets.Where(s => s.Key != "ca.crt").ToDictionary();
+        var foreignKey = new Dictionary<string, string>(secrets) { ["tls.key"] = TlsSecrets()["tls.key"] };
+
+        var incomplete = await RpcAssert.FailsAsync(StatusCode.InvalidArgument,
+            () => _addons.Enable(EnableRequest(OfVolume(volumeId), Parameters(UnreachablePeer()), withoutCa)));
+        var mismatched = await RpcAssert.FailsAsync(StatusCode.Unauthenticated,
+            () => _addons.Enable(EnableRequest(OfVolume(volumeId), Parameters(UnreachablePeer()), foreignKey)));
+
+        Assert.Contains("ca.crt", incomplete.Message);
+        // A message names the secrets, never quotes them.
+        Assert.DoesNotContain("PRIVATE KEY", incomplete.Message + mismatched.Message);
+        await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => _addons.Info(OfVolume(volumeId)));
+    }
+
+    [Fact]
+    public async Task Transitions_of_a_source_that_is_not_replicated_are_failed_precondition()
+    {
+        var source = OfVolume(await VolumeAsync());
+
+        foreach (var call in new Func<Task>[] { () => _addons.Promote(source), () => _addons.Demote(source), () => _addons.Resync(source), () => _addons.Info(source) })
+        {
+            var failure = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, call);
+            Assert.Contains("not enabled", failure.Message);
+        }
+    }
+
+    [Fact]
+    public async Task Disabling_what_is_not_replicated_succeeds()
+    {
+        var source = OfVolume(await VolumeAsync());
+
+        await _addons.Disable(source);
+        await _addons.Disable(source);
+    }
+
+    [Fact]
+    public async Task A_volume_of_a_group_is_replicated_with_its_group_not_alone()
+    {
+        var ids = await _fixture.Csi.CreateVolumesAsync(2);
+        var group = await _addons.CreateGroupAsync(ids[0], ids[1]);
+
+        var failure = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition,
+            () => _addons.Enable(EnableRequest(OfVolume(ids[0]), Parameters(UnreachablePeer()))));
+
+        Assert.Contains(group.VolumeGroupId, failure.Message);
+    }
+
+    [Fact]
+    public async Task An_empty_group_cannot_be_replicated()
+    {
+        var group = await _addons.CreateGroupAsync();
+
+        var failure = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition,
+            () => _addons.Enable(EnableRequest(OfGroup(group.VolumeGroupId), Parameters(UnreachablePeer()))));
+
+        Assert.Contains("no volumes", failure.Message);
+    }
+
+    [Fact]
+    public async Task An_enabled_replication_whose_peer_is_unreachable_says_so()
+    {
+        var source = OfVolume(await VolumeAsync());
+        var peer = UnreachablePeer();
+        await _addons.Enable(EnableRequest(source, Parameters(peer, ("journalBudget", "64Mi")), TlsSecrets()));
+
+        var info = await EventuallyAsync(() => _addons.Info(source), i => i.Status is InfoStatus.Degraded or InfoStatus.Error);
+
+        Assert.False(string.IsNullOrWhiteSpace(info.StatusMessage), "status_message must say why the replication is not healthy");
+        Assert.True(info.LastSyncBytes >= 0);
+    }
+
+    [Fact]
+    public async Task A_volume_group_is_enabled_and_reported_by_its_group_id()
+    {
+        var ids = await _fixture.Csi.CreateVolumesAsync(2);
+        var group = OfGroup((await _addons.CreateGroupAsync(ids[0], ids[1])).VolumeGroupId);
+
+        await _addons.Enable(EnableRequest(group, Parameters(UnreachablePeer()), TlsSecrets()));
+        var info = await EventuallyAsync(() => _addons.Info(group), i => i.Status is InfoStatus.Degraded or InfoStatus.Error);
+
+        Assert.NotEqual(InfoStatus.Healthy, info.Status);
+        // Its volumes are replicated as the group: not one by one.
+        await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => _addons.Info(OfVolume(ids[0])));
+    }
+
+    [Fact]
+    public async Task Enabling_again_with_the_same_parameters_succeeds_and_with_others_already_exists()
+    {
+        var source = OfVolume(await VolumeAsync());
+        var peer = UnreachablePeer();
+        var secrets = TlsSecrets();
+        await _addons.Enable(EnableRequest(source, Parameters(peer, ("mode", "group")), secrets));
+
+        await _addons.Enable(EnableRequest(source, Parameters(peer, ("mode", "group")), secrets));
+        var failure = await RpcAssert.FailsAsync(StatusCode.AlreadyExists,
+            () => _addons.Enable(EnableRequest(source, Parameters(peer, ("mode", "per-volume")), secrets)));
+
+        Assert.Contains("per-volume", failure.Message);
+    }
+
+    [Fact]
+    public async Task Disabling_ends_the_replication_and_repeating_it_succeeds()
+    {
+        var source = OfVolume(await VolumeAsync());
+        await _addons.Enable(EnableRequest(source, Parameters(UnreachablePeer()), TlsSecrets()));
+        await _addons.Info(source);
+
+        await _addons.Disable(source);
+        await _addons.Disable(source);
+
+        await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => _addons.Info(source));
+        // Enabled afresh afterwards, with other parameters this time.
+        await _addons.Enable(EnableRequest(source, Parameters(UnreachablePeer(), ("mode", "per-volume")), TlsSecrets()));
+        await _addons.Disable(source);
+    }
+
+    [Fact]
+    public async Task Promoting_a_primary_again_succeeds_and_resyncing_a_primary_is_failed_precondition()
+    {
+        var source = OfVolume(await VolumeAsync());
+        await _addons.Enable(EnableRequest(source, Parameters(UnreachablePeer()), TlsSecrets()));
+
+        await _addons.Promote(source);
+        await _addons.Promote(source, force: true);
+        await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => _addons.Resync(source));
+
+        await _addons.Disable(source);
+    }
+
+    /// <summary>Polls (bounded: 20 s) until the condition holds; fails with the last answer.</summary>
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var last = await read();
+        while (!condition(last) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+            last = await read();
+        }
+        Assert.True(condition(last), $"condition not met within 20 s; last answer: {last}");
+        return last;
+    }
+}
