@@ -23,8 +23,8 @@ public static class DemoCommand
                 r.AddError("--rate: between 1 and 10000 orders per second");
             }
         });
-        var linkDelay = DurationOption("--link-delay", "One-way delay added to the link between the sites, e.g. 5ms", "5ms");
-        var jitter = DurationOption("--jitter", "Random extra delay per link connection, up to this, e.g. 40ms", "40ms");
+        var linkDelay = DurationOption("--link-delay", "One-way delay added to the link between the sites, e.g. 10ms", "10ms");
+        var jitter = DurationOption("--jitter", "Extra delay per link connection, within 0 to this and different for each (per-volume mode's links then lag differently), e.g. 250ms", "250ms");
         var keep = new Option<bool>("--keep") { Description = "Leave the sites running at the end and print how to reach them" };
         var output = new Option<string>("--output")
         {

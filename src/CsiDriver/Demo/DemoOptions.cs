@@ -11,10 +11,10 @@ public sealed record DemoOptions
     public int Rate { get; init; } = 50;
 
     /// <summary>One-way delay the link proxy adds between the sites.</summary>
-    public TimeSpan LinkDelay { get; init; } = TimeSpan.FromMilliseconds(5);
+    public TimeSpan LinkDelay { get; init; } = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>Random extra delay (0 to this) per forwarded chunk, drawn per connection.</summary>
-    public TimeSpan Jitter { get; init; } = TimeSpan.FromMilliseconds(40);
+    /// <summary>Extra delay per link connection, within 0 to this (see <see cref="LinkProxy"/>).</summary>
+    public TimeSpan Jitter { get; init; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Leave the sites running at the end and print how to reach them.</summary>
     public bool Keep { get; init; }

@@ -4,6 +4,9 @@ public enum Outcome
 {
     Pass,
     Fail,
+    /// <summary>A figure outside what the demo expects where the machine, not the driver, may be
+    /// the cause (a timing on a shared, loaded machine): shown, but not a failure.</summary>
+    Warn,
     Skipped,
 }
 
@@ -12,7 +15,7 @@ public sealed record StepResult(string Run, string Step, Outcome Outcome, string
 
 /// <summary>
 /// The verdicts of the demo's steps and the figures the summary reports. PASS needs every step
-/// to pass or to be skipped for a stated reason; one failure is FAIL.
+/// to pass, warn or be skipped for a stated reason; one failure is FAIL.
 /// </summary>
 public sealed class DemoResults
 {

@@ -14,6 +14,9 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
     public const string GroupRun = "group";
     public const string PerVolumeRun = "per-volume";
 
+    /// <summary>The sites of both runs, each a directory of the output directory.</summary>
+    private static readonly string[] SiteNames = ["main", "backup", "pv-main", "pv-backup"];
+
     /// <summary>Why the shop cannot use the node path here (null: it can mount).</summary>
     private readonly string? _noMount = options.RawBlocks ? "--raw asked for block records" : NodePath.Problem();
     private readonly List<SiteProcess> _sites = [];
@@ -30,7 +33,7 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
             : $"no mounted databases ({_noMount}): the shop writes raw block records through NBD");
         if (ReplicationRequests.SiteLinkAvailable)
         {
-            _certificates = DemoCertificates.Create(Path.Combine(options.OutputDirectory, "certs"), ["main", "backup", "pv-main", "pv-backup"]);
+            _certificates = DemoCertificates.Create(Path.Combine(options.OutputDirectory, "certs"), SiteNames);
             timeline.Note("site link certificates made (throwaway CA) in " + Path.Combine(options.OutputDirectory, "certs"));
         }
         try
@@ -72,12 +75,23 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
         }
     }
 
-    /// <summary>Clears what an earlier demo left in the output directory; refuses while one
-    /// still runs there (--keep).</summary>
+    /// <summary>Clears what an earlier demo left in the output directory. Refuses while a site
+    /// may still run there (--keep) or while something is mounted under it: deleting through a
+    /// mount would delete a volume's files.</summary>
     private void PrepareOutput()
     {
         Directory.CreateDirectory(options.OutputDirectory);
-        foreach (var site in new[] { "main", "backup", "pv-main", "pv-backup" })
+        var mounts = File.ReadLines("/proc/self/mountinfo")
+            .Select(line => line.Split(' ')[4].Replace("\\040", " ", StringComparison.Ordinal))
+            .Where(path => path.StartsWith(options.OutputDirectory + "/", StringComparison.Ordinal))
+            .OrderDescending(StringComparer.Ordinal)
+            .ToList();
+        if (mounts.Count > 0)
+        {
+            throw new DemoException($"{options.OutputDirectory} still has mounts from an earlier demo; release them " +
+                $"(umount -l {string.Join(' ', mounts)}) or choose another --output");
+        }
+        foreach (var site in SiteNames)
         {
             var root = Path.Combine(options.OutputDirectory, site);
             if (File.Exists(Path.Combine(root, "csi.sock")))

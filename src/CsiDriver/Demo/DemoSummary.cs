@@ -11,7 +11,7 @@ public static class DemoSummary
             .AddColumn("run").AddColumn("step").AddColumn("result").AddColumn("detail");
         foreach (var step in results.Steps)
         {
-            var color = step.Outcome switch { Outcome.Pass => "green", Outcome.Fail => "red", _ => "grey" };
+            var color = step.Outcome switch { Outcome.Pass => "green", Outcome.Fail => "red", Outcome.Warn => "yellow", _ => "grey" };
             steps.AddRow(Markup.Escape(step.Run), Markup.Escape(step.Step), $"[{color}]{step.Outcome.ToString().ToUpperInvariant()}[/]", Markup.Escape(step.Detail));
         }
         console.Write(steps);
@@ -42,9 +42,11 @@ public static class DemoSummary
         console.WriteLine($"report: {reportPath}");
         var failures = results.Steps.Where(s => s.Outcome == Outcome.Fail).ToList();
         var skipped = results.Steps.Count(s => s.Outcome == Outcome.Skipped);
+        var warned = results.Steps.Count(s => s.Outcome == Outcome.Warn);
+        var notes = new[] { (warned, "with a warning"), (skipped, "skipped") }.Where(n => n.Item1 > 0).Select(n => $"{n.Item1} step(s) {n.Item2}").ToList();
         if (failures.Count == 0)
         {
-            console.MarkupLine($"[bold green]PASS[/]{(skipped > 0 ? $" ({skipped} step(s) skipped, reasons above)" : "")}");
+            console.MarkupLine($"[bold green]PASS[/]{(notes.Count > 0 ? $" ({string.Join(", ", notes)}; reasons above)" : "")}");
         }
         else
         {

@@ -24,7 +24,7 @@ public static class HtmlReport
         html.Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Formation demo report</title><style>")
             .Append("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}")
             .Append("table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}")
-            .Append(".Pass{color:#2a7a2a;font-weight:bold}.Fail{color:#b00;font-weight:bold}.Skipped{color:#888}")
+            .Append(".Pass{color:#2a7a2a;font-weight:bold}.Fail{color:#b00;font-weight:bold}.Warn{color:#b80;font-weight:bold}.Skipped{color:#888}")
             .Append(".verdict{font-size:1.6em}pre{background:#f4f4f4;padding:8px;overflow-x:auto}")
             .Append("</style></head><body>");
         html.Append("<h1>Formation: backup with no impact on business processing</h1>");

@@ -7,9 +7,11 @@ namespace CsiDriver.Demo;
 /// <summary>
 /// A TCP relay on loopback between the sites that makes the link a wide-area one: every chunk
 /// read in either direction is released after the delay plus a random jitter, never before the
-/// chunk ahead of it (order within a connection is kept). Each connection draws its own jitter,
-/// so two connections — per-volume mode's one link per volume — lag differently, as two
-/// independent links do. TLS passes through untouched.
+/// chunk ahead of it (order within a connection is kept). Each connection has its own extra
+/// delay within 0..jitter, wandering slowly; successive connections alternate between the upper
+/// and the lower quarter of that range, so two connections — per-volume mode's one link per
+/// volume — surely lag differently, as two independent network paths do. TLS passes through
+/// untouched.
 /// </summary>
 public sealed class LinkProxy : IAsyncDisposable
 {
@@ -20,6 +22,7 @@ public sealed class LinkProxy : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
     private readonly List<Task> _connections = [];
+    private int _accepted;
 
     public LinkProxy(IPEndPoint target, TimeSpan delay, TimeSpan jitter)
     {
@@ -76,8 +79,8 @@ public sealed class LinkProxy : IAsyncDisposable
         try
         {
             await outbound.ConnectAsync(_target, connection.Token);
-            var random = new Random();
-            var jitterMs = _jitter.TotalMilliseconds * random.NextDouble();
+            var high = Interlocked.Increment(ref _accepted) % 2 == 1;
+            var jitterMs = _jitter.TotalMilliseconds * ((high ? 0.75 : 0) + 0.25 * Random.Shared.NextDouble());
             await Task.WhenAny(
                 PumpAsync(inbound.GetStream(), outbound.GetStream(), jitterMs, connection.Token),
                 PumpAsync(outbound.GetStream(), inbound.GetStream(), jitterMs, connection.Token));
@@ -90,8 +93,8 @@ public sealed class LinkProxy : IAsyncDisposable
     }
 
     /// <summary>Reads chunks as they come and releases each after the link's delay. The
-    /// connection's jitter drifts slowly (a random walk within 0..jitter), so its lag wanders as a
-    /// congested path's does rather than flickering per packet.</summary>
+    /// connection's jitter drifts slowly (a small random walk), so its lag wanders as a congested
+    /// path's does rather than flickering per packet.</summary>
     private async Task PumpAsync(NetworkStream from, NetworkStream to, double jitterMs, CancellationToken cancellationToken)
     {
         var queue = Channel.CreateUnbounded<(DateTime Due, byte[] Data)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -115,7 +118,7 @@ public sealed class LinkProxy : IAsyncDisposable
             int read;
             while ((read = await from.ReadAsync(buffer, cancellationToken)) > 0)
             {
-                jitterMs = Math.Clamp(jitterMs + (random.NextDouble() - 0.5) * _jitter.TotalMilliseconds * 0.2, 0, _jitter.TotalMilliseconds);
+                jitterMs = Math.Clamp(jitterMs + (random.NextDouble() - 0.5) * _jitter.TotalMilliseconds * 0.05, 0, _jitter.TotalMilliseconds);
                 var due = DateTime.UtcNow + _delay + TimeSpan.FromMilliseconds(jitterMs);
                 last = due > last ? due : last;
                 queue.Writer.TryWrite((last, buffer[..read]));
