@@ -24,7 +24,7 @@ public static class DemoCommand
             }
         });
         var linkDelay = DurationOption("--link-delay", "One-way delay added to the link between the sites, e.g. 10ms", "10ms");
-        var jitter = DurationOption("--jitter", "Extra delay per link connection, within 0 to this and different for each (per-volume mode's links then lag differently), e.g. 250ms", "250ms");
+        var jitter = DurationOption("--jitter", "How far each link connection's delay swings (a second on, a second off, out of step between connections, so per-volume mode's links lag differently), e.g. 400ms", "400ms");
         var keep = new Option<bool>("--keep") { Description = "Leave the sites running at the end and print how to reach them" };
         var output = new Option<string>("--output")
         {
@@ -32,7 +32,7 @@ public static class DemoCommand
             DefaultValueFactory = _ => "demo-output",
         };
         var raw = new Option<bool>("--raw") { Description = "Write raw block records through NBD instead of SQLite databases on mounted volumes" };
-        var checks = new Option<int>("--snapshot-checks") { Description = "Backup snapshots checked in each mode", DefaultValueFactory = _ => 3 };
+        var checks = new Option<int>("--snapshot-checks") { Description = "Backup snapshots checked in each mode", DefaultValueFactory = _ => 4 };
         var command = new Command("demo", "Show backup with no impact on business processing: two sites, a shop, replication, a disaster")
         {
             duration, rate, linkDelay, jitter, keep, output, checks, raw,

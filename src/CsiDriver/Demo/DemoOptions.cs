@@ -13,8 +13,9 @@ public sealed record DemoOptions
     /// <summary>One-way delay the link proxy adds between the sites.</summary>
     public TimeSpan LinkDelay { get; init; } = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>Extra delay per link connection, within 0 to this (see <see cref="LinkProxy"/>).</summary>
-    public TimeSpan Jitter { get; init; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>How far each link connection's delay swings towards the backup, out of step from
+    /// one connection to the next (see <see cref="LinkProxy"/>).</summary>
+    public TimeSpan Jitter { get; init; } = TimeSpan.FromMilliseconds(400);
 
     /// <summary>Leave the sites running at the end and print how to reach them.</summary>
     public bool Keep { get; init; }
@@ -26,5 +27,5 @@ public sealed record DemoOptions
     public bool RawBlocks { get; init; }
 
     /// <summary>Backup snapshots checked in each mode (taken at random moments).</summary>
-    public int SnapshotChecks { get; init; } = 3;
+    public int SnapshotChecks { get; init; } = 4;
 }

@@ -32,7 +32,7 @@ public sealed partial class DemoRun
             };
             var link = peer is null
                 ? "no site link in this build"
-                : $"site link {backup.Settings.SiteLink!.ListenAddress} (mutual TLS)" + (proxy is null ? "" : $" reached through a delay proxy at {peer} ({options.LinkDelay.TotalMilliseconds} ms + 0..{options.Jitter.TotalMilliseconds} ms jitter)");
+                : $"site link {backup.Settings.SiteLink!.ListenAddress} (mutual TLS)" + (proxy is null ? "" : $" reached through a delay proxy at {peer} ({options.LinkDelay.TotalMilliseconds} ms, swinging by {options.Jitter.TotalMilliseconds} ms)");
             return (deployment, Outcome.Pass, $"{main.Layout.Name} (pid {main.ProcessId}) and {backup.Layout.Name} (pid {backup.ProcessId}); {link}");
         });
 

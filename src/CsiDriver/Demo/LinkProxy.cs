@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -5,20 +6,24 @@ using System.Threading.Channels;
 namespace CsiDriver.Demo;
 
 /// <summary>
-/// A TCP relay on loopback between the sites that makes the link a wide-area one: every chunk
-/// read in either direction is released after the delay plus a random jitter, never before the
-/// chunk ahead of it (order within a connection is kept). Each connection has its own extra
-/// delay within 0..jitter, wandering slowly; successive connections alternate between the upper
-/// and the lower quarter of that range, so two connections — per-volume mode's one link per
-/// volume — surely lag differently, as two independent network paths do. TLS passes through
-/// untouched.
+/// A TCP relay on loopback between the sites that makes the link a wide-area one. Every chunk
+/// is released after the link's delay, never before the chunk ahead of it (order within a
+/// connection is kept). Towards the backup, each connection's delay also swings, as on a
+/// congested path: for one half of every <see cref="SwingPeriod"/> it is the jitter longer, for
+/// the other half not, and successive connections swing in opposite halves. One link (group
+/// mode) then lags between the delay and delay + jitter; two links (per-volume mode's, one per
+/// volume) lag differently by the jitter most of the time, as two independent paths can. TLS
+/// passes through untouched.
 /// </summary>
 public sealed class LinkProxy : IAsyncDisposable
 {
+    public static readonly TimeSpan SwingPeriod = TimeSpan.FromSeconds(2);
+
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly IPEndPoint _target;
     private readonly TimeSpan _delay;
     private readonly TimeSpan _jitter;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
     private readonly List<Task> _connections = [];
@@ -62,15 +67,16 @@ public sealed class LinkProxy : IAsyncDisposable
             {
                 return;
             }
+            var phase = Interlocked.Increment(ref _accepted) % 2 == 0 ? 0.5 : 0.0;
             lock (_connections)
             {
                 _connections.RemoveAll(t => t.IsCompleted);
-                _connections.Add(RelayAsync(inbound));
+                _connections.Add(RelayAsync(inbound, phase));
             }
         }
     }
 
-    private async Task RelayAsync(TcpClient inbound)
+    private async Task RelayAsync(TcpClient inbound, double phase)
     {
         using var _ = inbound;
         using var outbound = new TcpClient { NoDelay = true };
@@ -79,11 +85,9 @@ public sealed class LinkProxy : IAsyncDisposable
         try
         {
             await outbound.ConnectAsync(_target, connection.Token);
-            var high = Interlocked.Increment(ref _accepted) % 2 == 1;
-            var jitterMs = _jitter.TotalMilliseconds * ((high ? 0.75 : 0) + 0.25 * Random.Shared.NextDouble());
             await Task.WhenAny(
-                PumpAsync(inbound.GetStream(), outbound.GetStream(), jitterMs, connection.Token),
-                PumpAsync(outbound.GetStream(), inbound.GetStream(), jitterMs, connection.Token));
+                PumpAsync(inbound.GetStream(), outbound.GetStream(), () => _delay + Swing(phase), connection.Token),
+                PumpAsync(outbound.GetStream(), inbound.GetStream(), () => _delay, connection.Token));
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or IOException)
         {
@@ -92,13 +96,16 @@ public sealed class LinkProxy : IAsyncDisposable
         await connection.CancelAsync();
     }
 
-    /// <summary>Reads chunks as they come and releases each after the link's delay. The
-    /// connection's jitter drifts slowly (a small random walk), so its lag wanders as a congested
-    /// path's does rather than flickering per packet.</summary>
-    private async Task PumpAsync(NetworkStream from, NetworkStream to, double jitterMs, CancellationToken cancellationToken)
+    /// <summary>The extra delay of a connection of the given phase now: the jitter in one half of
+    /// the swing period, nothing in the other.</summary>
+    private TimeSpan Swing(double phase) =>
+        (_clock.Elapsed / SwingPeriod + phase) % 1 < 0.5 ? _jitter : TimeSpan.Zero;
+
+    /// <summary>Reads chunks as they come and releases each once its delay has passed and the
+    /// chunk ahead of it is out.</summary>
+    private static async Task PumpAsync(NetworkStream from, NetworkStream to, Func<TimeSpan> delay, CancellationToken cancellationToken)
     {
         var queue = Channel.CreateUnbounded<(DateTime Due, byte[] Data)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var random = new Random();
         var writer = Task.Run(async () =>
         {
             await foreach (var (due, data) in queue.Reader.ReadAllAsync(cancellationToken))
@@ -118,8 +125,7 @@ public sealed class LinkProxy : IAsyncDisposable
             int read;
             while ((read = await from.ReadAsync(buffer, cancellationToken)) > 0)
             {
-                jitterMs = Math.Clamp(jitterMs + (random.NextDouble() - 0.5) * _jitter.TotalMilliseconds * 0.05, 0, _jitter.TotalMilliseconds);
-                var due = DateTime.UtcNow + _delay + TimeSpan.FromMilliseconds(jitterMs);
+                var due = DateTime.UtcNow + delay();
                 last = due > last ? due : last;
                 queue.Writer.TryWrite((last, buffer[..read]));
             }

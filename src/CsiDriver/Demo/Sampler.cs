@@ -23,8 +23,9 @@ public sealed class Watched(IBusinessProcess Business, SiteProcess Main, Metrics
 
 /// <summary>
 /// Once a second: orders per second and mean latency from the business process's counters,
-/// lag from GetVolumeReplicationInfo (now − last_sync_time) and the journal held for the backup
-/// from the metrics endpoint; appended to the timeline.
+/// lag as the operator sees it from GetVolumeReplicationInfo (now − last_sync_time; the metrics'
+/// lag_seconds where the call gives none) and the journal held for the backup from the metrics
+/// endpoint; appended to the timeline.
 /// </summary>
 public sealed class Sampler(DemoTimeline timeline) : IAsyncDisposable
 {
@@ -121,8 +122,7 @@ public sealed class Sampler(DemoTimeline timeline) : IAsyncDisposable
             {
                 var lines = await metrics.ReadAsync(_stop.Token);
                 journal = MetricsReader.Sum(lines, "replication_journal_outstanding_bytes", watched.LabelValues);
-                // The driver's own lag figure (0 when caught up) wins over now − last_sync_time.
-                lag = MetricsReader.Max(lines, "replication_lag_seconds", watched.LabelValues) ?? lag;
+                lag ??= MetricsReader.Max(lines, "replication_lag_seconds", watched.LabelValues);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
             {

@@ -18,10 +18,8 @@ public sealed class DemoTests
         var output = Directory.CreateTempSubdirectory("fdemo-").FullName;
         try
         {
-            // A wide jitter makes per-volume mode's two links differ by more than an order even when
-            // the shared machine slows the writers down, so its collapse shows in two snapshots.
             var (exitCode, process) = await DriverCommand.RunToExitAsync(
-                ["demo", "--duration", "12s", "--rate", "40", "--jitter", "400ms", "--snapshot-checks", "2", "--output", output], Limit);
+                ["demo", "--duration", "12s", "--rate", "40", "--snapshot-checks", "3", "--output", output], Limit);
             var text = process.AllText;
 
             Assert.True(exitCode == 0, $"csidriver demo exited with {exitCode}:\n{text}");
