@@ -55,8 +55,35 @@ public sealed partial class ReplicationService
         }
     }
 
-    /// <summary>One call at a time per source: the spec's "operation pending" is ABORTED.</summary>
-    private OperationLocks.Releaser Lock(Source source) => driver.Locks.Acquire("replication source", source.Id);
+    /// <summary>One call at a time per source: the spec's "operation pending" is ABORTED. A
+    /// group's volume-group lock is held too, so its membership does not change under a
+    /// replication call (ModifyVolumeGroupMembership meanwhile is ABORTED, and the reverse).</summary>
+    private SourceLock Lock(Source source)
+    {
+        var replication = driver.Locks.Acquire("replication source", source.Id);
+        if (source.Kind == ReplicationSourceKind.Volume)
+        {
+            return new SourceLock(replication, null);
+        }
+        try
+        {
+            return new SourceLock(replication, driver.Locks.Acquire("volume group", source.Id));
+        }
+        catch
+        {
+            replication.Dispose();
+            throw;
+        }
+    }
+
+    private readonly record struct SourceLock(OperationLocks.Releaser Replication, OperationLocks.Releaser? Group) : IDisposable
+    {
+        public void Dispose()
+        {
+            Group?.Dispose();
+            Replication.Dispose();
+        }
+    }
 
     /// <summary>Whether the source exists here: a volume by its row; a group by its row, or, at
     /// a backup site, by the replica volumes the receiver made in its consistency group.</summary>

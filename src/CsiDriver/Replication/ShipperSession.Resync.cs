@@ -72,6 +72,7 @@ public sealed partial class ShipperSession
             var bytesTotal = ResyncSender.BytesOf(plan, sizes);
             var chunksTotal = (bytesTotal + ChunkRange.ChunkSize - 1) / ChunkRange.ChunkSize;
             status.BeginResync(chunksTotal, bytesTotal);
+            status.SetConnected(true);
             _resyncIsFailback = kind == ResyncKind.Failback;
             LogResyncStarting(target.ReplicationId, kind.ToString(), at, chunksTotal, bytesTotal);
             await SendAsync(new ShipperMessage { ResyncBegin = new ResyncBegin { ChunksTotal = chunksTotal, BytesTotal = bytesTotal } }, cancellationToken).ConfigureAwait(false);

@@ -40,12 +40,12 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         await call.WriteAsync(new ShipperMessage { Open = BuildOpen() }).ConfigureAwait(false);
         var responses = call.ResponseStream.GetAsyncEnumerator(session.Token);
         var opened = await ReadOpenedAsync(responses, session.Token).ConfigureAwait(false);
-        status.SetConnected(true);
         LogOpened(target.ReplicationId, target.Peer.ToString(), opened.AppliedSequence, opened.Resyncing, opened.AwaitingFailback);
         var acks = ReadAcksAsync(responses, session);
         try
         {
             var from = await PrepareAsync(opened, session.Token).ConfigureAwait(false);
+            status.SetConnected(true);
             ReachedStreaming = true;
             await StreamAsync(from, session.Token).ConfigureAwait(false);
         }

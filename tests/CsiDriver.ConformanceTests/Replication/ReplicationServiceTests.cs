@@ -36,7 +36,9 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
 
     private async Task<string> VolumeAsync() => (await _fixture.Csi.CreateAsync("replicated")).VolumeId;
 
-    /// <summary>Every call with the given source, as the sidecar sends it.</summary>
+    /// <summary>Every call with the given source, as the sidecar sends it; volume_id is the
+    /// deprecated field older sidecars still fill in.</summary>
+#pragma warning disable CS0612
     private Func<Task>[] EveryCall(ReplicationSource? source, string volumeId = "") =>
     [
         () => _addons.Enable(new EnableVolumeReplicationRequest { ReplicationSource = source, VolumeId = volumeId, Parameters = { Parameters(UnreachablePeer()) } }),
@@ -48,6 +50,7 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
         () => _addons.Replication<GetVolumeReplicationInfoRequest, GetVolumeReplicationInfoResponse>("GetVolumeReplicationInfo",
             new GetVolumeReplicationInfoRequest { ReplicationSource = source, VolumeId = volumeId }),
     ];
+#pragma warning restore CS0612
 
     [Fact]
     public async Task Every_call_without_a_source_is_invalid_argument()
@@ -210,8 +213,12 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
 
         var info = await EventuallyAsync(() => _addons.Info(source), i => i.Status is InfoStatus.Degraded or InfoStatus.Error);
 
-        Assert.False(string.IsNullOrWhiteSpace(info.StatusMessage), "status_message must say why the replication is not healthy");
+        // status_message says why: the link to that peer is down.
+        Assert.Contains(peer, info.StatusMessage);
         Assert.True(info.LastSyncBytes >= 0);
+        // The call was logged with its secrets emptied.
+        Assert.Contains(peer, _fixture.Driver.Output.AllText);
+        Assert.DoesNotContain("PRIVATE KEY", _fixture.Driver.Output.AllText);
     }
 
     [Fact]
@@ -269,6 +276,68 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
         await _addons.Promote(source, force: true);
         await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => _addons.Resync(source));
 
+        await _addons.Disable(source);
+    }
+
+    [Fact]
+    public async Task Demote_resync_and_promote_are_idempotent_and_promotion_without_force_needs_the_peer()
+    {
+        var source = OfVolume(await VolumeAsync());
+        var peer = UnreachablePeer();
+        await _addons.Enable(EnableRequest(source, Parameters(peer), TlsSecrets()));
+
+        await _addons.Demote(source);
+        await _addons.Demote(source);
+        var demoted = await _addons.Info(source);
+        Assert.Equal(InfoStatus.Degraded, demoted.Status);
+        Assert.Contains("demoted", demoted.StatusMessage);
+
+        // Nothing can connect to resync it here: it stays not ready, however often it is asked.
+        Assert.False((await _addons.Resync(source)).Ready);
+        Assert.False((await _addons.Resync(source)).Ready);
+
+        // The main site cannot be asked whether it is still primary: only force promotes.
+        var refused = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => _addons.Promote(source));
+        Assert.Contains("force", refused.Message);
+        await _addons.Promote(source, force: true);
+        await _addons.Promote(source);
+        Assert.DoesNotContain("demoted", (await _addons.Info(source)).StatusMessage);
+
+        await _addons.Disable(source);
+    }
+
+    [Fact]
+    public async Task A_call_while_another_on_the_same_source_runs_is_aborted()
+    {
+        // A peer that accepts connections and never answers: a promotion without force waits
+        // for its role (bounded by the driver's role query timeout) while holding the source.
+        using var silentPeer = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silentPeer.Start();
+        var peer = $"127.0.0.1:{((System.Net.IPEndPoint)silentPeer.LocalEndpoint).Port}";
+        var source = OfVolume(await VolumeAsync());
+        await _addons.Enable(EnableRequest(source, Parameters(peer), TlsSecrets()));
+        await _addons.Demote(source);
+        while (silentPeer.Pending())
+        {
+            (await silentPeer.AcceptSocketAsync()).Dispose();
+        }
+
+        var promotion = _addons.Promote(source);
+        using var asked = await silentPeer.AcceptSocketAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        foreach (var call in new Func<Task>[]
+        {
+            () => _addons.Enable(EnableRequest(source, Parameters(peer), TlsSecrets())),
+            () => _addons.Demote(source),
+            () => _addons.Resync(source),
+            () => _addons.Disable(source),
+        })
+        {
+            var failure = await RpcAssert.FailsAsync(StatusCode.Aborted, call);
+            Assert.Contains("in progress", failure.Message);
+        }
+        await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => promotion);
+        await _addons.Promote(source, force: true);
         await _addons.Disable(source);
     }
 
