@@ -34,9 +34,16 @@ internal sealed class ConsistencyGroup(string journalName, string? name, GroupJo
 
     public Dictionary<string, JournalConsumer> Consumers { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Set once the group applied a replica batch or began a resync (a replica group at
-    /// the backup site); changed only while the group is paused.</summary>
-    public Replication.ReplicaState? Replica { get; set; }
+    private object? _replica;
+
+    /// <summary>Set once the group is a replica group (at the backup site, or resynced as one);
+    /// changed only while the group is paused. Kept boxed and swapped whole, so readers that do
+    /// not pause the group never see a torn state.</summary>
+    public Replication.ReplicaState? Replica
+    {
+        get => Volatile.Read(ref _replica) is Replication.ReplicaState state ? state : null;
+        set => Volatile.Write(ref _replica, value);
+    }
 
     public static string SoloJournalName(uint volumeNumber) => "~" + volumeNumber;
 }

@@ -130,7 +130,8 @@ public sealed partial class StorageEngine
     {
         switch (header.Kind)
         {
-            case JournalRecordKind.Write or JournalRecordKind.Trim or JournalRecordKind.WriteZeroes:
+            // A Resize is replayed too: its catalog save may not have happened before the crash.
+            case JournalRecordKind.Write or JournalRecordKind.Trim or JournalRecordKind.WriteZeroes or JournalRecordKind.Resize:
                 ReplayUpdate(journal, volumes, replayed, header.Sequence, header.VolumeNumber, header.Kind, header.Offset, header.Length, payload);
                 break;
             case JournalRecordKind.ReplicaBatch or JournalRecordKind.ReplicaState:

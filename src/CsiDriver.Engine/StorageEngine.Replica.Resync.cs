@@ -222,16 +222,29 @@ public sealed partial class StorageEngine
         return sequence;
     }
 
-    private static void WaitDurable(ConsistencyGroup group, long sequence) =>
-        group.Commit.WaitDurableAsync(sequence).AsTask().GetAwaiter().GetResult();
+    /// <summary>Makes the journal durable through <paramref name="sequence"/> on this thread. Used
+    /// where the caller must not go on before (possibly while the group is paused: a replica
+    /// group's only writer is the applier, so holding it over the sync costs no one else);
+    /// syncing inline rather than blocking on group commit keeps the thread pool free.</summary>
+    private static void WaitDurable(ConsistencyGroup group, long sequence)
+    {
+        if (group.Commit.DurableSequence < sequence)
+        {
+            group.Journal.Sync();
+            group.Commit.MarkDurable(sequence);
+        }
+    }
 
     private Snapshot? FindProtectiveSnapshot(Volume volume) =>
         FindSnapshot(ProtectiveSnapshotId(volume.Id)) is { } snapshot && snapshot.VolumeId == volume.Id ? snapshot : null;
 
-    /// <summary>Caller holds the checkpoint and structure locks.</summary>
+    /// <summary>Deletes the protective snapshots of the group's members, and those of volumes
+    /// deleted since (nothing can return to them). Caller holds the checkpoint and structure locks.</summary>
     private void DeleteProtectiveSnapshots(ConsistencyGroup group)
     {
-        foreach (var snapshot in group.Members.Select(FindProtectiveSnapshot).OfType<Snapshot>().ToList())
+        var protective = _snapshots.Values.Where(s => s.Id == ProtectiveSnapshotId(s.VolumeId)
+            && (FindVolume(s.VolumeId) is not { } volume || volume.Group == group)).ToList();
+        foreach (var snapshot in protective)
         {
             DeleteSnapshot(snapshot.Id);
         }

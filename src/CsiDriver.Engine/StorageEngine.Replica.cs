@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using CsiDriver.Engine.Journal;
 using CsiDriver.Engine.Layers;
@@ -65,6 +66,10 @@ public sealed partial class StorageEngine
             CheckVolumeAbsent(volumeId);
             var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, parent: null);
             volume.SetReadOnly(true);
+            using (new GroupPause([volume.Group]))
+            {
+                volume.Group.Replica ??= default; // a replica group from now on, at position 0
+            }
             SaveCatalog();
             return volume;
         }
@@ -100,8 +105,9 @@ public sealed partial class StorageEngine
     /// <summary>
     /// Applies <paramref name="batch"/> atomically and returns the new position once it is
     /// durable. ONE journal record (kind ReplicaBatch) holds every update and the new position,
-    /// so recovery replays all of it or none; it is appended and applied while the group is
-    /// paused, so no reader of the replicas and no snapshot sees half a batch. Writes into the
+    /// so recovery replays all of it or none; it is appended, synced and only then applied, all
+    /// while the group is paused, so no reader of the replicas and no snapshot sees half a batch
+    /// and a batch lost with a torn journal tail never reached the data files. Writes into the
     /// read-only replica volumes. A batch already applied (LastSequence at or below the
     /// position) is ignored.
     /// </summary>
@@ -167,8 +173,23 @@ public sealed partial class StorageEngine
             throw new ReplicaSequenceException(group.JournalName, state.SourceSequence, batch.AfterSequence);
         }
         CheckMembers(group, volumes);
-        var payload = ReplicaBatchRecord.Write(batch, volumes.Select(v => v.Number).ToArray());
-        var sequence = group.Journal.Append(JournalRecordKind.ReplicaBatch, 0, 0, 0, payload, group.Journal.NowMicros());
+        // Batches run to tens of MiB: the encoded record goes through a pooled buffer, not a new array each time.
+        var size = (int)ReplicaBatchRecord.SizeOf(batch.Updates);
+        var payload = ArrayPool<byte>.Shared.Rent(size);
+        long sequence;
+        try
+        {
+            ReplicaBatchRecord.Write(payload, batch, volumes.Select(v => v.Number).ToArray());
+            sequence = group.Journal.Append(JournalRecordKind.ReplicaBatch, 0, 0, 0, payload.AsMemory(0, size), group.Journal.NowMicros());
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(payload);
+        }
+        // Durable before it touches a data file: a batch cut off with a torn tail after a power
+        // loss must leave no trace, and data files may reach the disk before the journal does.
+        // Still paused, so no snapshot cut can fall between the record and its application.
+        WaitDurable(group, sequence);
         for (var i = 0; i < volumes.Count; i++)
         {
             var update = batch.Updates[i];

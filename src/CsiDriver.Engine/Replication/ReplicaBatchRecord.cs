@@ -29,10 +29,10 @@ internal static class ReplicaBatchRecord
     public static long SizeOf(IEnumerable<ReplicaUpdate> updates) =>
         HeaderSize + updates.Sum(u => UpdateHeaderSize + (long)u.Payload.Length);
 
-    public static byte[] Write(ReplicaBatch batch, IReadOnlyList<uint> volumeNumbers)
+    /// <summary>Writes the payload into the first <see cref="SizeOf"/> bytes of <paramref name="span"/>;
+    /// <paramref name="volumeNumbers"/> gives the backup's volume number of each update.</summary>
+    public static void Write(Span<byte> span, ReplicaBatch batch, IReadOnlyList<uint> volumeNumbers)
     {
-        var bytes = new byte[SizeOf(batch.Updates)];
-        var span = bytes.AsSpan();
         BinaryPrimitives.WriteUInt16LittleEndian(span, Version);
         BinaryPrimitives.WriteUInt16LittleEndian(span[2..], MinCompatibleVersion);
         BinaryPrimitives.WriteInt32LittleEndian(span[4..], batch.Updates.Count);
@@ -52,7 +52,6 @@ internal static class ReplicaBatchRecord
             update.Payload.Span.CopyTo(entry[UpdateHeaderSize..]);
             at += UpdateHeaderSize + update.Payload.Length;
         }
-        return bytes;
     }
 
     /// <summary>Checks the whole payload (every update's bounds and kind) before anything is

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text.Json.Serialization;
 
 namespace CsiDriver.Engine.Replication;
 
@@ -8,7 +9,8 @@ namespace CsiDriver.Engine.Replication;
 /// that change it (every ReplicaBatch record carries the new position, every ReplicaState
 /// record the whole state) and by the checkpoint document, which stores it per journal at the
 /// checkpoint's cut, so it survives when the records before the checkpoint are released.
-/// Recovery starts from the checkpoint's value and replays the records after it.
+/// Recovery starts from the checkpoint's value (its five fields as JSON in the checkpoint
+/// document) and replays the records after it.
 /// <para>Payload of a ReplicaState journal record (40 bytes, little-endian):</para>
 /// <code>
 /// [0,2) version 1   [2,4) minimum compatible version 1   [4,8) flags: bit 0 resyncing
@@ -26,6 +28,7 @@ internal readonly record struct ReplicaState(
     public const ushort Version = 1;
     public const ushort MinCompatibleVersion = 1;
 
+    [JsonIgnore]
     public ReplicaPosition Position => new(SourceSequence, SourceTimestampMicros, Resyncing);
 
     public void Write(Span<byte> bytes)

@@ -9,27 +9,41 @@ namespace CsiDriver.Replication;
 /// <see cref="SiteLinkProtocol.MaxPayloadPerMessage"/> payload bytes each. A batch covers every
 /// sequence in its range; records of volumes outside the link (another replication's, or
 /// another volume's in per-volume mode) and records that change no data are left out.
+/// One read of the journal serves consecutive batches until it reaches the newest record of
+/// its start (a read starts by scanning its segment, so catching up costs one scan, not one
+/// per batch).
 /// </summary>
-public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOnlySet<string> volumeIds)
+public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOnlySet<string> volumeIds) : IDisposable
 {
     private const int MaxUpdatesPerBatch = 8192;
+    private IEnumerator<JournalRecord>? _read;
+    private JournalRecord? _held;
+    private long _readAfter = -1;
 
     /// <summary>The next batch after <paramref name="after"/>, or null when the journal holds nothing newer.</summary>
     /// <exception cref="Engine.OutOfRangeException">Records after <paramref name="after"/> were released (overrun).</exception>
     public (Batch Batch, long PayloadBytes)? Next(long after)
     {
-        if (engine.GetJournalStatus(journal).LastSequence <= after)
+        if (_read is null || after != _readAfter)
         {
-            return null;
+            EndRead();
+            if (engine.GetJournalStatus(journal).LastSequence <= after)
+            {
+                return null;
+            }
+            _read = engine.ReadJournal(journal, after + 1).GetEnumerator();
         }
         Batch? batch = null;
         long bytes = 0;
-        foreach (var record in engine.ReadJournal(journal, after + 1))
+        while (_held is not null || _read.MoveNext())
         {
+            var record = _held ?? _read.Current;
+            _held = null;
             var update = ToUpdate(record);
             if (update is not null && batch is not null && batch.Updates.Count > 0
                 && (bytes + record.Payload.Length > SiteLinkProtocol.MaxPayloadPerMessage || batch.Updates.Count >= MaxUpdatesPerBatch))
             {
+                _held = record; // first of the next batch
                 break;
             }
             batch ??= new Batch { AfterSequence = after };
@@ -41,7 +55,25 @@ public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOn
             batch.LastSequence = record.Sequence;
             batch.SourceTimestampMicros = record.TimestampMicros;
         }
+        if (_held is null)
+        {
+            EndRead();
+        }
+        else
+        {
+            _readAfter = batch!.LastSequence;
+        }
         return batch is null ? null : (batch, bytes);
+    }
+
+    public void Dispose() => EndRead();
+
+    private void EndRead()
+    {
+        _read?.Dispose();
+        _read = null;
+        _held = null;
+        _readAfter = -1;
     }
 
     private Update? ToUpdate(JournalRecord record)

@@ -66,6 +66,7 @@ public sealed partial class JournalShipper : IAsyncDisposable
         using var client = new SiteLinkClient(Target.Peer, Target.Tls);
         var backoff = _settings.InitialBackoff;
         var attempt = 0;
+        string? lastReason = null;
         while (!_stop.IsCancellationRequested)
         {
             var session = new ShipperSession(_engine, Target, _settings, Status, _log);
@@ -80,12 +81,19 @@ public sealed partial class JournalShipper : IAsyncDisposable
             }
             catch (Exception e)
             {
-                Status.SetConnected(false, e is Rpc.RpcException rpc ? $"{rpc.Status}: {rpc.Message}" : e.Message);
-                LogLinkFailed(Target.ReplicationId, Target.Peer.ToString(), attempt, backoff.TotalMilliseconds, e.Message);
+                var reason = e is Rpc.RpcException rpc ? $"{rpc.Status}: {rpc.Message}" : e.Message;
+                Status.SetConnected(false, reason);
+                // A link down for hours retries every second: say so once per reason, not per attempt.
+                if (reason != lastReason)
+                {
+                    LogLinkFailed(Target.ReplicationId, Target.Peer.ToString(), attempt, backoff.TotalMilliseconds, reason);
+                }
+                lastReason = reason;
             }
             if (session.ReachedStreaming)
             {
                 backoff = _settings.InitialBackoff;
+                lastReason = null;
             }
             try
             {
@@ -100,6 +108,6 @@ public sealed partial class JournalShipper : IAsyncDisposable
         Status.SetConnected(false);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "replication {ReplicationId}: link to {Peer} failed (attempt {Attempt}), retrying in {DelayMs} ms: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "replication {ReplicationId}: link to {Peer} failed (attempt {Attempt}), retrying with backoff (next in {DelayMs} ms): {Reason}")]
     private partial void LogLinkFailed(string replicationId, string peer, int attempt, double delayMs, string reason);
 }

@@ -35,11 +35,15 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
     public async Task RunAsync(SiteLinkClient client, CancellationToken cancellationToken)
     {
         using var session = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Connecting has no deadline of its own (a TLS handshake with a server going away can
+        // hang): the whole opening is bounded, then the timer is switched off.
+        session.CancelAfter(settings.StallTimeout);
         await using var call = client.Replicate(session.Token);
         _call = call;
         await call.WriteAsync(new ShipperMessage { Open = BuildOpen() }).ConfigureAwait(false);
         var responses = call.ResponseStream.GetAsyncEnumerator(session.Token);
         var opened = await ReadOpenedAsync(responses, session.Token).ConfigureAwait(false);
+        session.CancelAfter(Timeout.InfiniteTimeSpan);
         LogOpened(target.ReplicationId, target.Peer.ToString(), opened.AppliedSequence, opened.Resyncing, opened.AwaitingFailback);
         var acks = ReadAcksAsync(responses, session);
         try
@@ -78,8 +82,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
 
     private async Task<Opened> ReadOpenedAsync(IAsyncEnumerator<ReceiverMessage> responses, CancellationToken cancellationToken)
     {
-        var first = responses.MoveNextAsync().AsTask();
-        if (!await first.WaitAsync(settings.StallTimeout, cancellationToken).ConfigureAwait(false))
+        if (!await responses.MoveNextAsync().ConfigureAwait(false))
         {
             throw new RpcException(StatusCode.Unavailable, "the receiver ended the stream before answering Open");
         }
@@ -101,7 +104,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
 
     private async Task StreamAsync(long after, CancellationToken cancellationToken)
     {
-        var batcher = new JournalBatcher(engine, target.Journal, target.VolumeIds.ToHashSet(StringComparer.Ordinal));
+        using var batcher = new JournalBatcher(engine, target.Journal, target.VolumeIds.ToHashSet(StringComparer.Ordinal));
         var lastOverrunCheck = Stopwatch.GetTimestamp();
         while (true)
         {

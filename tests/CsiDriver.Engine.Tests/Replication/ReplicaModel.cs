@@ -64,6 +64,10 @@ internal sealed class ReplicaModel
     public static Dictionary<string, byte[]> Read(StorageEngine engine, IEnumerable<string> volumeIds) =>
         volumeIds.ToDictionary(v => v, v => Bytes.ReadAll(engine.GetVolume(v)));
 
+    /// <summary>Compares volume contents by digest (xunit's element-wise comparison of megabytes is slow).</summary>
+    public static void AssertSameContent(IReadOnlyDictionary<string, byte[]> expected, IReadOnlyDictionary<string, byte[]> actual) =>
+        Assert.Equal(Fingerprint(expected), Fingerprint(actual));
+
     private static string Fingerprint(IReadOnlyDictionary<string, byte[]> content) =>
         string.Join(",", content.OrderBy(c => c.Key, StringComparer.Ordinal)
             .Select(c => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(c.Value))));

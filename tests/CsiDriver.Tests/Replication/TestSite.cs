@@ -27,13 +27,13 @@ internal sealed class TestSite : IAsyncDisposable
     private readonly SiteLinkTls _tls;
     private GrpcServer? _server;
 
-    public TestSite(string siteId, SiteLinkTls tls, TimeSpan? drainTimeout = null)
+    public TestSite(string siteId, SiteLinkTls tls, TimeSpan? drainTimeout = null, EngineOptions? engineOptions = null)
     {
         _tls = tls;
         SiteId = siteId;
         DrainTimeout = drainTimeout ?? TimeSpan.FromSeconds(10);
         Port = FreePort();
-        Engine = StorageEngine.Open(Path.Combine(_directory, "engine"));
+        Engine = StorageEngine.Open(Path.Combine(_directory, "engine"), engineOptions);
         State = StateStore.Open(Path.Combine(_directory, "state.db"));
         Manager = NewManager();
     }

@@ -1,0 +1,185 @@
+using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Replication;
+
+namespace CsiDriver.Engine.Tests.Replication;
+
+public sealed class ReplicaResyncTests : IDisposable
+{
+    private const int Chunk = ChunkRange.ChunkSize;
+    private static readonly EngineOptions Manual = new() { BackgroundCheckpoints = false };
+    private static readonly string[] Ids = ["sales", "stock"];
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose() => _directory.Dispose();
+
+    private StorageEngine Open() => StorageEngine.Open(_directory.Path, Manual);
+
+    /// <summary>Replicas at a consistent position after a few batches.</summary>
+    private static ReplicaModel Prepare(StorageEngine engine, int seed)
+    {
+        var model = new ReplicaModel(seed, Ids);
+        foreach (var id in Ids)
+        {
+            engine.CreateReplicaVolume(id, ReplicaModel.Size, "orders");
+        }
+        for (var i = 0; i < 4; i++)
+        {
+            engine.ApplyReplicaBatchAsync("orders", model.NextBatch()).AsTask().GetAwaiter().GetResult();
+        }
+        return model;
+    }
+
+    /// <summary>Every chunk of both volumes rewritten with data derived from <paramref name="seed"/>,
+    /// the last one of "stock" zeroed.</summary>
+    private static List<ReplicaUpdate> Chunks(int seed) =>
+        Ids.SelectMany(id => Enumerable.Range(0, ReplicaModel.Size / Chunk).Select(c =>
+            id == "stock" && c == ReplicaModel.Size / Chunk - 1
+                ? new ReplicaUpdate(id, JournalRecordKind.WriteZeroes, (long)c * Chunk, Chunk, default)
+                : ReplicaUpdate.Write(id, (long)c * Chunk, Bytes.Pattern(Chunk, seed * 1000 + c)))).ToList();
+
+    private static Dictionary<string, byte[]> ImageOf(List<ReplicaUpdate> chunks) =>
+        Ids.ToDictionary(id => id, id =>
+        {
+            var image = new byte[ReplicaModel.Size];
+            foreach (var update in chunks.Where(u => u.VolumeId == id))
+            {
+                update.Payload.Span.CopyTo(image.AsSpan((int)update.Offset));
+            }
+            return image;
+        });
+
+    private static void AssertProtected(StorageEngine engine, bool present) =>
+        Assert.All(Ids, id => Assert.Equal(present, engine.FindSnapshot(StorageEngine.ProtectiveSnapshotId(id)) != null));
+
+    [Fact]
+    public async Task AResyncWritesChunksThenCompletesAtTheNewPosition()
+    {
+        using var engine = Open();
+        var model = Prepare(engine, 1);
+        var before = engine.GetReplicaPosition("orders");
+        engine.BeginReplicaResync("orders");
+        engine.BeginReplicaResync("orders");
+        Assert.Equal(before with { Resyncing = true }, engine.GetReplicaPosition("orders"));
+        AssertProtected(engine, true);
+        Assert.Throws<ReplicaResyncingException>(() => engine.CreateGroupSnapshot([("sales", "s1"), ("stock", "s2")]));
+        Assert.Throws<ReplicaResyncingException>(() => engine.CloneVolume("copy", "sales", ReplicaModel.Size));
+        await Assert.ThrowsAsync<ReplicaResyncingException>(() => engine.ApplyReplicaBatchAsync("orders", model.NextBatch()).AsTask());
+
+        var chunks = Chunks(7);
+        await engine.WriteReplicaChunksAsync("orders", chunks);
+        var at = new ReplicaPosition(500, 1_800_000_000_000_000, false);
+        await engine.CompleteReplicaResyncAsync("orders", at);
+        await engine.CompleteReplicaResyncAsync("orders", at);
+
+        Assert.Equal(at, engine.GetReplicaPosition("orders"));
+        AssertProtected(engine, false);
+        ReplicaModel.AssertSameContent(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
+        var next = new ReplicaBatch(500, 501, 1, [ReplicaUpdate.Write("sales", 0, Bytes.Pattern(4096, 9))]);
+        Assert.Equal(501, (await engine.ApplyReplicaBatchAsync("orders", next)).SourceSequence);
+        await Assert.ThrowsAsync<ReplicaNotResyncingException>(() => engine.CompleteReplicaResyncAsync("orders", at).AsTask());
+        await Assert.ThrowsAsync<ReplicaNotResyncingException>(() => engine.WriteReplicaChunksAsync("orders", chunks).AsTask());
+    }
+
+    [Fact]
+    public async Task AnAbortedResyncReturnsToTheProtectedImageAndPosition()
+    {
+        using var engine = Open();
+        var model = Prepare(engine, 2);
+        var before = engine.GetReplicaPosition("orders");
+        engine.BeginReplicaResync("orders");
+        await engine.WriteReplicaChunksAsync("orders", Chunks(8));
+        engine.AbortReplicaResync("orders");
+        engine.AbortReplicaResync("orders");
+
+        Assert.Equal(before, engine.GetReplicaPosition("orders"));
+        AssertProtected(engine, false);
+        ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
+        await engine.ApplyReplicaBatchAsync("orders", model.NextBatch());
+        ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
+        engine.CloseWithoutCheckpoint();
+        using var reopened = Open();
+        Assert.Equal(model.Sequence, reopened.GetReplicaPosition("orders").SourceSequence);
+        ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(reopened, Ids));
+    }
+
+    [Fact]
+    public async Task AResyncSurvivesARestartAndCanStillBeAbortedOrCompleted()
+    {
+        ReplicaModel model;
+        var chunks = Chunks(9);
+        using (var engine = Open())
+        {
+            model = Prepare(engine, 3);
+            engine.BeginReplicaResync("orders");
+            await engine.WriteReplicaChunksAsync("orders", chunks);
+            engine.CloseWithoutCheckpoint();
+        }
+        using (var engine = Open())
+        {
+            Assert.Equal(new ReplicaPosition(model.Sequence, 1_700_000_000_000_000 + model.Sequence, true), engine.GetReplicaPosition("orders"));
+            AssertProtected(engine, true);
+            ReplicaModel.AssertSameContent(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
+            ReplicaModel.AssertSameContent(model.Volumes, Ids.ToDictionary(id => id, id => Bytes.ReadAll(engine.OpenSnapshot(StorageEngine.ProtectiveSnapshotId(id)))));
+            engine.AbortReplicaResync("orders");
+            engine.CloseWithoutCheckpoint();
+        }
+        using (var engine = Open())
+        {
+            Assert.Equal(model.Sequence, engine.GetReplicaPosition("orders").SourceSequence);
+            ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
+            engine.BeginReplicaResync("orders");
+            await engine.WriteReplicaChunksAsync("orders", chunks);
+            engine.Checkpoint();
+            await engine.CompleteReplicaResyncAsync("orders", new ReplicaPosition(900, 9, false));
+            engine.CloseWithoutCheckpoint();
+        }
+        using (var engine = Open())
+        {
+            Assert.Equal(new ReplicaPosition(900, 9, false), engine.GetReplicaPosition("orders"));
+            AssertProtected(engine, false);
+            ReplicaModel.AssertSameContent(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
+        }
+    }
+
+    [Fact]
+    public async Task ProtectiveSnapshotsLeftByACrashBeforeTheResyncMarkAreRemovedOnOpen()
+    {
+        ReplicaModel model;
+        using (var engine = Open())
+        {
+            model = Prepare(engine, 4);
+            // What BeginReplicaResync leaves when it dies between its snapshot and its record.
+            engine.CreateGroupSnapshot(Ids.Select(id => (id, StorageEngine.ProtectiveSnapshotId(id))).ToList());
+            engine.CloseWithoutCheckpoint();
+        }
+        using (var engine = Open())
+        {
+            Assert.False(engine.GetReplicaPosition("orders").Resyncing);
+            AssertProtected(engine, false);
+            ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
+            await engine.ApplyReplicaBatchAsync("orders", model.NextBatch());
+            ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
+        }
+        Assert.StartsWith("protect-", StorageEngine.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength)));
+        Assert.True(VolumeIds.IsValid(StorageEngine.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength))));
+    }
+
+    [Fact]
+    public async Task AnAbortedInitialSyncLeavesTheReplicasEmptyAndADeletedMembersProtectionGoes()
+    {
+        using var engine = Open();
+        foreach (var id in Ids)
+        {
+            engine.CreateReplicaVolume(id, ReplicaModel.Size, "orders");
+        }
+        engine.BeginReplicaResync("orders");
+        Assert.Equal(ReplicaPosition.None with { Resyncing = true }, engine.GetReplicaPosition("orders"));
+        await engine.WriteReplicaChunksAsync("orders", Chunks(10));
+        Assert.True(engine.DeleteVolume("stock"));
+        engine.AbortReplicaResync("orders");
+
+        Assert.Equal(ReplicaPosition.None, engine.GetReplicaPosition("orders"));
+        Assert.Empty(engine.Snapshots);
+        Assert.Equal(-1, Bytes.ReadAll(engine.GetVolume("sales")).AsSpan().IndexOfAnyExcept((byte)0));
+    }
+}

@@ -1,0 +1,53 @@
+using CsiDriver.Engine;
+using CsiDriver.Replication;
+using Formation.SiteLink.V1;
+
+namespace CsiDriver.Tests.Replication;
+
+public sealed class JournalBatcherTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("formation-batcher-").FullName;
+    private readonly StorageEngine _engine;
+
+    public JournalBatcherTests() => _engine = StorageEngine.Open(_directory);
+
+    public void Dispose()
+    {
+        _engine.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Batches_cover_every_sequence_in_order_within_the_message_budget_and_only_the_links_volumes()
+    {
+        var mine = _engine.CreateVolume("mine", Volumes.Size, "g");
+        var other = _engine.CreateVolume("other", Volumes.Size, "g");
+        for (var i = 0; i < 40; i++)
+        {
+            await mine.WriteAsync(i * 65536L, new byte[65536].AsMemory(), fua: false);
+            await other.WriteAsync(i * 4096L, Volumes.Block(i), fua: false);
+        }
+        _engine.CreateSnapshot("mine", "snap");
+        await mine.TrimAsync(0, 4096);
+        var last = _engine.GetJournalStatus("g").LastSequence;
+
+        using var batcher = new JournalBatcher(_engine, "g", new HashSet<string> { "mine" });
+        var batches = new List<Batch>();
+        long after = 0;
+        while (batcher.Next(after) is { } next)
+        {
+            Assert.True(next.PayloadBytes <= SiteLinkProtocol.MaxPayloadPerMessage);
+            batches.Add(next.Batch);
+            after = next.Batch.LastSequence;
+        }
+
+        Assert.True(batches.Count >= 3, $"{batches.Count} batches for 2.5 MiB");
+        Assert.Equal(last, after);
+        Assert.Equal(batches.Select(b => b.AfterSequence).Skip(1), batches.Select(b => b.LastSequence).SkipLast(1));
+        var updates = batches.SelectMany(b => b.Updates).ToList();
+        Assert.All(updates, u => Assert.Equal("mine", u.VolumeId));
+        Assert.Equal(41, updates.Count);
+        Assert.Equal(UpdateKind.Trim, updates[^1].Kind);
+        Assert.Null(batcher.Next(after));
+    }
+}

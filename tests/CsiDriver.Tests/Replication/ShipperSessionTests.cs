@@ -1,0 +1,80 @@
+using CsiDriver.Engine;
+using CsiDriver.Replication;
+
+namespace CsiDriver.Tests.Replication;
+
+/// <summary>How a shipper's session picks its resync: here the delta resync after the journal
+/// released records the backup had not applied (retention budget exceeded).</summary>
+public sealed class ShipperSessionTests : IAsyncLifetime
+{
+    private readonly SiteLinkCertificates _certificates = new();
+    private TestSite _main = null!;
+    private TestSite _backup = null!;
+
+    public async Task InitializeAsync()
+    {
+        // A tiny journal budget and segments, and checkpoints only when the test takes them.
+        _main = new TestSite("main", _certificates.Main, engineOptions: new EngineOptions
+        {
+            SegmentBytes = 256 << 10,
+            RetentionBudgetBytes = 512 << 10,
+            BackgroundCheckpoints = false,
+        });
+        _backup = new TestSite("backup", _certificates.Backup);
+        await _main.StartLinkAsync();
+        await _backup.StartLinkAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _main.DisposeAsync();
+        await _backup.DisposeAsync();
+        _certificates.Dispose();
+    }
+
+    [Fact]
+    public async Task An_overrun_journal_is_caught_up_by_a_delta_resync_of_exactly_the_chunks_written_meanwhile()
+    {
+        var volume = _main.Engine.CreateVolume("solo", Volumes.Size);
+        for (var block = 0; block < 64; block++)
+        {
+            await volume.WriteAsync(block * 4096L, Volumes.Block(block), fua: false);
+        }
+        await _main.Manager.EnableAsync(new ReplicationSpec("solo", ["solo"], null, _backup.Address), default);
+        await CaughtUpAsync();
+        Assert.Equal(4, _main.Manager.GetInfo("solo").LastResyncChunks);
+
+        await _backup.StopLinkAsync();
+        // 2 MiB into chunks 10..41 (32 chunks), four times the budget: the journal must let go.
+        for (var round = 0; round < 2; round++)
+        {
+            for (var block = 160; block < 672; block++)
+            {
+                await volume.WriteAsync(block * 4096L, Volumes.Block(block * 10 + round), fua: false);
+            }
+            await volume.FlushAsync();
+            _main.Engine.Checkpoint();
+        }
+        await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo("solo").HealthMessage.Contains("budget exceeded", StringComparison.Ordinal), "the overrun to show");
+        Assert.True(_main.Engine.GetJournalStatus(volume.JournalName).Consumers.Single().Overrun);
+
+        await _backup.StartLinkAsync();
+        await CaughtUpAsync();
+        Assert.Equal(32, _main.Manager.GetInfo("solo").LastResyncChunks);
+        Assert.False(_main.Engine.GetJournalStatus(volume.JournalName).Consumers.Single().Overrun);
+        var expected = await Volumes.ReadAllAsync(volume);
+        var replica = await Volumes.ReadAllAsync(_backup.Engine.GetVolume("solo"));
+        Assert.True(expected.AsSpan().SequenceEqual(replica), "the replica differs from the source");
+    }
+
+    private Task CaughtUpAsync()
+    {
+        var journal = _main.Engine.GetVolume("solo").JournalName;
+        var last = _main.Engine.GetJournalStatus(journal).LastSequence;
+        return Volumes.WaitUntilAsync(() =>
+        {
+            var info = _main.Manager.GetInfo("solo");
+            return info.AppliedSequence >= last && info.State == ReplicationState.Replicating;
+        }, $"the backup to apply through {last}");
+    }
+}
