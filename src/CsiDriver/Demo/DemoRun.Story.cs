@@ -147,6 +147,16 @@ public sealed partial class DemoRun
             return;
         }
         await shop.Business.DisposeAsync();
+        if (options.Keep && !shop.Main.HasExited && shop.Volumes.Mounted)
+        {
+            _kept.Add($"# {run} run: the shop's databases stay mounted at {shop.Main.Layout.Name}, e.g.");
+            _kept.Add($"sqlite3 {shop.Volumes.SalesMount}/{SqliteShop.SalesFile} 'SELECT item, SUM(quantity) FROM orders GROUP BY item'");
+            _kept.Add($"sqlite3 {shop.Volumes.StockMount}/{SqliteShop.StockFile} 'SELECT * FROM stock'");
+        }
+        if (options.Keep && shop.Proxy is not null)
+        {
+            _kept.Add($"# {run} run: the link proxy ({shop.Proxy.Address}) ends with the demo: from then on the kept sites have no link and their replication reports it");
+        }
         if (!shop.Main.HasExited && shop.Volumes.Mounted && !options.Keep)
         {
             foreach (var volumeId in shop.Volumes.VolumeIds)

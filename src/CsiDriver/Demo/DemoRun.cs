@@ -23,6 +23,9 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
     private IReadOnlyDictionary<string, (string Certificate, string Key, string Authority)>? _certificates;
     private string? _replicationMissing;
 
+    /// <summary>What --keep leaves behind and how to use it, for the summary.</summary>
+    private readonly List<string> _kept = [];
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         PrepareOutput();
@@ -108,14 +111,16 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
     /// <summary>Stops every site (or, with --keep, leaves them running and lists how to reach them).</summary>
     private async Task FinishSitesAsync()
     {
-        var kept = new List<string>();
+        var kept = new List<string>(_kept);
         foreach (var site in _sites)
         {
             if (options.Keep && !site.HasExited)
             {
                 site.Release();
                 kept.Add($"# site {site.Layout.Name} (pid {site.ProcessId}), log {site.Layout.LogFile}");
-                kept.Add(site.CommandLine);
+                kept.Add($"#   CSI unix://{site.Layout.CsiSocket}, csi-addons unix://{site.Layout.AddonsSocket}, NBD {site.Layout.NbdSocket}" +
+                    (site.Settings.MetricsAddress is { } metrics ? $", metrics http://{metrics}/metrics" : ""));
+                kept.Add($"#   started as: {site.CommandLine}");
                 kept.Add($"kill {site.ProcessId}   # stops it");
             }
             else if (!site.HasExited)

@@ -24,10 +24,6 @@ public sealed class MetricsReader(string address) : IDisposable
     public static double? Sum(IReadOnlyList<Line> lines, string suffix, IReadOnlyList<string> labelValues) =>
         Matching(lines, suffix, labelValues) is { Count: > 0 } matching ? matching.Sum(l => l.Value) : null;
 
-    /// <summary>Largest of the samples <see cref="Sum"/> would add up; null when there is none.</summary>
-    public static double? Max(IReadOnlyList<Line> lines, string suffix, IReadOnlyList<string> labelValues) =>
-        Matching(lines, suffix, labelValues) is { Count: > 0 } matching ? matching.Max(l => l.Value) : null;
-
     private static List<Line> Matching(IReadOnlyList<Line> lines, string suffix, IReadOnlyList<string> labelValues) =>
         lines.Where(l => l.Name.EndsWith(suffix, StringComparison.Ordinal)
             && labelValues.Any(v => l.Labels.Contains('"' + v + '"', StringComparison.Ordinal))).ToList();

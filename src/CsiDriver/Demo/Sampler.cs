@@ -23,9 +23,9 @@ public sealed class Watched(IBusinessProcess Business, SiteProcess Main, Metrics
 
 /// <summary>
 /// Once a second: orders per second and mean latency from the business process's counters,
-/// lag as the operator sees it from GetVolumeReplicationInfo (now − last_sync_time; the metrics'
-/// lag_seconds where the call gives none) and the journal held for the backup from the metrics
-/// endpoint; appended to the timeline.
+/// lag as the operator sees it from GetVolumeReplicationInfo (now − last_sync_time; none before
+/// the initial sync) and the journal held for the backup from the metrics endpoint; appended to
+/// the timeline.
 /// </summary>
 public sealed class Sampler(DemoTimeline timeline) : IAsyncDisposable
 {
@@ -122,7 +122,6 @@ public sealed class Sampler(DemoTimeline timeline) : IAsyncDisposable
             {
                 var lines = await metrics.ReadAsync(_stop.Token);
                 journal = MetricsReader.Sum(lines, "replication_journal_outstanding_bytes", watched.LabelValues);
-                lag ??= MetricsReader.Max(lines, "replication_lag_seconds", watched.LabelValues);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
             {
