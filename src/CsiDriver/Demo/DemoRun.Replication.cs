@@ -27,7 +27,7 @@ public sealed partial class DemoRun
                     if (info.LastSyncTime is not null)
                     {
                         var detail = $"mode {mode}, initial sync done in {clock.Elapsed.TotalSeconds:F1} s" +
-                            (info.LastSyncBytes > 0 ? $" ({info.LastSyncBytes / 1024.0 / 1024.0:F1} MiB last sync)" : "");
+                            (info.LastSyncBytes > 0 ? $" (last sync {LiveView.Bytes(info.LastSyncBytes)})" : "");
                         results.Figure($"{run}: initial sync", $"{clock.Elapsed.TotalSeconds:F1} s");
                         return (0, Outcome.Pass, detail);
                     }
