@@ -53,6 +53,15 @@ public sealed partial class DemoRun
         {
             timeline.Note($"[{run}] the run stops here: a step it depends on failed");
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Outside a step (the business process stopping by itself, a call between steps):
+            // the phase it happened in fails, and the demo goes on to report.
+            var phase = timeline.Position.Phase;
+            var reason = e is DemoException or Rpc.RpcException ? e.Message : e.ToString();
+            results.Record(run, phase, Outcome.Fail, reason);
+            timeline.Note($"[{run}] {phase}: FAIL {reason}");
+        }
         finally
         {
             sampler.Watch(null);

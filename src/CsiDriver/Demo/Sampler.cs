@@ -35,8 +35,6 @@ public sealed class Sampler(DemoTimeline timeline) : IAsyncDisposable
     private Watched? _watched;
     private Task? _loop;
 
-    public Sample? Latest { get; private set; }
-
     public void Start() => _loop = LoopAsync();
 
     /// <summary>Watches another business process (null: nothing).</summary>
@@ -85,7 +83,6 @@ public sealed class Sampler(DemoTimeline timeline) : IAsyncDisposable
                 var (run, phase) = timeline.Position;
                 var sample = new Sample(now, run, phase, committed, rate, latencyMs, lag, journal);
                 timeline.Add(sample);
-                Latest = sample;
                 (previousCommitted, previousLatency, previousTime) = (committed, latency, now);
             }
         }
