@@ -31,7 +31,8 @@ public sealed partial class DemoRun
             {
                 results.Analytics = checks[^1].Items;
                 return (0, inconsistent == 0 ? Outcome.Pass : Outcome.Fail, inconsistent == 0
-                    ? $"{checks.Count} group snapshots at the backup, each consistent; the last: {checks[^1].CompleteOrders} orders, every item's sales + stock left = initial stock"
+                    ? $"{checks.Count} group snapshots at the backup, each consistent; the last: {checks[^1].CompleteOrders} orders" +
+                        (checks[^1].Items.Count > 0 ? ", every item's sales + stock left = initial stock" : "")
                     : $"{inconsistent} of {checks.Count} group snapshots inconsistent: {checks.First(c => !c.IsConsistent)}");
             }
             return (0, inconsistent > 0 ? Outcome.Pass : Outcome.Fail, inconsistent > 0
