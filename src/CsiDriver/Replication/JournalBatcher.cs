@@ -15,7 +15,6 @@ namespace CsiDriver.Replication;
 /// </summary>
 public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOnlySet<string> volumeIds) : IDisposable
 {
-    private const int MaxUpdatesPerBatch = 8192;
     private IEnumerator<JournalRecord>? _read;
     private JournalRecord? _held;
     private long _readAfter = -1;
@@ -41,7 +40,7 @@ public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOn
             _held = null;
             var update = ToUpdate(record);
             if (update is not null && batch is not null && batch.Updates.Count > 0
-                && (bytes + record.Payload.Length > SiteLinkProtocol.MaxPayloadPerMessage || batch.Updates.Count >= MaxUpdatesPerBatch))
+                && (bytes + record.Payload.Length > SiteLinkProtocol.MaxPayloadPerMessage || batch.Updates.Count >= SiteLinkProtocol.MaxUpdatesPerMessage))
             {
                 _held = record; // first of the next batch
                 break;

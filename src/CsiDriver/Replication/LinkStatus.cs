@@ -20,6 +20,9 @@ public sealed class LinkStatus
     /// <summary>Newest source sequence the main site has (as this side last heard it).</summary>
     public long SourceLastSequence;
 
+    /// <summary>Stopwatch timestamp of the last message from the other end (ack or shipper message).</summary>
+    public long LastHeardTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+
     public long LastSyncTicks;
     public long LastSyncBytes;
     public long LastResyncChunks;
@@ -51,8 +54,15 @@ public sealed class LinkStatus
         }
     }
 
+    public void Heard() => Interlocked.Exchange(ref LastHeardTimestamp, System.Diagnostics.Stopwatch.GetTimestamp());
+
+    /// <summary>Connected and heard from within <paramref name="silence"/>.</summary>
+    public bool IsLive(TimeSpan silence) =>
+        Connected && System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref LastHeardTimestamp)) < silence;
+
     public void SetConnected(bool connected, string? error = null)
     {
+        Heard();
         Connected = connected;
         DisconnectedSince = connected ? null : DisconnectedSince ?? DateTimeOffset.UtcNow;
         if (connected || error is not null)

@@ -18,7 +18,9 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
 {
     public async Task RunAsync(IAsyncEnumerable<ShipperMessage> requests, IResponseStream<ReceiverMessage> responses, CallContext context)
     {
-        await using var messages = requests.GetAsyncEnumerator(context.CancellationToken);
+        // Not disposed: a read abandoned on silence or takeover may still be pending (the request
+        // stream follows the call's cancellation only), and it ends with the call.
+        var messages = requests.GetAsyncEnumerator(context.CancellationToken);
         if (!await messages.MoveNextAsync().ConfigureAwait(false) || messages.Current.Open is not { } open)
         {
             throw new RpcException(StatusCode.InvalidArgument, "the first message of a Replicate stream must be Open");
@@ -53,10 +55,12 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         try
         {
             long number = 0;
-            while (await messages.MoveNextAsync().ConfigureAwait(false))
+            // A shipper sends at least a heartbeat a second; a stream silent for much longer is
+            // dead (a partition leaves the connection open) and must not hold the link.
+            while (await messages.MoveNextAsync().AsTask().WaitAsync(manager.ReceiverSilenceTimeout, stream.Token).ConfigureAwait(false))
             {
-                stream.Token.ThrowIfCancellationRequested();
                 number++;
+                status.Heard();
                 position = await ApplyAsync(messages.Current, lease, position, stream.Token).ConfigureAwait(false);
                 await responses.WriteAsync(new ReceiverMessage
                 {
@@ -72,6 +76,10 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         catch (OperationCanceledException) when (lease.Superseded.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
             throw new RpcException(StatusCode.Aborted, $"replication '{open.ReplicationId}': the stream was superseded (promotion, disable or a newer stream)");
+        }
+        catch (TimeoutException)
+        {
+            throw new RpcException(StatusCode.DeadlineExceeded, $"replication '{open.ReplicationId}': the shipper sent nothing for {manager.ReceiverSilenceTimeout.TotalSeconds:0} s");
         }
         catch (ReplicaSequenceException e)
         {

@@ -19,12 +19,16 @@ public sealed partial class ReplicationManager
         var applied = links.Count == 0 ? 0 : links.Min(l => Interlocked.Read(ref l.AppliedSequence));
         var appliedMicros = links.Count == 0 ? 0 : links.Min(l => Interlocked.Read(ref l.AppliedSourceMicros));
         DateTimeOffset? lastSync = appliedMicros > 0 ? DateTimeOffset.UnixEpoch.AddTicks(appliedMicros * 10) : null;
-        var caughtUp = links.All(l => Interlocked.Read(ref l.AppliedSequence) >= Interlocked.Read(ref l.SourceLastSequence) && !l.Resyncing);
+        var (outstandingRecords, outstandingBytes, overrun) = Outstanding(record, runtime);
+        // The primary knows its journal; a backup knows what the last heartbeat said, while it hears them.
+        var caughtUp = record.Role == ReplicationRole.Primary
+            ? outstandingRecords == 0 && !links.Any(l => l.Resyncing)
+            : links.All(l => l.IsLive(_options.ReceiverSilenceTimeout) && !l.Resyncing
+                && Interlocked.Read(ref l.AppliedSequence) >= Interlocked.Read(ref l.SourceLastSequence));
         var lag = caughtUp || lastSync is null ? TimeSpan.Zero : now - lastSync.Value;
         var newest = links.OrderByDescending(l => Interlocked.Read(ref l.LastSyncTicks)).FirstOrDefault();
-        var (outstandingRecords, outstandingBytes, overrun) = Outstanding(record, runtime);
         var resync = Sum(links.Select(l => l.Resync));
-        var state = StateOf(record, links);
+        var state = StateOf(record, links, _options.ReceiverSilenceTimeout);
         var (health, message) = HealthOf(record, state, links, lag, overrun, resync);
         return new ReplicationInfo(
             record.Id, record.Role, state, record.Mode, record.VolumeIds, record.PeerAddress,
@@ -36,7 +40,7 @@ public sealed partial class ReplicationManager
             resync, links.Sum(l => l.LastResyncChunks));
     }
 
-    private static ReplicationState StateOf(ReplicationRecord record, List<LinkStatus> links)
+    private static ReplicationState StateOf(ReplicationRecord record, List<LinkStatus> links, TimeSpan silence)
     {
         if (record.Role == ReplicationRole.Secondary && record.SecondaryState != ReplicationState.Waiting && !links.Any(l => l.Resyncing))
         {
@@ -46,7 +50,7 @@ public sealed partial class ReplicationManager
         {
             return ReplicationState.Resyncing;
         }
-        if (links.Count > 0 && links.All(l => l.Connected))
+        if (links.Count > 0 && links.All(l => l.IsLive(silence)))
         {
             return ReplicationState.Replicating;
         }

@@ -112,8 +112,19 @@ public sealed partial class ReplicationManager
             }
         }
         await DisposeStoppedShippersAsync(runtime).ConfigureAwait(false);
-        await Task.WhenAll(ended).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(ended).WaitAsync(_options.ReceiverSilenceTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Each stream stops applying before its next message: a slow one is refused from now on anyway.
+            LogStreamsLingering(runtime.Record.Id);
+        }
     }
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = LogLevel.Warning, Message = "replication {ReplicationId}: a receiving stream did not end in time; it is refused from now on")]
+    private partial void LogStreamsLingering(string replicationId);
 
     /// <summary>
     /// Accepts a shipper's stream at this (secondary) site: learns the replication if new,

@@ -44,6 +44,8 @@ public sealed partial class ReplicationManager : IAsyncDisposable
 
     public string SiteId => _options.SiteId;
 
+    internal TimeSpan ReceiverSilenceTimeout => _options.ReceiverSilenceTimeout;
+
     /// <summary>The plugin's state store, where replica volumes get their rows (null in engine-only use).</summary>
     public StateStore? State { get; }
 

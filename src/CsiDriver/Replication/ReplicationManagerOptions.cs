@@ -23,5 +23,8 @@ public sealed record ReplicationManagerOptions
     /// <summary>How long a demotion waits for the backup to apply what the journal holds.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>A receiving stream silent this long is ended (shippers send a heartbeat at least every second).</summary>
+    public TimeSpan ReceiverSilenceTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 }

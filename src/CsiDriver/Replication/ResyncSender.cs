@@ -13,8 +13,12 @@ namespace CsiDriver.Replication;
 /// </summary>
 public sealed class ResyncSender(StorageEngine engine, IReadOnlyDictionary<string, string> snapshotsByVolume)
 {
-    public static long BytesOf(ChunkSetBuilder chunks, IReadOnlyDictionary<string, long> sizes) =>
-        sizes.Sum(v => chunks.Ranges(v.Key, v.Value).Sum(r => r.Length));
+    /// <summary>Chunks and bytes the plan ships for volumes of the given sizes (a volume's last chunk may be short).</summary>
+    public static (long Chunks, long Bytes) TotalsOf(ChunkSetBuilder chunks, IReadOnlyDictionary<string, long> sizes)
+    {
+        var ranges = sizes.SelectMany(v => chunks.Ranges(v.Key, v.Value)).ToList();
+        return (ranges.Sum(r => (r.Length + ChunkRange.ChunkSize - 1) / ChunkRange.ChunkSize), ranges.Sum(r => r.Length));
+    }
 
     /// <summary>Chunks messages in order, each with the number of chunks and bytes it covers.</summary>
     public async IAsyncEnumerable<(Chunks Message, long Chunks, long Bytes)> ReadAsync(ChunkSetBuilder plan)

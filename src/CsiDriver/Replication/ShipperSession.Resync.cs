@@ -69,8 +69,7 @@ public sealed partial class ShipperSession
             // From here the consumer keeps records after the cut; what it missed before is in the plan.
             engine.ResetJournalConsumer(target.Journal, target.Consumer, at);
             var sizes = snapshots.ToDictionary(s => s.VolumeId, s => s.SizeBytes, StringComparer.Ordinal);
-            var bytesTotal = ResyncSender.BytesOf(plan, sizes);
-            var chunksTotal = (bytesTotal + ChunkRange.ChunkSize - 1) / ChunkRange.ChunkSize;
+            var (chunksTotal, bytesTotal) = ResyncSender.TotalsOf(plan, sizes);
             status.BeginResync(chunksTotal, bytesTotal);
             status.SetConnected(true);
             _resyncIsFailback = kind == ResyncKind.Failback;

@@ -178,6 +178,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
     private void OnAck(Ack ack)
     {
         Volatile.Write(ref _lastAckTimestamp, Stopwatch.GetTimestamp());
+        status.Heard();
         var released = _window.Release(ack.ThroughMessage);
         if (released.LastOrDefault(m => m.IsBatch) is { } batch)
         {

@@ -22,7 +22,7 @@ public sealed class JournalBatcherTests : IDisposable
     {
         var mine = _engine.CreateVolume("mine", Volumes.Size, "g");
         var other = _engine.CreateVolume("other", Volumes.Size, "g");
-        for (var i = 0; i < 40; i++)
+        for (var i = 0; i < 60; i++)
         {
             await mine.WriteAsync(i * 65536L, new byte[65536].AsMemory(), fua: false);
             await other.WriteAsync(i * 4096L, Volumes.Block(i), fua: false);
@@ -41,12 +41,12 @@ public sealed class JournalBatcherTests : IDisposable
             after = next.Batch.LastSequence;
         }
 
-        Assert.True(batches.Count >= 3, $"{batches.Count} batches for 2.5 MiB");
+        Assert.True(batches.Count >= 2, $"{batches.Count} batches for 3.75 MiB");
         Assert.Equal(last, after);
         Assert.Equal(batches.Select(b => b.AfterSequence).Skip(1), batches.Select(b => b.LastSequence).SkipLast(1));
         var updates = batches.SelectMany(b => b.Updates).ToList();
         Assert.All(updates, u => Assert.Equal("mine", u.VolumeId));
-        Assert.Equal(41, updates.Count);
+        Assert.Equal(61, updates.Count);
         Assert.Equal(UpdateKind.Trim, updates[^1].Kind);
         Assert.Null(batcher.Next(after));
     }

@@ -51,7 +51,7 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
         Assert.Equal(ReplicationHealth.Healthy, info.Health);
         // 64 KiB chunks: sales blocks 0, 17, 300, 1000 → chunks 0, 1, 18, 62; stock 5, 16, 17 → chunks 0, 1.
         Assert.Equal(6, info.LastResyncChunks);
-        Assert.True(info.Resync.Ready);
+        Assert.Equal(new ResyncProgress(true, 6, 6, 6 * 65536, 6 * 65536), info.Resync);
         var replica = _backup.Engine.GetVolume("sales");
         Assert.True(replica.IsReadOnly);
         Assert.Equal(Group, replica.ConsistencyGroup);
@@ -169,6 +169,8 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
         await Volumes.WaitUntilAsync(() => _main.Manager.ResyncAsync(Group, default).Result.Ready, "the failback resync to complete");
 
         Assert.Equal(8, _main.Manager.GetInfo(Group).LastResyncChunks);
+        // The new primary counts once it hears the acknowledgement, a moment after the old one is ready.
+        await Volumes.WaitUntilAsync(() => _backup.Manager.GetInfo(Group).Resync.Ready, "the new primary to hear the resync complete");
         Assert.Equal(8, _backup.Manager.GetInfo(Group).LastResyncChunks);
         await CaughtUpAsync(_backup);
         await AssertSameAsync(_backup, _main);
