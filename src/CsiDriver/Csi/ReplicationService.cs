@@ -64,13 +64,13 @@ public sealed partial class ReplicationService(Driver driver)
     {
         var source = Source.From(request);
         using var _ = Lock(source);
-        var known = driver.State.FindReplication(source.Id) is not null || IsManaged(source.Id);
-        if (!known)
+        var managed = IsManaged(source.Id);
+        if (!managed && driver.State.FindReplication(source.Id) is null)
         {
             RequireExists(source);
             return new DisableVolumeReplicationResponse();
         }
-        if (IsManaged(source.Id))
+        if (managed)
         {
             await driver.Replication.DisableAsync(source.Id, context.CancellationToken);
         }

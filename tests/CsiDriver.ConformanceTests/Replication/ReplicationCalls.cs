@@ -67,17 +67,20 @@ public static class ReplicationCalls
     /// certificate it signed, with the key, all PEM.</summary>
     public static Dictionary<string, string> TlsSecrets()
     {
+        // One validity window for both: a site certificate may not outlive its CA.
+        var notBefore = DateTimeOffset.UtcNow.AddMinutes(-5);
+        var notAfter = notBefore.AddDays(1);
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var caRequest = new CertificateRequest("CN=formation test CA", caKey, HashAlgorithmName.SHA256);
         caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        using var ca = caRequest.CreateSelfSigned(notBefore, notAfter);
 
         using var siteKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var siteRequest = new CertificateRequest("CN=main.site.test", siteKey, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
         names.AddIpAddress(IPAddress.Loopback);
         siteRequest.CertificateExtensions.Add(names.Build());
-        using var site = siteRequest.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), [1, 2, 3, 4]);
+        using var site = siteRequest.Create(ca, notBefore, notAfter.AddMinutes(-1), [1, 2, 3, 4]);
 
         return new Dictionary<string, string>
         {
