@@ -5,9 +5,10 @@ public sealed partial class DemoRun
     private static readonly TimeSpan WriterStopTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// The main site is lost (SIGKILL to the driver and its attach helpers, mid-order); the
-    /// backup is force-promoted at its last applied cut; the promoted volumes are mounted at the
-    /// backup and checked; the orders lost are counted against what the lag announced.
+    /// The main site is lost, its network with it (the link cut, what was in flight dropped;
+    /// SIGKILL to the driver and its attach helpers, mid-order); the backup is force-promoted at
+    /// its last applied cut; the promoted volumes are mounted at the backup and checked; the
+    /// orders lost are counted against what the lag announced.
     /// </summary>
     private async Task DisasterAsync(string run, ShopDeployment shop, CancellationToken cancellationToken)
     {
@@ -16,6 +17,10 @@ public sealed partial class DemoRun
         var rate = lastSample?.OrdersPerSecond ?? options.Rate;
         var committed = await StepAsync(run, "disaster: main site killed", async () =>
         {
+            if (shop.Proxy is not null)
+            {
+                await shop.Proxy.SeverAsync();
+            }
             await shop.Main.CrashAsync();
             var finished = await Task.WhenAny(shop.Running, Task.Delay(WriterStopTimeout, cancellationToken));
             if (finished != shop.Running)
@@ -24,7 +29,7 @@ public sealed partial class DemoRun
             }
             var failure = await shop.Running;
             var committed = shop.Business.Committed;
-            return (committed, Outcome.Pass, $"SIGKILL during order {committed + 1}; {committed} orders committed at the main site; the writer saw: {failure?.Message.Split('\n')[0] ?? "nothing"}");
+            return (committed, Outcome.Pass, $"link cut and SIGKILL during order {committed + 1}; {committed} orders committed at the main site; the writer saw: {failure?.Message.Split('\n')[0] ?? "nothing"}");
         });
 
         await StepAsync(run, "forced promotion at the backup", async () =>

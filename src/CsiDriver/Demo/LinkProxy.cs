@@ -28,6 +28,7 @@ public sealed class LinkProxy : IAsyncDisposable
     private readonly Task _accepting;
     private readonly List<Task> _connections = [];
     private int _accepted;
+    private int _disposed;
 
     public LinkProxy(IPEndPoint target, TimeSpan delay, TimeSpan jitter)
     {
@@ -40,8 +41,16 @@ public sealed class LinkProxy : IAsyncDisposable
 
     public string Address => SiteSettings.Loopback(((IPEndPoint)_listener.LocalEndpoint).Port);
 
+    /// <summary>Cuts the link as a lost site's network goes: every connection closes and what
+    /// was still in flight is dropped. The same as disposing; a second call does nothing.</summary>
+    public ValueTask SeverAsync() => DisposeAsync();
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _stop.CancelAsync();
         _listener.Stop();
         await _accepting;
