@@ -118,6 +118,14 @@ public sealed partial class DemoRun
         // Writers never wait for the backup: a paced load keeps its rate (10 % allows for noise).
         // A rate that falls is a warning, not a failure: on a shared machine the sites, the
         // proxy and other work compete for the same cores, which the load average shows.
+        if (after.Orders == 0)
+        {
+            // Not a slowdown: the writers stopped. No load on a machine explains that.
+            var stalled = $"the business process stalled once replication was enabled: {before.RateText} orders/s before, none while replicating";
+            results.Record(run, "no impact on business processing", Outcome.Fail, stalled);
+            timeline.Note($"[{run}] no impact on business processing: FAIL {stalled}");
+            return;
+        }
         var kept = after.Rate >= before.Rate * 0.9;
         var detail = $"orders/s {before.RateText} before, {after.RateText} while replicating" +
             (before.MeanLatencyMs is { } was && after.MeanLatencyMs is { } now ? $"; latency {was:F1} → {now:F1} ms" : "") +

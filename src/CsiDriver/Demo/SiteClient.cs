@@ -15,6 +15,8 @@ public sealed class SiteClient(SiteLayout layout) : IDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan NodeDeadline = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan NodeRetryPause = TimeSpan.FromMilliseconds(500);
+    private const int NodeAttempts = 3;
     private static readonly ServiceDescriptor Identity = Csi("Identity");
     private static readonly ServiceDescriptor Controller = Csi("Controller");
     private static readonly ServiceDescriptor Node = Csi("Node");
@@ -77,20 +79,20 @@ public sealed class SiteClient(SiteLayout layout) : IDisposable
         var target = layout.TargetPath(volumeId, pod);
         Directory.CreateDirectory(staging);
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        await Call<NodeStageVolumeRequest, NodeStageVolumeResponse>(_csi, Node, "NodeStageVolume",
-            new() { VolumeId = volumeId, StagingTargetPath = staging, VolumeCapability = capability }, NodeDeadline);
-        await Call<NodePublishVolumeRequest, NodePublishVolumeResponse>(_csi, Node, "NodePublishVolume",
-            new() { VolumeId = volumeId, StagingTargetPath = staging, TargetPath = target, VolumeCapability = capability }, NodeDeadline);
+        await NodeCallAsync<NodeStageVolumeRequest, NodeStageVolumeResponse>("NodeStageVolume",
+            new() { VolumeId = volumeId, StagingTargetPath = staging, VolumeCapability = capability });
+        await NodeCallAsync<NodePublishVolumeRequest, NodePublishVolumeResponse>("NodePublishVolume",
+            new() { VolumeId = volumeId, StagingTargetPath = staging, TargetPath = target, VolumeCapability = capability });
         return target;
     }
 
     /// <summary>NodeUnpublishVolume then NodeUnstageVolume.</summary>
     public async Task UnmountAsync(string volumeId, string pod)
     {
-        await Call<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>(_csi, Node, "NodeUnpublishVolume",
-            new() { VolumeId = volumeId, TargetPath = layout.TargetPath(volumeId, pod) }, NodeDeadline);
-        await Call<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>(_csi, Node, "NodeUnstageVolume",
-            new() { VolumeId = volumeId, StagingTargetPath = layout.StagingPath(volumeId) }, NodeDeadline);
+        await NodeCallAsync<NodeUnpublishVolumeRequest, NodeUnpublishVolumeResponse>("NodeUnpublishVolume",
+            new() { VolumeId = volumeId, TargetPath = layout.TargetPath(volumeId, pod) });
+        await NodeCallAsync<NodeUnstageVolumeRequest, NodeUnstageVolumeResponse>("NodeUnstageVolume",
+            new() { VolumeId = volumeId, StagingTargetPath = layout.StagingPath(volumeId) });
     }
 
     public Task<EnableVolumeReplicationResponse> EnableReplicationAsync(EnableVolumeReplicationRequest request) =>
@@ -106,6 +108,25 @@ public sealed class SiteClient(SiteLayout layout) : IDisposable
     {
         _csi.Dispose();
         _addons.Dispose();
+    }
+
+    /// <summary>A node call retried as kubelet retries one (node calls are idempotent): a few
+    /// times, after a pause, when it failed with INTERNAL or ABORTED.</summary>
+    private async Task<TResponse> NodeCallAsync<TRequest, TResponse>(string method, TRequest request)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse>, new()
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await Call<TRequest, TResponse>(_csi, Node, method, request, NodeDeadline);
+            }
+            catch (RpcException e) when (e.Status is StatusCode.Internal or StatusCode.Aborted && attempt < NodeAttempts)
+            {
+                await Task.Delay(NodeRetryPause);
+            }
+        }
     }
 
     private static ServiceDescriptor Csi(string name) => CsiReflection.Descriptor.Services.Single(s => s.Name == name);
