@@ -75,21 +75,19 @@ public sealed partial class ReplicationManager
     }
 
     /// <summary>Takes the shippers out of the runtime (callers hold its lock); they are stopped by <see cref="DisposeStoppedShippersAsync"/>.</summary>
-    private void StopShippersLocked(ReplicationRuntime runtime)
+    private static void StopShippersLocked(ReplicationRuntime runtime)
     {
-        _stopping.AddRange(runtime.Shippers.Select(s => (runtime, s)));
+        runtime.Stopping.AddRange(runtime.Shippers);
         runtime.Shippers.Clear();
     }
 
-    private readonly List<(ReplicationRuntime Runtime, JournalShipper Shipper)> _stopping = [];
-
-    private async Task DisposeStoppedShippersAsync(ReplicationRuntime runtime)
+    private static async Task DisposeStoppedShippersAsync(ReplicationRuntime runtime)
     {
         List<JournalShipper> stopping;
         lock (runtime.Lock)
         {
-            stopping = _stopping.Where(s => s.Runtime == runtime).Select(s => s.Shipper).ToList();
-            _stopping.RemoveAll(s => s.Runtime == runtime);
+            stopping = runtime.Stopping.ToList();
+            runtime.Stopping.Clear();
         }
         foreach (var shipper in stopping)
         {

@@ -13,6 +13,9 @@ public sealed partial class ReplicationManager
     /// stop receiving; an unfinished resync is abandoned back to the protected image; they
     /// become writable at the last applied cut, which is remembered (with a snapshot of that
     /// image) as the base of the failback resync. Already primary: succeeds.
+    /// Crash order: snapshot, writable, record. A crash before the record leaves a secondary
+    /// with writable volumes: the shipper is refused (not a replica) and repeating the promotion
+    /// finishes it (the first promotion snapshot stays behind, named repl-promoted-*).
     /// </summary>
     public async Task PromoteAsync(string replicationId, bool force, CancellationToken cancellationToken)
     {
@@ -32,25 +35,38 @@ public sealed partial class ReplicationManager
             await RequirePeerNotPrimaryAsync(runtime, record, cancellationToken).ConfigureAwait(false);
         }
         await StopLinksAsync(runtime).ConfigureAwait(false);
-        var journals = record.VolumeIds.Select(_engine.GetVolume).GroupBy(v => v.JournalName).ToList();
+        Dictionary<string, string> snapshots;
         long commonCut = 0;
-        foreach (var journal in journals)
+        try
         {
-            var position = _engine.GetReplicaPosition(journal.Key);
-            if (position.Resyncing)
+            var journals = record.VolumeIds.Select(_engine.GetVolume).GroupBy(v => v.JournalName).ToList();
+            foreach (var journal in journals)
             {
-                _engine.AbortReplicaResync(journal.Key);
-                position = _engine.GetReplicaPosition(journal.Key);
+                var position = _engine.GetReplicaPosition(journal.Key);
+                if (position.Resyncing)
+                {
+                    _engine.AbortReplicaResync(journal.Key);
+                    position = _engine.GetReplicaPosition(journal.Key);
+                }
+                // Per-volume links have no common cut across volumes: their failback ships everything.
+                commonCut = journals.Count == 1 ? position.SourceSequence : 0;
             }
-            // Per-volume links have no common cut across volumes: their failback ships everything.
-            commonCut = journals.Count == 1 ? position.SourceSequence : 0;
+            snapshots = Snapshot(record.VolumeIds, "promoted");
+            foreach (var volumeId in record.VolumeIds)
+            {
+                _engine.SetVolumeReadOnly(volumeId, false);
+            }
+            DeleteSnapshots(record.ProtectionSnapshots.Values);
         }
-        var snapshots = Snapshot(record.VolumeIds, "promoted");
-        foreach (var volumeId in record.VolumeIds)
+        catch
         {
-            _engine.SetVolumeReadOnly(volumeId, false);
+            // Still a secondary: let the shipper back in.
+            lock (runtime.Lock)
+            {
+                runtime.Closing = false;
+            }
+            throw;
         }
-        DeleteSnapshots(record.ProtectionSnapshots.Values);
         lock (runtime.Lock)
         {
             runtime.Record = record with
@@ -73,7 +89,8 @@ public sealed partial class ReplicationManager
     /// Makes this primary a secondary: writes are refused from now on, shipping continues until
     /// the backup has applied what the journal holds (or the drain timeout passes), then stops.
     /// The journal consumers stay: what the backup missed is part of the later resync.
-    /// Already secondary: succeeds.
+    /// Already secondary: succeeds. Crash order: read-only, then record; a crash between leaves a
+    /// read-only primary that repeating the demotion finishes.
     /// </summary>
     public async Task DemoteAsync(string replicationId, CancellationToken cancellationToken)
     {
@@ -144,8 +161,11 @@ public sealed partial class ReplicationManager
             }
             var links = runtime.ReceiverStatus.Values.ToList();
             var waiting = runtime.Record.SecondaryState == ReplicationState.AwaitingResync;
-            var progress = links.Count == 0 ? new ResyncProgress(!waiting, 0, 0, 0, 0) : Sum(links.Select(l => l.Resync));
-            return progress with { Ready = !waiting && !links.Any(l => l.Resyncing) && links.All(l => Interlocked.Read(ref l.AppliedSequence) > 0) };
+            // Ready: every link has applied a consistent image (a position) and none is resyncing.
+            return Sum(links.Select(l => l.Resync)) with
+            {
+                Ready = !waiting && links.Count > 0 && !links.Any(l => l.Resyncing) && links.All(l => Interlocked.Read(ref l.AppliedSequence) > 0),
+            };
         }
     }
 

@@ -19,6 +19,9 @@ internal sealed class ReplicationRuntime(ReplicationRecord record)
 
     public List<JournalShipper> Shippers { get; } = [];
 
+    /// <summary>Shippers taken out under the lock, to be stopped (awaited) outside it.</summary>
+    public List<JournalShipper> Stopping { get; } = [];
+
     /// <summary>Receiving streams by link key (volume id in per-volume mode, "" for the group).</summary>
     public Dictionary<string, ReceiverLease> Receivers { get; } = new(StringComparer.Ordinal);
 

@@ -22,23 +22,34 @@ public sealed partial class ShipperSession
     /// source sequence batches continue after.</summary>
     private async Task<long> PrepareAsync(Opened opened, CancellationToken cancellationToken)
     {
-        var consumer = engine.RegisterJournalConsumer(target.Journal, target.Consumer);
+        engine.RegisterJournalConsumer(target.Journal, target.Consumer);
         var journal = engine.GetJournalStatus(target.Journal);
-        var overrun = journal.Consumers.Any(c => c.Name == target.Consumer && c.Overrun);
+        var consumer = journal.Consumers.Single(c => c.Name == target.Consumer);
         var applied = opened.AppliedSequence;
+        var retained = applied + 1 >= journal.FirstSequence;
         ResyncKind? kind = opened switch
         {
             { AwaitingFailback: true } => ResyncKind.Failback,
             { Resyncing: true } or { AppliedSequence: 0 } => ResyncKind.Full,
             _ when applied > journal.LastSequence => ResyncKind.Full,
-            _ when overrun || applied + 1 < journal.FirstSequence => ResyncKind.Delta,
-            _ => null,
+            _ when retained && !consumer.Overrun => null,
+            // Records after the backup's position were released: the consumer's dirty set knows
+            // their chunks only if it was already holding that position (not one registered since).
+            _ when consumer.Position <= applied => ResyncKind.Delta,
+            _ => ResyncKind.Full,
         };
         if (kind is null)
         {
-            // The receiver holds a prefix of this journal: continue right after it.
-            consumer = engine.RegisterJournalConsumer(target.Journal, target.Consumer);
-            engine.AdvanceJournalConsumer(target.Journal, target.Consumer, applied);
+            // The receiver holds a prefix of this journal: continue right after it. A consumer
+            // registered since (ahead of the receiver) is pulled back so the records stay.
+            if (consumer.Position > applied)
+            {
+                engine.ResetJournalConsumer(target.Journal, target.Consumer, applied);
+            }
+            else
+            {
+                engine.AdvanceJournalConsumer(target.Journal, target.Consumer, applied);
+            }
             status.SetApplied(applied, opened.AppliedSourceTimestampMicros);
             if (target.FailbackBase() is not null)
             {

@@ -207,6 +207,23 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_forced_promotion_takes_the_replicas_from_a_connected_main_which_then_reports_the_refusal()
+    {
+        await WriteAsync(_main, "sales", [9]);
+        await _main.Manager.EnableAsync(Spec(_backup), default);
+        await CaughtUpAsync(_main);
+
+        await _backup.Manager.PromoteAsync(Group, force: true, default);
+        await WriteAsync(_backup, "sales", [10]);
+        // Nobody demoted the main: both sites are primary now, and each link says so.
+        Assert.False(_main.Engine.GetVolume("sales").IsReadOnly);
+        await WriteAsync(_main, "stock", [11]);
+        await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo(Group).Health == ReplicationHealth.Error, "the main to report that the backup refuses it");
+        Assert.Contains("primary", _main.Manager.GetInfo(Group).HealthMessage, StringComparison.Ordinal);
+        await Volumes.WaitUntilAsync(() => _backup.Manager.GetInfo(Group).Health == ReplicationHealth.Error, "the new primary to report that the old one refuses it");
+    }
+
+    [Fact]
     public async Task A_transition_while_another_runs_is_refused_as_busy()
     {
         await _main.Manager.EnableAsync(Spec(_backup), default);

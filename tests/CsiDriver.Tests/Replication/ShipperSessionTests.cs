@@ -45,16 +45,7 @@ public sealed class ShipperSessionTests : IAsyncLifetime
         Assert.Equal(4, _main.Manager.GetInfo("solo").LastResyncChunks);
 
         await _backup.StopLinkAsync();
-        // 2 MiB into chunks 10..41 (32 chunks), four times the budget: the journal must let go.
-        for (var round = 0; round < 2; round++)
-        {
-            for (var block = 160; block < 672; block++)
-            {
-                await volume.WriteAsync(block * 4096L, Volumes.Block(block * 10 + round), fua: false);
-            }
-            await volume.FlushAsync();
-            _main.Engine.Checkpoint();
-        }
+        await WriteOutageAsync(volume);
         await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo("solo").HealthMessage.Contains("budget exceeded", StringComparison.Ordinal), "the overrun to show");
         Assert.True(_main.Engine.GetJournalStatus(volume.JournalName).Consumers.Single().Overrun);
 
@@ -65,6 +56,42 @@ public sealed class ShipperSessionTests : IAsyncLifetime
         var expected = await Volumes.ReadAllAsync(volume);
         var replica = await Volumes.ReadAllAsync(_backup.Engine.GetVolume("solo"));
         Assert.True(expected.AsSpan().SequenceEqual(replica), "the replica differs from the source");
+    }
+
+    [Fact]
+    public async Task A_backup_behind_records_released_while_nobody_tracked_them_gets_a_full_resync()
+    {
+        var volume = _main.Engine.CreateVolume("solo", Volumes.Size);
+        await volume.WriteAsync(0, Volumes.Block(1), fua: false);
+        var spec = new ReplicationSpec("solo", ["solo"], null, _backup.Address);
+        await _main.Manager.EnableAsync(spec, default);
+        await CaughtUpAsync();
+        await _main.Manager.DisableAsync("solo", default);
+
+        // Untracked: no consumer holds these records, so the journal lets them go at will.
+        await WriteOutageAsync(volume);
+        Assert.True(_main.Engine.GetJournalStatus(volume.JournalName).FirstSequence > 2);
+
+        await _main.Manager.EnableAsync(spec, default);
+        await CaughtUpAsync();
+        Assert.Equal(33, _main.Manager.GetInfo("solo").LastResyncChunks);
+        var expected = await Volumes.ReadAllAsync(volume);
+        var replica = await Volumes.ReadAllAsync(_backup.Engine.GetVolume("solo"));
+        Assert.True(expected.AsSpan().SequenceEqual(replica), "the replica differs from the source");
+    }
+
+    /// <summary>2 MiB into chunks 10..41 (32 chunks), twice, with checkpoints: four times the budget.</summary>
+    private async Task WriteOutageAsync(Volume volume)
+    {
+        for (var round = 0; round < 2; round++)
+        {
+            for (var block = 160; block < 672; block++)
+            {
+                await volume.WriteAsync(block * 4096L, Volumes.Block(block * 10 + round), fua: false);
+            }
+            await volume.FlushAsync();
+            _main.Engine.Checkpoint();
+        }
     }
 
     private Task CaughtUpAsync()
