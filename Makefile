@@ -6,7 +6,7 @@ RUN_DIR     ?= $(CURDIR)/.run
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: build run test test-deps sanity bench clean
+.PHONY: build run test test-deps sanity bench clean demo
 
 ## build: publish the csidriver executable to out/csidriver/csidriver
 build:
@@ -39,3 +39,8 @@ clean:
 ## bench: side-by-side benchmarks printing ratios (ONLY=name to pick some)
 bench: test-deps build
 	$(DOTNET) run --project tests/CsiDriver.Benchmarks -c Release -- $(ONLY)
+
+## demo: the whole story on this machine (two sites, a shop, replication, a disaster) in
+## under 3 minutes; PASS or FAIL, report in .run/demo/report.html (DEMO_ARGS="--keep" etc.)
+demo: test-deps build
+	$(BIN) demo --output $(RUN_DIR)/demo $(DEMO_ARGS)

@@ -1,0 +1,54 @@
+using CsiDriver.ConformanceTests.Infrastructure;
+
+namespace CsiDriver.ConformanceTests.Demo;
+
+/// <summary>
+/// `csidriver demo` end to end, short: the real binary starts its two sites, runs the shop,
+/// and (where this build has the site link) replicates, snapshots and clones at the backup,
+/// kills the main and promotes the backup, then contrasts per-volume mode. The test fails if
+/// any step fails — in particular if the checker finds an inconsistent backup in group mode.
+/// </summary>
+public sealed class DemoTests
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task A_short_demo_passes_every_step_and_writes_its_report()
+    {
+        var output = Directory.CreateTempSubdirectory("fdemo-").FullName;
+        try
+        {
+            var (exitCode, process) = await DriverCommand.RunToExitAsync(
+                ["demo", "--duration", "12s", "--rate", "40", "--snapshot-checks", "3", "--output", output], Limit);
+            var text = process.AllText;
+
+            Assert.True(exitCode == 0, $"csidriver demo exited with {exitCode}:\n{text}");
+            Assert.Contains("PASS", text);
+            Assert.DoesNotContain("FAIL", text);
+            Assert.Contains("business processing: PASS", text);
+            var report = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
+            Assert.Contains("<svg", report);
+            Assert.Contains("class=\"verdict Pass\"", report);
+            if (text.Contains("backup configuration: PASS", StringComparison.Ordinal))
+            {
+                // Group mode with replication: every backup snapshot consistent, the promoted
+                // backup consistent after the main site was killed.
+                Assert.Contains("group: inconsistent backup snapshots", text);
+                Assert.Contains("snapshot development at the backup: PASS", text);
+                Assert.Contains("promoted volumes checked: PASS", text);
+            }
+            Assert.DoesNotContain(File.ReadLines("/proc/self/mountinfo"), line => line.Contains(output, StringComparison.Ordinal));
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(output, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A site still closing its files: the temp directory is left for the system's cleaner.
+            }
+        }
+    }
+}
