@@ -34,6 +34,11 @@ internal sealed class ConsistencyGroup(string journalName, string? name, GroupJo
 
     public Dictionary<string, JournalConsumer> Consumers { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Bytes the journal may retain for lagging consumers; null: the engine's default
+    /// (<see cref="EngineOptions.RetentionBudgetBytes"/>). Set by whoever registers the consumer
+    /// (a replication's journal budget); not persisted, it is set again when that owner starts.</summary>
+    public long? RetentionBudgetBytes { get; set; }
+
     private object? _replica;
 
     /// <summary>Set once the group is a replica group (at the backup site, or resynced as one);

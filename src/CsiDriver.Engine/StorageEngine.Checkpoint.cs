@@ -119,17 +119,18 @@ public sealed partial class StorageEngine
             .Aggregate(group.CheckpointSequence, (min, c) => Math.Min(min, c.Position));
         TrackReleased(group, floor, group.Consumers.Values.Where(c => c.Overrun).ToList());
         group.Journal.ReleaseThrough(floor);
-        if (group.Journal.RetainedBytes <= _options.RetentionBudgetBytes)
+        var budget = RetentionBudgetOf(group);
+        if (group.Journal.RetainedBytes <= budget)
         {
             return;
         }
-        var released = group.Journal.ReleasePointForBudget(_options.RetentionBudgetBytes, group.CheckpointSequence);
+        var released = group.Journal.ReleasePointForBudget(budget, group.CheckpointSequence);
         TrackReleased(group, released, group.Consumers.Values.Where(c => c.Overrun || c.Position < released).ToList());
         group.Journal.ReleaseThrough(released);
         foreach (var consumer in group.Consumers.Values.Where(c => !c.Overrun && c.Position < released))
         {
             consumer.Overrun = true;
-            EngineLog.ConsumerOverrun(_logger, group.JournalName, _options.RetentionBudgetBytes, consumer.Name, consumer.Position, released);
+            EngineLog.ConsumerOverrun(_logger, group.JournalName, budget, consumer.Name, consumer.Position, released);
             RetentionBudgetExceeded?.Invoke(this, new RetentionBudgetExceededEventArgs(group.JournalName, consumer.Name, consumer.Position, released));
         }
     }

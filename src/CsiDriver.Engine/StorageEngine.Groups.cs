@@ -111,6 +111,23 @@ public sealed partial class StorageEngine
         }
     }
 
+    /// <summary>Sets how many bytes the journal may retain for consumers that lag (null: the
+    /// engine's default); the next checkpoint applies it. Not persisted: the consumer's owner
+    /// sets it again when it starts.</summary>
+    public void SetJournalRetentionBudget(string journal, long? bytes)
+    {
+        if (bytes is <= 0)
+        {
+            throw new OutOfRangeException($"retention budget {bytes} must be positive");
+        }
+        lock (_structure)
+        {
+            GetGroup(journal).RetentionBudgetBytes = bytes;
+        }
+    }
+
+    private long RetentionBudgetOf(ConsistencyGroup group) => group.RetentionBudgetBytes ?? _options.RetentionBudgetBytes;
+
     public bool RemoveJournalConsumer(string journal, string consumer)
     {
         lock (_structure)
@@ -150,7 +167,7 @@ public sealed partial class StorageEngine
                 group.Commit.DurableSequence,
                 group.CheckpointSequence,
                 group.Journal.RetainedBytes,
-                _options.RetentionBudgetBytes,
+                RetentionBudgetOf(group),
                 group.Consumers.Values.Select(c => new JournalConsumer(c.Name, c.Position) { Overrun = c.Overrun }).ToArray());
         }
     }

@@ -60,6 +60,29 @@ public sealed partial class StorageEngineTests
     }
 
     [Fact]
+    public void AJournalsOwnBudgetOverridesTheEnginesDefault()
+    {
+        // 200 writes of 4 KiB stay within the default 4 GiB; the group's own 256 KiB does not.
+        using var engine = Open(Manual with { SegmentBytes = 64 << 10 });
+        var volume = engine.CreateVolume("v", 64 * Chunk, "g");
+        engine.RegisterJournalConsumer("g", "shipper");
+        Assert.Throws<OutOfRangeException>(() => engine.SetJournalRetentionBudget("g", 0));
+        engine.SetJournalRetentionBudget("g", 256 << 10);
+        for (var i = 0; i < 200; i++)
+        {
+            Bytes.Write(volume, i % 64 * 4096L, Bytes.Pattern(4096, i));
+        }
+        Assert.Equal(256 << 10, engine.GetJournalStatus("g").RetentionBudgetBytes);
+        engine.Checkpoint();
+        var status = engine.GetJournalStatus("g");
+        Assert.True(Assert.Single(status.Consumers).Overrun);
+        Assert.True(status.RetainedBytes <= 256 << 10, $"{status.RetainedBytes} retained");
+
+        engine.SetJournalRetentionBudget("g", null);
+        Assert.Equal(Manual.RetentionBudgetBytes, engine.GetJournalStatus("g").RetentionBudgetBytes);
+    }
+
+    [Fact]
     public async Task ConcurrentFlushesShareSyncsAndAllBecomeDurable()
     {
         using var engine = Open();

@@ -21,6 +21,10 @@ public sealed partial class ReplicationManager
         var links = record.Mode == ReplicationModeKind.Group
             ? [(Volumes: record.VolumeIds, Consumer, Group: record.GroupName)]
             : record.VolumeIds.Select(v => (Volumes: (IReadOnlyList<string>)[v], Consumer: PerVolumeConsumer(v), Group: (string?)null)).ToList();
+        foreach (var journal in record.VolumeIds.Select(v => _engine.GetVolume(v).JournalName).Distinct())
+        {
+            _engine.SetJournalRetentionBudget(journal, record.JournalBudgetBytes);
+        }
         foreach (var (volumes, consumer, group) in links)
         {
             var target = new ShipperTarget(

@@ -14,7 +14,7 @@ public enum ReplicationModeKind
 /// <param name="VolumeIds">The replicated volumes; at the main site they share one journal in group mode.</param>
 /// <param name="GroupName">Consistency-group name the replicas get at the backup (null: a group of one).</param>
 /// <param name="PeerAddress">host:port of the other site's link.</param>
-/// <param name="JournalBudgetBytes">Retention the journal may use for this replication; reported, enforced by the engine's budget.</param>
+/// <param name="JournalBudgetBytes">Bytes the journal may retain for this replication while the backup lags (the engine releases older records past it and tracks dirty chunks instead); null: the engine's default.</param>
 /// <param name="Tls">Link TLS material from the replication's secrets; null: the serve flags' material.</param>
 public sealed record ReplicationSpec(
     string ReplicationId,
