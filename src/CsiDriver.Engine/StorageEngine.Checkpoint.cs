@@ -173,7 +173,8 @@ public sealed partial class StorageEngine
     }
 
     /// <summary>A checkpoint is due when a journal grew past the recovery bound since the last
-    /// one, or the interval passed and anything was written.</summary>
+    /// one (or past a quarter of its retention budget: only checkpoints release segments), or
+    /// the interval passed and anything was written.</summary>
     private bool CheckpointDue(TimeSpan sinceLast)
     {
         lock (_structure)
@@ -181,7 +182,7 @@ public sealed partial class StorageEngine
             return _groups.Values.Any(g =>
             {
                 var grown = g.Journal.AppendedBytes - g.AppendedAtCheckpoint;
-                return grown >= _options.CheckpointJournalBytes || (grown > 0 && sinceLast >= _options.CheckpointInterval);
+                return grown >= Math.Min(_options.CheckpointJournalBytes, RetentionBudgetOf(g) / 4) || (grown > 0 && sinceLast >= _options.CheckpointInterval);
             });
         }
     }

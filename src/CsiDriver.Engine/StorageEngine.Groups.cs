@@ -122,9 +122,18 @@ public sealed partial class StorageEngine
         }
         lock (_structure)
         {
-            GetGroup(journal).RetentionBudgetBytes = bytes;
+            var group = GetGroup(journal);
+            group.RetentionBudgetBytes = bytes;
+            lock (group.Gate)
+            {
+                // Retention releases whole segments, and checkpoints release: a budget is only
+                // honoured when several segments fit in it (see CheckpointDue for the other half).
+                group.Journal.SegmentBytes = Math.Min(_options.SegmentBytes, Math.Max(MinimumSegmentBytes, RetentionBudgetOf(group) / 4));
+            }
         }
     }
+
+    private const long MinimumSegmentBytes = 256 << 10;
 
     private long RetentionBudgetOf(ConsistencyGroup group) => group.RetentionBudgetBytes ?? _options.RetentionBudgetBytes;
 

@@ -15,7 +15,7 @@ namespace CsiDriver.Engine.Journal;
 internal sealed partial class GroupJournal : IDisposable
 {
     private readonly string _directory;
-    private readonly long _segmentBytes;
+    private long _segmentBytes;
     private readonly TimeProvider _clock;
     private readonly List<Segment> _segments = [];
     private readonly byte[] _recordHeader = new byte[JournalFormat.RecordHeaderSize];
@@ -61,6 +61,15 @@ internal sealed partial class GroupJournal : IDisposable
                 return _segments[0].StartSequence;
             }
         }
+    }
+
+    /// <summary>Size past which the active segment is rolled. Retention releases whole segments,
+    /// so a small retention budget needs segments smaller than the default. Caller holds the
+    /// group's gate.</summary>
+    public long SegmentBytes
+    {
+        get => Volatile.Read(ref _segmentBytes);
+        set => Volatile.Write(ref _segmentBytes, value);
     }
 
     public long NowMicros() => _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;

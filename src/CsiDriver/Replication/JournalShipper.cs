@@ -31,8 +31,11 @@ public sealed partial class JournalShipper : IAsyncDisposable
 
     public void Start() => _loop ??= Task.Run(RunAsync);
 
-    /// <summary>Waits until the receiver has applied everything the journal holds now; false on timeout.</summary>
-    public async Task<bool> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Waits until the receiver has applied everything the journal holds now; false on
+    /// timeout, or once the link has been down for <paramref name="linkGrace"/> (a peer that
+    /// refuses us — it was promoted meanwhile — will never drain, and the demotion must not
+    /// outlast its caller's deadline waiting for it).</summary>
+    public async Task<bool> DrainAsync(TimeSpan timeout, TimeSpan linkGrace, CancellationToken cancellationToken)
     {
         var last = _engine.GetJournalStatus(Target.Journal).LastSequence;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -41,6 +44,10 @@ public sealed partial class JournalShipper : IAsyncDisposable
         {
             while (Interlocked.Read(ref Status.AppliedSequence) < last || Status.Resyncing)
             {
+                if (!Status.Connected && DateTimeOffset.UtcNow - Status.DisconnectedSince > linkGrace)
+                {
+                    return false;
+                }
                 await Task.Delay(TimeSpan.FromMilliseconds(10), deadline.Token).ConfigureAwait(false);
             }
             return true;

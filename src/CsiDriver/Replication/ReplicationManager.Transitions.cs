@@ -114,7 +114,7 @@ public sealed partial class ReplicationManager
         var drained = true;
         foreach (var shipper in shippers)
         {
-            drained &= await shipper.DrainAsync(_options.DrainTimeout, cancellationToken).ConfigureAwait(false);
+            drained &= await shipper.DrainAsync(_options.DrainTimeout, _options.DrainLinkGrace, cancellationToken).ConfigureAwait(false);
         }
         lock (runtime.Lock)
         {

@@ -23,6 +23,9 @@ public sealed record ReplicationManagerOptions
     /// <summary>How long a demotion waits for the backup to apply what the journal holds.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a demotion keeps waiting for the backup while the link is down.</summary>
+    public TimeSpan DrainLinkGrace { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>A receiving stream silent this long is ended (shippers send a heartbeat at least every second).</summary>
     public TimeSpan ReceiverSilenceTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
