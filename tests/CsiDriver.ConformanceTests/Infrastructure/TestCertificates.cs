@@ -114,8 +114,9 @@ public sealed class TestCertificates : IDisposable
                 request.CertificateExtensions.Add(names.Build());
                 request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
                 request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));
-                var (notBefore, notAfter) = Validity();
-                using var certificate = request.Create(_certificate, notBefore, notAfter, RandomNumberGenerator.GetBytes(16));
+                // Issued within the CA's own validity (computed a moment earlier, so "now" differs).
+                using var certificate = request.Create(
+                    _certificate, _certificate.NotBefore.ToUniversalTime(), _certificate.NotAfter.ToUniversalTime(), RandomNumberGenerator.GetBytes(16));
                 var prefix = Path.Combine(_directory, _name + "-" + site);
                 var identity = new SiteIdentity(site, prefix + ".crt", prefix + ".key", CertificatePath);
                 File.WriteAllText(identity.CertificatePath, certificate.ExportCertificatePem());
