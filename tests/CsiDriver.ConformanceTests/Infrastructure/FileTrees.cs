@@ -14,8 +14,10 @@ public static class FileTrees
         return data;
     }
 
+    /// <summary>Every regular file, hidden ones included: the default enumeration leaves out
+    /// dot files, which a test may well write.</summary>
     public static Dictionary<string, byte[]> Read(string root) =>
-        Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
+        Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.None })
             .Select(path => Path.GetRelativePath(root, path))
             .Where(relative => relative.Split('/')[0] != LostAndFound)
             .ToDictionary(relative => relative, relative => File.ReadAllBytes(Path.Combine(root, relative)));
