@@ -56,24 +56,15 @@ public sealed partial class StorageEngine
 
     /// <summary>Creates a replica volume: like <see cref="CreateVolume"/>, but read-only from
     /// the start (one catalog write), so nothing but the applier ever writes it.</summary>
-    public Volume CreateReplicaVolume(string volumeId, long capacityBytes, string? consistencyGroup = null)
-    {
-        VolumeIds.Validate(volumeId);
-        ValidateGroupName(consistencyGroup);
-        CheckCapacity(capacityBytes);
-        lock (_structure)
+    public Volume CreateReplicaVolume(string volumeId, long capacityBytes, string? consistencyGroup = null) =>
+        CreateEmptyVolume(volumeId, capacityBytes, consistencyGroup, volume =>
         {
-            CheckVolumeAbsent(volumeId);
-            var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, parent: null);
             volume.SetReadOnly(true);
             using (new GroupPause([volume.Group]))
             {
                 volume.Group.Replica ??= default; // a replica group from now on, at position 0
             }
-            SaveCatalog();
-            return volume;
-        }
-    }
+        });
 
     /// <summary>Main-site time (unix µs) of the journal's record <paramref name="sequence"/>, or
     /// null when it was released or not written yet: what a replication position carries.</summary>

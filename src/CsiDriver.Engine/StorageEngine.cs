@@ -59,7 +59,12 @@ public sealed partial class StorageEngine : IDisposable
 
     /// <summary>Creates an empty thin volume, in the named consistency group (created on first
     /// use) or, with null, in a group of its own.</summary>
-    public Volume CreateVolume(string volumeId, long capacityBytes, string? consistencyGroup = null)
+    public Volume CreateVolume(string volumeId, long capacityBytes, string? consistencyGroup = null) =>
+        CreateEmptyVolume(volumeId, capacityBytes, consistencyGroup, prepare: null);
+
+    /// <summary>Creates an empty volume; <paramref name="prepare"/> finishes it under the structure
+    /// lock before the one catalog write that makes it durable.</summary>
+    private Volume CreateEmptyVolume(string volumeId, long capacityBytes, string? consistencyGroup, Action<Volume>? prepare)
     {
         VolumeIds.Validate(volumeId);
         ValidateGroupName(consistencyGroup);
@@ -68,6 +73,7 @@ public sealed partial class StorageEngine : IDisposable
         {
             CheckVolumeAbsent(volumeId);
             var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, parent: null);
+            prepare?.Invoke(volume);
             SaveCatalog();
             return volume;
         }

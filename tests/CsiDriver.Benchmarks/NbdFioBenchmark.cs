@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using CsiDriver.Engine;
 using CsiDriver.Engine.Nbd;
 using Microsoft.Win32.SafeHandles;
@@ -130,42 +129,8 @@ public sealed class NbdFioBenchmark : IBenchmark
     }
 
     /// <summary>Runs one fio job and returns its IOPS (reads or writes, whichever the job does).</summary>
-    private static async Task<double> RunFioAsync(Workload workload, string uri, CancellationToken cancellationToken)
-    {
-        var info = new ProcessStartInfo("fio") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[]
-        {
-            "--name=bench", "--ioengine=nbd", $"--uri={uri}", $"--rw={workload.Pattern}", $"--bs={workload.BlockSize}",
-            $"--iodepth={workload.QueueDepth}", $"--size={TargetSize}", "--time_based",
-            $"--runtime={(int)RunTime.TotalSeconds}", "--ramp_time=1", "--output-format=json",
-        })
-        {
-            info.ArgumentList.Add(argument);
-        }
-        using var fio = Process.Start(info) ?? throw new InvalidOperationException("could not start fio; run `make test-deps`");
-        var output = fio.StandardOutput.ReadToEndAsync(cancellationToken);
-        var error = fio.StandardError.ReadToEndAsync(cancellationToken);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(RunTime * 5);
-        try
-        {
-            await fio.WaitForExitAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            fio.Kill(entireProcessTree: true);
-            throw;
-        }
-        if (fio.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"fio against {uri} exited with {fio.ExitCode}: {await error}");
-        }
-        var json = await output;
-        using var report = JsonDocument.Parse(json[json.IndexOf('{')..]);
-        var job = report.RootElement.GetProperty("jobs")[0];
-        var direction = workload.Pattern.Contains("read", StringComparison.Ordinal) ? "read" : "write";
-        return job.GetProperty(direction).GetProperty("iops").GetDouble();
-    }
+    private static async Task<double> RunFioAsync(Workload workload, string uri, CancellationToken cancellationToken) =>
+        (await FioJob.RunAsync(uri, workload.Pattern, workload.BlockSize, workload.QueueDepth, TargetSize, RunTime, ["--ramp_time=1"], cancellationToken)).Iops;
 
     /// <summary>A plain file behind our NBD server, with the same direct positional I/O
     /// `nbdkit file` does: what the server costs without the engine.</summary>
