@@ -126,6 +126,11 @@ public sealed class GrpcServer : IAsyncDisposable
         kestrel.Limits.MinRequestBodyDataRate = null;
         kestrel.Limits.MinResponseDataRate = null;
         kestrel.Limits.MaxRequestBodySize = null;
+        if (_options.ReceiveWindowBytes is { } window)
+        {
+            kestrel.Limits.Http2.InitialStreamWindowSize = window;
+            kestrel.Limits.Http2.InitialConnectionWindowSize = window;
+        }
         _listeners.Clear();
         foreach (var endpoint in _options.Endpoints)
         {

@@ -9,6 +9,11 @@ public sealed class GrpcServerOptions
     /// <summary>A request message larger than this ends the call with RESOURCE_EXHAUSTED.</summary>
     public int MaxReceiveMessageSize { get; set; } = Protocol.GrpcProtocol.DefaultMaxReceiveMessageSize;
 
+    /// <summary>HTTP/2 receive window per stream and per connection: how many request bytes a
+    /// client may send ahead of the server reading them. Null keeps Kestrel's defaults (768 KiB
+    /// and 1 MiB), which bound a stream to about a window per round trip on a long link.</summary>
+    public int? ReceiveWindowBytes { get; set; }
+
     /// <summary>Called once per finished call; exceptions it throws are logged and swallowed.</summary>
     public Action<CallCompletion>? OnCallCompleted { get; set; }
 

@@ -95,6 +95,7 @@ public static partial class DriverHost
         {
             LoggerFactory = loggerFactory,
             OnCallCompleted = call => LogCall(rpcLog, call),
+            ReceiveWindowBytes = Replication.SiteLinkProtocol.MaxInflightBytes,
         };
         options.Endpoints.Add(new ServerEndpoint.Tcp(Replication.SiteLinkAddress.Parse(address).ToListenEndPoint(), tls.Certificate, tls.Authorities));
         return new GrpcServer(options, driver.SiteLinkServices());

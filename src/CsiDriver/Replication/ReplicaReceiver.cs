@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using CsiDriver.Engine;
 using CsiDriver.Engine.Replication;
 using CsiDriver.Rpc;
@@ -52,26 +53,21 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         }
         LogAccepted(open.ReplicationId, open.SiteId, position.SourceSequence, lease.Divergence is not null);
         await responses.WriteAsync(new ReceiverMessage { Opened = opened }, stream.Token).ConfigureAwait(false);
+        using var pipeline = CancellationTokenSource.CreateLinkedTokenSource(stream.Token);
+        var queue = Channel.CreateBounded<Received>(new BoundedChannelOptions(QueuedMessages) { SingleReader = true, SingleWriter = true });
+        var receiving = ReceiveAsync(messages, queue.Writer, lease, pipeline.Token);
         try
         {
-            long number = 0;
-            // A shipper sends at least a heartbeat a second; a stream silent for much longer is
-            // dead (a partition leaves the connection open) and must not hold the link.
-            while (await messages.MoveNextAsync().AsTask().WaitAsync(manager.ReceiverSilenceTimeout, stream.Token).ConfigureAwait(false))
+            try
             {
-                number++;
-                status.Heard();
-                position = await ApplyAsync(messages.Current, lease, position, stream.Token).ConfigureAwait(false);
-                await responses.WriteAsync(new ReceiverMessage
-                {
-                    Ack = new Ack
-                    {
-                        ThroughMessage = number,
-                        AppliedSequence = position.SourceSequence,
-                        AppliedSourceTimestampMicros = position.SourceTimestampMicros,
-                    },
-                }, stream.Token).ConfigureAwait(false);
+                await ApplyQueuedAsync(queue.Reader, lease, position, responses, pipeline.Token).ConfigureAwait(false);
             }
+            finally
+            {
+                // Applying failed or the stream ended: the receiving loop stops with it.
+                await pipeline.CancelAsync().ConfigureAwait(false);
+            }
+            await receiving.ConfigureAwait(false); // its failure (silence, a malformed message) ends the stream
         }
         catch (OperationCanceledException) when (lease.Superseded.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
@@ -88,10 +84,86 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         finally
         {
             status.SetConnected(false);
+            // Stopped with the pipeline; its failure counts only where applying did not fail first.
+            await receiving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
-    private async Task<ReplicaPosition> ApplyAsync(ShipperMessage message, ReceiverLease lease, ReplicaPosition position, CancellationToken cancellationToken)
+    /// <summary>Received messages the applier has not taken yet: enough for the next joined
+    /// batch (up to one journal record) to arrive while one is applied.</summary>
+    private const int QueuedMessages = 2 * ReplicaBatchBuilder.MaxRecordBytes / SiteLinkProtocol.MaxPayloadPerMessage;
+
+    /// <summary>A received message, numbered from 1 after Open; a Batch already turned into the engine's form.</summary>
+    private sealed record Received(long Number, ShipperMessage Message, ReplicaBatch? Batch);
+
+    /// <summary>Reads the stream into <paramref name="queue"/> while earlier messages are applied,
+    /// so receiving, decrypting and parsing overlap the backup's writes and syncs.</summary>
+    private async Task ReceiveAsync(IAsyncEnumerator<ShipperMessage> messages, ChannelWriter<Received> queue, ReceiverLease lease, CancellationToken cancellationToken)
+    {
+        try
+        {
+            long number = 0;
+            // A shipper sends at least a heartbeat a second; a stream silent for much longer is
+            // dead (a partition leaves the connection open) and must not hold the link.
+            while (await messages.MoveNextAsync().AsTask().WaitAsync(manager.ReceiverSilenceTimeout, cancellationToken).ConfigureAwait(false))
+            {
+                lease.Status.Heard();
+                var message = messages.Current;
+                var batch = message.Batch is { } b
+                    ? new ReplicaBatch(b.AfterSequence, b.LastSequence, b.SourceTimestampMicros, Updates(b.Updates, lease))
+                    : null;
+                await queue.WriteAsync(new Received(++number, message, batch), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            queue.TryComplete();
+        }
+    }
+
+    /// <summary>Applies the received messages in order and acknowledges each once durable.
+    /// Batches already queued behind the next one due are joined into one engine batch (one
+    /// record, one sync), acknowledged together by the last one's number: the join is atomic
+    /// like any batch, so the position still moves only by whole messages' worth. A batch that
+    /// is not the next one due (a duplicate or a gap) is applied alone, for the engine to
+    /// ignore or refuse as before.</summary>
+    private async Task ApplyQueuedAsync(ChannelReader<Received> queue, ReceiverLease lease, ReplicaPosition position, IResponseStream<ReceiverMessage> responses, CancellationToken cancellationToken)
+    {
+        while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (!queue.TryRead(out var received))
+            {
+                continue;
+            }
+            var through = received.Number;
+            if (received.Batch is { } first && first.AfterSequence == position.SourceSequence)
+            {
+                var joined = new ReplicaBatchBuilder();
+                joined.TryAdd(first);
+                while (queue.TryPeek(out var next) && next.Batch is { } batch && joined.TryAdd(batch))
+                {
+                    queue.TryRead(out _);
+                    through = next.Number;
+                }
+                position = await ApplyBatchAsync(joined.Build(), lease, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                position = await ApplyAsync(received.Message, received.Batch, lease, position, cancellationToken).ConfigureAwait(false);
+            }
+            await responses.WriteAsync(new ReceiverMessage
+            {
+                Ack = new Ack
+                {
+                    ThroughMessage = through,
+                    AppliedSequence = position.SourceSequence,
+                    AppliedSourceTimestampMicros = position.SourceTimestampMicros,
+                },
+            }, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ReplicaPosition> ApplyAsync(ShipperMessage message, ReplicaBatch? batch, ReceiverLease lease, ReplicaPosition position, CancellationToken cancellationToken)
     {
         var status = lease.Status;
         switch (message.BodyCase)
@@ -118,23 +190,27 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                 status.SetApplied(position.SourceSequence, position.SourceTimestampMicros);
                 return position;
             case ShipperMessage.BodyOneofCase.Batch:
-                var batch = message.Batch;
-                var started = Stopwatch.GetTimestamp();
-                var replicaBatch = new ReplicaBatch(batch.AfterSequence, batch.LastSequence, batch.SourceTimestampMicros, Updates(batch.Updates, lease));
-                position = await engine.ApplyReplicaBatchAsync(lease.Journal, replicaBatch, cancellationToken).ConfigureAwait(false);
-                RecordSizes(replicaBatch.Updates);
-                var bytes = batch.Updates.Sum(u => (long)u.Payload.Length);
-                status.Applied.Add(bytes);
-                Interlocked.Exchange(ref status.LastSyncTicks, Stopwatch.GetElapsedTime(started).Ticks);
-                Interlocked.Exchange(ref status.LastSyncBytes, bytes);
-                status.SetApplied(position.SourceSequence, position.SourceTimestampMicros);
-                return position;
+                return await ApplyBatchAsync(batch!, lease, cancellationToken).ConfigureAwait(false);
             case ShipperMessage.BodyOneofCase.Heartbeat:
                 Interlocked.Exchange(ref status.SourceLastSequence, Math.Max(message.Heartbeat.SourceLastSequence, position.SourceSequence));
                 return position;
             default:
                 throw new RpcException(StatusCode.InvalidArgument, $"unexpected {message.BodyCase} after Open");
         }
+    }
+
+    private async Task<ReplicaPosition> ApplyBatchAsync(ReplicaBatch batch, ReceiverLease lease, CancellationToken cancellationToken)
+    {
+        var status = lease.Status;
+        var started = Stopwatch.GetTimestamp();
+        var position = await engine.ApplyReplicaBatchAsync(lease.Journal, batch, cancellationToken).ConfigureAwait(false);
+        RecordSizes(batch.Updates);
+        var bytes = batch.Updates.Sum(u => (long)u.Payload.Length);
+        status.Applied.Add(bytes);
+        Interlocked.Exchange(ref status.LastSyncTicks, Stopwatch.GetElapsedTime(started).Ticks);
+        Interlocked.Exchange(ref status.LastSyncBytes, bytes);
+        status.SetApplied(position.SourceSequence, position.SourceTimestampMicros);
+        return position;
     }
 
     /// <summary>The replicas' rows follow a size the main site gave them (the engine applied it).</summary>

@@ -34,7 +34,7 @@ public sealed record FailbackBase(long CommonCutSequence, IReadOnlyDictionary<st
 public sealed record ShipperSettings
 {
     /// <summary>Bytes sent and not acknowledged; past it the shipper waits for acks.</summary>
-    public long MaxInflightBytes { get; init; } = 16L << 20;
+    public long MaxInflightBytes { get; init; } = SiteLinkProtocol.MaxInflightBytes;
 
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
 

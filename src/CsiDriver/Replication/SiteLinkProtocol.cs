@@ -28,6 +28,12 @@ public static class SiteLinkProtocol
 
     public const int MaxUpdatesPerMessage = 4096;
 
+    /// <summary>Bytes a shipper may have sent and not yet had acknowledged: two of the backup's
+    /// largest joined batches, so the next one arrives while one is applied (a smaller window
+    /// would starve the joining). The site link's HTTP/2 receive windows are as large, so on a
+    /// long link only acknowledgements pace the shipper, not HTTP/2 flow control.</summary>
+    public const int MaxInflightBytes = 2 * ReplicaBatchBuilder.MaxRecordBytes;
+
     public static ServiceDescriptor Service { get; } = SitelinkReflection.Descriptor.Services.Single(s => s.Name == "SiteLink");
 
     public static MethodDescriptor ReplicateMethod => Service.FindMethodByName("Replicate");
