@@ -89,9 +89,8 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         }
     }
 
-    /// <summary>Received messages the applier has not taken yet: enough for the next joined
-    /// batch (up to one journal record) to arrive while one is applied.</summary>
-    private const int QueuedMessages = 2 * ReplicaBatchBuilder.MaxRecordBytes / SiteLinkProtocol.MaxPayloadPerMessage;
+    /// <summary>Received messages the applier has not taken yet: all a shipper may have in flight.</summary>
+    private const int QueuedMessages = SiteLinkProtocol.MaxInflightBytes / SiteLinkProtocol.MaxPayloadPerMessage + 1;
 
     /// <summary>A received message, numbered from 1 after Open; a Batch already turned into the engine's form.</summary>
     private sealed record Received(long Number, ShipperMessage Message, ReplicaBatch? Batch);
