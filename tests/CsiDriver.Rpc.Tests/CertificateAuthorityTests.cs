@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.Versioning;
 using System.Security.Cryptography.X509Certificates;
 using CsiDriver.Rpc.Tls;
 
@@ -49,6 +50,7 @@ public class CertificateAuthorityTests
     }
 
     [Fact]
+    [UnsupportedOSPlatform("windows")]
     public void Pem_files_load_back_and_the_key_is_its_owners_alone()
     {
         using var authority = new CertificateAuthority("Test CA");
