@@ -14,6 +14,7 @@ internal static partial class Native
     private const int OpenReadOnly = 0;
     private const int OpenDirectory = 0x10000;
     private const int ErrorNotSupported = 95;
+    private const uint SyncFileRangeWrite = 0x2;
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fdatasync(nint fd);
@@ -23,6 +24,9 @@ internal static partial class Native
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fallocate(nint fd, int mode, long offset, long length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int sync_file_range(nint fd, long offset, long length, uint flags);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags);
@@ -40,6 +44,28 @@ internal static partial class Native
             if (fdatasync(handle.DangerousGetHandle()) != 0)
             {
                 throw new IOException("fdatasync failed", new Win32Exception(Marshal.GetLastPInvokeError()));
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Starts writeback of the file's dirty pages without waiting for it (and without
+    /// any durability promise): a later fdatasync then finds little left to write.</summary>
+    public static void StartWriteback(SafeFileHandle handle)
+    {
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            if (sync_file_range(handle.DangerousGetHandle(), 0, 0, SyncFileRangeWrite) != 0)
+            {
+                throw new IOException("sync_file_range(WRITE) failed", new Win32Exception(Marshal.GetLastPInvokeError()));
             }
         }
         finally

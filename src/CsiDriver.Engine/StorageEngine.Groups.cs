@@ -151,15 +151,32 @@ public sealed partial class StorageEngine
     /// <exception cref="OutOfRangeException">Those records were released.</exception>
     public IEnumerable<JournalRecord> ReadJournal(string journal, long fromSequence)
     {
+        var reader = OpenJournalReader(journal, fromSequence);
+        return ReadThrough(reader, GetJournalStatus(journal).LastSequence);
+
+        static IEnumerable<JournalRecord> ReadThrough(JournalReader reader, long last)
+        {
+            using (reader)
+            {
+                while (reader.NextSequence <= last && reader.TryRead(out var record))
+                {
+                    yield return record;
+                }
+            }
+        }
+    }
+
+    /// <summary>A resumable reader of the journal's records from <paramref name="fromSequence"/> on (see <see cref="JournalReader"/>).</summary>
+    /// <exception cref="OutOfRangeException">Those records were released.</exception>
+    public JournalReader OpenJournalReader(string journal, long fromSequence)
+    {
         GroupJournal source;
         lock (_structure)
         {
             source = GetGroup(journal).Journal;
         }
-        var names = _volumes.Values.ToDictionary(v => v.Number, v => v.Id);
-        return source.Read(fromSequence).Select(r => new JournalRecord(
-            r.Header.Sequence, r.Header.Kind, r.Header.VolumeNumber, names.GetValueOrDefault(r.Header.VolumeNumber),
-            r.Header.Offset, r.Header.Length, r.Header.TimestampMicros, r.Payload.ToArray()));
+        return new JournalReader(new JournalCursor(source, fromSequence),
+            number => _volumes.Values.FirstOrDefault(v => v.Number == number)?.Id);
     }
 
     public JournalStatus GetJournalStatus(string journal)

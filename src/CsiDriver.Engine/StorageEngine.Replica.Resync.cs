@@ -57,7 +57,7 @@ public sealed partial class StorageEngine
                 ProtectedSequence = state.SourceSequence,
                 ProtectedTimestampMicros = state.SourceTimestampMicros,
             };
-            WaitDurable(group, AppendState(group, resyncing));
+            group.Commit.WaitDurable(AppendState(group, resyncing));
         }
     }
 
@@ -164,7 +164,7 @@ public sealed partial class StorageEngine
                 sequence = AppendState(group, new ReplicaState(state.ProtectedSequence, state.ProtectedTimestampMicros, false, 0, 0));
             }
             leaving.SelectMany(Unlink).ToList().ForEach(layer => layer.DeleteFiles());
-            WaitDurable(group, sequence);
+            group.Commit.WaitDurable(sequence);
             DeleteProtectiveSnapshots(group);
         }
     }
@@ -220,19 +220,6 @@ public sealed partial class StorageEngine
         }
         SignalReplicaChanged(group);
         return sequence;
-    }
-
-    /// <summary>Makes the journal durable through <paramref name="sequence"/> on this thread. Used
-    /// where the caller must not go on before (possibly while the group is paused: a replica
-    /// group's only writer is the applier, so holding it over the sync costs no one else);
-    /// syncing inline rather than blocking on group commit keeps the thread pool free.</summary>
-    private static void WaitDurable(ConsistencyGroup group, long sequence)
-    {
-        if (group.Commit.DurableSequence < sequence)
-        {
-            group.Journal.Sync();
-            group.Commit.MarkDurable(sequence);
-        }
     }
 
     private Snapshot? FindProtectiveSnapshot(Volume volume) =>

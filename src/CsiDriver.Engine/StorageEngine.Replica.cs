@@ -180,7 +180,7 @@ public sealed partial class StorageEngine
         // Durable before it touches a data file: a batch cut off with a torn tail after a power
         // loss must leave no trace, and data files may reach the disk before the journal does.
         // Still paused, so no snapshot cut can fall between the record and its application.
-        WaitDurable(group, sequence);
+        group.Commit.WaitDurable(sequence); // possibly while paused: a replica group's only writer is the applier
         for (var i = 0; i < volumes.Count; i++)
         {
             var update = batch.Updates[i];

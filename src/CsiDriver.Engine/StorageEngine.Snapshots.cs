@@ -76,10 +76,10 @@ public sealed partial class StorageEngine
                 pauseTime = pause.Elapsed;
             }
             snapshots.ForEach(s => _snapshots[s.Id] = s);
-            // The journals up to the cut and the catalog naming the snapshots are synced side by side.
-            var durable = byGroup.Select(g => g.Key.Commit.WaitDurableAsync(g.Key.Journal.LastSequence).AsTask()).ToArray();
+            // The catalog naming the snapshots, then the journals up to the cut, synced on this
+            // thread (see GroupCommit: nothing here may wait for the thread pool under the lock).
             SaveCatalog();
-            Task.WaitAll(durable);
+            byGroup.ForEach(g => g.Key.Commit.WaitDurable(g.Key.Journal.LastSequence));
             cut = new GroupCut(points, pauseTime);
             return snapshots;
         }

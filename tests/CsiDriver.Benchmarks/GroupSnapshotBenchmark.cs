@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CsiDriver.Engine;
+using CsiDriver.Engine.Consistency;
 
 namespace CsiDriver.Benchmarks;
 
@@ -110,18 +111,13 @@ public sealed class GroupSnapshotBenchmark : IBenchmark
             var latencies = new List<double>();
             var block = new byte[4096];
             var random = new Random(seed);
-            var clock = Stopwatch.StartNew();
-            var due = TimeSpan.Zero;
+            var pace = new SteadyPace(WriterPace);
             try
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    if (due > clock.Elapsed)
-                    {
-                        await Task.Delay(due - clock.Elapsed, stop);
-                    }
-                    // A stalled writer does not catch up in a burst: the load stays steady.
-                    due = TimeSpan.FromTicks(Math.Max((due + WriterPace).Ticks, clock.Elapsed.Ticks));
+                    await Task.Delay(pace.UntilDue, stop);
+                    pace.Step();
                     random.NextBytes(block.AsSpan(0, 16));
                     var started = Stopwatch.GetTimestamp();
                     await volume.WriteAsync(block.Length * (long)random.Next((int)(volume.Size / block.Length)), block, fua: false, CancellationToken.None);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 
 namespace CsiDriver.Engine.Consistency;
 
@@ -41,18 +40,13 @@ public sealed class TransactionWorkload
     public async Task<long> RunAsync(long maxTransactions, TimeSpan maxDuration, TimeSpan pace = default, CancellationToken cancellationToken = default)
     {
         var block = new byte[TransactionRecord.Size];
-        var clock = Stopwatch.StartNew();
-        var due = TimeSpan.Zero;
+        var steady = new SteadyPace(pace);
         try
         {
-            for (var n = Committed + 1; n <= maxTransactions && clock.Elapsed < maxDuration && !cancellationToken.IsCancellationRequested; n++)
+            for (var n = Committed + 1; n <= maxTransactions && steady.Elapsed < maxDuration && !cancellationToken.IsCancellationRequested; n++)
             {
-                if (due > clock.Elapsed)
-                {
-                    await Task.Delay(due - clock.Elapsed, cancellationToken);
-                }
-                // Time lost to a slow transaction is not made up by a burst: the load stays steady.
-                due = TimeSpan.FromTicks(Math.Max((due + pace).Ticks, clock.Elapsed.Ticks));
+                await Task.Delay(steady.UntilDue, cancellationToken);
+                steady.Step();
                 new TransactionRecord(TransactionSide.Primary, n).Write(block);
                 await _primary.WriteAsync(_layout.OffsetOf(n), block, fua: false, CancellationToken.None);
                 new TransactionRecord(TransactionSide.Mirror, n).Write(block);

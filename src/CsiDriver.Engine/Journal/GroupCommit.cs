@@ -2,20 +2,32 @@ namespace CsiDriver.Engine.Journal;
 
 /// <summary>
 /// Group commit: FLUSH and FUA waiters share syncs. A waiter whose record is not yet durable
-/// joins the sync in flight, or starts one; a sync covers every record appended before it
-/// started, so under load one fdatasync acknowledges many waiters.
+/// joins the sync in flight, or runs one itself, on its own thread; a sync covers every record
+/// appended before it started, so under load one fdatasync acknowledges many waiters.
+/// A sync never waits for a thread-pool thread: a caller holding a lock while it waits for
+/// durability (a snapshot holds the engine's structure lock) must not depend on a pool that
+/// callers blocked on that lock may have exhausted.
 /// </summary>
 internal sealed class GroupCommit(GroupJournal journal)
 {
     private readonly object _gate = new();
     private long _durable;
-    private Task? _inFlight;
+    private TaskCompletionSource? _inFlight;
 
     /// <summary>Newest sequence known durable.</summary>
     public long DurableSequence => Volatile.Read(ref _durable);
 
     public ValueTask WaitDurableAsync(long sequence) =>
         DurableSequence >= sequence ? ValueTask.CompletedTask : WaitSlowAsync(sequence);
+
+    /// <summary>Returns once <paramref name="sequence"/> is durable, blocking this thread.</summary>
+    public void WaitDurable(long sequence)
+    {
+        while (Join(sequence) is { } joined)
+        {
+            joined.GetAwaiter().GetResult();
+        }
+    }
 
     /// <summary>Marks <paramref name="sequence"/> durable without a sync (recovery, after a checkpoint).</summary>
     public void MarkDurable(long sequence)
@@ -28,22 +40,34 @@ internal sealed class GroupCommit(GroupJournal journal)
 
     private async ValueTask WaitSlowAsync(long sequence)
     {
-        while (true)
+        while (Join(sequence) is { } joined)
         {
-            Task sync;
-            lock (_gate)
-            {
-                if (_durable >= sequence)
-                {
-                    return;
-                }
-                sync = _inFlight ??= Task.Run(SyncOnce);
-            }
-            await sync.ConfigureAwait(false);
+            await joined.ConfigureAwait(false);
         }
     }
 
-    private void SyncOnce()
+    /// <summary>Null once <paramref name="sequence"/> is durable; else the sync in flight to wait
+    /// for, or, when none was, a completed task after running one on this thread.</summary>
+    private Task? Join(long sequence)
+    {
+        TaskCompletionSource sync;
+        lock (_gate)
+        {
+            if (_durable >= sequence)
+            {
+                return null;
+            }
+            if (_inFlight is not null)
+            {
+                return _inFlight.Task;
+            }
+            sync = _inFlight = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        SyncOnce(sync);
+        return Task.CompletedTask;
+    }
+
+    private void SyncOnce(TaskCompletionSource sync)
     {
         try
         {
@@ -52,14 +76,18 @@ internal sealed class GroupCommit(GroupJournal journal)
             lock (_gate)
             {
                 _durable = Math.Max(_durable, target);
+                _inFlight = null;
             }
         }
-        finally
+        catch (Exception e)
         {
             lock (_gate)
             {
                 _inFlight = null;
             }
+            sync.SetException(e);
+            throw;
         }
+        sync.SetResult();
     }
 }

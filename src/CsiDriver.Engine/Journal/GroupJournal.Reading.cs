@@ -1,58 +1,64 @@
 namespace CsiDriver.Engine.Journal;
 
+/// <summary>Where a reader of the journal stands in one segment: its path, the offset to scan
+/// from, the length published so far, and whether that length is final (the segment was rolled).</summary>
+internal readonly record struct SegmentPlace(long Number, string Path, long Offset, long Length, bool Final);
+
 internal sealed partial class GroupJournal
 {
+    /// <summary>The segment holding <paramref name="sequence"/> (the newest one when the sequence
+    /// is not appended yet) and the index point to scan from.</summary>
+    /// <exception cref="OutOfRangeException">The record was already released.</exception>
+    public SegmentPlace Locate(long sequence)
+    {
+        lock (_segments)
+        {
+            if (sequence < _segments[0].StartSequence)
+            {
+                throw Released(sequence);
+            }
+            var segment = _segments.FindLast(s => s.StartSequence <= sequence)!;
+            return new SegmentPlace(segment.Number, segment.Path, segment.StartOf(sequence), Volatile.Read(ref segment.Length), segment != _active);
+        }
+    }
+
+    /// <summary>Segment <paramref name="number"/>'s length now and whether it is final. A segment is
+    /// rolled (its length final) under this lock, after its last append published its length.</summary>
+    /// <exception cref="OutOfRangeException">The segment was released while a reader was at <paramref name="sequence"/> in it.</exception>
+    public SegmentPlace Tail(long number, long sequence)
+    {
+        lock (_segments)
+        {
+            var segment = _segments.Find(s => s.Number == number) ?? throw Released(sequence);
+            return new SegmentPlace(number, segment.Path, 0, Volatile.Read(ref segment.Length), segment != _active);
+        }
+    }
+
     /// <summary>
     /// Records from <paramref name="fromSequence"/> up to the newest appended when the call is
     /// made, in order, each checked. The payload of a yielded record is valid until the next one
-    /// is requested (the shipper copies what it keeps).
+    /// is requested.
     /// </summary>
     /// <exception cref="OutOfRangeException">The records from there on were already released.</exception>
     /// <exception cref="CorruptionException">A record failed its checks.</exception>
     public IEnumerable<(RecordHeader Header, ReadOnlyMemory<byte> Payload)> Read(long fromSequence)
     {
-        List<(string Path, long StartSequence, long Length)> segments;
         var last = LastSequence;
-        lock (_segments)
+        return ReadThrough(new JournalCursor(this, fromSequence), last);
+
+        static IEnumerable<(RecordHeader, ReadOnlyMemory<byte>)> ReadThrough(JournalCursor cursor, long last)
         {
-            if (fromSequence < _segments[0].StartSequence)
+            using (cursor)
             {
-                throw new OutOfRangeException(
-                    $"journal records from {fromSequence} were released; the oldest held is {_segments[0].StartSequence}");
+                while (cursor.NextSequence <= last && cursor.TryNext(out var header, out var payload))
+                {
+                    yield return (header, payload);
+                }
             }
-            segments = _segments.Select(s => (s.Path, s.StartSequence, Volatile.Read(ref s.Length))).ToList();
         }
-        var start = segments.FindLastIndex(s => s.StartSequence <= fromSequence);
-        return ReadSegments(segments.Skip(start), fromSequence, last);
     }
 
-    private static IEnumerable<(RecordHeader, ReadOnlyMemory<byte>)> ReadSegments(
-        IEnumerable<(string Path, long StartSequence, long Length)> segments, long fromSequence, long lastSequence)
-    {
-        foreach (var segment in segments)
-        {
-            using var reader = SegmentReader.Open(segment.Path, segment.Length, out var error)
-                ?? throw new CorruptionException($"{segment.Path}: {error}");
-            while (true)
-            {
-                var status = reader.Next();
-                if (status == SegmentReadStatus.End)
-                {
-                    break;
-                }
-                if (status == SegmentReadStatus.Invalid)
-                {
-                    throw new CorruptionException($"{segment.Path}: {reader.Error}");
-                }
-                if (reader.Header.Sequence > lastSequence)
-                {
-                    yield break;
-                }
-                if (reader.Header.Sequence >= fromSequence)
-                {
-                    yield return (reader.Header, reader.Payload);
-                }
-            }
-        }
-    }
+    /// <summary>Caller holds the segment list.</summary>
+    private OutOfRangeException Released(long sequence) =>
+        new($"journal records from {sequence} were released; the oldest held is {_segments[0].StartSequence}");
 }

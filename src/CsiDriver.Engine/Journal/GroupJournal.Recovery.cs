@@ -88,6 +88,7 @@ internal sealed partial class GroupJournal
                     cutReason = $"{Path.GetFileName(segment.Path)}: {reason}";
                     break;
                 }
+                segment.Indexed(reader.Header.Sequence, reader.Position - reader.Header.TotalLength, journal._segments);
                 if (reader.Header.Sequence > checkpointSequence)
                 {
                     replay(reader.Header, reader.Payload.Span);

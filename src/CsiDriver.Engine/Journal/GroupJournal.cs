@@ -83,6 +83,7 @@ internal sealed partial class GroupJournal : IDisposable
             Roll();
         }
         var sequence = _lastSequence + 1;
+        _active.Indexed(sequence, _active.Length, _segments);
         new RecordHeader(kind, volumeNumber, sequence, offset, length, timestampMicros, payload.Length)
             .Write(_recordHeader, payload.Span);
         _vector[0] = _recordHeader;
@@ -239,6 +240,11 @@ internal sealed partial class GroupJournal : IDisposable
 
     private sealed class Segment(long number, long startSequence, string path)
     {
+        /// <summary>Bytes of records between two points of <see cref="Index"/> at least.</summary>
+        private const long IndexStride = 1 << 20;
+
+        private long _lastIndexed = JournalFormat.SegmentHeaderSize;
+
         public long Number { get; } = number;
 
         public long StartSequence { get; } = startSequence;
@@ -248,5 +254,47 @@ internal sealed partial class GroupJournal : IDisposable
         public SafeFileHandle? Handle { get; set; }
 
         public long Length;
+
+        /// <summary>In memory only: where some records start (sequence, offset), ascending, about
+        /// one per <see cref="IndexStride"/>, so a reader starting inside a segment scans at most
+        /// that much to find its record. A segment nobody appended or replayed since the engine
+        /// opened has none, and is scanned from its start. Guarded by the journal's segment list.</summary>
+        public List<(long Sequence, long Offset)> Index { get; } = [];
+
+        /// <summary>Notes that the record <paramref name="sequence"/> starts at <paramref name="offset"/>
+        /// (records arrive in order); it becomes an index point once a stride has passed since the last.</summary>
+        public void Indexed(long sequence, long offset, object guard)
+        {
+            if (offset - _lastIndexed < IndexStride)
+            {
+                return;
+            }
+            _lastIndexed = offset;
+            lock (guard)
+            {
+                Index.Add((sequence, offset));
+            }
+        }
+
+        /// <summary>The offset to start scanning at for <paramref name="sequence"/>. Caller holds the guard.</summary>
+        public long StartOf(long sequence)
+        {
+            var offset = (long)JournalFormat.SegmentHeaderSize;
+            var (low, high) = (0, Index.Count - 1);
+            while (low <= high)
+            {
+                var middle = (low + high) / 2;
+                if (Index[middle].Sequence <= sequence)
+                {
+                    offset = Index[middle].Offset;
+                    low = middle + 1;
+                }
+                else
+                {
+                    high = middle - 1;
+                }
+            }
+            return offset;
+        }
     }
 }

@@ -25,6 +25,7 @@ public sealed partial class VolumeGroupService
         var joining = wanted.Except(current, StringComparer.Ordinal).ToList();
         using (VolumeLocks.Acquire(driver.Locks, leaving.Concat(joining)))
         {
+            RequireNotReplicated(group.Id, leaving.Concat(joining));
             RequireJoinable(joining, group.Id);
             foreach (var volumeId in leaving)
             {
@@ -41,6 +42,25 @@ public sealed partial class VolumeGroupService
             }
         }
         return Task.FromResult(new ModifyVolumeGroupMembershipResponse { VolumeGroup = ToAddons(group.Id) });
+    }
+
+    /// <summary>A replicated group's members are its backup's replica volumes: a volume moved in
+    /// would not be shipped, one moved out would still be promoted with the rest. So is a volume
+    /// replicated on its own, whose journal the move would change. Either is FAILED_PRECONDITION
+    /// until replication is disabled (the replication calls hold the group's lock, so this
+    /// cannot race with an enable).</summary>
+    private void RequireNotReplicated(string groupId, IEnumerable<string> moving)
+    {
+        if (driver.State.FindReplication(groupId) is not null)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition,
+                $"volume group '{groupId}' is replicated; disable its replication (DisableVolumeReplication) before changing its membership");
+        }
+        if (moving.FirstOrDefault(volumeId => driver.State.FindReplication(volumeId) is not null) is { } replicated)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition,
+                $"volume '{replicated}' is replicated on its own; disable its replication (DisableVolumeReplication) before moving it between groups");
+        }
     }
 
     /// <summary>Moves a create's volumes into its group and marks the create finished; inserts

@@ -87,7 +87,8 @@ public sealed partial class FuseLoopAttacher(string attachDirectory, NbdEndpoint
     /// <summary>Null while the attachment works; otherwise why it does not.</summary>
     public string? Problem(Attachment attachment)
     {
-        if (!IsNbdfuse(attachment.HelperPid))
+        using var helper = LiveNbdfuse(attachment.HelperPid);
+        if (helper is null)
         {
             return $"the nbdfuse process (pid {attachment.HelperPid}) serving {attachment.Device} is gone";
         }
@@ -109,12 +110,14 @@ public sealed partial class FuseLoopAttacher(string attachDirectory, NbdEndpoint
             // Lazy: a lost attachment's file may still be held open by a loop device being torn down.
             await ExternalCommand.TryRunAsync("fusermount3", ["-u", "-z", directory], cancellationToken);
         }
-        if (helperPid > 0 && IsNbdfuse(helperPid))
+        if (LiveNbdfuse(helperPid) is { } helper)
         {
-            using var helper = Process.GetProcessById(helperPid);
-            if (!helper.WaitForExit(TimeSpan.FromSeconds(5)))
+            using (helper)
             {
-                helper.Kill();
+                if (!helper.WaitForExit(TimeSpan.FromSeconds(5)))
+                {
+                    helper.Kill();
+                }
             }
         }
         File.Delete(directory + ".pid");
@@ -127,10 +130,20 @@ public sealed partial class FuseLoopAttacher(string attachDirectory, NbdEndpoint
         return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
     }
 
-    private static bool IsNbdfuse(int pid)
+    /// <summary>The nbdfuse helper with that pid, or null when there is none: after the unmount it
+    /// exits by itself, at any moment, including between the checks here.</summary>
+    private static Process? LiveNbdfuse(int pid)
     {
-        var comm = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/comm";
-        return pid > 0 && File.Exists(comm) && File.ReadAllText(comm).Trim() == "nbdfuse";
+        try
+        {
+            return pid > 0 && File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/comm").Trim() == "nbdfuse"
+                ? Process.GetProcessById(pid)
+                : null;
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "attached volume {VolumeId} as {Device} (nbdfuse pid {Pid})")]

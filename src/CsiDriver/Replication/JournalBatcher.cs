@@ -9,42 +9,39 @@ namespace CsiDriver.Replication;
 /// <see cref="SiteLinkProtocol.MaxPayloadPerMessage"/> payload bytes each. A batch covers every
 /// sequence in its range; records of volumes outside the link (another replication's, or
 /// another volume's in per-volume mode) and records that change no data are left out.
-/// One read of the journal serves consecutive batches until it reaches the newest record of
-/// its start (a read starts by scanning its segment, so catching up costs one scan, not one
-/// per batch).
+/// One resumable reader of the journal serves consecutive batches, also across the moments
+/// the shipper has caught up with the writers, so tailing the journal reads each record once.
 /// </summary>
 public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOnlySet<string> volumeIds) : IDisposable
 {
-    private IEnumerator<JournalRecord>? _read;
+    private JournalReader? _reader;
     private JournalRecord? _held;
-    private long _readAfter = -1;
 
     /// <summary>The next batch after <paramref name="after"/>, or null when the journal holds nothing newer.</summary>
     /// <exception cref="Engine.OutOfRangeException">Records after <paramref name="after"/> were released (overrun).</exception>
     public (Batch Batch, long PayloadBytes)? Next(long after)
     {
-        if (_read is null || after != _readAfter)
+        if (_reader is null || after + 1 != (_held?.Sequence ?? _reader.NextSequence))
         {
             EndRead();
             if (engine.GetJournalStatus(journal).LastSequence <= after)
             {
                 return null;
             }
-            _read = engine.ReadJournal(journal, after + 1).GetEnumerator();
+            _reader = engine.OpenJournalReader(journal, after + 1);
         }
         Batch? batch = null;
         long bytes = 0;
-        while (_held is not null || _read.MoveNext())
+        while (_held is not null || _reader.TryRead(out _held))
         {
-            var record = _held ?? _read.Current;
-            _held = null;
+            var record = _held;
             var update = ToUpdate(record);
             if (update is not null && batch is not null && batch.Updates.Count > 0
                 && (bytes + record.Payload.Length > SiteLinkProtocol.MaxPayloadPerMessage || batch.Updates.Count >= SiteLinkProtocol.MaxUpdatesPerMessage))
             {
-                _held = record; // first of the next batch
-                break;
+                break; // the held record starts the next batch
             }
+            _held = null;
             batch ??= new Batch { AfterSequence = after };
             if (update is not null)
             {
@@ -54,14 +51,6 @@ public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOn
             batch.LastSequence = record.Sequence;
             batch.SourceTimestampMicros = record.TimestampMicros;
         }
-        if (_held is null)
-        {
-            EndRead();
-        }
-        else
-        {
-            _readAfter = batch!.LastSequence;
-        }
         return batch is null ? null : (batch, bytes);
     }
 
@@ -69,10 +58,9 @@ public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOn
 
     private void EndRead()
     {
-        _read?.Dispose();
-        _read = null;
+        _reader?.Dispose();
+        _reader = null;
         _held = null;
-        _readAfter = -1;
     }
 
     private Update? ToUpdate(JournalRecord record)

@@ -1,6 +1,5 @@
-using System.Net;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using CsiDriver.Rpc.Tls;
 
 namespace CsiDriver.ConformanceTests.Infrastructure;
 
@@ -16,14 +15,11 @@ public sealed record SiteIdentity(string Name, string CertificatePath, string Ke
 /// <summary>
 /// An in-process test PKI written as PEM files into a temporary directory: one CA every site of
 /// the test trusts, a certificate per site signed by it, and on request identities signed by a
-/// second, unrelated CA (a peer the sites must refuse). ECDSA P-256 keys, SHA-256 signatures;
-/// valid from an hour ago for a day, so clock skew between the test and the driver is harmless.
+/// second, unrelated CA (a peer the sites must refuse). See <see cref="CertificateAuthority"/>
+/// for keys, names and validity.
 /// </summary>
 public sealed class TestCertificates : IDisposable
 {
-    private static readonly Oid ServerAuth = new("1.3.6.1.5.5.7.3.1");
-    private static readonly Oid ClientAuth = new("1.3.6.1.5.5.7.3.2");
-
     private readonly Authority _trusted;
     private readonly Lazy<Authority> _foreign;
 
@@ -68,11 +64,10 @@ public sealed class TestCertificates : IDisposable
         }
     }
 
-    /// <summary>One CA: its self-signed certificate and key, and the leaf certificates it issued.</summary>
+    /// <summary>One CA, its certificate file, and the site certificates it issued (files).</summary>
     private sealed class Authority : IDisposable
     {
-        private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        private readonly X509Certificate2 _certificate;
+        private readonly CertificateAuthority _authority;
         private readonly string _name;
         private readonly string _directory;
         private readonly Dictionary<string, SiteIdentity> _issued = new(StringComparer.Ordinal);
@@ -81,14 +76,9 @@ public sealed class TestCertificates : IDisposable
         {
             _name = name;
             _directory = directory;
-            var request = new CertificateRequest($"CN={name}, O=Formation tests", _key, HashAlgorithmName.SHA256);
-            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, hasPathLengthConstraint: true, pathLengthConstraint: 0, critical: true));
-            request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true));
-            request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
-            var (notBefore, notAfter) = Validity();
-            _certificate = request.CreateSelfSigned(notBefore, notAfter);
+            _authority = new CertificateAuthority(name);
             CertificatePath = Path.Combine(directory, name + ".crt");
-            File.WriteAllText(CertificatePath, _certificate.ExportCertificatePem());
+            File.WriteAllText(CertificatePath, _authority.CertificatePem);
         }
 
         public string CertificatePath { get; }
@@ -101,41 +91,17 @@ public sealed class TestCertificates : IDisposable
                 {
                     return existing;
                 }
-                using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-                var request = new CertificateRequest($"CN={site}, O=Formation tests", key, HashAlgorithmName.SHA256);
-                request.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, pathLengthConstraint: 0, critical: true));
-                request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
                 // One certificate per site serves both ends of the link: the site listens with it
                 // and dials its peer with it.
-                request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([ServerAuth, ClientAuth], critical: false));
-                var names = new SubjectAlternativeNameBuilder();
-                names.AddDnsName("localhost");
-                names.AddIpAddress(IPAddress.Loopback);
-                request.CertificateExtensions.Add(names.Build());
-                request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
-                request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));
-                // Issued within the CA's own validity (computed a moment earlier, so "now" differs).
-                using var certificate = request.Create(
-                    _certificate, _certificate.NotBefore.ToUniversalTime(), _certificate.NotAfter.ToUniversalTime(), RandomNumberGenerator.GetBytes(16));
+                using var certificate = _authority.Issue(site, CertificateUse.ServerAndClient);
                 var prefix = Path.Combine(_directory, _name + "-" + site);
                 var identity = new SiteIdentity(site, prefix + ".crt", prefix + ".key", CertificatePath);
-                File.WriteAllText(identity.CertificatePath, certificate.ExportCertificatePem());
-                File.WriteAllText(identity.KeyPath, key.ExportPkcs8PrivateKeyPem());
+                certificate.WritePemFiles(identity.CertificatePath, identity.KeyPath);
                 _issued[site] = identity;
                 return identity;
             }
         }
 
-        public void Dispose()
-        {
-            _certificate.Dispose();
-            _key.Dispose();
-        }
-
-        private static (DateTimeOffset NotBefore, DateTimeOffset NotAfter) Validity()
-        {
-            var now = DateTimeOffset.UtcNow;
-            return (now.AddHours(-1), now.AddDays(1));
-        }
+        public void Dispose() => _authority.Dispose();
     }
 }

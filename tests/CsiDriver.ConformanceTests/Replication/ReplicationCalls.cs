@@ -1,9 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using CsiAddons.Replication;
 using CsiDriver.ConformanceTests.Infrastructure;
+using CsiDriver.Rpc.Tls;
 
 namespace CsiDriver.ConformanceTests.Replication;
 
@@ -67,26 +66,13 @@ public static class ReplicationCalls
     /// certificate it signed, with the key, all PEM.</summary>
     public static Dictionary<string, string> TlsSecrets()
     {
-        // One validity window for both: a site certificate may not outlive its CA.
-        var notBefore = DateTimeOffset.UtcNow.AddMinutes(-5);
-        var notAfter = notBefore.AddDays(1);
-        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var caRequest = new CertificateRequest("CN=formation test CA", caKey, HashAlgorithmName.SHA256);
-        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        using var ca = caRequest.CreateSelfSigned(notBefore, notAfter);
-
-        using var siteKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var siteRequest = new CertificateRequest("CN=main.site.test", siteKey, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        siteRequest.CertificateExtensions.Add(names.Build());
-        using var site = siteRequest.Create(ca, notBefore, notAfter.AddMinutes(-1), [1, 2, 3, 4]);
-
+        using var authority = new CertificateAuthority("formation test CA");
+        using var site = authority.Issue("main.site.test", CertificateUse.ServerAndClient);
         return new Dictionary<string, string>
         {
-            ["tls.crt"] = site.ExportCertificatePem(),
-            ["tls.key"] = siteKey.ExportPkcs8PrivateKeyPem(),
-            ["ca.crt"] = ca.ExportCertificatePem(),
+            ["tls.crt"] = site.CertificatePem,
+            ["tls.key"] = site.KeyPem,
+            ["ca.crt"] = authority.CertificatePem,
         };
     }
 }

@@ -236,6 +236,32 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
     }
 
     [Fact]
+    public async Task A_replicated_group_keeps_its_membership_until_replication_is_disabled()
+    {
+        var ids = await _fixture.Csi.CreateVolumesAsync(3);
+        var groupId = (await _addons.CreateGroupAsync(ids[0], ids[1])).VolumeGroupId;
+        var alone = OfVolume(ids[2]);
+        await _addons.Enable(EnableRequest(OfGroup(groupId), Parameters(UnreachablePeer()), TlsSecrets()));
+        await _addons.Enable(EnableRequest(alone, Parameters(UnreachablePeer()), TlsSecrets()));
+
+        // Neither a volume joining (it would not be shipped) nor one leaving.
+        foreach (var members in new[] { new[] { ids[0], ids[1], ids[2] }, [ids[0]] })
+        {
+            var failure = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => _addons.ModifyVolumeGroupMembership(
+                new() { VolumeGroupId = groupId, VolumeIds = { members } }));
+            Assert.Contains("DisableVolumeReplication", failure.Message);
+        }
+        await _addons.Disable(OfGroup(groupId));
+        // A volume replicated on its own does not move into a group either.
+        var moving = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => _addons.ModifyVolumeGroupMembership(
+            new() { VolumeGroupId = groupId, VolumeIds = { ids[0], ids[1], ids[2] } }));
+        Assert.Contains(ids[2], moving.Message);
+
+        await _addons.Disable(alone);
+        await _addons.ModifyVolumeGroupMembership(new() { VolumeGroupId = groupId, VolumeIds = { ids[0], ids[1], ids[2] } });
+    }
+
+    [Fact]
     public async Task Enabling_again_with_the_same_parameters_succeeds_and_with_others_already_exists()
     {
         var source = OfVolume(await VolumeAsync());

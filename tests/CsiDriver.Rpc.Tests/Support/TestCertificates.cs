@@ -1,75 +1,44 @@
-using System.Net;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using CsiDriver.Rpc.Tls;
 
 namespace CsiDriver.Rpc.Tests.Support;
 
 /// <summary>
-/// Certificates made in-process for the mutual-TLS tests: a site CA with a server certificate
-/// (127.0.0.1, localhost) and a client certificate, and a foreign CA with its own client.
+/// Certificates for the mutual-TLS tests: a site CA with a server-only and a client-only
+/// certificate, and a foreign CA with a client of its own.
 /// </summary>
 internal sealed class TestCertificates : IDisposable
 {
+    private readonly CertificateAuthority _authority = new("Formation Test Site CA");
+    private readonly CertificateAuthority _foreign = new("Some Other CA");
+    private readonly IssuedCertificate _server;
+    private readonly IssuedCertificate _client;
+    private readonly IssuedCertificate _foreignClient;
+
     public TestCertificates()
     {
-        Authority = CreateAuthority("Formation Test Site CA");
-        Server = Issue(Authority, "formation-server", serverAuth: true);
-        Client = Issue(Authority, "formation-client", serverAuth: false);
-        ForeignAuthority = CreateAuthority("Some Other CA");
-        ForeignClient = Issue(ForeignAuthority, "intruder", serverAuth: false);
+        _server = _authority.Issue("formation-server", CertificateUse.Server);
+        _client = _authority.Issue("formation-client", CertificateUse.Client);
+        _foreignClient = _foreign.Issue("intruder", CertificateUse.Client);
     }
 
-    public X509Certificate2 Authority { get; }
+    public X509Certificate2 Authority => _authority.Certificate;
 
-    public X509Certificate2 Server { get; }
+    public X509Certificate2 Server => _server.Certificate;
 
-    public X509Certificate2 Client { get; }
+    public X509Certificate2 Client => _client.Certificate;
 
-    public X509Certificate2 ForeignAuthority { get; }
+    public X509Certificate2 ForeignAuthority => _foreign.Certificate;
 
-    public X509Certificate2 ForeignClient { get; }
+    public X509Certificate2 ForeignClient => _foreignClient.Certificate;
 
     public X509Certificate2Collection Authorities => [Authority];
 
     public void Dispose()
     {
-        foreach (var certificate in new[] { Authority, Server, Client, ForeignAuthority, ForeignClient })
+        foreach (var disposable in new IDisposable[] { _server, _client, _foreignClient, _authority, _foreign })
         {
-            certificate.Dispose();
+            disposable.Dispose();
         }
-    }
-
-    private static X509Certificate2 CreateAuthority(string name)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        var now = DateTimeOffset.UtcNow;
-        return request.CreateSelfSigned(now.AddDays(-1), now.AddDays(1));
-    }
-
-    private static X509Certificate2 Issue(X509Certificate2 authority, string name, bool serverAuth)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
-            [new Oid(serverAuth ? "1.3.6.1.5.5.7.3.1" : "1.3.6.1.5.5.7.3.2")], false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(authority, true, false));
-        if (serverAuth)
-        {
-            var names = new SubjectAlternativeNameBuilder();
-            names.AddIpAddress(IPAddress.Loopback);
-            names.AddDnsName("localhost");
-            request.CertificateExtensions.Add(names.Build());
-        }
-        var now = DateTimeOffset.UtcNow;
-        using var issued = request.Create(authority, now.AddHours(-1), now.AddHours(12), RandomNumberGenerator.GetBytes(12));
-        // A PKCS#12 round trip gives a key SslStream can use on every platform.
-        using var withKey = issued.CopyWithPrivateKey(key);
-        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
     }
 }

@@ -1,14 +1,12 @@
-using System.Net;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using CsiDriver.Replication;
+using CsiDriver.Rpc.Tls;
 
 namespace CsiDriver.Tests.Replication;
 
 /// <summary>
-/// A site-link CA made in-process with one certificate per site (server and client use, valid
-/// for 127.0.0.1 and localhost), and a foreign CA with a certificate of its own; all written as
-/// PEM files into a temporary directory, as `serve --site-link-*` reads them.
+/// A site-link CA with one certificate per site, and a foreign CA with a certificate of its own;
+/// all written as PEM files into a temporary directory and loaded back, as
+/// `serve --site-link-*` reads them.
 /// </summary>
 internal sealed class SiteLinkCertificates : IDisposable
 {
@@ -16,9 +14,10 @@ internal sealed class SiteLinkCertificates : IDisposable
 
     public SiteLinkCertificates()
     {
-        using var authority = CreateAuthority("Formation Site Link Test CA");
-        using var foreign = CreateAuthority("Someone Else's CA");
-        AuthorityPath = WritePem("ca.pem", authority.ExportCertificatePem());
+        using var authority = new CertificateAuthority("Formation Site Link Test CA");
+        using var foreign = new CertificateAuthority("Someone Else's CA");
+        AuthorityPath = Path.Combine(_directory, "ca.pem");
+        File.WriteAllText(AuthorityPath, authority.CertificatePem);
         Main = Issue(authority, "main");
         Backup = Issue(authority, "backup");
         Intruder = Issue(foreign, "intruder");
@@ -36,40 +35,12 @@ internal sealed class SiteLinkCertificates : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private SiteLinkTls Issue(X509Certificate2 issuer, string name)
+    private SiteLinkTls Issue(CertificateAuthority issuer, string name)
     {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer, true, false));
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddDnsName("localhost");
-        request.CertificateExtensions.Add(names.Build());
-        var now = DateTimeOffset.UtcNow;
-        using var certificate = request.Create(issuer, now.AddHours(-1), now.AddHours(12), RandomNumberGenerator.GetBytes(12));
-        var certificatePath = WritePem($"{name}.crt", certificate.ExportCertificatePem());
-        var keyPath = WritePem($"{name}.key", key.ExportPkcs8PrivateKeyPem());
+        using var issued = issuer.Issue(name, CertificateUse.ServerAndClient);
+        var certificatePath = Path.Combine(_directory, $"{name}.crt");
+        var keyPath = Path.Combine(_directory, $"{name}.key");
+        issued.WritePemFiles(certificatePath, keyPath);
         return SiteLinkTls.FromFiles(certificatePath, keyPath, AuthorityPath);
-    }
-
-    private static X509Certificate2 CreateAuthority(string name)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        var now = DateTimeOffset.UtcNow;
-        return request.CreateSelfSigned(now.AddDays(-1), now.AddDays(1));
-    }
-
-    private string WritePem(string name, string pem)
-    {
-        var path = Path.Combine(_directory, name);
-        File.WriteAllText(path, pem);
-        return path;
     }
 }

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using CsiDriver.Engine.Consistency;
 using Microsoft.Data.Sqlite;
 
 namespace CsiDriver.Demo.Shop;
@@ -78,24 +78,21 @@ public sealed class SqliteShop : IBusinessProcess
         using var sale = Command(_sales, "INSERT INTO orders (id, item, quantity, placed_at) VALUES ($id, $item, $quantity, $at)", "$id", "$item", "$quantity", "$at");
         using var movement = Command(_stock, "INSERT INTO movements (order_id, item, quantity) VALUES ($id, $item, $quantity)", "$id", "$item", "$quantity");
         using var take = Command(_stock, "UPDATE stock SET on_hand = on_hand - $quantity WHERE item = $item", "$item", "$quantity");
-        var pace = TimeSpan.FromSeconds(1.0 / Math.Max(1, ordersPerSecond));
-        var clock = Stopwatch.StartNew();
-        var due = TimeSpan.Zero;
+        var pace = new SteadyPace(TimeSpan.FromSeconds(1.0 / Math.Max(1, ordersPerSecond)));
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                if (due > clock.Elapsed)
+                if (pace.UntilDue is { Ticks: > 0 } early)
                 {
-                    stop.WaitHandle.WaitOne(due - clock.Elapsed);
+                    stop.WaitHandle.WaitOne(early);
                     continue;
                 }
-                // A slow order is not made up for by a burst: the load stays steady.
-                due = TimeSpan.FromTicks(Math.Max((due + pace).Ticks, clock.Elapsed.Ticks));
+                pace.Step();
                 var order = Committed + 1;
                 var item = ShopCatalog.ItemOf(order);
                 var quantity = ShopCatalog.QuantityOf(order);
-                var started = clock.Elapsed;
+                var started = pace.Elapsed;
 
                 Set(sale, order, item, quantity, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
                 sale.ExecuteNonQuery();
@@ -110,7 +107,7 @@ public sealed class SqliteShop : IBusinessProcess
                     take.ExecuteNonQuery();
                     transaction.Commit();
                 }
-                Interlocked.Add(ref _latencyMicros, (long)(clock.Elapsed - started).TotalMicroseconds);
+                Interlocked.Add(ref _latencyMicros, (long)(pace.Elapsed - started).TotalMicroseconds);
                 Interlocked.Increment(ref _latencyCount);
                 Interlocked.Exchange(ref _committed, order);
             }

@@ -1,0 +1,47 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace CsiDriver.Engine.Journal;
+
+/// <summary>
+/// A consumer's resumable read of one journal (the replication shipper keeps one while it tails
+/// the journal): records in sequence order from where it was opened, each with its own copy of the
+/// payload and its volume's id. When it has read everything appended so far it says so; a later
+/// call continues from there. Volume ids are looked up as record numbers first appear, so a volume
+/// created after the reader opened is named too.
+/// </summary>
+public sealed class JournalReader : IDisposable
+{
+    private readonly JournalCursor _cursor;
+    private readonly Func<uint, string?> _volumeIdOf;
+    private readonly Dictionary<uint, string?> _volumeIds = [];
+
+    internal JournalReader(JournalCursor cursor, Func<uint, string?> volumeIdOf)
+    {
+        _cursor = cursor;
+        _volumeIdOf = volumeIdOf;
+    }
+
+    /// <summary>The sequence the next record read will have.</summary>
+    public long NextSequence => _cursor.NextSequence;
+
+    /// <summary>The next record, or false when none is appended yet.</summary>
+    /// <exception cref="OutOfRangeException">The records from <see cref="NextSequence"/> were released (an overrun).</exception>
+    /// <exception cref="CorruptionException">A record failed its checks.</exception>
+    public bool TryRead([NotNullWhen(true)] out JournalRecord? record)
+    {
+        if (!_cursor.TryNext(out var header, out var payload))
+        {
+            record = null;
+            return false;
+        }
+        if (!_volumeIds.TryGetValue(header.VolumeNumber, out var volumeId))
+        {
+            volumeId = _volumeIds[header.VolumeNumber] = _volumeIdOf(header.VolumeNumber);
+        }
+        record = new JournalRecord(header.Sequence, header.Kind, header.VolumeNumber, volumeId,
+            header.Offset, header.Length, header.TimestampMicros, payload.ToArray());
+        return true;
+    }
+
+    public void Dispose() => _cursor.Dispose();
+}

@@ -1,0 +1,129 @@
+using CsiDriver.Engine.Journal;
+
+namespace CsiDriver.Engine.Tests;
+
+/// <summary>The resumable journal reader the shipper tails the journal with: it continues where
+/// it stopped, starts inside a segment from an index point, never hands out a record still
+/// being appended, and refuses to move into records released under it.</summary>
+public sealed class JournalCursorTests : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    public void Dispose() => _directory.Dispose();
+
+    private GroupJournal Open(long segmentBytes) =>
+        GroupJournal.Open(Path.Combine(_directory.Path, "j"), "j", 0, segmentBytes, TimeProvider.System, (in RecordHeader _, ReadOnlySpan<byte> _) => { }, out _);
+
+    private static long Append(GroupJournal journal, int payloadBytes)
+    {
+        var sequence = journal.LastSequence + 1;
+        return journal.Append(JournalRecordKind.Write, 1, 0, payloadBytes, Bytes.Pattern(payloadBytes, (int)sequence), 0);
+    }
+
+    private static List<long> Drain(JournalCursor cursor, int payloadBytes)
+    {
+        var read = new List<long>();
+        while (cursor.TryNext(out var header, out var payload))
+        {
+            Assert.Equal(Bytes.Pattern(payloadBytes, (int)header.Sequence), payload.ToArray());
+            read.Add(header.Sequence);
+        }
+        return read;
+    }
+
+    [Fact]
+    public void ContinuesAfterCatchingUpAcrossSegmentRolls()
+    {
+        using var journal = Open(segmentBytes: 4 * (JournalFormat.RecordHeaderSize + 100));
+        for (var i = 0; i < 3; i++)
+        {
+            Append(journal, 100);
+        }
+        using var cursor = new JournalCursor(journal, 1);
+        Assert.Equal([1, 2, 3], Drain(cursor, 100));
+        Assert.Equal([], Drain(cursor, 100));
+        for (var i = 0; i < 10; i++)
+        {
+            Append(journal, 100); // rolls twice or more
+        }
+        Assert.Equal(Enumerable.Range(4, 10).Select(i => (long)i), Drain(cursor, 100));
+        Assert.Equal(14, cursor.NextSequence);
+    }
+
+    [Fact]
+    public void StartsInsideASegmentFromAnIndexPoint()
+    {
+        using var journal = Open(segmentBytes: 64 << 20);
+        for (var i = 0; i < 100; i++)
+        {
+            Append(journal, 64 << 10);
+        }
+        var place = journal.Locate(77);
+        Assert.False(place.Final);
+        Assert.InRange(place.Offset, 60L * (64 << 10), 77L * (64 << 10)); // within a stride (1 MiB = 16 records) before record 77
+        using var cursor = new JournalCursor(journal, 77);
+        Assert.Equal(Enumerable.Range(77, 24).Select(i => (long)i), Drain(cursor, 64 << 10));
+    }
+
+    [Fact]
+    public void RecoveredSegmentsAreIndexedByTheReplay()
+    {
+        using (var journal = Open(segmentBytes: 64 << 20))
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                Append(journal, 64 << 10);
+            }
+        }
+        using var reopened = Open(segmentBytes: 64 << 20);
+        var place = reopened.Locate(77);
+        Assert.True(place.Final);
+        Assert.True(place.Offset > JournalFormat.SegmentHeaderSize);
+        using var cursor = new JournalCursor(reopened, 77);
+        Assert.Equal(Enumerable.Range(77, 24).Select(i => (long)i), Drain(cursor, 64 << 10));
+    }
+
+    [Fact]
+    public void RefusesToMoveIntoReleasedRecords()
+    {
+        using var journal = Open(segmentBytes: 4 * (JournalFormat.RecordHeaderSize + 100));
+        for (var i = 0; i < 20; i++)
+        {
+            Append(journal, 100);
+        }
+        using var cursor = new JournalCursor(journal, 1);
+        Assert.True(cursor.TryNext(out _, out _));
+        journal.ReleaseThrough(12);
+        // The segment it is in stays readable; the next one is gone.
+        Assert.Throws<OutOfRangeException>(() => Drain(cursor, 100));
+        Assert.Throws<OutOfRangeException>(() => new JournalCursor(journal, 2));
+    }
+
+    [Fact]
+    public async Task NeverSeesARecordStillBeingAppended()
+    {
+        // Records of very different sizes appended flat out while a cursor tails them: every one
+        // it hands out is whole (its checksum and pattern match) and none is skipped.
+        using var journal = Open(segmentBytes: 8 << 20);
+        const int Records = 3000;
+        var sizes = Enumerable.Range(0, Records + 1).Select(i => new Random(i).Next(1, 300 << 10)).ToArray();
+        var writer = Task.Run(() =>
+        {
+            for (var i = 1; i <= Records; i++)
+            {
+                Assert.Equal(i, journal.Append(JournalRecordKind.Write, 1, 0, sizes[i], Bytes.Pattern(sizes[i], i), 0));
+            }
+        });
+        using var cursor = new JournalCursor(journal, 1);
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (cursor.NextSequence <= Records && DateTime.UtcNow < deadline)
+        {
+            if (cursor.TryNext(out var header, out var payload))
+            {
+                Assert.Equal(Bytes.Pattern(sizes[header.Sequence], (int)header.Sequence), payload.ToArray());
+            }
+        }
+        await writer;
+        Assert.Equal(Records + 1, cursor.NextSequence);
+    }
+}
