@@ -7,37 +7,22 @@ namespace CsiDriver.Tests.Replication;
 
 /// <summary>The backup's receiver as a shipper drives it: batches sent ahead of their
 /// acknowledgements are joined into fewer durable applies, and the position stays exact.</summary>
-public sealed class ReplicaReceiverTests : IAsyncLifetime
+public sealed class ReplicaReceiverTests : BackupSiteTests
 {
     private const int BlocksPerBatch = 64;
     private const int Slots = (int)(Volumes.Size / 4096);
 
-    private readonly SiteLinkCertificates _certificates = new();
-    private TestSite _backup = null!;
-
-    public async Task InitializeAsync()
-    {
-        _backup = new TestSite("backup", _certificates.Backup);
-        await _backup.StartLinkAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _backup.DisposeAsync();
-        _certificates.Dispose();
-    }
-
     [Fact]
     public async Task Queued_batches_are_joined_into_fewer_records_and_a_new_stream_resumes_exactly_after_the_last_one_applied()
     {
-        using var client = GrpcClient.ForTcp("127.0.0.1", _backup.Port, _certificates.Main.Authorities, _certificates.Main.Certificate);
+        using var client = GrpcClient.ForTcp("127.0.0.1", Backup.Port, Certificates.Main.Authorities, Certificates.Main.Certificate);
         const int firstRun = 40;
         long recordsBefore;
         await using (var call = await OpenAsync(client))
         {
             Assert.Equal(0, call.Applied);
-            var journal = _backup.Engine.GetVolume("solo").JournalName;
-            recordsBefore = _backup.Engine.GetJournalStatus(journal).LastSequence;
+            var journal = Backup.Engine.GetVolume("solo").JournalName;
+            recordsBefore = Backup.Engine.GetJournalStatus(journal).LastSequence;
             // Built first, then sent back to back: they queue up behind the first apply (an fsync).
             foreach (var batch in Enumerable.Range(1, firstRun).Select(sequence => Batch(sequence)).ToList())
             {
@@ -46,7 +31,7 @@ public sealed class ReplicaReceiverTests : IAsyncLifetime
             var acks = await ReadAcksThroughAsync(call.Responses, firstRun);
             Assert.Equal(firstRun, acks[^1].AppliedSequence);
             // Later applies took several batches at once: fewer records and acks than batches.
-            var records = _backup.Engine.GetJournalStatus(journal).LastSequence - recordsBefore;
+            var records = Backup.Engine.GetJournalStatus(journal).LastSequence - recordsBefore;
             Assert.True(records < firstRun, $"{records} journal records for {firstRun} batches");
             Assert.True(acks.Count < firstRun, $"{acks.Count} acks for {firstRun} batches");
             Assert.All(acks.Zip(acks.Skip(1)), pair => Assert.True(pair.Second.ThroughMessage > pair.First.ThroughMessage));
@@ -63,7 +48,7 @@ public sealed class ReplicaReceiverTests : IAsyncLifetime
         {
             var applied = call.Applied;
             Assert.InRange(applied, firstRun, 2 * firstRun);
-            Assert.Equal(Expected(applied), await Volumes.ReadSlotsAsync(_backup.Engine.GetVolume("solo"), Slots));
+            Assert.Equal(Expected(applied), await Volumes.ReadSlotsAsync(Backup.Engine.GetVolume("solo"), Slots));
             // One already-applied batch first: ignored, then the rest joins on.
             await call.Call.WriteAsync(Batch(applied));
             for (var sequence = applied + 1; sequence <= 3 * firstRun; sequence++)
@@ -73,7 +58,7 @@ public sealed class ReplicaReceiverTests : IAsyncLifetime
             var acks = await ReadAcksThroughAsync(call.Responses, 3 * firstRun - applied + 1);
             Assert.Equal(3 * firstRun, acks[^1].AppliedSequence);
         }
-        Assert.Equal(Expected(3 * firstRun), await Volumes.ReadSlotsAsync(_backup.Engine.GetVolume("solo"), Slots));
+        Assert.Equal(Expected(3 * firstRun), await Volumes.ReadSlotsAsync(Backup.Engine.GetVolume("solo"), Slots));
     }
 
     private sealed record OpenStream(DuplexCall<ShipperMessage, ReceiverMessage> Call, IAsyncEnumerator<ReceiverMessage> Responses, long Applied) : IAsyncDisposable
