@@ -151,32 +151,36 @@ public sealed partial class StorageEngine
     /// <exception cref="OutOfRangeException">Those records were released.</exception>
     public IEnumerable<JournalRecord> ReadJournal(string journal, long fromSequence)
     {
-        var reader = OpenJournalReader(journal, fromSequence);
-        return ReadThrough(reader, GetJournalStatus(journal).LastSequence);
-
-        static IEnumerable<JournalRecord> ReadThrough(JournalReader reader, long last)
-        {
-            using (reader)
-            {
-                while (reader.NextSequence <= last && reader.TryRead(out var record))
-                {
-                    yield return record;
-                }
-            }
-        }
+        var volumeIdOf = VolumeIdLookup();
+        return JournalOf(journal).Read(fromSequence).Select(r => JournalRecord.Of(r.Header, volumeIdOf(r.Header.VolumeNumber), r.Payload));
     }
 
     /// <summary>A resumable reader of the journal's records from <paramref name="fromSequence"/> on (see <see cref="JournalReader"/>).</summary>
     /// <exception cref="OutOfRangeException">Those records were released.</exception>
-    public JournalReader OpenJournalReader(string journal, long fromSequence)
+    public JournalReader OpenJournalReader(string journal, long fromSequence) =>
+        new(new JournalCursor(JournalOf(journal), fromSequence), VolumeIdLookup());
+
+    private GroupJournal JournalOf(string journal)
     {
-        GroupJournal source;
         lock (_structure)
         {
-            source = GetGroup(journal).Journal;
+            return GetGroup(journal).Journal;
         }
-        return new JournalReader(new JournalCursor(source, fromSequence),
-            number => _volumes.Values.FirstOrDefault(v => v.Number == number)?.Id);
+    }
+
+    /// <summary>Volume ids by number, each looked up when its number first appears (so a volume
+    /// created after a reader opened is named too); null for a volume that no longer exists.</summary>
+    private Func<uint, string?> VolumeIdLookup()
+    {
+        var known = new Dictionary<uint, string?>();
+        return number =>
+        {
+            if (!known.TryGetValue(number, out var volumeId))
+            {
+                volumeId = known[number] = _volumes.Values.FirstOrDefault(v => v.Number == number)?.Id;
+            }
+            return volumeId;
+        };
     }
 
     public JournalStatus GetJournalStatus(string journal)

@@ -70,11 +70,7 @@ public sealed partial class StorageEngine
     /// null when it was released or not written yet: what a replication position carries.</summary>
     public long? GetRecordTimestampMicros(string journal, long sequence)
     {
-        GroupJournal source;
-        lock (_structure)
-        {
-            source = GetGroup(journal).Journal;
-        }
+        var source = JournalOf(journal);
         if (sequence < 1 || sequence > source.LastSequence || sequence < source.FirstSequence)
         {
             return null;

@@ -14,10 +14,14 @@ public sealed class JournalCursorTests : IDisposable
     private GroupJournal Open(long segmentBytes) =>
         GroupJournal.Open(Path.Combine(_directory.Path, "j"), "j", 0, segmentBytes, TimeProvider.System, (in RecordHeader _, ReadOnlySpan<byte> _) => { }, out _);
 
-    private static long Append(GroupJournal journal, int payloadBytes)
+    /// <summary>Appends <paramref name="count"/> records whose payloads are patterns seeded by their sequence.</summary>
+    private static void Append(GroupJournal journal, int count, int payloadBytes)
     {
-        var sequence = journal.LastSequence + 1;
-        return journal.Append(JournalRecordKind.Write, 1, 0, payloadBytes, Bytes.Pattern(payloadBytes, (int)sequence), 0);
+        for (var i = 0; i < count; i++)
+        {
+            var sequence = journal.LastSequence + 1;
+            journal.Append(JournalRecordKind.Write, 1, 0, payloadBytes, Bytes.Pattern(payloadBytes, (int)sequence), 0);
+        }
     }
 
     private static List<long> Drain(JournalCursor cursor, int payloadBytes)
@@ -35,17 +39,11 @@ public sealed class JournalCursorTests : IDisposable
     public void ContinuesAfterCatchingUpAcrossSegmentRolls()
     {
         using var journal = Open(segmentBytes: 4 * (JournalFormat.RecordHeaderSize + 100));
-        for (var i = 0; i < 3; i++)
-        {
-            Append(journal, 100);
-        }
+        Append(journal, 3, 100);
         using var cursor = new JournalCursor(journal, 1);
         Assert.Equal([1, 2, 3], Drain(cursor, 100));
         Assert.Equal([], Drain(cursor, 100));
-        for (var i = 0; i < 10; i++)
-        {
-            Append(journal, 100); // rolls twice or more
-        }
+        Append(journal, 10, 100); // rolls twice or more
         Assert.Equal(Enumerable.Range(4, 10).Select(i => (long)i), Drain(cursor, 100));
         Assert.Equal(14, cursor.NextSequence);
     }
@@ -54,10 +52,7 @@ public sealed class JournalCursorTests : IDisposable
     public void StartsInsideASegmentFromAnIndexPoint()
     {
         using var journal = Open(segmentBytes: 64 << 20);
-        for (var i = 0; i < 100; i++)
-        {
-            Append(journal, 64 << 10);
-        }
+        Append(journal, 100, 64 << 10);
         var place = journal.Locate(77);
         Assert.False(place.Final);
         Assert.InRange(place.Offset, 60L * (64 << 10), 77L * (64 << 10)); // within a stride (1 MiB = 16 records) before record 77
@@ -70,10 +65,7 @@ public sealed class JournalCursorTests : IDisposable
     {
         using (var journal = Open(segmentBytes: 64 << 20))
         {
-            for (var i = 0; i < 100; i++)
-            {
-                Append(journal, 64 << 10);
-            }
+            Append(journal, 100, 64 << 10);
         }
         using var reopened = Open(segmentBytes: 64 << 20);
         var place = reopened.Locate(77);
@@ -87,10 +79,7 @@ public sealed class JournalCursorTests : IDisposable
     public void RefusesToMoveIntoReleasedRecords()
     {
         using var journal = Open(segmentBytes: 4 * (JournalFormat.RecordHeaderSize + 100));
-        for (var i = 0; i < 20; i++)
-        {
-            Append(journal, 100);
-        }
+        Append(journal, 20, 100);
         using var cursor = new JournalCursor(journal, 1);
         Assert.True(cursor.TryNext(out _, out _));
         journal.ReleaseThrough(12);

@@ -6,14 +6,12 @@ namespace CsiDriver.Engine.Journal;
 /// A consumer's resumable read of one journal (the replication shipper keeps one while it tails
 /// the journal): records in sequence order from where it was opened, each with its own copy of the
 /// payload and its volume's id. When it has read everything appended so far it says so; a later
-/// call continues from there. Volume ids are looked up as record numbers first appear, so a volume
-/// created after the reader opened is named too.
+/// call continues from there.
 /// </summary>
 public sealed class JournalReader : IDisposable
 {
     private readonly JournalCursor _cursor;
     private readonly Func<uint, string?> _volumeIdOf;
-    private readonly Dictionary<uint, string?> _volumeIds = [];
 
     internal JournalReader(JournalCursor cursor, Func<uint, string?> volumeIdOf)
     {
@@ -34,12 +32,7 @@ public sealed class JournalReader : IDisposable
             record = null;
             return false;
         }
-        if (!_volumeIds.TryGetValue(header.VolumeNumber, out var volumeId))
-        {
-            volumeId = _volumeIds[header.VolumeNumber] = _volumeIdOf(header.VolumeNumber);
-        }
-        record = new JournalRecord(header.Sequence, header.Kind, header.VolumeNumber, volumeId,
-            header.Offset, header.Length, header.TimestampMicros, payload.ToArray());
+        record = JournalRecord.Of(header, _volumeIdOf(header.VolumeNumber), payload);
         return true;
     }
 

@@ -11,7 +11,13 @@ public sealed record JournalRecord(
     long Offset,
     long Length,
     long TimestampMicros,
-    ReadOnlyMemory<byte> Payload);
+    ReadOnlyMemory<byte> Payload)
+{
+    /// <summary>The record read from the journal, with its own copy of the payload (a reader's
+    /// buffer is reused for the next record).</summary>
+    internal static JournalRecord Of(in RecordHeader header, string? volumeId, ReadOnlyMemory<byte> payload) =>
+        new(header.Sequence, header.Kind, header.VolumeNumber, volumeId, header.Offset, header.Length, header.TimestampMicros, payload.ToArray());
+}
 
 /// <summary>What recovery found in one group's journal.</summary>
 /// <param name="Journal">The group's journal name.</param>
