@@ -62,7 +62,8 @@ public sealed partial class ReplicationService
             PeerAddress,
             Mode,
             JournalBudgetBytes,
-            Tls);
+            Tls,
+            Parameters);
 
         private static string ParsePeerAddress(Dictionary<string, string> parameters)
         {
@@ -115,7 +116,7 @@ public sealed partial class ReplicationService
             }
             try
             {
-                return SiteLinkTls.FromPem(secrets[CertificateSecret], secrets[KeySecret], secrets[AuthoritySecret]);
+                return SiteLinkTls.FromPem(new SiteLinkPem(secrets[CertificateSecret], secrets[KeySecret], secrets[AuthoritySecret]));
             }
             catch (Exception e) when (e is CryptographicException or ArgumentException)
             {

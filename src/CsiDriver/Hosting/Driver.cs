@@ -102,7 +102,6 @@ public sealed partial class Driver : IAsyncDisposable
         await _nbd.StartAsync(cancellationToken);
         _replication = new ReplicationManager(engine, state, new ReplicationManagerOptions
         {
-            DataDirectory = Options.DataDirectory,
             SiteId = Options.SiteId ?? Options.NodeId,
             SiteAddress = Options.SiteLinkAddress,
             DefaultTls = SiteLinkTls,

@@ -22,6 +22,9 @@ public sealed class ReplicationBusyException(string replicationId)
 /// conflicts with how it was enabled (FAILED_PRECONDITION).</summary>
 public sealed class ReplicationStateException(string message) : ReplicationException(message);
 
+/// <summary>An enable repeated with other parameters than the replication was enabled with (ALREADY_EXISTS).</summary>
+public sealed class ReplicationConflictException(string message) : ReplicationException(message);
+
 /// <summary>Promotion without force refused: the main site answered that it is primary (FAILED_PRECONDITION).</summary>
 public sealed class PeerIsPrimaryException(string replicationId, string peer)
     : ReplicationException($"replication '{replicationId}': the peer site {peer} is reachable and primary; demote it first or promote with force")

@@ -10,10 +10,12 @@ public sealed partial class ReplicationManager
     {
         ReplicationRecord record;
         List<LinkStatus> links;
+        string? fault;
         lock (runtime.Lock)
         {
             record = runtime.Record;
             links = runtime.Links.ToList();
+            fault = runtime.Fault;
         }
         var now = _options.Clock.GetUtcNow();
         var applied = links.Count == 0 ? 0 : links.Min(l => Interlocked.Read(ref l.AppliedSequence));
@@ -29,7 +31,7 @@ public sealed partial class ReplicationManager
         var newest = links.OrderByDescending(l => Interlocked.Read(ref l.LastSyncTicks)).FirstOrDefault();
         var resync = Sum(links.Select(l => l.Resync));
         var state = StateOf(record, links, _options.ReceiverSilenceTimeout);
-        var (health, message) = HealthOf(record, state, links, lag, overrun, resync);
+        var (health, message) = fault is not null ? (ReplicationHealth.Error, $"cannot run: {fault}") : HealthOf(record, state, links, lag, overrun, resync);
         return new ReplicationInfo(
             record.Id, record.Role, state, record.Mode, record.VolumeIds, record.PeerAddress,
             applied, lastSync,

@@ -7,32 +7,61 @@ namespace CsiDriver.Replication;
 
 public sealed partial class ReplicationManager
 {
-    /// <summary>Starts one shipper per link of a primary (callers hold the runtime's lock).</summary>
-    private void StartShippers(ReplicationRuntime runtime)
+    /// <summary>
+    /// What a primary's shippers will ship: one target per link (the group, or each volume in
+    /// per-volume mode). Throws, changing nothing, when shipping cannot start: no TLS material,
+    /// or a volume missing.
+    /// </summary>
+    private List<ShipperTarget> PlanLinks(ReplicationRuntime runtime, ReplicationRecord record, SiteLinkTls? tls)
     {
-        var record = runtime.Record;
-        if (runtime.Shippers.Count > 0 || record.PeerAddress is null)
+        if (record.PeerAddress is null)
         {
-            return;
+            return [];
         }
-        var tls = runtime.Tls ?? throw new ReplicationStateException(
+        tls ??= _options.DefaultTls ?? throw new ReplicationStateException(
             $"replication '{record.Id}': no site-link TLS material; start serve with --site-link-cert, --site-link-key and --site-link-ca, or pass it in the replication's secrets");
         var peer = SiteLinkAddress.Parse(record.PeerAddress);
         var links = record.Mode == ReplicationModeKind.Group
             ? [(Volumes: record.VolumeIds, Consumer, Group: record.GroupName)]
             : record.VolumeIds.Select(v => (Volumes: (IReadOnlyList<string>)[v], Consumer: PerVolumeConsumer(v), Group: (string?)null)).ToList();
+        return links.Select(link => new ShipperTarget(
+            record.Id, record.Mode, link.Group, _engine.GetVolume(link.Volumes[0]).JournalName, link.Consumer, link.Volumes, peer, tls,
+            _options.SiteId, _options.SiteAddress, Describe, () => FailbackBaseOf(runtime), () => OnFailbackCompleted(runtime))).ToList();
+    }
+
+    /// <summary>Starts one shipper per target (callers hold the runtime's lock, and have
+    /// recorded what the shippers ship).</summary>
+    private void StartShippers(ReplicationRuntime runtime, List<ShipperTarget> targets)
+    {
+        var record = runtime.Record;
         foreach (var journal in record.VolumeIds.Select(v => _engine.GetVolume(v).JournalName).Distinct())
         {
             _engine.SetJournalRetentionBudget(journal, record.JournalBudgetBytes);
         }
-        foreach (var (volumes, consumer, group) in links)
+        foreach (var target in targets)
         {
-            var target = new ShipperTarget(
-                record.Id, record.Mode, group, _engine.GetVolume(volumes[0]).JournalName, consumer, volumes, peer, tls,
-                _options.SiteId, _options.SiteAddress, Describe, () => FailbackBaseOf(runtime), () => OnFailbackCompleted(runtime));
             var shipper = new JournalShipper(_engine, target, _options.Shipper, _loggerFactory.CreateLogger<JournalShipper>());
             runtime.Shippers.Add(shipper);
             shipper.Start();
+        }
+    }
+
+    /// <summary>
+    /// Starts a recorded primary's shippers (at start-up, after a promotion). Whatever stops it
+    /// becomes the replication's fault, reported as ERROR with the reason: one replication's
+    /// state never stops the driver or the other replications (callers hold the runtime's lock).
+    /// </summary>
+    private void StartShippersOrFault(ReplicationRuntime runtime)
+    {
+        try
+        {
+            StartShippers(runtime, PlanLinks(runtime, runtime.Record, runtime.Tls));
+            runtime.Fault = null;
+        }
+        catch (Exception e)
+        {
+            runtime.Fault = e.Message;
+            LogCannotShip(runtime.Record.Id, e.Message);
         }
     }
 
@@ -73,7 +102,7 @@ public sealed partial class ReplicationManager
                 return;
             }
             runtime.Record = record with { CommonCutSequence = 0, PromotionSnapshots = new Dictionary<string, string>() };
-            _catalog.Save(runtime.Record);
+            _store.SaveReplication(runtime.Record);
         }
         DeleteSnapshots(record.PromotionSnapshots.Values);
     }
@@ -163,8 +192,8 @@ public sealed partial class ReplicationManager
             };
             if (merged.VolumeIds.Count != record.VolumeIds.Count || merged.PeerAddress != record.PeerAddress)
             {
+                _store.SaveReplication(merged);
                 runtime.Record = merged;
-                _catalog.Save(merged);
             }
             var journal = _engine.GetVolume(open.Volumes[0].VolumeId).JournalName;
             var divergence = record.SecondaryState == ReplicationState.AwaitingResync ? Divergence(journal, open) : null;
@@ -211,8 +240,8 @@ public sealed partial class ReplicationManager
                 Mode = SiteLinkProtocol.FromWire(open.Mode),
                 Role = ReplicationRole.Secondary,
             };
-            _catalog.Save(record);
-            runtime = new ReplicationRuntime(record) { Tls = _options.DefaultTls };
+            _store.SaveReplication(record);
+            runtime = new ReplicationRuntime(record) { Persisted = true };
             _replications[record.Id] = runtime;
             return runtime;
         }
@@ -266,7 +295,7 @@ public sealed partial class ReplicationManager
                 return;
             }
             runtime.Record = record with { SecondaryState = ReplicationState.Waiting, ProtectionSnapshots = new Dictionary<string, string>() };
-            _catalog.Save(runtime.Record);
+            _store.SaveReplication(runtime.Record);
         }
         foreach (var volumeId in record.VolumeIds)
         {

@@ -77,10 +77,10 @@ public sealed partial class ReplicationManager
                 PromotionSnapshots = snapshots,
                 ProtectionSnapshots = new Dictionary<string, string>(),
             };
-            _catalog.Save(runtime.Record);
+            _store.SaveReplication(runtime.Record);
             runtime.Closing = false;
             runtime.ReceiverStatus.Clear();
-            StartShippersIfPossible(runtime);
+            StartShippersOrFault(runtime);
         }
         LogPromoted(replicationId, force, commonCut);
     }
@@ -119,6 +119,7 @@ public sealed partial class ReplicationManager
         lock (runtime.Lock)
         {
             StopShippersLocked(runtime);
+            runtime.Fault = null;
             runtime.Record = record with
             {
                 Role = ReplicationRole.Secondary,
@@ -126,7 +127,7 @@ public sealed partial class ReplicationManager
                 CommonCutSequence = 0,
                 PromotionSnapshots = new Dictionary<string, string>(),
             };
-            _catalog.Save(runtime.Record);
+            _store.SaveReplication(runtime.Record);
         }
         await DisposeStoppedShippersAsync(runtime).ConfigureAwait(false);
         DeleteSnapshots(record.PromotionSnapshots.Values);
@@ -156,7 +157,7 @@ public sealed partial class ReplicationManager
                     SecondaryState = ReplicationState.AwaitingResync,
                     ProtectionSnapshots = Snapshot(record.VolumeIds, "protect"),
                 };
-                _catalog.Save(runtime.Record);
+                _store.SaveReplication(runtime.Record);
                 LogResyncRequested(replicationId);
             }
             var links = runtime.ReceiverStatus.Values.ToList();
@@ -177,7 +178,7 @@ public sealed partial class ReplicationManager
     {
         var peer = record.PeerAddress ?? throw new ReplicationStateException(
             $"replication '{record.Id}': the main site's address is unknown, so it cannot be asked whether it is primary; promote with force");
-        var tls = runtime.Tls ?? throw new ReplicationStateException($"replication '{record.Id}': no site-link TLS material to ask the main site; promote with force");
+        var tls = runtime.Tls ?? _options.DefaultTls ?? throw new ReplicationStateException($"replication '{record.Id}': no site-link TLS material to ask the main site; promote with force");
         Role role;
         try
         {
@@ -191,18 +192,6 @@ public sealed partial class ReplicationManager
         if (role == Role.Primary)
         {
             throw new PeerIsPrimaryException(record.Id, peer);
-        }
-    }
-
-    private void StartShippersIfPossible(ReplicationRuntime runtime)
-    {
-        try
-        {
-            StartShippers(runtime);
-        }
-        catch (ReplicationStateException e)
-        {
-            LogCannotShip(runtime.Record.Id, e.Message);
         }
     }
 

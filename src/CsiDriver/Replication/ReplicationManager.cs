@@ -10,7 +10,9 @@ namespace CsiDriver.Replication;
 /// primary it runs one shipper per link; at a secondary it accepts the shipper's streams
 /// (<see cref="SiteLinkService"/>). Transitions of one replication run one at a time (a second
 /// one meanwhile gets <see cref="ReplicationBusyException"/>); each is idempotent and persists
-/// its record (<see cref="ReplicationCatalog"/>) before it returns.
+/// its record (<see cref="IReplicationStore"/>) before it returns. A replication that cannot run
+/// (no TLS to ship with, a volume gone) carries its fault and reports ERROR with it; it never
+/// stops the manager, or another replication, from starting.
 /// </summary>
 public sealed partial class ReplicationManager : IAsyncDisposable
 {
@@ -19,22 +21,22 @@ public sealed partial class ReplicationManager : IAsyncDisposable
 
     private readonly StorageEngine _engine;
     private readonly ReplicationManagerOptions _options;
-    private readonly ReplicationCatalog _catalog;
+    private readonly IReplicationStore _store;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _log;
     private readonly Dictionary<string, ReplicationRuntime> _replications = new(StringComparer.Ordinal);
 
-    public ReplicationManager(StorageEngine engine, StateStore? state, ReplicationManagerOptions options, ILoggerFactory loggerFactory)
+    public ReplicationManager(StorageEngine engine, StateStore state, ReplicationManagerOptions options, ILoggerFactory loggerFactory)
     {
         _engine = engine;
         State = state;
         _options = options;
         _loggerFactory = loggerFactory;
         _log = loggerFactory.CreateLogger<ReplicationManager>();
-        _catalog = ReplicationCatalog.Open(options.DataDirectory);
-        foreach (var record in _catalog.All)
+        _store = state;
+        foreach (var record in state.LoadReplications())
         {
-            _replications[record.Id] = new ReplicationRuntime(record) { Tls = options.DefaultTls };
+            _replications[record.Id] = Revive(record);
         }
         // A resync's source snapshot lives only as long as its session; one a crash left is garbage.
         DeleteSnapshots(engine.Snapshots.Select(s => s.Id).Where(id => id.StartsWith(ResyncSnapshotPrefix, StringComparison.Ordinal)));
@@ -46,19 +48,20 @@ public sealed partial class ReplicationManager : IAsyncDisposable
 
     internal TimeSpan ReceiverSilenceTimeout => _options.ReceiverSilenceTimeout;
 
-    /// <summary>The plugin's state store, where replica volumes get their rows (null in engine-only use).</summary>
-    public StateStore? State { get; }
+    /// <summary>The plugin's state store, where replica volumes get their rows.</summary>
+    public StateStore State { get; }
 
-    /// <summary>Restarts shipping for every replication this site is primary of (after a restart).</summary>
+    /// <summary>Restarts shipping for every replication this site is primary of (after a
+    /// restart). One that cannot ship keeps its fault; the others start all the same.</summary>
     public void Start()
     {
         foreach (var runtime in Runtimes())
         {
             lock (runtime.Lock)
             {
-                if (runtime.Record.Role == ReplicationRole.Primary)
+                if (runtime.Record.Role == ReplicationRole.Primary && runtime.Fault is null)
                 {
-                    StartShippers(runtime);
+                    StartShippersOrFault(runtime);
                 }
             }
         }
@@ -68,49 +71,85 @@ public sealed partial class ReplicationManager : IAsyncDisposable
     /// Starts replicating <paramref name="spec"/>'s volumes. Where they exist here and are
     /// writable this site is the primary and starts shipping; where none exists this site is the
     /// backup and waits for the shipper. Repeating it is harmless; a repeat may change the peer
-    /// address or TLS material, not the volumes or mode.
+    /// address or TLS material, not the volumes, mode or parameters. An enable that fails (no TLS
+    /// to ship with, a volume missing) changes and records nothing.
     /// </summary>
     public async Task EnableAsync(ReplicationSpec spec, CancellationToken cancellationToken)
     {
         ValidateSpec(spec);
-        var runtime = GetOrAddRuntime(spec);
-        using var gate = await EnterAsync(runtime, cancellationToken).ConfigureAwait(false);
-        lock (runtime.Lock)
+        var (runtime, added) = GetOrAddRuntime(spec);
+        try
         {
-            var record = runtime.Record;
-            if (record.Role == ReplicationRole.Secondary)
+            using var gate = await EnterAsync(runtime, cancellationToken).ConfigureAwait(false);
+            lock (runtime.Lock)
             {
-                // A backup may have learnt the replication from the shipper's Open first.
-                record = record with { VolumeIds = record.VolumeIds.Union(spec.VolumeIds, StringComparer.Ordinal).ToArray(), Mode = spec.Mode, GroupName = spec.GroupName ?? record.GroupName };
+                var record = Enabled(runtime.Record, spec, added);
+                var tls = spec.Tls ?? runtime.Tls;
+                var relink = record.PeerAddress != runtime.Record.PeerAddress || !Equals(tls, runtime.Tls) || runtime.Shippers.Count == 0;
+                var targets = record.Role == ReplicationRole.Primary && relink ? PlanLinks(runtime, record, tls) : null;
+                // Recorded before shipping starts: a crash between leaves a record the next start ships from.
+                if (added || record != runtime.Record)
+                {
+                    _store.SaveReplication(record);
+                }
+                runtime.Record = record;
+                runtime.Tls = tls;
+                runtime.Persisted = true;
+                if (targets is not null)
+                {
+                    StopShippersLocked(runtime);
+                    StartShippers(runtime, targets);
+                    runtime.Fault = null;
+                    LogEnabled(spec.ReplicationId, "primary", spec.PeerAddress);
+                }
             }
-            if (!record.VolumeIds.Order(StringComparer.Ordinal).SequenceEqual(spec.VolumeIds.Order(StringComparer.Ordinal), StringComparer.Ordinal)
-                && record.Role == ReplicationRole.Primary
-                || record.Mode != spec.Mode || record.GroupName != spec.GroupName)
-            {
-                throw new ReplicationStateException(
-                    $"replication '{spec.ReplicationId}' is enabled for volumes [{string.Join(", ", record.VolumeIds)}] in {record.Mode} mode; disable it before enabling it differently");
-            }
-            var tlsChanged = spec.Tls is not null && spec.Tls != runtime.Tls;
-            var peerChanged = record.PeerAddress != spec.PeerAddress;
-            runtime.Tls = spec.Tls ?? runtime.Tls ?? _options.DefaultTls;
-            if (peerChanged || record.VolumeIds.Count != runtime.Record.VolumeIds.Count || record.Mode != runtime.Record.Mode
-                || record.GroupName != runtime.Record.GroupName || record.JournalBudgetBytes != spec.JournalBudgetBytes)
-            {
-                runtime.Record = record with { PeerAddress = spec.PeerAddress, JournalBudgetBytes = spec.JournalBudgetBytes };
-                _catalog.Save(runtime.Record);
-            }
-            if (runtime.Record.Role == ReplicationRole.Primary && (peerChanged || tlsChanged))
-            {
-                StopShippersLocked(runtime);
-            }
-            if (runtime.Record.Role == ReplicationRole.Primary && runtime.Shippers.Count == 0)
-            {
-                StartShippers(runtime);
-                LogEnabled(spec.ReplicationId, "primary", spec.PeerAddress);
-            }
+        }
+        catch when (added && !runtime.Persisted)
+        {
+            Forget(runtime);
+            throw;
         }
         await DisposeStoppedShippersAsync(runtime).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The record an enable leaves: the peer, budget and TLS it gives; at a backup that learnt
+    /// the replication from the shipper first, its volumes and group as well. Enabled otherwise
+    /// before (volumes, mode, group, parameters): a conflict, so nothing changes.
+    /// </summary>
+    private static ReplicationRecord Enabled(ReplicationRecord record, ReplicationSpec spec, bool added)
+    {
+        if (!added && record.Parameters is { } enabledWith && spec.Parameters is { } asked && !SameEntries(enabledWith, asked))
+        {
+            throw new ReplicationConflictException(
+                $"replication '{spec.ReplicationId}' is already enabled with parameters {Describe(enabledWith)}; disable it before enabling it with {Describe(asked)}");
+        }
+        if (record.Role == ReplicationRole.Secondary)
+        {
+            // A backup may have learnt the replication from the shipper's Open first.
+            record = record with { VolumeIds = record.VolumeIds.Union(spec.VolumeIds, StringComparer.Ordinal).ToArray(), Mode = spec.Mode, GroupName = spec.GroupName ?? record.GroupName };
+        }
+        if (!record.VolumeIds.Order(StringComparer.Ordinal).SequenceEqual(spec.VolumeIds.Order(StringComparer.Ordinal), StringComparer.Ordinal)
+            && record.Role == ReplicationRole.Primary
+            || record.Mode != spec.Mode || record.GroupName != spec.GroupName)
+        {
+            throw new ReplicationStateException(
+                $"replication '{spec.ReplicationId}' is enabled for volumes [{string.Join(", ", record.VolumeIds)}] in {record.Mode} mode; disable it before enabling it differently");
+        }
+        return record with
+        {
+            PeerAddress = spec.PeerAddress,
+            JournalBudgetBytes = spec.JournalBudgetBytes,
+            Parameters = record.Parameters ?? spec.Parameters,
+            Tls = spec.Tls?.Pem ?? record.Tls,
+        };
+    }
+
+    private static bool SameEntries(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b) =>
+        a.Count == b.Count && a.All(entry => b.TryGetValue(entry.Key, out var value) && value == entry.Value);
+
+    private static string Describe(IReadOnlyDictionary<string, string> parameters) =>
+        "{" + string.Join(", ", parameters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")) + "}";
 
     /// <summary>Stops replicating: shipping stops, receiving streams end, the journal consumers
     /// and replication snapshots go. The volumes (and replicas) stay. Gone already: succeeds.</summary>
@@ -136,17 +175,18 @@ public sealed partial class ReplicationManager : IAsyncDisposable
             }
         }
         DeleteSnapshots(record.PromotionSnapshots.Values.Concat(record.ProtectionSnapshots.Values));
-        _catalog.Remove(replicationId);
-        lock (_replications)
-        {
-            _replications.Remove(replicationId);
-        }
+        _store.RemoveReplication(replicationId);
+        Forget(runtime);
         LogDisabled(replicationId);
     }
 
     public IReadOnlyList<ReplicationInfo> All => Runtimes().Select(Describe).ToList();
 
     public ReplicationInfo GetInfo(string replicationId) => Describe(Get(replicationId));
+
+    /// <summary>Whether this site takes part in a replication of that id (enabled here, or
+    /// learnt from a main site's shipper at this backup).</summary>
+    public bool IsReplicated(string replicationId) => Find(replicationId) is not null;
 
     /// <summary>What GetRole answers a peer about this site.</summary>
     public Role RoleOf(string replicationId)
@@ -184,14 +224,16 @@ public sealed partial class ReplicationManager : IAsyncDisposable
         _ = SiteLinkAddress.Parse(spec.PeerAddress);
     }
 
-    /// <summary>A new replication's role comes from its volumes: present and writable here → primary; absent → secondary.</summary>
-    private ReplicationRuntime GetOrAddRuntime(ReplicationSpec spec)
+    /// <summary>The replication's runtime, or a new one (not yet recorded, see
+    /// <see cref="ReplicationRuntime.Persisted"/>) whose role comes from its volumes: present
+    /// and writable here → primary; absent → secondary.</summary>
+    private (ReplicationRuntime Runtime, bool Added) GetOrAddRuntime(ReplicationSpec spec)
     {
         lock (_replications)
         {
             if (_replications.TryGetValue(spec.ReplicationId, out var existing))
             {
-                return existing;
+                return (existing, false);
             }
             var volumes = spec.VolumeIds.Select(_engine.FindVolume).ToList();
             ReplicationRole role;
@@ -209,20 +251,40 @@ public sealed partial class ReplicationManager : IAsyncDisposable
                 }
                 role = present.All(v => v.IsReadOnly) ? ReplicationRole.Secondary : ReplicationRole.Primary;
             }
-            var record = new ReplicationRecord
-            {
-                Id = spec.ReplicationId,
-                VolumeIds = spec.VolumeIds.ToArray(),
-                GroupName = spec.GroupName,
-                PeerAddress = spec.PeerAddress,
-                Mode = spec.Mode,
-                JournalBudgetBytes = spec.JournalBudgetBytes,
-                Role = role,
-            };
-            _catalog.Save(record);
-            var runtime = new ReplicationRuntime(record) { Tls = spec.Tls ?? _options.DefaultTls };
+            var runtime = new ReplicationRuntime(new ReplicationRecord { Id = spec.ReplicationId, VolumeIds = spec.VolumeIds.ToArray(), GroupName = spec.GroupName, Mode = spec.Mode, Role = role });
             _replications[spec.ReplicationId] = runtime;
-            return runtime;
+            return (runtime, true);
+        }
+    }
+
+    /// <summary>A recorded replication as a runtime, its stored TLS loaded: material that no
+    /// longer loads is its fault, not the manager's.</summary>
+    private static ReplicationRuntime Revive(ReplicationRecord record)
+    {
+        var runtime = new ReplicationRuntime(record) { Persisted = true };
+        if (record.Tls is { } pem)
+        {
+            try
+            {
+                runtime.Tls = SiteLinkTls.FromPem(pem);
+            }
+            catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                runtime.Fault = $"replication '{record.Id}': its stored site-link TLS does not load ({e.Message}); enable it again with its secrets";
+            }
+        }
+        return runtime;
+    }
+
+    /// <summary>Drops a runtime that is disabled, or whose first enable failed before it was recorded.</summary>
+    private void Forget(ReplicationRuntime runtime)
+    {
+        lock (_replications)
+        {
+            if (_replications.GetValueOrDefault(runtime.Record.Id) == runtime)
+            {
+                _replications.Remove(runtime.Record.Id);
+            }
         }
     }
 

@@ -3,9 +3,6 @@ namespace CsiDriver.Replication;
 /// <summary>How the manager is set up by `csidriver serve` (or a test).</summary>
 public sealed record ReplicationManagerOptions
 {
-    /// <summary>Where the replication catalog lives (the driver's data directory).</summary>
-    public required string DataDirectory { get; init; }
-
     /// <summary>This site's name on the link (--site-id); a shipper refuses to ship to itself.</summary>
     public required string SiteId { get; init; }
 

@@ -3,7 +3,7 @@ namespace CsiDriver.Replication;
 /// <summary>
 /// What this site remembers of one replication across restarts: how it was enabled, its role,
 /// and after a promotion the last cut held in common with the old primary (the base of a
-/// failback resync).
+/// failback resync). Kept by an <see cref="IReplicationStore"/>.
 /// </summary>
 public sealed record ReplicationRecord
 {
@@ -38,4 +38,13 @@ public sealed record ReplicationRecord
     /// <summary>Secondary resyncing after a demotion: per journal, a snapshot of the old image
     /// that protects it until the resync completes.</summary>
     public IReadOnlyDictionary<string, string> ProtectionSnapshots { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The parameters it was enabled with at this site, against which a repeated enable
+    /// is compared; null at a backup that learnt it from the shipper's Open and was not asked.</summary>
+    public IReadOnlyDictionary<string, string>? Parameters { get; init; }
+
+    /// <summary>Link TLS given with the enable (the replication's secrets), kept so shipping
+    /// resumes after a restart; null: the serve flags' material. Never shown (see <see cref="SiteLinkPem"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public SiteLinkPem? Tls { get; init; }
 }

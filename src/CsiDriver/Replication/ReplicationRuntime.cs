@@ -14,8 +14,17 @@ internal sealed class ReplicationRuntime(ReplicationRecord record)
 
     public ReplicationRecord Record { get; set; } = record;
 
-    /// <summary>TLS the shippers and GetRole queries use (the secrets' or the serve flags').</summary>
+    /// <summary>TLS its secrets gave (loaded from the record); null: the serve flags' material
+    /// is used for shipping and GetRole queries.</summary>
     public SiteLinkTls? Tls { get; set; }
+
+    /// <summary>Why it cannot run (no TLS to ship with, a volume gone), as GetInfo reports it
+    /// with ERROR; null while nothing stops it. Cleared by an enable that starts it.</summary>
+    public string? Fault { get; set; }
+
+    /// <summary>False for a first enable that has not yet recorded it (it is forgotten if that
+    /// enable fails).</summary>
+    public bool Persisted { get; set; }
 
     public List<JournalShipper> Shippers { get; } = [];
 

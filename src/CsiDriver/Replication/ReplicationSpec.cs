@@ -15,7 +15,8 @@ public enum ReplicationModeKind
 /// <param name="GroupName">Consistency-group name the replicas get at the backup (null: a group of one).</param>
 /// <param name="PeerAddress">host:port of the other site's link.</param>
 /// <param name="JournalBudgetBytes">Bytes the journal may retain for this replication while the backup lags (the engine releases older records past it and tracks dirty chunks instead); null: the engine's default.</param>
-/// <param name="Tls">Link TLS material from the replication's secrets; null: the serve flags' material.</param>
+/// <param name="Tls">Link TLS material from the replication's secrets, stored with its record; null: the serve flags' material.</param>
+/// <param name="Parameters">The parameters as the caller was given them, recorded: a repeated enable with others conflicts (null: not compared).</param>
 public sealed record ReplicationSpec(
     string ReplicationId,
     IReadOnlyList<string> VolumeIds,
@@ -23,4 +24,5 @@ public sealed record ReplicationSpec(
     string PeerAddress,
     ReplicationModeKind Mode = ReplicationModeKind.Group,
     long? JournalBudgetBytes = null,
-    SiteLinkTls? Tls = null);
+    SiteLinkTls? Tls = null,
+    IReadOnlyDictionary<string, string>? Parameters = null);

@@ -92,7 +92,6 @@ internal sealed class TestSite : IAsyncDisposable
 
     private ReplicationManager NewManager() => new(Engine, State, new ReplicationManagerOptions
     {
-        DataDirectory = _directory,
         SiteId = SiteId,
         SiteAddress = Address,
         DefaultTls = _tls,
