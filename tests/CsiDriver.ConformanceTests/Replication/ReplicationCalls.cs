@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using CsiAddons.Replication;
 using CsiDriver.ConformanceTests.Infrastructure;
-using CsiDriver.Rpc.Tls;
+using CsiDriver.TestSupport.Tls;
 
 namespace CsiDriver.ConformanceTests.Replication;
 

@@ -1,5 +1,5 @@
 using CsiDriver.Replication;
-using CsiDriver.Rpc.Tls;
+using CsiDriver.TestSupport.Tls;
 
 namespace CsiDriver.Tests.Replication;
 

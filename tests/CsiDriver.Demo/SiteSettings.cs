@@ -7,8 +7,8 @@ namespace CsiDriver.Demo;
 /// <summary>The site link's TLS material of one site (PEM files) and where it listens.</summary>
 public sealed record SiteLinkSettings(string ListenAddress, string CertificateFile, string KeyFile, string AuthorityFile);
 
-/// <summary>How one demo site is started: `csidriver serve` flags.</summary>
-public sealed record SiteSettings(string SiteId, SiteLinkSettings? SiteLink, string? MetricsAddress)
+/// <summary>How one demo site is started: which csidriver, with which `serve` flags.</summary>
+public sealed record SiteSettings(string Executable, string SiteId, SiteLinkSettings? SiteLink, string? MetricsAddress)
 {
     public IReadOnlyList<string> ServeArguments(SiteLayout layout)
     {

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
+using CsiDriver.Engine;
 
-namespace CsiDriver.Engine.Consistency;
+namespace CsiDriver.TestSupport.Consistency;
 
 /// <summary>Which half of a transaction a record is: the primary write (volume A) or its mirror
 /// (volume B), written only after the primary was acknowledged.</summary>

@@ -12,13 +12,6 @@ public static class ReplicationRequests
     public const string PerVolumeMode = "per-volume";
     public const string JournalBudget = "512Mi";
 
-    /// <summary>Whether this build's `csidriver serve` has the site link (the flags the demo
-    /// starts the sites with); without it the replication steps are skipped, saying so.</summary>
-    public static bool SiteLinkAvailable { get; } = ServeHas("--site-link-address");
-
-    /// <summary>Whether `csidriver serve` can serve metrics (--metrics-address).</summary>
-    public static bool MetricsAvailable { get; } = ServeHas("--metrics-address");
-
     /// <summary>Secret keys of the link's TLS material, as a Kubernetes TLS secret names them.</summary>
     public const string CertificateSecret = "tls.crt";
     public const string KeySecret = "tls.key";
@@ -51,8 +44,6 @@ public static class ReplicationRequests
         ReplicationSource = GroupSource(groupId),
         Force = true,
     };
-
-    private static bool ServeHas(string flag) => Cli.ServeCommand.Build().Options.Any(o => o.Name == flag);
 
     public static GetVolumeReplicationInfoRequest Info(string groupId) => new() { ReplicationSource = GroupSource(groupId) };
 }

@@ -1,4 +1,4 @@
-using CsiDriver.Rpc.Tls;
+using CsiDriver.TestSupport.Tls;
 
 namespace CsiDriver.Demo;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace CsiDriver.Engine.Consistency;
+namespace CsiDriver.TestSupport;
 
 /// <summary>
 /// Paces a workload at one step per interval at most. A step that ran late is not made up for

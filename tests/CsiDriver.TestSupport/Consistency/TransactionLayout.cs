@@ -1,4 +1,6 @@
-namespace CsiDriver.Engine.Consistency;
+using CsiDriver.Engine;
+
+namespace CsiDriver.TestSupport.Consistency;
 
 /// <summary>
 /// Where transaction records live on a device: a ring of <see cref="Slots"/> record-sized slots

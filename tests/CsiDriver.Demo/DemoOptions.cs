@@ -1,8 +1,11 @@
 namespace CsiDriver.Demo;
 
-/// <summary>What `csidriver demo` was asked for.</summary>
+/// <summary>What `formation-demo` was asked for.</summary>
 public sealed record DemoOptions
 {
+    /// <summary>The published csidriver executable the sites run.</summary>
+    public required string CsiDriver { get; init; }
+
     /// <summary>Time the business process writes in the group-mode run (before and after
     /// replication is enabled); the per-volume contrast writes for half of it.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(30);

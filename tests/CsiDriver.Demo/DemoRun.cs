@@ -20,6 +20,7 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
     /// <summary>Why the shop cannot use the node path here (null: it can mount).</summary>
     private readonly string? _noMount = options.RawBlocks ? "--raw asked for block records" : NodePath.Problem();
     private readonly List<SiteProcess> _sites = [];
+    private readonly DriverExecutable _driver = new(options.CsiDriver);
     private IReadOnlyDictionary<string, (string Certificate, string Key, string Authority)>? _certificates;
     private string? _replicationMissing;
 
@@ -34,7 +35,7 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
         timeline.Note(_noMount is null
             ? "the shop runs two SQLite databases on volumes mounted through the CSI node path"
             : $"no mounted databases ({_noMount}): the shop writes raw block records through NBD");
-        if (ReplicationRequests.SiteLinkAvailable)
+        if (_driver.HasSiteLink)
         {
             _certificates = DemoCertificates.Create(Path.Combine(options.OutputDirectory, "certs"), SiteNames);
             timeline.Note("site link certificates made (throwaway CA) in " + Path.Combine(options.OutputDirectory, "certs"));

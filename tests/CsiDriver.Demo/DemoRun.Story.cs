@@ -80,9 +80,9 @@ public sealed partial class DemoRun
 
     /// <summary>Why this build cannot replicate (null: it can): the serve flags of the site link,
     /// and the VolumeReplication service advertised by the csi-addons identity.</summary>
-    private static async Task<string?> ReplicationMissingAsync(ShopDeployment shop)
+    private async Task<string?> ReplicationMissingAsync(ShopDeployment shop)
     {
-        if (!ReplicationRequests.SiteLinkAvailable)
+        if (!_driver.HasSiteLink)
         {
             return "this build has no site link (csidriver serve --site-link-address)";
         }

@@ -1,4 +1,4 @@
-namespace CsiDriver.Engine.Consistency;
+namespace CsiDriver.TestSupport.Consistency;
 
 public enum ConsistencyProblemKind
 {

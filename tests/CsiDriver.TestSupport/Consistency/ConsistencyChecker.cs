@@ -1,4 +1,6 @@
-namespace CsiDriver.Engine.Consistency;
+using CsiDriver.Engine;
+
+namespace CsiDriver.TestSupport.Consistency;
 
 /// <summary>
 /// Reads a primary and a mirror device written by <see cref="TransactionWorkload"/> (live

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace CsiDriver.Rpc.Tls;
+namespace CsiDriver.TestSupport.Tls;
 
 /// <summary>
 /// A throwaway certificate authority made in memory, for the demo and the tests: ECDSA P-256

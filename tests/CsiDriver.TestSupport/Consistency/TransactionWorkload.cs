@@ -1,5 +1,6 @@
+using CsiDriver.Engine;
 
-namespace CsiDriver.Engine.Consistency;
+namespace CsiDriver.TestSupport.Consistency;
 
 /// <summary>
 /// A writer that keeps a cross-volume invariant: transaction n is written to the primary device,

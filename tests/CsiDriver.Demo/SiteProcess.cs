@@ -38,7 +38,7 @@ public sealed partial class SiteProcess : IAsyncDisposable
 
     /// <summary>The command line that starts this site, for `--keep` and the report.</summary>
     public string CommandLine =>
-        string.Join(' ', Executable.LeadingArguments.Concat(Settings.ServeArguments(Layout)).Prepend(Executable.Path).Select(Quote));
+        string.Join(' ', Settings.ServeArguments(Layout).Prepend(Settings.Executable).Select(Quote));
 
     /// <summary>Starts the site with its output appended straight to its log file (through
     /// `sh -c exec`), so a site left running by --keep logs on after the demo is gone.</summary>
@@ -49,8 +49,8 @@ public sealed partial class SiteProcess : IAsyncDisposable
         info.ArgumentList.Add("log=\"$1\"; shift; exec \"$@\" >>\"$log\" 2>&1");
         info.ArgumentList.Add("csidriver");
         info.ArgumentList.Add(layout.LogFile);
-        info.ArgumentList.Add(Executable.Path);
-        foreach (var argument in Executable.LeadingArguments.Concat(settings.ServeArguments(layout)))
+        info.ArgumentList.Add(settings.Executable);
+        foreach (var argument in settings.ServeArguments(layout))
         {
             info.ArgumentList.Add(argument);
         }
@@ -163,15 +163,4 @@ public sealed partial class SiteProcess : IAsyncDisposable
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
-
-    /// <summary>How to run this very csidriver again: the apphost itself, or `dotnet csidriver.dll`.</summary>
-    private static class Executable
-    {
-        public static readonly string Path = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
-
-        public static readonly IReadOnlyList<string> LeadingArguments =
-            System.IO.Path.GetFileNameWithoutExtension(Path) == "dotnet"
-                ? [typeof(SiteProcess).Assembly.Location]
-                : [];
-    }
 }

@@ -1,19 +1,23 @@
 using System.CommandLine;
-using CsiDriver.Demo;
 using Spectre.Console;
 
-namespace CsiDriver.Cli;
+namespace CsiDriver.Demo;
 
 /// <summary>
-/// `csidriver demo`: a main and a backup site on this machine, a shop writing orders to two
+/// `formation-demo`: a main and a backup site on this machine, a shop writing orders to two
 /// volumes of a consistency group, replication to the backup while it runs, analytics on backup
 /// snapshots, a disaster, and the per-volume contrast. Exit code 0: PASS; 1: FAIL; 2: could
 /// not run.
 /// </summary>
 public static class DemoCommand
 {
-    public static Command Build()
+    public static RootCommand Build()
     {
+        var csidriver = new Option<string>("--csidriver")
+        {
+            Description = "The published csidriver executable the sites run",
+            DefaultValueFactory = _ => "out/csidriver/csidriver",
+        };
         var duration = DurationOption("--duration", "Time the shop writes in the group-mode run, e.g. 30s (the contrast writes half of it)", "30s");
         var rate = new Option<int>("--rate") { Description = "Orders per second the shop aims at", DefaultValueFactory = _ => 50 };
         rate.Validators.Add(r =>
@@ -33,14 +37,16 @@ public static class DemoCommand
         };
         var raw = new Option<bool>("--raw") { Description = "Write raw block records through NBD instead of SQLite databases on mounted volumes" };
         var checks = new Option<int>("--snapshot-checks") { Description = "Backup snapshots checked in each mode", DefaultValueFactory = _ => 4 };
-        var command = new Command("demo", "Show backup with no impact on business processing: two sites, a shop, replication, a disaster")
+        var command = new RootCommand(
+            "The Formation demo: backup with no impact on business processing. Two csidriver sites, a shop, replication, a disaster.")
         {
-            duration, rate, linkDelay, jitter, keep, output, checks, raw,
+            csidriver, duration, rate, linkDelay, jitter, keep, output, checks, raw,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
             var options = new DemoOptions
             {
+                CsiDriver = Path.GetFullPath(result.GetValue(csidriver)!),
                 Duration = Parse(result.GetValue(duration)!),
                 Rate = result.GetValue(rate),
                 LinkDelay = Parse(result.GetValue(linkDelay)!),

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
-namespace CsiDriver.Rpc.Tls;
+namespace CsiDriver.TestSupport.Tls;
 
 /// <summary>
 /// An end-entity certificate a <see cref="CertificateAuthority"/> issued, with its private key:

@@ -1,11 +1,11 @@
 using System.CommandLine;
-using CsiDriver.Engine.Consistency;
-using CsiDriver.Engine.Nbd;
+using CsiDriver.TestSupport;
+using CsiDriver.TestSupport.Consistency;
 
-namespace CsiDriver.Cli;
+namespace CsiDriver.Demo;
 
 /// <summary>
-/// `csidriver check-consistency`: the atomicity checker as a tool. Reads two exports written by
+/// `formation-demo check-consistency`: the atomicity checker as a tool. Reads two exports written by
 /// the transaction workload (live volumes, clones of a group snapshot, replicas) over an NBD
 /// socket and says whether together they are a state the workload really passed through.
 /// Exit code 0: consistent; 1: not; 2: could not check.

@@ -1,7 +1,6 @@
 using System.Net;
 using Csi.V1;
 using CsiDriver.Demo.Shop;
-using CsiDriver.Csi;
 
 namespace CsiDriver.Demo;
 
@@ -46,11 +45,11 @@ public sealed partial class DemoRun
             var (certificate, key, authority) = _certificates[name];
             link = new SiteLinkSettings(SiteSettings.Loopback(SiteSettings.FreeLoopbackPort()), certificate, key, authority);
         }
-        if (ReplicationRequests.MetricsAvailable)
+        if (_driver.HasMetrics)
         {
             metrics = SiteSettings.Loopback(SiteSettings.FreeLoopbackPort());
         }
-        var site = await SiteProcess.StartAsync(layout, new SiteSettings(name, link, metrics), cancellationToken);
+        var site = await SiteProcess.StartAsync(layout, new SiteSettings(_driver.Path, name, link, metrics), cancellationToken);
         _sites.Add(site);
         return site;
     }
@@ -72,7 +71,7 @@ public sealed partial class DemoRun
                     Name = name,
                     CapacityRange = new CapacityRange { RequiredBytes = ShopVolumes.SizeBytes },
                     VolumeCapabilities = { capability },
-                    Parameters = { [VolumeParameters.ConsistencyGroup] = group },
+                    Parameters = { ["consistencyGroup"] = group }, // the StorageClass parameter
                 })).Volume;
                 await client.ControllerPublishAsync(volume.VolumeId, shop.Main.Settings.SiteId, capability);
                 ids.Add(volume.VolumeId);

@@ -1,4 +1,4 @@
-namespace CsiDriver.Rpc.Tls;
+namespace CsiDriver.TestSupport.Tls;
 
 /// <summary>Which end of a TLS connection an issued certificate may stand at (its extended key usage).</summary>
 [Flags]
