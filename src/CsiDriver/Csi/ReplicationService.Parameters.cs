@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using CsiDriver.Cli;
 using CsiDriver.Replication;
 using CsiDriver.Rpc;
 using CsiDriver.State;

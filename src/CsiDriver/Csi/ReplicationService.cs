@@ -1,5 +1,4 @@
 using CsiAddons.Replication;
-using CsiDriver.Hosting;
 using CsiDriver.Replication;
 using CsiDriver.Rpc;
 using Google.Protobuf.WellKnownTypes;

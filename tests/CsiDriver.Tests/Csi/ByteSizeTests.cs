@@ -1,6 +1,6 @@
-using CsiDriver.Cli;
+using CsiDriver.Csi;
 
-namespace CsiDriver.Tests.Cli;
+namespace CsiDriver.Tests.Csi;
 
 public class ByteSizeTests
 {

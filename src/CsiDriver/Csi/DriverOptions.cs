@@ -1,4 +1,4 @@
-namespace CsiDriver.Hosting;
+namespace CsiDriver.Csi;
 
 /// <summary>Everything `csidriver serve` is configured with.</summary>
 public sealed record DriverOptions
@@ -49,6 +49,6 @@ public sealed record DriverOptions
     public string? SiteId { get; init; }
 
     /// <summary>host:port where Prometheus metrics are served over HTTP at /metrics; null: not
-    /// served (see <see cref="Metrics.MetricsAddress"/>).</summary>
+    /// served (parsed by Metrics.MetricsAddress).</summary>
     public string? MetricsAddress { get; init; }
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace CsiDriver.Cli;
+namespace CsiDriver.Csi;
 
 /// <summary>Sizes as Kubernetes quantities are written: 1048576, 10G (powers of 1000) or 10Gi (powers of 1024).</summary>
 public static class ByteSize

@@ -10,11 +10,12 @@ using Microsoft.Extensions.Logging;
 namespace CsiDriver.Hosting;
 
 /// <summary>
-/// What every service shares: options, the engine and its NBD server, the state store and the
-/// operation locks. The sockets open before the engine has loaded, so that Probe can say "not
-/// ready yet"; until then every other call gets UNAVAILABLE.
+/// One run of the driver behind its sockets: the services' shared <see cref="Csi.Driver"/>, the
+/// node's attach machinery, and what <see cref="LoadAsync"/> brings up for them (the data
+/// directory's lock, the engine and its NBD server, the state store, the replication manager),
+/// released in order at the end.
 /// </summary>
-public sealed partial class Driver : IAsyncDisposable
+public sealed partial class DriverRuntime : IAsyncDisposable
 {
     private readonly ILogger _log;
     private readonly ILoggerFactory _loggerFactory;
@@ -24,11 +25,11 @@ public sealed partial class Driver : IAsyncDisposable
     private NbdServer? _nbd;
     private ReplicationManager? _replication;
 
-    public Driver(DriverOptions options, ILoggerFactory loggerFactory)
+    public DriverRuntime(DriverOptions options, ILoggerFactory loggerFactory)
     {
-        Options = options;
+        Driver = new Driver(options);
         _loggerFactory = loggerFactory;
-        _log = loggerFactory.CreateLogger<Driver>();
+        _log = loggerFactory.CreateLogger<DriverRuntime>();
         NbdEndpoint = options.NbdEndpoint is { } endpoint
             ? NbdEndpoint.Parse(endpoint)
             : NbdEndpoint.Default(options.DataDirectory);
@@ -40,7 +41,9 @@ public sealed partial class Driver : IAsyncDisposable
         }
     }
 
-    public DriverOptions Options { get; }
+    public Driver Driver { get; }
+
+    private DriverOptions Options => Driver.Options;
 
     public NbdEndpoint NbdEndpoint { get; }
 
@@ -48,25 +51,8 @@ public sealed partial class Driver : IAsyncDisposable
 
     public FuseLoopAttacher Attacher { get; }
 
-    public OperationLocks Locks { get; } = new();
-
-    public TimeProvider Clock { get; init; } = TimeProvider.System;
-
-    /// <summary>Names this run of csidriver: node attachments record it, because an attachment
-    /// is connected to this process's NBD server and does not outlive it.</summary>
-    public string ServerInstance { get; } = Guid.NewGuid().ToString("N");
-
-    public bool IsReady => Volatile.Read(ref _state) is not null;
-
-    public StorageEngine Engine => IsReady ? _engine! : throw NotReady();
-
-    public StateStore State => Volatile.Read(ref _state) ?? throw NotReady();
-
-    /// <summary>Replication of this site's volumes to and from the other site (issue 6).</summary>
-    public ReplicationManager Replication => IsReady ? _replication! : throw NotReady();
-
     /// <summary>The site link's TLS material from the serve flags, or null when not given.</summary>
-    public SiteLinkTls? SiteLinkTls { get; } = null;
+    public SiteLinkTls? SiteLinkTls { get; }
 
     /// <summary>Takes the data directory's lock (one driver per directory), opens the engine
     /// (which recovers its journals) and the state store, removes engine volumes that an
@@ -79,6 +65,7 @@ public sealed partial class Driver : IAsyncDisposable
         var engine = StorageEngine.Open(Path.Combine(Options.DataDirectory, "engine"));
         _engine = engine;
         var state = StateStore.Open(Path.Combine(Options.DataDirectory, "state.db"));
+        _state = state;
         var known = state.VolumeIds();
         foreach (var volume in engine.Volumes.Where(v => !known.Contains(v.Id)))
         {
@@ -107,7 +94,7 @@ public sealed partial class Driver : IAsyncDisposable
             DefaultTls = SiteLinkTls,
         }, _loggerFactory);
         _replication.Start();
-        Volatile.Write(ref _state, state);
+        Driver.Serve(engine, state, _replication);
         LogLoaded(known.Count, Options.DataDirectory, NbdEndpoint.ToString());
     }
 
@@ -120,7 +107,7 @@ public sealed partial class Driver : IAsyncDisposable
     {
         if (_nbd is not null)
         {
-            if (_state?.Stagings().Any(s => s.ServerInstance == ServerInstance) == true
+            if (_state?.Stagings().Any(s => s.ServerInstance == Driver.ServerInstance) == true
                 && !await HostSync.SyncAsync(TimeSpan.FromSeconds(30)))
             {
                 LogSyncTimedOut();
@@ -150,9 +137,6 @@ public sealed partial class Driver : IAsyncDisposable
             throw new IOException($"data directory {dataDirectory} is in use by another csidriver ({path} is locked)", e);
         }
     }
-
-    private static RpcException NotReady() =>
-        new(StatusCode.Unavailable, "the driver is still loading its volumes; retry shortly");
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "staged file systems did not finish writing back within 30 s; unflushed data on them may be lost")]
     private partial void LogSyncTimedOut();

@@ -5,28 +5,28 @@ using CsiDriver.Rpc;
 
 namespace CsiDriver.Hosting;
 
-public sealed partial class Driver
+public sealed partial class DriverRuntime
 {
     /// <summary>The csi.v1 services served on --endpoint.</summary>
     public IEnumerable<ServiceBinding> CsiServices() =>
     [
-        new IdentityService(this).Binding(),
-        new ControllerService(this).Binding(),
-        new GroupControllerService(this).Binding(),
-        new NodeService(this, Paths, Attacher).Binding(),
+        new IdentityService(Driver).Binding(),
+        new ControllerService(Driver).Binding(),
+        new GroupControllerService(Driver).Binding(),
+        new NodeService(Driver, Paths, Attacher).Binding(),
     ];
 
     /// <summary>The site-link service served on --site-link-address (once the engine is loaded).</summary>
     public IEnumerable<ServiceBinding> SiteLinkServices() =>
     [
-        new SiteLinkService(Replication, Engine, _loggerFactory).Binding(),
+        new SiteLinkService(Driver.Replication, Driver.Engine, _loggerFactory).Binding(),
     ];
 
     /// <summary>The csi-addons services served on --csiaddons-endpoint.</summary>
     public IEnumerable<ServiceBinding> CsiAddonsServices() =>
     [
-        new AddonsIdentityService(this).Binding(),
-        new VolumeGroupService(this).Binding(),
-        new ReplicationService(this).Binding(),
+        new AddonsIdentityService(Driver).Binding(),
+        new VolumeGroupService(Driver).Binding(),
+        new ReplicationService(Driver).Binding(),
     ];
 }
