@@ -1,12 +1,12 @@
 using CsiDriver.Engine;
 using CsiDriver.Engine.Journal;
-using Formation.SiteLink.V1;
 
 namespace CsiDriver.Replication;
 
 /// <summary>
-/// Cuts a journal into site-link batches: records after a sequence, in order, at most
-/// <see cref="SiteLinkProtocol.MaxPayloadPerMessage"/> payload bytes each. A batch covers every
+/// Cuts a journal into batches for the site link: records after a sequence, in order, at most
+/// <see cref="SiteLinkProtocol.MaxPayloadPerMessage"/> payload bytes and
+/// <see cref="SiteLinkProtocol.MaxUpdatesPerMessage"/> records each. A batch covers every
 /// sequence in its range; records of volumes outside the link (another replication's, or
 /// another volume's in per-volume mode) and records that change no data are left out.
 /// One resumable reader of the journal serves consecutive batches, also across the moments
@@ -19,7 +19,7 @@ public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOn
 
     /// <summary>The next batch after <paramref name="after"/>, or null when the journal holds nothing newer.</summary>
     /// <exception cref="Engine.OutOfRangeException">Records after <paramref name="after"/> were released (overrun).</exception>
-    public (Batch Batch, long PayloadBytes)? Next(long after)
+    public JournalBatch? Next(long after)
     {
         if (_reader is null || after + 1 != (_held?.Sequence ?? _reader.NextSequence))
         {
@@ -30,28 +30,28 @@ public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOn
             }
             _reader = engine.OpenJournalReader(journal, after + 1);
         }
-        Batch? batch = null;
-        long bytes = 0;
+        List<JournalRecord>? records = null;
+        long bytes = 0, last = after, timestamp = 0;
         while (_held is not null || _reader.TryRead(out _held))
         {
             var record = _held;
-            var update = ToUpdate(record);
-            if (update is not null && batch is not null && batch.Updates.Count > 0
-                && (bytes + record.Payload.Length > SiteLinkProtocol.MaxPayloadPerMessage || batch.Updates.Count >= SiteLinkProtocol.MaxUpdatesPerMessage))
+            var shipped = IsShipped(record);
+            if (shipped && records is { Count: > 0 }
+                && (bytes + record.Payload.Length > SiteLinkProtocol.MaxPayloadPerMessage || records.Count >= SiteLinkProtocol.MaxUpdatesPerMessage))
             {
                 break; // the held record starts the next batch
             }
             _held = null;
-            batch ??= new Batch { AfterSequence = after };
-            if (update is not null)
+            records ??= [];
+            if (shipped)
             {
-                batch.Updates.Add(update);
+                records.Add(record);
                 bytes += record.Payload.Length;
             }
-            batch.LastSequence = record.Sequence;
-            batch.SourceTimestampMicros = record.TimestampMicros;
+            last = record.Sequence;
+            timestamp = record.TimestampMicros;
         }
-        return batch is null ? null : (batch, bytes);
+        return records is null ? null : new JournalBatch(after, last, timestamp, records, bytes);
     }
 
     public void Dispose() => EndRead();
@@ -63,14 +63,12 @@ public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOn
         _held = null;
     }
 
-    private Update? ToUpdate(JournalRecord record)
-    {
-        if (record.VolumeId is null || !volumeIds.Contains(record.VolumeId))
-        {
-            return null;
-        }
-        return record.Kind is JournalRecordKind.Write or JournalRecordKind.Trim or JournalRecordKind.WriteZeroes or JournalRecordKind.Resize
-            ? SiteLinkProtocol.ToWire(new Engine.Replication.ReplicaUpdate(record.VolumeId, record.Kind, record.Offset, record.Length, record.Payload))
-            : null;
-    }
+    private bool IsShipped(JournalRecord record) =>
+        record.VolumeId is not null && volumeIds.Contains(record.VolumeId)
+        && record.Kind is JournalRecordKind.Write or JournalRecordKind.Trim or JournalRecordKind.WriteZeroes or JournalRecordKind.Resize;
 }
+
+/// <summary>The journal records in (<paramref name="AfterSequence"/>, <paramref name="LastSequence"/>]
+/// that a link ships; <paramref name="SourceTimestampMicros"/> is the main-site time of the record at
+/// the last sequence, <paramref name="PayloadBytes"/> what the records carry.</summary>
+public sealed record JournalBatch(long AfterSequence, long LastSequence, long SourceTimestampMicros, IReadOnlyList<JournalRecord> Records, long PayloadBytes);

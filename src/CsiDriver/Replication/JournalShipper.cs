@@ -42,9 +42,9 @@ public sealed partial class JournalShipper : IAsyncDisposable
         deadline.CancelAfter(timeout);
         try
         {
-            while (Interlocked.Read(ref Status.AppliedSequence) < last || Status.Resyncing)
+            while (Status.Snapshot() is var link && (link.AppliedSequence < last || link.Resyncing))
             {
-                if (!Status.Connected && DateTimeOffset.UtcNow - Status.DisconnectedSince > linkGrace)
+                if (!link.Connected && DateTimeOffset.UtcNow - link.DisconnectedSince > linkGrace)
                 {
                     return false;
                 }
@@ -88,14 +88,14 @@ public sealed partial class JournalShipper : IAsyncDisposable
             }
             catch (Exception e)
             {
-                var reason = e is Rpc.RpcException rpc ? $"{rpc.Status}: {rpc.Message}" : e.Message;
-                Status.SetConnected(false, reason);
+                var failure = (e as LinkFailedException)?.Failure ?? new LinkFailure(e.Message, Refused: false);
+                Status.Disconnected(failure);
                 // A link down for hours retries every second: say so once per reason, not per attempt.
-                if (reason != lastReason)
+                if (failure.Reason != lastReason)
                 {
-                    LogLinkFailed(Target.ReplicationId, Target.Peer.ToString(), attempt, backoff.TotalMilliseconds, reason);
+                    LogLinkFailed(Target.ReplicationId, Target.Peer.ToString(), attempt, backoff.TotalMilliseconds, failure.Reason);
                 }
-                lastReason = reason;
+                lastReason = failure.Reason;
             }
             if (session.ReachedStreaming)
             {
@@ -112,7 +112,7 @@ public sealed partial class JournalShipper : IAsyncDisposable
             }
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _settings.MaxBackoff.Ticks));
         }
-        Status.SetConnected(false);
+        Status.Disconnected();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "replication {ReplicationId}: link to {Peer} failed (attempt {Attempt}), retrying with backoff (next in {DelayMs} ms): {Reason}")]

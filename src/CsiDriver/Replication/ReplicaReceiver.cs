@@ -9,7 +9,9 @@ using Microsoft.Extensions.Logging;
 namespace CsiDriver.Replication;
 
 /// <summary>
-/// The backup's side of one Replicate stream: checks the Open, has the manager accept it
+/// The backup's side of one Replicate stream, the receiving half of the site link's edge (the
+/// <see cref="SiteLinkService"/> hands it each stream): messages in, domain calls to the
+/// manager and the engine, acknowledgements out. Checks the Open, has the manager accept it
 /// (replica volumes and rows created, role checked), answers Opened with the replicas'
 /// position, then applies every message in order and acknowledges each once it is durable.
 /// The engine applies a batch atomically with its position, ignores a duplicate and refuses a
@@ -24,16 +26,15 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         var messages = requests.GetAsyncEnumerator(context.CancellationToken);
         if (!await messages.MoveNextAsync().ConfigureAwait(false) || messages.Current.Open is not { } open)
         {
-            throw new RpcException(StatusCode.InvalidArgument, "the first message of a Replicate stream must be Open");
+            throw new MalformedMessageException("the first message of a Replicate stream must be Open");
         }
-        SiteLinkProtocol.CheckVersion(open.ProtocolVersion);
-        Validate(open);
-        using var lease = await manager.AcceptStreamAsync(open, context.CancellationToken).ConfigureAwait(false);
+        var request = SiteLinkProtocol.FromWire(open);
+        using var lease = await manager.AcceptStreamAsync(request, context.CancellationToken).ConfigureAwait(false);
         using var stream = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lease.Superseded);
         var position = engine.GetReplicaPosition(lease.Journal);
         var status = lease.Status;
-        status.SetConnected(true);
-        status.SetApplied(position.SourceSequence, position.SourceTimestampMicros);
+        status.Connected();
+        status.Applied(position.SourceSequence, position.SourceTimestampMicros);
         var opened = new Opened
         {
             ProtocolVersion = SiteLinkProtocol.CurrentVersion,
@@ -46,12 +47,12 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         };
         if (lease.Divergence is { NeedsEverything: false } divergence)
         {
-            foreach (var volume in open.Volumes)
+            foreach (var volume in request.Volumes)
             {
                 opened.Diverged.Add(SiteLinkProtocol.ToWire(volume.VolumeId, divergence.Ranges(volume.VolumeId, engine.GetVolume(volume.VolumeId).Size)));
             }
         }
-        LogAccepted(open.ReplicationId, open.SiteId, position.SourceSequence, lease.Divergence is not null);
+        LogAccepted(request.ReplicationId, request.SiteId, position.SourceSequence, lease.Divergence is not null);
         await responses.WriteAsync(new ReceiverMessage { Opened = opened }, stream.Token).ConfigureAwait(false);
         using var pipeline = CancellationTokenSource.CreateLinkedTokenSource(stream.Token);
         var queue = Channel.CreateBounded<Received>(new BoundedChannelOptions(QueuedMessages) { SingleReader = true, SingleWriter = true });
@@ -71,19 +72,19 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         }
         catch (OperationCanceledException) when (lease.Superseded.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
-            throw new RpcException(StatusCode.Aborted, $"replication '{open.ReplicationId}': the stream was superseded (promotion, disable or a newer stream)");
+            throw new RpcException(StatusCode.Aborted, $"replication '{request.ReplicationId}': the stream was superseded (promotion, disable or a newer stream)");
         }
         catch (TimeoutException)
         {
-            throw new RpcException(StatusCode.DeadlineExceeded, $"replication '{open.ReplicationId}': the shipper sent nothing for {manager.ReceiverSilenceTimeout.TotalSeconds:0} s");
+            throw new RpcException(StatusCode.DeadlineExceeded, $"replication '{request.ReplicationId}': the shipper sent nothing for {manager.ReceiverSilenceTimeout.TotalSeconds:0} s");
         }
         catch (ReplicaSequenceException e)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"replication '{open.ReplicationId}': {e.Message}");
+            throw new RpcException(StatusCode.FailedPrecondition, $"replication '{request.ReplicationId}': {e.Message}");
         }
         finally
         {
-            status.SetConnected(false);
+            status.Disconnected();
             // Stopped with the pipeline; its failure counts only where applying did not fail first.
             await receiving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
@@ -182,19 +183,19 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
             case ShipperMessage.BodyOneofCase.ResyncComplete:
                 var complete = message.ResyncComplete;
                 await engine.CompleteReplicaResyncAsync(lease.Journal, new ReplicaPosition(complete.SourceSequence, complete.SourceTimestampMicros, false), cancellationToken).ConfigureAwait(false);
-                status.CompleteResync();
+                var chunks = status.CompleteResync();
                 manager.OnReceiverResyncCompleted(lease);
-                LogResyncCompleted(lease.ReplicationId, status.LastResyncChunks, complete.SourceSequence);
+                LogResyncCompleted(lease.ReplicationId, chunks, complete.SourceSequence);
                 position = engine.GetReplicaPosition(lease.Journal);
-                status.SetApplied(position.SourceSequence, position.SourceTimestampMicros);
+                status.Applied(position.SourceSequence, position.SourceTimestampMicros);
                 return position;
             case ShipperMessage.BodyOneofCase.Batch:
                 return await ApplyBatchAsync(batch!, lease, cancellationToken).ConfigureAwait(false);
             case ShipperMessage.BodyOneofCase.Heartbeat:
-                Interlocked.Exchange(ref status.SourceLastSequence, Math.Max(message.Heartbeat.SourceLastSequence, position.SourceSequence));
+                status.SourceAt(Math.Max(message.Heartbeat.SourceLastSequence, position.SourceSequence));
                 return position;
             default:
-                throw new RpcException(StatusCode.InvalidArgument, $"unexpected {message.BodyCase} after Open");
+                throw new MalformedMessageException($"unexpected {message.BodyCase} after Open");
         }
     }
 
@@ -205,10 +206,9 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         var position = await engine.ApplyReplicaBatchAsync(lease.Journal, batch, cancellationToken).ConfigureAwait(false);
         RecordSizes(batch.Updates);
         var bytes = batch.Updates.Sum(u => (long)u.Payload.Length);
-        status.Applied.Add(bytes);
-        Interlocked.Exchange(ref status.LastSyncTicks, Stopwatch.GetElapsedTime(started).Ticks);
-        Interlocked.Exchange(ref status.LastSyncBytes, bytes);
-        status.SetApplied(position.SourceSequence, position.SourceTimestampMicros);
+        status.CountApplied(bytes);
+        status.Synced(Stopwatch.GetElapsedTime(started), bytes);
+        status.Applied(position.SourceSequence, position.SourceTimestampMicros);
         return position;
     }
 
@@ -228,34 +228,11 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         {
             if (!lease.VolumeIds.Contains(update.VolumeId))
             {
-                throw new RpcException(StatusCode.InvalidArgument, $"update for volume '{update.VolumeId}', which the Open did not name");
+                throw new MalformedMessageException($"update for volume '{update.VolumeId}', which the Open did not name");
             }
             list.Add(SiteLinkProtocol.FromWire(update));
         }
         return list;
-    }
-
-    private static void Validate(Open open)
-    {
-        if (open.ReplicationId.Length == 0 || open.Volumes.Count == 0)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, "Open needs a replication_id and at least one volume");
-        }
-        if (open.Mode == ReplicationMode.PerVolume && open.Volumes.Count != 1)
-        {
-            throw new RpcException(StatusCode.InvalidArgument, "a per-volume Open names exactly one volume");
-        }
-        foreach (var volume in open.Volumes)
-        {
-            if (!VolumeIds.IsValid(volume.VolumeId) || volume.SizeBytes <= 0)
-            {
-                throw new RpcException(StatusCode.InvalidArgument, $"Open names volume '{volume.VolumeId}' of {volume.SizeBytes} bytes");
-            }
-        }
-        if (open.GroupName.Length > 0 && !VolumeIds.IsValid(open.GroupName))
-        {
-            throw new RpcException(StatusCode.InvalidArgument, $"consistency group '{open.GroupName}' is not a valid name");
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "replication {ReplicationId}: accepted the shipper of site {SiteId}; replicas at source sequence {Applied}; failback resync {Failback}")]

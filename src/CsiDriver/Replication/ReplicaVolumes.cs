@@ -1,19 +1,18 @@
 using CsiDriver.Engine;
-using CsiDriver.Rpc;
 using CsiDriver.State;
-using Formation.SiteLink.V1;
 
 namespace CsiDriver.Replication;
 
 /// <summary>
-/// Makes the replica volumes an Open names exist at the receiving site: same ids, the given
+/// Makes the replica volumes a stream names exist at the receiving site: same ids, the given
 /// consistency group, read-only, with rows in the plugin's state store so ListVolumes,
 /// CreateSnapshot and NodeStage treat them like any volume. Follows the state store's
 /// invariants: a group's row before its volumes join it; an engine volume before its row.
 /// </summary>
 public static class ReplicaVolumes
 {
-    public static void Ensure(StorageEngine engine, StateStore? state, IReadOnlyList<ReplicaVolume> volumes, string? groupName, TimeProvider clock)
+    /// <exception cref="ReplicationStateException">A volume of that id exists here and is not a replica of the group.</exception>
+    public static void Ensure(StorageEngine engine, StateStore? state, IReadOnlyList<VolumeDescription> volumes, string? groupName, TimeProvider clock)
     {
         if (groupName is not null && state is not null && state.FindVolumeGroup(groupName) is null)
         {
@@ -30,12 +29,12 @@ public static class ReplicaVolumes
             {
                 if (volume.ConsistencyGroup != groupName)
                 {
-                    throw new RpcException(StatusCode.FailedPrecondition,
+                    throw new ReplicationStateException(
                         $"volume '{wanted.VolumeId}' exists here in consistency group '{volume.ConsistencyGroup ?? "(none)"}', not '{groupName ?? "(none)"}' as the replication needs");
                 }
                 if (!volume.IsReadOnly)
                 {
-                    throw new RpcException(StatusCode.FailedPrecondition,
+                    throw new ReplicationStateException(
                         $"volume '{wanted.VolumeId}' exists here and is writable: it is not a replica (demote it first)");
                 }
                 if (volume.Size < wanted.SizeBytes)
@@ -59,7 +58,7 @@ public static class ReplicaVolumes
         }
     }
 
-    private static void EnsureRow(StateStore state, ReplicaVolume wanted, long sizeBytes, TimeProvider clock)
+    private static void EnsureRow(StateStore state, VolumeDescription wanted, long sizeBytes, TimeProvider clock)
     {
         if (state.FindVolume(wanted.VolumeId) is { } row)
         {

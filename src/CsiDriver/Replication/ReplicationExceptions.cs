@@ -26,6 +26,13 @@ public sealed class ReplicationStateException(string message) : ReplicationExcep
 /// <summary>An enable repeated with other parameters than the replication was enabled with.</summary>
 public sealed class ReplicationConflictException(string message) : ReplicationException(message);
 
+/// <summary>The peer speaks a site-link protocol version outside the ones this build speaks.</summary>
+public sealed class IncompatiblePeerException(string message) : ReplicationException(message);
+
+/// <summary>A site-link message that breaks the protocol (an unknown kind, a length that does not
+/// match its payload, a volume the stream did not name).</summary>
+public sealed class MalformedMessageException(string message) : ReplicationException(message);
+
 /// <summary>Promotion without force refused: the main site answered that it is primary.</summary>
 public sealed class PeerIsPrimaryException(string replicationId, string peer)
     : ReplicationException($"replication '{replicationId}': the peer site {peer} is reachable and primary; demote it first or promote with force")

@@ -9,40 +9,38 @@ public sealed partial class ReplicationManager
     private ReplicationInfo Describe(ReplicationRuntime runtime)
     {
         ReplicationRecord record;
-        List<LinkStatus> links;
+        List<LinkSnapshot> links;
         string? fault;
         lock (runtime.Lock)
         {
             record = runtime.Record;
-            links = runtime.Links.ToList();
+            links = runtime.Links.Select(l => l.Snapshot()).ToList();
             fault = runtime.Fault;
         }
         var now = _options.Clock.GetUtcNow();
-        var applied = links.Count == 0 ? 0 : links.Min(l => Interlocked.Read(ref l.AppliedSequence));
-        var appliedMicros = links.Count == 0 ? 0 : links.Min(l => Interlocked.Read(ref l.AppliedSourceMicros));
+        var applied = links.Count == 0 ? 0 : links.Min(l => l.AppliedSequence);
+        var appliedMicros = links.Count == 0 ? 0 : links.Min(l => l.AppliedSourceMicros);
         DateTimeOffset? lastSync = appliedMicros > 0 ? DateTimeOffset.UnixEpoch.AddTicks(appliedMicros * 10) : null;
         var (outstandingRecords, outstandingBytes, overrun) = Outstanding(record, runtime);
         // The primary knows its journal; a backup knows what the last heartbeat said, while it hears them.
         var caughtUp = record.Role == ReplicationRole.Primary
             ? outstandingRecords == 0 && !links.Any(l => l.Resyncing)
-            : links.All(l => l.IsLive(_options.ReceiverSilenceTimeout) && !l.Resyncing
-                && Interlocked.Read(ref l.AppliedSequence) >= Interlocked.Read(ref l.SourceLastSequence));
+            : links.All(l => l.IsLive(_options.ReceiverSilenceTimeout) && !l.Resyncing && l.AppliedSequence >= l.SourceLastSequence);
         var lag = caughtUp || lastSync is null ? TimeSpan.Zero : now - lastSync.Value;
-        var newest = links.OrderByDescending(l => Interlocked.Read(ref l.LastSyncTicks)).FirstOrDefault();
+        // Per-volume mode: the slowest link's last sync speaks for the replication.
+        var slowest = links.MaxBy(l => l.LastSyncDuration ?? TimeSpan.Zero);
         var resync = Sum(links.Select(l => l.Resync));
         var state = StateOf(record, links, _options.ReceiverSilenceTimeout);
         var (health, message) = fault is not null ? (ReplicationHealth.Error, $"cannot run: {fault}") : HealthOf(record, state, links, lag, overrun, resync);
         return new ReplicationInfo(
             record.Id, record.Role, state, record.Mode, record.VolumeIds, record.PeerAddress,
-            applied, lastSync,
-            newest is null ? null : TimeSpan.FromTicks(Interlocked.Read(ref newest.LastSyncTicks)),
-            newest is null ? 0 : Interlocked.Read(ref newest.LastSyncBytes),
+            applied, lastSync, slowest?.LastSyncDuration, slowest?.LastSyncBytes ?? 0,
             lag, health, message, outstandingBytes, outstandingRecords,
-            links.Sum(l => l.Shipped.BytesPerSecond), links.Sum(l => l.Applied.BytesPerSecond),
+            links.Sum(l => l.ShipBytesPerSecond), links.Sum(l => l.ApplyBytesPerSecond),
             resync, links.Sum(l => l.LastResyncChunks));
     }
 
-    private static ReplicationState StateOf(ReplicationRecord record, List<LinkStatus> links, TimeSpan silence)
+    private static ReplicationState StateOf(ReplicationRecord record, List<LinkSnapshot> links, TimeSpan silence)
     {
         if (record.Role == ReplicationRole.Secondary && record.SecondaryState != ReplicationState.Waiting && !links.Any(l => l.Resyncing))
         {
@@ -99,9 +97,9 @@ public sealed partial class ReplicationManager
     }
 
     private static (ReplicationHealth, string) HealthOf(
-        ReplicationRecord record, ReplicationState state, List<LinkStatus> links, TimeSpan lag, bool overrun, ResyncProgress resync)
+        ReplicationRecord record, ReplicationState state, List<LinkSnapshot> links, TimeSpan lag, bool overrun, ResyncProgress resync)
     {
-        var error = links.Select(l => l.LastError).FirstOrDefault(e => e is not null);
+        var failure = links.Select(l => l.Failure).FirstOrDefault(f => f is not null);
         var down = links.Where(l => !l.Connected).Select(l => l.DisconnectedSince).Min();
         return state switch
         {
@@ -111,11 +109,11 @@ public sealed partial class ReplicationManager
                 $"resyncing: {resync.BytesDone} of {resync.BytesTotal} bytes ({resync.ChunksDone} of {resync.ChunksTotal} chunks); the backup's last consistent image is protected"),
             _ when overrun => (ReplicationHealth.Degraded,
                 $"journal budget exceeded: tracking dirty chunks; a delta resync follows when the link is back (lag {lag.TotalSeconds:0.###} s)"),
-            _ when error is not null && error.StartsWith(nameof(Rpc.StatusCode.FailedPrecondition), StringComparison.Ordinal) => (ReplicationHealth.Error, $"the peer refuses the link: {error}"),
+            _ when failure is { Refused: true } => (ReplicationHealth.Error, $"the peer refuses the link: {failure}"),
             ReplicationState.Connecting or ReplicationState.Waiting when record.PeerAddress is null && record.Role == ReplicationRole.Primary =>
                 (ReplicationHealth.Error, "no peer address to ship to"),
             ReplicationState.Connecting => (ReplicationHealth.Degraded,
-                $"link to {record.PeerAddress} down{(down is { } since ? $" since {since:O}" : "")}: {error ?? "connecting"}; lag {lag.TotalSeconds:0.###} s; the journal keeps the updates within its budget"),
+                $"link to {record.PeerAddress} down{(down is { } since ? $" since {since:O}" : "")}: {failure?.Reason ?? "connecting"}; lag {lag.TotalSeconds:0.###} s; the journal keeps the updates within its budget"),
             ReplicationState.Waiting => (ReplicationHealth.Degraded, $"no shipper connected{(down is { } since ? $" since {since:O}" : "")}; lag {lag.TotalSeconds:0.###} s"),
             _ => (ReplicationHealth.Healthy, $"replicating; lag {lag.TotalSeconds:0.###} s"),
         };

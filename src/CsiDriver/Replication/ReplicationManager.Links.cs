@@ -1,6 +1,4 @@
 using CsiDriver.Engine;
-using CsiDriver.Rpc;
-using Formation.SiteLink.V1;
 using Microsoft.Extensions.Logging;
 
 namespace CsiDriver.Replication;
@@ -24,9 +22,10 @@ public sealed partial class ReplicationManager
         var links = record.Mode == ReplicationModeKind.Group
             ? [(Volumes: record.VolumeIds, Consumer, Group: record.GroupName)]
             : record.VolumeIds.Select(v => (Volumes: (IReadOnlyList<string>)[v], Consumer: PerVolumeConsumer(v), Group: (string?)null)).ToList();
+        var shipped = new ShippedReplication(this, runtime);
         return links.Select(link => new ShipperTarget(
             record.Id, record.Mode, link.Group, _engine.GetVolume(link.Volumes[0]).JournalName, link.Consumer, link.Volumes, peer, tls,
-            _options.SiteId, _options.SiteAddress, Describe, () => FailbackBaseOf(runtime), () => OnFailbackCompleted(runtime))).ToList();
+            _options.SiteId, _options.SiteAddress, shipped)).ToList();
     }
 
     /// <summary>Starts one shipper per target (callers hold the runtime's lock, and have
@@ -65,46 +64,42 @@ public sealed partial class ReplicationManager
         }
     }
 
-    private ReplicaVolume Describe(string volumeId)
+    /// <summary>The manager's answers to one replication's shippers (see <see cref="IShippedReplication"/>).</summary>
+    private sealed class ShippedReplication(ReplicationManager manager, ReplicationRuntime runtime) : IShippedReplication
     {
-        var volume = _engine.GetVolume(volumeId);
-        var row = State?.FindVolume(volumeId);
-        return new ReplicaVolume
+        public VolumeDescription Describe(string volumeId)
         {
-            VolumeId = volumeId,
-            SizeBytes = volume.Size,
-            Name = row?.Name ?? volumeId,
-            AccessType = row?.AccessType.ToString() ?? "",
-            FsType = row?.FsType ?? "",
-        };
-    }
-
-    private static FailbackBase? FailbackBaseOf(ReplicationRuntime runtime)
-    {
-        lock (runtime.Lock)
-        {
-            var record = runtime.Record;
-            return record.Role == ReplicationRole.Primary && record.PromotionSnapshots.Count > 0
-                ? new FailbackBase(record.CommonCutSequence, record.PromotionSnapshots)
-                : null;
+            var volume = manager._engine.GetVolume(volumeId);
+            var row = manager.State.FindVolume(volumeId);
+            return new VolumeDescription(volumeId, volume.Size, row?.Name ?? volumeId, row?.AccessType.ToString() ?? "", row?.FsType ?? "");
         }
-    }
 
-    /// <summary>The old primary holds this site's image again: the promotion snapshots have done their work.</summary>
-    private void OnFailbackCompleted(ReplicationRuntime runtime)
-    {
-        ReplicationRecord record;
-        lock (runtime.Lock)
+        public FailbackBase? FailbackBase()
         {
-            record = runtime.Record;
-            if (record.PromotionSnapshots.Count == 0)
+            lock (runtime.Lock)
             {
-                return;
+                var record = runtime.Record;
+                return record.Role == ReplicationRole.Primary && record.PromotionSnapshots.Count > 0
+                    ? new FailbackBase(record.CommonCutSequence, record.PromotionSnapshots)
+                    : null;
             }
-            runtime.Record = record with { CommonCutSequence = 0, PromotionSnapshots = new Dictionary<string, string>() };
-            _store.SaveReplication(runtime.Record);
         }
-        DeleteSnapshots(record.PromotionSnapshots.Values);
+
+        public void FailbackCompleted()
+        {
+            ReplicationRecord record;
+            lock (runtime.Lock)
+            {
+                record = runtime.Record;
+                if (record.PromotionSnapshots.Count == 0)
+                {
+                    return;
+                }
+                runtime.Record = record with { CommonCutSequence = 0, PromotionSnapshots = new Dictionary<string, string>() };
+                manager._store.SaveReplication(runtime.Record);
+            }
+            manager.DeleteSnapshots(record.PromotionSnapshots.Values);
+        }
     }
 
     /// <summary>Takes the shippers out of the runtime (callers hold its lock); they are stopped by <see cref="DisposeStoppedShippersAsync"/>.</summary>
@@ -162,15 +157,16 @@ public sealed partial class ReplicationManager
     /// creates the replicas, supersedes an older stream of the same link, and for a demoted old
     /// primary that asked for resync works out what it wrote after the common cut.
     /// </summary>
-    public async Task<ReceiverLease> AcceptStreamAsync(Open open, CancellationToken cancellationToken)
+    /// <exception cref="ReplicationStateException">This site does not take the stream: it is the
+    /// shipper itself, primary, demoted and not yet asked to resync, or its volumes are not replicas.</exception>
+    public async Task<ReceiverLease> AcceptStreamAsync(StreamRequest request, CancellationToken cancellationToken)
     {
-        if (open.SiteId == _options.SiteId)
+        if (request.SiteId == _options.SiteId)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"site '{open.SiteId}' would replicate to itself; check --site-id and the peer address");
+            throw new ReplicationStateException($"site '{request.SiteId}' would replicate to itself; check --site-id and the peer address");
         }
-        var runtime = RuntimeForOpen(open);
-        var linkKey = open.Mode == ReplicationMode.PerVolume ? open.Volumes[0].VolumeId : "";
-        var groupName = open.GroupName.Length == 0 ? null : open.GroupName;
+        var runtime = RuntimeFor(request);
+        var linkKey = request.Mode == ReplicationModeKind.PerVolume ? request.Volumes[0].VolumeId : "";
         Task previous;
         ReceiverLease lease;
         lock (runtime.Lock)
@@ -178,25 +174,25 @@ public sealed partial class ReplicationManager
             var record = runtime.Record;
             if (runtime.Closing || record.Role == ReplicationRole.Primary)
             {
-                throw new RpcException(StatusCode.FailedPrecondition, $"replication '{open.ReplicationId}' is primary at site '{_options.SiteId}': it does not accept a shipper (demote it and request resync first)");
+                throw new ReplicationStateException($"replication '{request.ReplicationId}' is primary at site '{_options.SiteId}': it does not accept a shipper (demote it and request resync first)");
             }
             if (record.SecondaryState == ReplicationState.Demoted)
             {
-                throw new RpcException(StatusCode.FailedPrecondition, $"replication '{open.ReplicationId}' was demoted at site '{_options.SiteId}': it accepts the new primary once ResyncVolume is requested");
+                throw new ReplicationStateException($"replication '{request.ReplicationId}' was demoted at site '{_options.SiteId}': it accepts the new primary once ResyncVolume is requested");
             }
-            ReplicaVolumes.Ensure(_engine, State, open.Volumes, groupName, _options.Clock);
+            ReplicaVolumes.Ensure(_engine, State, request.Volumes, request.GroupName, _options.Clock);
             var merged = record with
             {
-                VolumeIds = record.VolumeIds.Union(open.Volumes.Select(v => v.VolumeId), StringComparer.Ordinal).ToArray(),
-                PeerAddress = record.PeerAddress ?? (open.SiteAddress.Length > 0 ? open.SiteAddress : null),
+                VolumeIds = record.VolumeIds.Union(request.Volumes.Select(v => v.VolumeId), StringComparer.Ordinal).ToArray(),
+                PeerAddress = record.PeerAddress ?? request.SiteAddress,
             };
             if (merged.VolumeIds.Count != record.VolumeIds.Count || merged.PeerAddress != record.PeerAddress)
             {
                 _store.SaveReplication(merged);
                 runtime.Record = merged;
             }
-            var journal = _engine.GetVolume(open.Volumes[0].VolumeId).JournalName;
-            var divergence = record.SecondaryState == ReplicationState.AwaitingResync ? Divergence(journal, open) : null;
+            var journal = _engine.GetVolume(request.Volumes[0].VolumeId).JournalName;
+            var divergence = record.SecondaryState == ReplicationState.AwaitingResync ? Divergence(journal, request) : null;
             if (!runtime.ReceiverStatus.TryGetValue(linkKey, out var status))
             {
                 status = new LinkStatus();
@@ -204,7 +200,7 @@ public sealed partial class ReplicationManager
             }
             previous = runtime.Receivers.TryGetValue(linkKey, out var older) ? older.Ended : Task.CompletedTask;
             older?.Supersede();
-            lease = new ReceiverLease(open.ReplicationId, linkKey, journal, open.Volumes.Select(v => v.VolumeId).ToHashSet(StringComparer.Ordinal), status, divergence, Release);
+            lease = new ReceiverLease(request.ReplicationId, linkKey, journal, request.Volumes.Select(v => v.VolumeId).ToHashSet(StringComparer.Ordinal), status, divergence, Release);
             runtime.Receivers[linkKey] = lease;
         }
         // Two streams of one link never apply at once.
@@ -223,21 +219,22 @@ public sealed partial class ReplicationManager
         }
     }
 
-    private ReplicationRuntime RuntimeForOpen(Open open)
+    /// <summary>The replication a stream is for; one this backup learns from it is recorded as a secondary.</summary>
+    private ReplicationRuntime RuntimeFor(StreamRequest request)
     {
         lock (_replications)
         {
-            if (_replications.TryGetValue(open.ReplicationId, out var runtime))
+            if (_replications.TryGetValue(request.ReplicationId, out var runtime))
             {
                 return runtime;
             }
             var record = new ReplicationRecord
             {
-                Id = open.ReplicationId,
-                VolumeIds = open.Volumes.Select(v => v.VolumeId).ToArray(),
-                GroupName = open.GroupName.Length == 0 ? null : open.GroupName,
-                PeerAddress = open.SiteAddress.Length == 0 ? null : open.SiteAddress,
-                Mode = SiteLinkProtocol.FromWire(open.Mode),
+                Id = request.ReplicationId,
+                VolumeIds = request.Volumes.Select(v => v.VolumeId).ToArray(),
+                GroupName = request.GroupName,
+                PeerAddress = request.SiteAddress,
+                Mode = request.Mode,
                 Role = ReplicationRole.Secondary,
             };
             _store.SaveReplication(record);
@@ -253,11 +250,11 @@ public sealed partial class ReplicationManager
     /// released. When neither can tell (records released with no consumer holding the cut),
     /// everything must be shipped.
     /// </summary>
-    private ChunkSetBuilder Divergence(string journal, Open open)
+    private ChunkSetBuilder Divergence(string journal, StreamRequest request)
     {
         var divergence = new ChunkSetBuilder();
-        var volumes = open.Volumes.Select(v => v.VolumeId).ToHashSet(StringComparer.Ordinal);
-        var cut = open.CommonCutSequence;
+        var volumes = request.Volumes.Select(v => v.VolumeId).ToHashSet(StringComparer.Ordinal);
+        var cut = request.CommonCutSequence;
         var status = _engine.GetJournalStatus(journal);
         var consumers = status.Consumers.Where(c => c.Name == Consumer || c.Name.StartsWith(Consumer + "/", StringComparison.Ordinal)).ToList();
         if (cut <= 0 || (cut + 1 < status.FirstSequence && !consumers.Any(c => c.Position <= cut)))

@@ -1,6 +1,4 @@
 using CsiDriver.Engine;
-using CsiDriver.Rpc;
-using Formation.SiteLink.V1;
 using Microsoft.Extensions.Logging;
 
 namespace CsiDriver.Replication;
@@ -160,12 +158,12 @@ public sealed partial class ReplicationManager
                 _store.SaveReplication(runtime.Record);
                 LogResyncRequested(replicationId);
             }
-            var links = runtime.ReceiverStatus.Values.ToList();
+            var links = runtime.ReceiverStatus.Values.Select(l => l.Snapshot()).ToList();
             var waiting = runtime.Record.SecondaryState == ReplicationState.AwaitingResync;
             // Ready: every link has applied a consistent image (a position) and none is resyncing.
             return Sum(links.Select(l => l.Resync)) with
             {
-                Ready = !waiting && links.Count > 0 && !links.Any(l => l.Resyncing) && links.All(l => Interlocked.Read(ref l.AppliedSequence) > 0),
+                Ready = !waiting && links.Count > 0 && !links.Any(l => l.Resyncing) && links.All(l => l.AppliedSequence > 0),
             };
         }
     }
@@ -179,17 +177,17 @@ public sealed partial class ReplicationManager
         var peer = record.PeerAddress ?? throw new ReplicationStateException(
             $"replication '{record.Id}': the main site's address is unknown, so it cannot be asked whether it is primary; promote with force");
         var tls = runtime.Tls ?? _options.DefaultTls ?? throw new ReplicationStateException($"replication '{record.Id}': no site-link TLS material to ask the main site; promote with force");
-        Role role;
+        PeerRole answer;
         try
         {
             using var client = new SiteLinkClient(SiteLinkAddress.Parse(peer), tls);
-            role = (await client.GetRoleAsync(record.Id, _options.RoleQueryTimeout, cancellationToken).ConfigureAwait(false)).Role;
+            answer = await client.GetRoleAsync(record.Id, _options.RoleQueryTimeout, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RpcException or TimeoutException or HttpRequestException)
+        catch (Exception e) when (e is LinkFailedException or IncompatiblePeerException)
         {
             throw new PeerUnreachableException(record.Id, peer, e);
         }
-        if (role == Role.Primary)
+        if (answer.Role == ReplicationRole.Primary)
         {
             throw new PeerIsPrimaryException(record.Id, peer);
         }

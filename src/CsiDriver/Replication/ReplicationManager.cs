@@ -1,6 +1,5 @@
 using CsiDriver.Engine;
 using CsiDriver.State;
-using Formation.SiteLink.V1;
 using Microsoft.Extensions.Logging;
 
 namespace CsiDriver.Replication;
@@ -188,16 +187,17 @@ public sealed partial class ReplicationManager : IAsyncDisposable
     /// learnt from a main site's shipper at this backup).</summary>
     public bool IsReplicated(string replicationId) => Find(replicationId) is not null;
 
-    /// <summary>What GetRole answers a peer about this site.</summary>
-    public Role RoleOf(string replicationId)
+    /// <summary>What GetRole answers a peer about this site: the replication's role here, null
+    /// where this site knows no replication of that id.</summary>
+    public ReplicationRole? RoleOf(string replicationId)
     {
         if (Find(replicationId) is not { } runtime)
         {
-            return Role.None;
+            return null;
         }
         lock (runtime.Lock)
         {
-            return runtime.Record.Role == ReplicationRole.Primary ? Role.Primary : Role.Secondary;
+            return runtime.Record.Role;
         }
     }
 

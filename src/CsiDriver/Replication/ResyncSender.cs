@@ -1,13 +1,12 @@
 using CsiDriver.Engine;
 using CsiDriver.Engine.Journal;
 using CsiDriver.Engine.Replication;
-using Formation.SiteLink.V1;
 
 namespace CsiDriver.Replication;
 
 /// <summary>
-/// Reads the chunks of a resync from a group snapshot and hands them out as Chunks messages of
-/// at most <see cref="SiteLinkProtocol.MaxPayloadPerMessage"/> payload bytes. A chunk that reads
+/// Reads the chunks of a resync from a group snapshot and hands them out in messages' worth of
+/// updates, at most <see cref="SiteLinkProtocol.MaxPayloadPerMessage"/> payload bytes each. A chunk that reads
 /// as zeroes travels as a WRITE_ZEROES range with no payload. Each volume's update list starts
 /// with its size at the snapshot (RESIZE), so a volume grown since the Open is grown first.
 /// </summary>
@@ -20,14 +19,13 @@ public sealed class ResyncSender(StorageEngine engine, IReadOnlyDictionary<strin
         return (ranges.Sum(r => (r.Length + ChunkRange.ChunkSize - 1) / ChunkRange.ChunkSize), ranges.Sum(r => r.Length));
     }
 
-    /// <summary>Chunks messages in order, each with the number of chunks and bytes it covers.</summary>
-    public async IAsyncEnumerable<(Chunks Message, long Chunks, long Bytes)> ReadAsync(ChunkSetBuilder plan)
+    /// <summary>The updates of each message in order, with the number of chunks and bytes it covers.</summary>
+    public async IAsyncEnumerable<(IReadOnlyList<ReplicaUpdate> Updates, long Chunks, long Bytes)> ReadAsync(ChunkSetBuilder plan)
     {
         foreach (var (volumeId, snapshotId) in snapshotsByVolume.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
             var device = engine.OpenSnapshot(snapshotId);
-            var message = new Chunks();
-            message.Updates.Add(SiteLinkProtocol.ToWire(new ReplicaUpdate(volumeId, JournalRecordKind.Resize, 0, device.Size, ReadOnlyMemory<byte>.Empty)));
+            List<ReplicaUpdate> message = [new ReplicaUpdate(volumeId, JournalRecordKind.Resize, 0, device.Size, ReadOnlyMemory<byte>.Empty)];
             long payload = 0, chunks = 0, bytes = 0;
             foreach (var range in plan.Ranges(volumeId, device.Size))
             {
@@ -37,14 +35,14 @@ public sealed class ResyncSender(StorageEngine engine, IReadOnlyDictionary<strin
                     if (payload + length > SiteLinkProtocol.MaxPayloadPerMessage)
                     {
                         yield return (message, chunks, bytes);
-                        message = new Chunks();
+                        message = [];
                         payload = chunks = bytes = 0;
                     }
                     var data = new byte[length];
                     await device.ReadAsync(offset, data).ConfigureAwait(false);
                     var zero = !data.AsSpan().ContainsAnyExcept((byte)0);
-                    message.Updates.Add(SiteLinkProtocol.ToWire(new ReplicaUpdate(
-                        volumeId, zero ? JournalRecordKind.WriteZeroes : JournalRecordKind.Write, offset, length, zero ? ReadOnlyMemory<byte>.Empty : data)));
+                    message.Add(new ReplicaUpdate(
+                        volumeId, zero ? JournalRecordKind.WriteZeroes : JournalRecordKind.Write, offset, length, zero ? ReadOnlyMemory<byte>.Empty : data));
                     payload += zero ? 0 : length;
                     chunks++;
                     bytes += length;

@@ -50,10 +50,10 @@ public sealed partial class ShipperSession
             {
                 engine.AdvanceJournalConsumer(target.Journal, target.Consumer, applied);
             }
-            status.SetApplied(applied, opened.AppliedSourceTimestampMicros);
-            if (target.FailbackBase() is not null)
+            status.Applied(applied, opened.AppliedSourceTimestampMicros);
+            if (target.Replication.FailbackBase() is not null)
             {
-                target.FailbackCompleted();
+                target.Replication.FailbackCompleted();
             }
             return applied;
         }
@@ -82,18 +82,18 @@ public sealed partial class ShipperSession
             var sizes = snapshots.ToDictionary(s => s.VolumeId, s => s.SizeBytes, StringComparer.Ordinal);
             var (chunksTotal, bytesTotal) = ResyncSender.TotalsOf(plan, sizes);
             status.BeginResync(chunksTotal, bytesTotal);
-            status.SetConnected(true);
+            status.Connected();
             _resyncIsFailback = kind == ResyncKind.Failback;
             LogResyncStarting(target.ReplicationId, kind.ToString(), at, chunksTotal, bytesTotal);
             await SendAsync(new ShipperMessage { ResyncBegin = new ResyncBegin { ChunksTotal = chunksTotal, BytesTotal = bytesTotal } }, cancellationToken).ConfigureAwait(false);
             var reported = 0L;
             await foreach (var (message, chunks, bytes) in new ResyncSender(engine, byVolume).ReadAsync(plan).WithCancellation(cancellationToken).ConfigureAwait(false))
             {
-                await SendAsync(new ShipperMessage { Chunks = message }, cancellationToken).ConfigureAwait(false);
-                status.AddResyncProgress(chunks, bytes);
-                if (status.Resync.BytesDone - reported >= 64L << 20)
+                await SendAsync(new ShipperMessage { Chunks = SiteLinkProtocol.ToWire(message) }, cancellationToken).ConfigureAwait(false);
+                var progress = status.AddResyncProgress(chunks, bytes);
+                if (progress.BytesDone - reported >= 64L << 20)
                 {
-                    reported = status.Resync.BytesDone;
+                    reported = progress.BytesDone;
                     LogResyncProgress(target.ReplicationId, reported, bytesTotal);
                 }
             }
@@ -117,7 +117,7 @@ public sealed partial class ShipperSession
     private ChunkSetBuilder Plan(ResyncKind kind, Opened opened, IReadOnlyDictionary<string, string> snapshots, long at)
     {
         var plan = new ChunkSetBuilder();
-        var failback = target.FailbackBase();
+        var failback = target.Replication.FailbackBase();
         if (kind == ResyncKind.Full || (kind == ResyncKind.Failback && (opened.FullResyncRequired || failback is null)))
         {
             foreach (var (volumeId, snapshotId) in snapshots)

@@ -32,7 +32,24 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
     /// <summary>The session got past any resync to streaming batches (the next reconnect starts its backoff afresh).</summary>
     public bool ReachedStreaming { get; private set; }
 
+    /// <exception cref="LinkFailedException">The link failed or the peer refused the stream.</exception>
     public async Task RunAsync(SiteLinkClient client, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RunStreamAsync(client, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw SiteLinkClient.Failed(e);
+        }
+        catch (IncompatiblePeerException e)
+        {
+            throw new LinkFailedException(new LinkFailure(e.Message, Refused: true), e);
+        }
+    }
+
+    private async Task RunStreamAsync(SiteLinkClient client, CancellationToken cancellationToken)
     {
         using var session = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // Connecting has no deadline of its own (a TLS handshake with a server going away can
@@ -40,7 +57,10 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         session.CancelAfter(settings.OpenTimeout);
         await using var call = client.Replicate(session.Token);
         _call = call;
-        await call.WriteAsync(new ShipperMessage { Open = BuildOpen() }).ConfigureAwait(false);
+        var request = new StreamRequest(
+            target.ReplicationId, target.Mode, target.ReplicaGroupName, target.VolumeIds.Select(target.Replication.Describe).ToList(),
+            target.SiteId, target.SiteAddress, target.Replication.FailbackBase()?.CommonCutSequence ?? 0);
+        await call.WriteAsync(new ShipperMessage { Open = SiteLinkProtocol.ToWire(request) }).ConfigureAwait(false);
         var responses = call.ResponseStream.GetAsyncEnumerator(session.Token);
         var opened = await ReadOpenedAsync(responses, session.Token).ConfigureAwait(false);
         session.CancelAfter(Timeout.InfiniteTimeSpan);
@@ -50,7 +70,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         try
         {
             var from = await PrepareAsync(opened, session.Token).ConfigureAwait(false);
-            status.SetConnected(true);
+            status.Connected();
             ReachedStreaming = true;
             await StreamAsync(from, session.Token).ConfigureAwait(false);
         }
@@ -92,22 +112,6 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         }
     }
 
-    private Open BuildOpen()
-    {
-        var open = new Open
-        {
-            ProtocolVersion = SiteLinkProtocol.CurrentVersion,
-            ReplicationId = target.ReplicationId,
-            Mode = SiteLinkProtocol.ToWire(target.Mode),
-            GroupName = target.ReplicaGroupName ?? "",
-            SiteId = target.SiteId,
-            SiteAddress = target.SiteAddress ?? "",
-            CommonCutSequence = target.FailbackBase()?.CommonCutSequence ?? 0,
-        };
-        open.Volumes.AddRange(target.VolumeIds.Select(target.Describe));
-        return open;
-    }
-
     private async Task<Opened> ReadOpenedAsync(IAsyncEnumerator<ReceiverMessage> responses, CancellationToken cancellationToken)
     {
         if (!await responses.MoveNextAsync().ConfigureAwait(false))
@@ -137,7 +141,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            (Batch Batch, long PayloadBytes)? next;
+            JournalBatch? next;
             try
             {
                 next = batcher.Next(after);
@@ -157,14 +161,14 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
                 {
                     await SendAsync(new ShipperMessage { Heartbeat = new Heartbeat { SourceLastSequence = after, SourceTimestampMicros = NowMicros() } }, cancellationToken).ConfigureAwait(false);
                 }
-                Interlocked.Exchange(ref status.SourceLastSequence, after);
+                status.SourceAt(after);
                 await Task.Delay(settings.IdlePoll, cancellationToken).ConfigureAwait(false);
                 continue;
             }
-            await SendAsync(new ShipperMessage { Batch = batch.Batch }, cancellationToken).ConfigureAwait(false);
-            status.Shipped.Add(batch.PayloadBytes);
-            after = batch.Batch.LastSequence;
-            Interlocked.Exchange(ref status.SourceLastSequence, after);
+            await SendAsync(new ShipperMessage { Batch = SiteLinkProtocol.ToWire(batch) }, cancellationToken).ConfigureAwait(false);
+            status.CountShipped(batch.PayloadBytes);
+            after = batch.LastSequence;
+            status.SourceAt(after);
         }
     }
 
@@ -206,24 +210,22 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         var released = _window.Release(ack.ThroughMessage);
         if (released.LastOrDefault(m => m.IsBatch) is { } batch)
         {
-            Interlocked.Exchange(ref status.LastSyncTicks, Stopwatch.GetElapsedTime(batch.SentTimestamp).Ticks);
-            Interlocked.Exchange(ref status.LastSyncBytes, batch.Bytes);
+            status.Synced(Stopwatch.GetElapsedTime(batch.SentTimestamp), batch.Bytes);
         }
-        status.Applied.Add(released.Where(m => m.IsBatch).Sum(m => m.Bytes));
+        status.CountApplied(released.Where(m => m.IsBatch).Sum(m => m.Bytes));
         if (ack.ThroughMessage >= Volatile.Read(ref _ownPositionsFrom))
         {
-            status.SetApplied(ack.AppliedSequence, ack.AppliedSourceTimestampMicros);
+            status.Applied(ack.AppliedSequence, ack.AppliedSourceTimestampMicros);
             engine.AdvanceJournalConsumer(target.Journal, target.Consumer, ack.AppliedSequence);
         }
         var complete = Volatile.Read(ref _resyncCompleteMessage);
         if (complete > 0 && ack.ThroughMessage >= complete)
         {
             Volatile.Write(ref _resyncCompleteMessage, 0);
-            status.CompleteResync();
-            LogResyncCompleted(target.ReplicationId, status.LastResyncChunks, ack.AppliedSequence);
+            LogResyncCompleted(target.ReplicationId, status.CompleteResync(), ack.AppliedSequence);
             if (_resyncIsFailback)
             {
-                target.FailbackCompleted();
+                target.Replication.FailbackCompleted();
             }
         }
     }
@@ -235,6 +237,12 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
 
     [LoggerMessage(Level = LogLevel.Information, Message = "replication {ReplicationId}: resync complete ({Chunks} chunks), receiver at {AppliedSequence}")]
     private partial void LogResyncCompleted(string replicationId, long chunks, long appliedSequence);
+}
+
+/// <summary>The link failed, or its peer refused the stream (see <see cref="LinkFailure"/>).</summary>
+public sealed class LinkFailedException(LinkFailure failure, Exception inner) : Exception(failure.Reason, inner)
+{
+    public LinkFailure Failure { get; } = failure;
 }
 
 /// <summary>The journal released records the link had not shipped: a delta resync follows.</summary>

@@ -1,5 +1,3 @@
-using Formation.SiteLink.V1;
-
 namespace CsiDriver.Replication;
 
 /// <summary>What one shipper ships, and where (a replication, or one volume of it in per-volume mode).</summary>
@@ -7,10 +5,7 @@ namespace CsiDriver.Replication;
 /// <param name="Journal">The main-site journal the volumes' writes are ordered in.</param>
 /// <param name="Consumer">The journal consumer holding records for this link.</param>
 /// <param name="SiteAddress">This site's own link address, told to the receiver so it can ask GetRole.</param>
-/// <param name="Describe">The volume's size and CSI name, access type and file system for the receiver's rows.</param>
-/// <param name="FailbackBase">After a promotion: the cut held in common with the receiver and the
-/// per-volume snapshots taken at the promotion; null otherwise.</param>
-/// <param name="FailbackCompleted">Called once the receiver holds this site's image again.</param>
+/// <param name="Replication">What the shipper asks of the replication it ships for, as it goes.</param>
 public sealed record ShipperTarget(
     string ReplicationId,
     ReplicationModeKind Mode,
@@ -22,9 +17,25 @@ public sealed record ShipperTarget(
     SiteLinkTls Tls,
     string SiteId,
     string? SiteAddress,
-    Func<string, ReplicaVolume> Describe,
-    Func<FailbackBase?> FailbackBase,
-    Action FailbackCompleted);
+    IShippedReplication Replication);
+
+/// <summary>
+/// What a primary's shipper needs from the replication it ships for, beyond its target: the
+/// manager answers (<c>ReplicationManager.ShippedReplication</c>), reading and updating the
+/// replication's record.
+/// </summary>
+public interface IShippedReplication
+{
+    /// <summary>The volume's size and CSI name, access type and file system, for the receiver's rows.</summary>
+    VolumeDescription Describe(string volumeId);
+
+    /// <summary>After a promotion: the cut held in common with the receiver and the promotion
+    /// snapshots, the base of the failback resync; null otherwise.</summary>
+    FailbackBase? FailbackBase();
+
+    /// <summary>The receiver holds this site's image again: the promotion snapshots have done their work.</summary>
+    void FailbackCompleted();
+}
 
 /// <param name="CommonCutSequence">In the receiver's sequence space.</param>
 /// <param name="PromotionSnapshots">Volume id → snapshot taken at the promotion.</param>

@@ -26,16 +26,23 @@ public sealed class SiteLinkService(ReplicationManager manager, StorageEngine en
         return Task.FromResult(new GetRoleResponse
         {
             ProtocolVersion = SiteLinkProtocol.CurrentVersion,
-            Role = manager.RoleOf(request.ReplicationId),
+            Role = SiteLinkProtocol.ToWire(manager.RoleOf(request.ReplicationId)),
             SiteId = manager.SiteId,
         });
     }
 
-    /// <summary>Engine failures keep their meaning on the link (a refused write stays FAILED_PRECONDITION).</summary>
+    /// <summary>
+    /// The one place the site link's failures become statuses (sitelink.proto lists them): what
+    /// this site will not take (an incompatible version, a stream for a replication that is
+    /// primary or demoted here, volumes that are not replicas) is FAILED_PRECONDITION, a message
+    /// that breaks the protocol (or that the engine finds invalid) INVALID_ARGUMENT; engine failures
+    /// keep their meaning.
+    /// </summary>
     private static RpcException? Translate(Exception exception) => exception switch
     {
+        ReplicationStateException or IncompatiblePeerException => new RpcException(StatusCode.FailedPrecondition, exception.Message),
+        MalformedMessageException or ArgumentException => new RpcException(StatusCode.InvalidArgument, exception.Message),
         EngineException engineFailure => EngineErrors.ToRpc(engineFailure),
-        ArgumentException argument => new RpcException(StatusCode.InvalidArgument, argument.Message),
         _ => null,
     };
 }

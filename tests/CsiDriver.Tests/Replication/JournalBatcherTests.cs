@@ -1,6 +1,6 @@
 using CsiDriver.Engine;
+using CsiDriver.Engine.Journal;
 using CsiDriver.Replication;
-using Formation.SiteLink.V1;
 
 namespace CsiDriver.Tests.Replication;
 
@@ -32,22 +32,23 @@ public sealed class JournalBatcherTests : IDisposable
         var last = _engine.GetJournalStatus("g").LastSequence;
 
         using var batcher = new JournalBatcher(_engine, "g", new HashSet<string> { "mine" });
-        var batches = new List<Batch>();
+        var batches = new List<JournalBatch>();
         long after = 0;
         while (batcher.Next(after) is { } next)
         {
             Assert.True(next.PayloadBytes <= SiteLinkProtocol.MaxPayloadPerMessage);
-            batches.Add(next.Batch);
-            after = next.Batch.LastSequence;
+            Assert.Equal(next.Records.Sum(r => (long)r.Payload.Length), next.PayloadBytes);
+            batches.Add(next);
+            after = next.LastSequence;
         }
 
         Assert.True(batches.Count >= 2, $"{batches.Count} batches for 3.75 MiB");
         Assert.Equal(last, after);
         Assert.Equal(batches.Select(b => b.AfterSequence).Skip(1), batches.Select(b => b.LastSequence).SkipLast(1));
-        var updates = batches.SelectMany(b => b.Updates).ToList();
-        Assert.All(updates, u => Assert.Equal("mine", u.VolumeId));
-        Assert.Equal(61, updates.Count);
-        Assert.Equal(UpdateKind.Trim, updates[^1].Kind);
+        var records = batches.SelectMany(b => b.Records).ToList();
+        Assert.All(records, r => Assert.Equal("mine", r.VolumeId));
+        Assert.Equal(61, records.Count);
+        Assert.Equal(JournalRecordKind.Trim, records[^1].Kind);
         Assert.Null(batcher.Next(after));
     }
 }

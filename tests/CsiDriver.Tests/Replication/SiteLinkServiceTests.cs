@@ -12,7 +12,7 @@ public sealed class SiteLinkServiceTests : BackupSiteTests
     {
         using var client = new SiteLinkClient(SiteLinkAddress.Parse(Backup.Address), Certificates.Main);
         var answer = await client.GetRoleAsync("orders", TimeSpan.FromSeconds(5), default);
-        Assert.Equal(Role.None, answer.Role);
+        Assert.Null(answer.Role);
         Assert.Equal("backup", answer.SiteId);
     }
 
@@ -20,8 +20,9 @@ public sealed class SiteLinkServiceTests : BackupSiteTests
     public async Task A_client_certificate_of_another_authority_is_refused()
     {
         using var intruder = new SiteLinkClient(SiteLinkAddress.Parse(Backup.Address), Certificates.Intruder);
-        var refused = await Assert.ThrowsAsync<RpcException>(() => intruder.GetRoleAsync("orders", TimeSpan.FromSeconds(5), default));
-        Assert.Equal(StatusCode.Unavailable, refused.Status);
+        var refused = await Assert.ThrowsAsync<LinkFailedException>(() => intruder.GetRoleAsync("orders", TimeSpan.FromSeconds(5), default));
+        Assert.Equal(StatusCode.Unavailable, Assert.IsType<RpcException>(refused.InnerException).Status);
+        Assert.False(refused.Failure.Refused);
     }
 
     [Fact]
@@ -35,7 +36,7 @@ public sealed class SiteLinkServiceTests : BackupSiteTests
         await Volumes.WaitUntilAsync(() => main.Manager.GetInfo("solo").HealthMessage.Contains("down", StringComparison.Ordinal), "the refused link to show");
         Assert.Equal(ReplicationHealth.Degraded, main.Manager.GetInfo("solo").Health);
         Assert.Null(Backup.Engine.FindVolume("solo"));
-        Assert.Equal(Role.None, Backup.Manager.RoleOf("solo"));
+        Assert.Null(Backup.Manager.RoleOf("solo"));
     }
 
     [Fact]
