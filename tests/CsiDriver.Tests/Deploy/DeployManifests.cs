@@ -77,6 +77,12 @@ public sealed class DeployManifests
     public IEnumerable<PodContainer> Containers =>
         Objects<Workload>().SelectMany(w => w.Template.Spec.Containers.Select(c => new PodContainer(w, c)));
 
+    /// <summary>The containers that run a catalogued upstream release, with it.</summary>
+    public IEnumerable<(PodContainer Pod, SidecarRelease Release)> Sidecars =>
+        Containers.Select(c => (Pod: c, Release: SidecarRelease.For(c.Container)))
+            .Where(s => s.Release is not null)
+            .Select(s => (s.Pod, s.Release!));
+
     /// <summary>The one controller Deployment.</summary>
     public Deployment Controller => Assert.Single(Objects<Deployment>());
 

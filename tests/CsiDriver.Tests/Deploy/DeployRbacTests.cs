@@ -11,12 +11,8 @@ public sealed class DeployRbacTests
     public void SidecarsHoldTheRulesTheirUpstreamReleaseGrants()
     {
         var missing = new List<string>();
-        foreach (var c in Deploy.Containers)
+        foreach (var (c, release) in Deploy.Sidecars)
         {
-            if (SidecarRelease.For(c.Container) is not { } release)
-            {
-                continue;
-            }
             var account = c.Pod.ServiceAccountName ?? "default";
             var where = c.Workload.Metadata.Namespace!;
             var granted = Granted(account, where);

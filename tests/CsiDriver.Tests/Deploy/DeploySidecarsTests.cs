@@ -6,10 +6,7 @@ public sealed class DeploySidecarsTests
 {
     private static DeployManifests Deploy => DeployManifests.Repository;
 
-    private static IEnumerable<(PodContainer Pod, SidecarRelease Release)> Sidecars =>
-        Deploy.Containers.Where(c => !CsidriverCommandLine.Runs(c.Container))
-            .Select(c => (c, SidecarRelease.For(c.Container)!))
-            .Where(s => s.Item2 is not null);
+    private static IEnumerable<(PodContainer Pod, SidecarRelease Release)> Sidecars => Deploy.Sidecars;
 
     [Fact]
     public void EveryOtherContainerIsACataloguedReleaseAtItsTag()

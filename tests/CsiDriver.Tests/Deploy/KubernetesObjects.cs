@@ -52,45 +52,47 @@ public sealed class ServicePort
 public abstract class Workload : KubeObject
 {
     [YamlIgnore]
-    public abstract LabelSelector Selector { get; }
+    public abstract WorkloadSpec Pods { get; }
 
     [YamlIgnore]
-    public abstract PodTemplate Template { get; }
+    public LabelSelector Selector => Pods.Selector;
+
+    [YamlIgnore]
+    public PodTemplate Template => Pods.Template;
+}
+
+/// <summary>The part of a workload's spec every kind has.</summary>
+public abstract class WorkloadSpec
+{
+    public LabelSelector Selector { get; set; } = new();
+    public PodTemplate Template { get; set; } = new();
 }
 
 public sealed class Deployment : Workload
 {
     public DeploymentSpec Spec { get; set; } = new();
-    [YamlIgnore]
-    public override LabelSelector Selector => Spec.Selector;
 
     [YamlIgnore]
-    public override PodTemplate Template => Spec.Template;
+    public override WorkloadSpec Pods => Spec;
 }
 
-public sealed class DeploymentSpec
+public sealed class DeploymentSpec : WorkloadSpec
 {
     public int? Replicas { get; set; }
     public UpdateStrategy? Strategy { get; set; }
-    public LabelSelector Selector { get; set; } = new();
-    public PodTemplate Template { get; set; } = new();
 }
 
 public sealed class DaemonSet : Workload
 {
     public DaemonSetSpec Spec { get; set; } = new();
-    [YamlIgnore]
-    public override LabelSelector Selector => Spec.Selector;
 
     [YamlIgnore]
-    public override PodTemplate Template => Spec.Template;
+    public override WorkloadSpec Pods => Spec;
 }
 
-public sealed class DaemonSetSpec
+public sealed class DaemonSetSpec : WorkloadSpec
 {
     public UpdateStrategy? UpdateStrategy { get; set; }
-    public LabelSelector Selector { get; set; } = new();
-    public PodTemplate Template { get; set; } = new();
 }
 
 public sealed class UpdateStrategy
