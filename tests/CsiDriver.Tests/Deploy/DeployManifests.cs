@@ -89,7 +89,7 @@ public sealed class DeployManifests
     /// <summary>The one node DaemonSet.</summary>
     public DaemonSet Node => Assert.Single(Objects<DaemonSet>());
 
-    public static DeployManifests Load(string directory)
+    private static DeployManifests Load(string directory)
     {
         var manifests = new List<Manifest>();
         var problems = new List<string>();
