@@ -87,7 +87,7 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             LoggerFactory = _loggerFactory,
         });
         await _nbd.StartAsync(cancellationToken);
-        _replication = new ReplicationManager(engine, state, new ReplicationManagerOptions
+        _replication = new ReplicationManager(engine, state, new VolumeRows(state, Driver.Clock), new ReplicationManagerOptions
         {
             SiteId = Options.SiteId ?? Options.NodeId,
             SiteAddress = Options.SiteLinkAddress,

@@ -217,7 +217,7 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
     {
         foreach (var resize in updates.Where(u => u.Kind == Engine.Journal.JournalRecordKind.Resize))
         {
-            ReplicaVolumes.RecordSize(manager.State, resize.VolumeId, engine.GetVolume(resize.VolumeId).Size);
+            manager.Rows.RecordSize(resize.VolumeId, engine.GetVolume(resize.VolumeId).Size);
         }
     }
 

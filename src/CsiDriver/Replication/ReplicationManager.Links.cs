@@ -70,8 +70,8 @@ public sealed partial class ReplicationManager
         public VolumeDescription Describe(string volumeId)
         {
             var volume = manager._engine.GetVolume(volumeId);
-            var row = manager.State.FindVolume(volumeId);
-            return new VolumeDescription(volumeId, volume.Size, row?.Name ?? volumeId, row?.AccessType.ToString() ?? "", row?.FsType ?? "");
+            var labels = manager.Rows.Find(volumeId);
+            return new VolumeDescription(volumeId, volume.Size, labels?.Name ?? volumeId, labels?.AccessType ?? "", labels?.FsType ?? "");
         }
 
         public FailbackBase? FailbackBase()
@@ -180,7 +180,7 @@ public sealed partial class ReplicationManager
             {
                 throw new ReplicationStateException($"replication '{request.ReplicationId}' was demoted at site '{_options.SiteId}': it accepts the new primary once ResyncVolume is requested");
             }
-            ReplicaVolumes.Ensure(_engine, State, request.Volumes, request.GroupName, _options.Clock);
+            ReplicaVolumes.Ensure(_engine, Rows, request.Volumes, request.GroupName);
             var merged = record with
             {
                 VolumeIds = record.VolumeIds.Union(request.Volumes.Select(v => v.VolumeId), StringComparer.Ordinal).ToArray(),

@@ -1,5 +1,4 @@
 using CsiDriver.Engine;
-using CsiDriver.State;
 using Microsoft.Extensions.Logging;
 
 namespace CsiDriver.Replication;
@@ -25,15 +24,15 @@ public sealed partial class ReplicationManager : IAsyncDisposable
     private readonly ILogger _log;
     private readonly Dictionary<string, ReplicationRuntime> _replications = new(StringComparer.Ordinal);
 
-    public ReplicationManager(StorageEngine engine, StateStore state, ReplicationManagerOptions options, ILoggerFactory loggerFactory)
+    public ReplicationManager(StorageEngine engine, IReplicationStore store, IVolumeRows rows, ReplicationManagerOptions options, ILoggerFactory loggerFactory)
     {
         _engine = engine;
-        State = state;
+        Rows = rows;
         _options = options;
         _loggerFactory = loggerFactory;
         _log = loggerFactory.CreateLogger<ReplicationManager>();
-        _store = state;
-        foreach (var record in state.LoadReplications())
+        _store = store;
+        foreach (var record in store.LoadReplications())
         {
             _replications[record.Id] = Revive(record);
         }
@@ -47,8 +46,8 @@ public sealed partial class ReplicationManager : IAsyncDisposable
 
     internal TimeSpan ReceiverSilenceTimeout => _options.ReceiverSilenceTimeout;
 
-    /// <summary>The plugin's state store, where replica volumes get their rows.</summary>
-    public StateStore State { get; }
+    /// <summary>The plugin's rows of volumes and groups, where replicas get theirs.</summary>
+    internal IVolumeRows Rows { get; }
 
     /// <summary>Restarts shipping for every replication this site is primary of (after a
     /// restart). One that cannot ship keeps its fault; the others start all the same.</summary>

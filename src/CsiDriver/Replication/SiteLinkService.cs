@@ -1,5 +1,5 @@
-using CsiDriver.Csi;
 using CsiDriver.Engine;
+using CsiDriver.Engine.Replication;
 using CsiDriver.Rpc;
 using Formation.SiteLink.V1;
 using Microsoft.Extensions.Logging;
@@ -32,17 +32,23 @@ public sealed class SiteLinkService(ReplicationManager manager, StorageEngine en
     }
 
     /// <summary>
-    /// The one place the site link's failures become statuses (sitelink.proto lists them): what
-    /// this site will not take (an incompatible version, a stream for a replication that is
-    /// primary or demoted here, volumes that are not replicas) is FAILED_PRECONDITION, a message
-    /// that breaks the protocol (or that the engine finds invalid) INVALID_ARGUMENT; engine failures
-    /// keep their meaning.
+    /// The one place the site link's failures become statuses (sitelink.proto lists them). What
+    /// this site will not take is FAILED_PRECONDITION: an incompatible version, a stream for a
+    /// replication that is primary or demoted here, volumes that are not replicas, and replicas
+    /// not where the stream expects them (a gap, a resync in the way, one gone or writable). A
+    /// message that breaks the protocol (or that the engine finds invalid or out of a volume's
+    /// range) is INVALID_ARGUMENT.
+    /// The backup out of space is RESOURCE_EXHAUSTED and a damaged store DATA_LOSS, so the
+    /// shipper's reason tells the operator; anything else is left to the server (INTERNAL, logged).
     /// </summary>
     private static RpcException? Translate(Exception exception) => exception switch
     {
-        ReplicationStateException or IncompatiblePeerException => new RpcException(StatusCode.FailedPrecondition, exception.Message),
-        MalformedMessageException or ArgumentException => new RpcException(StatusCode.InvalidArgument, exception.Message),
-        EngineException engineFailure => EngineErrors.ToRpc(engineFailure),
+        ReplicationStateException or IncompatiblePeerException
+            or ReplicaSequenceException or ReplicaResyncingException or ReplicaNotResyncingException
+            or ReadOnlyVolumeException or VolumeNotFoundException => new RpcException(StatusCode.FailedPrecondition, exception.Message),
+        MalformedMessageException or ArgumentException or Engine.OutOfRangeException => new RpcException(StatusCode.InvalidArgument, exception.Message),
+        InsufficientSpaceException => new RpcException(StatusCode.ResourceExhausted, exception.Message),
+        CorruptionException => new RpcException(StatusCode.DataLoss, exception.Message),
         _ => null,
     };
 }

@@ -90,7 +90,7 @@ internal sealed class TestSite : IAsyncDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
-    private ReplicationManager NewManager() => new(Engine, State, new ReplicationManagerOptions
+    private ReplicationManager NewManager() => new(Engine, State, new VolumeRows(State, TimeProvider.System), new ReplicationManagerOptions
     {
         SiteId = SiteId,
         SiteAddress = Address,
