@@ -2,7 +2,7 @@ using CsiDriver.Engine;
 using CsiDriver.Replication;
 using CsiDriver.State;
 
-namespace CsiDriver.Tests.Replication;
+namespace CsiDriver.Replication.Tests;
 
 /// <summary>
 /// Two sites in-process — two real engines in temporary directories, each with its manager and

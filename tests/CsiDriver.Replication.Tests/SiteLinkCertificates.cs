@@ -1,7 +1,7 @@
 using CsiDriver.Replication;
 using CsiDriver.TestSupport.Tls;
 
-namespace CsiDriver.Tests.Replication;
+namespace CsiDriver.Replication.Tests;
 
 /// <summary>
 /// A site-link CA with one certificate per site, and a foreign CA with a certificate of its own;

@@ -2,7 +2,7 @@ using CsiDriver.Engine;
 using CsiDriver.Engine.Journal;
 using CsiDriver.Replication;
 
-namespace CsiDriver.Tests.Replication;
+namespace CsiDriver.Replication.Tests;
 
 public sealed class ChunkSetBuilderTests
 {

@@ -1,7 +1,7 @@
 using System.Net;
 using CsiDriver.Replication;
 
-namespace CsiDriver.Tests.Replication;
+namespace CsiDriver.Replication.Tests;
 
 public sealed class SiteLinkAddressTests
 {

@@ -1,4 +1,4 @@
-namespace CsiDriver.Tests.Replication;
+namespace CsiDriver.Replication.Tests;
 
 /// <summary>Tests that talk to one backup site's link as a peer would: the site, its link
 /// served over mutual TLS, and the certificates of both sites (and of an intruder).</summary>

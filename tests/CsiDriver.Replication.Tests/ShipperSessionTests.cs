@@ -1,7 +1,7 @@
 using CsiDriver.Engine;
 using CsiDriver.Replication;
 
-namespace CsiDriver.Tests.Replication;
+namespace CsiDriver.Replication.Tests;
 
 /// <summary>How a shipper's session picks its resync: here the delta resync after the journal
 /// released records the backup had not applied (retention budget exceeded).</summary>

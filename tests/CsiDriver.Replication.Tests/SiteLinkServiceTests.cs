@@ -2,7 +2,7 @@ using CsiDriver.Replication;
 using CsiDriver.Rpc;
 using Formation.SiteLink.V1;
 
-namespace CsiDriver.Tests.Replication;
+namespace CsiDriver.Replication.Tests;
 
 /// <summary>The site link as a peer sees it: mutual TLS against our CA, GetRole, versioning.</summary>
 public sealed class SiteLinkServiceTests : BackupSiteTests

@@ -1,6 +1,6 @@
 using CsiDriver.Replication;
 
-namespace CsiDriver.Tests.Replication;
+namespace CsiDriver.Replication.Tests;
 
 public sealed class InflightWindowTests
 {

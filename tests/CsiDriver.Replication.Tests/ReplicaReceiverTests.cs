@@ -3,7 +3,7 @@ using CsiDriver.Rpc;
 using Formation.SiteLink.V1;
 using Google.Protobuf;
 
-namespace CsiDriver.Tests.Replication;
+namespace CsiDriver.Replication.Tests;
 
 /// <summary>The backup's receiver as a shipper drives it: batches sent ahead of their
 /// acknowledgements are joined into fewer durable applies, and the position stays exact.</summary>

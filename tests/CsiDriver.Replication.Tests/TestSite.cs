@@ -6,7 +6,7 @@ using CsiDriver.Rpc;
 using CsiDriver.State;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace CsiDriver.Tests.Replication;
+namespace CsiDriver.Replication.Tests;
 
 /// <summary>
 /// One site in-process: a real engine and state store in a temporary directory, a

@@ -1,6 +1,6 @@
 using CsiDriver.Engine;
 
-namespace CsiDriver.Tests.Replication;
+namespace CsiDriver.Replication.Tests;
 
 /// <summary>Writing and comparing volume contents in the replication tests.</summary>
 internal static class Volumes
