@@ -33,6 +33,7 @@ public sealed partial class Driver : IAsyncDisposable
             ? NbdEndpoint.Parse(endpoint)
             : NbdEndpoint.Default(options.DataDirectory);
         Paths = new NodePaths(options.KubeletDirectory);
+        Budget = new ProvisioningBudget(this);
         Attacher = new FuseLoopAttacher(Path.Combine(options.DataDirectory, "attach"), NbdEndpoint, loggerFactory.CreateLogger<FuseLoopAttacher>());
         if (options is { SiteLinkCertificate: { } certificate, SiteLinkKey: { } key, SiteLinkAuthority: { } authority })
         {
@@ -49,6 +50,9 @@ public sealed partial class Driver : IAsyncDisposable
     public FuseLoopAttacher Attacher { get; }
 
     public OperationLocks Locks { get; } = new();
+
+    /// <summary>What may still be provisioned; creates and expands reserve from it.</summary>
+    public ProvisioningBudget Budget { get; }
 
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
