@@ -195,15 +195,17 @@ internal sealed class NbdTransmission(
     {
         var device = session.Device;
         var offset = (long)request.Offset;
-        var length = (int)request.Length;
+        // TRIM and WRITE_ZEROES may span up to 4 GiB - 1 bytes; READ and WRITE were held to the
+        // payload limit by validation, so only they narrow to int.
+        long length = request.Length;
         var fua = request.Flags.HasFlag(NbdCommandFlags.Fua);
         switch (request.Command)
         {
             case NbdCommand.Read:
-                var buffer = ArrayPool<byte>.Shared.Rent(NbdReplyWriter.ReadPrefix + length);
+                var buffer = ArrayPool<byte>.Shared.Rent(NbdReplyWriter.ReadPrefix + (int)length);
                 try
                 {
-                    await device.ReadAsync(offset, buffer.AsMemory(NbdReplyWriter.ReadPrefix, length));
+                    await device.ReadAsync(offset, buffer.AsMemory(NbdReplyWriter.ReadPrefix, (int)length));
                 }
                 catch
                 {
@@ -212,7 +214,7 @@ internal sealed class NbdTransmission(
                 }
                 return buffer;
             case NbdCommand.Write:
-                await device.WriteAsync(offset, payload.AsMemory(0, length), fua);
+                await device.WriteAsync(offset, payload.AsMemory(0, (int)length), fua);
                 return null;
             case NbdCommand.Flush:
                 await device.FlushAsync();
