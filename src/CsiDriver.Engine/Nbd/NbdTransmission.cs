@@ -19,6 +19,7 @@ internal sealed class NbdTransmission(
     NbdReceiveBuffer input,
     NbdReplyWriter replies,
     NbdServerOptions options,
+    TimeSpan idleTimeout,
     NbdBlockingWorkers blockingWorkers,
     ILogger logger,
     Action abortConnection)
@@ -60,6 +61,19 @@ internal sealed class NbdTransmission(
     /// <summary>Receives one request and starts it; false when the connection must end.</summary>
     private bool ReceiveOne()
     {
+        if (idleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            // Idle means nothing in flight and nothing sent for the whole timeout; a client
+            // waiting on a slow request is not idle.
+            while (!input.WaitReadable(idleTimeout))
+            {
+                if (_budget.IsEmpty)
+                {
+                    NbdLog.IdleClosed(logger, connectionId, idleTimeout);
+                    return false;
+                }
+            }
+        }
         input.ReadExactly(_header);
         if (!NbdRequestHeader.TryParse(_header, out var request))
         {
