@@ -37,32 +37,36 @@ for project in $(grep -l 'Microsoft.NET.Test.Sdk' tests/*/*.csproj); do
   fi
 done
 
-# csi-sanity, single-driver mode. Its last line: "SUCCESS! -- 91 Passed | 0 Failed | 1 Pending | 0 Skipped".
-# A pending spec is one csi-test itself marks as not ready; it counts as skipped here.
-if [ "${SKIP_SANITY:-}" = 1 ]; then
-  sanity_line="csi-sanity: NOT RUN (SKIP_SANITY=1)"
-else
+# csi-sanity, once per mode (split mode joins the list with the controller). Its last line:
+# "SUCCESS! -- 91 Passed | 0 Failed | 1 Pending | 0 Skipped". A pending spec is one csi-test
+# itself marks as not ready; it counts as skipped here.
+sanity_lines=()
+for mode in single; do
+  if [ "${SKIP_SANITY:-}" = 1 ]; then
+    sanity_lines+=("csi-sanity ($mode): NOT RUN (SKIP_SANITY=1)")
+    continue
+  fi
   echo
-  echo "=== csi-sanity (single-driver mode) ==="
-  tests/scripts/sanity.sh 2>&1 | tee "$sanity_log"
+  echo "=== csi-sanity ($mode mode) ==="
+  tests/scripts/sanity.sh "$mode" 2>&1 | tee "$sanity_log"
   sanity_status=${PIPESTATUS[0]}
   summary=$(grep -E -- '-- [0-9]+ Passed \| [0-9]+ Failed' "$sanity_log" | tail -n1)
   if [ "$sanity_status" -eq 2 ]; then
-    sanity_line="csi-sanity: NOT RUN (not found on PATH nor at ../shared/tools/csi-sanity)"
+    sanity_lines+=("csi-sanity ($mode): NOT RUN (not found on PATH nor at ../shared/tools/csi-sanity)")
     problems+=("csi-sanity was not found")
   elif [ -z "$summary" ]; then
-    sanity_line="csi-sanity: NO RESULT (exit $sanity_status; see its output above)"
-    problems+=("csi-sanity gave no result")
+    sanity_lines+=("csi-sanity ($mode): NO RESULT (exit $sanity_status; see its output above)")
+    problems+=("csi-sanity ($mode) gave no result")
   else
-    sanity_line="csi-sanity: ${summary#*-- }"
+    sanity_lines+=("csi-sanity ($mode): ${summary#*-- }")
     read -r sp sf spend ss < <(sed -E 's/.*-- ([0-9]+) Passed \| ([0-9]+) Failed \| ([0-9]+) Pending \| ([0-9]+) Skipped.*/\1 \2 \3 \4/' <<<"$summary")
     passed=$((passed + sp)); failed=$((failed + sf)); skipped=$((skipped + spend + ss))
-    [ "$sanity_status" -ne 0 ] && [ "$sf" -eq 0 ] && problems+=("csi-sanity exited $sanity_status")
+    [ "$sanity_status" -ne 0 ] && [ "$sf" -eq 0 ] && problems+=("csi-sanity ($mode) exited $sanity_status")
   fi
-fi
+done
 
 echo
-echo "$sanity_line"
+printf '%s\n' "${sanity_lines[@]}"
 for problem in "${problems[@]}"; do echo "FAILED: $problem"; done
 failed=$((failed + ${#problems[@]}))
 line="$passed passed, $failed failed"

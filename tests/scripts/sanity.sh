@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Runs the csi-sanity conformance tool against a fresh csidriver (single-driver mode: one
-# endpoint serves Identity, Controller and Node) with a temporary data directory and temporary
-# mount and staging directories. csi-sanity comes from PATH, or else from the shared tools
+# Runs the csi-sanity conformance tool against a fresh csidriver with a temporary data directory
+# and temporary mount and staging directories. Usage: sanity.sh [MODE]. MODE "single" (the
+# default): one endpoint serves Identity, Controller and Node. A "split" mode (a controller
+# endpoint apart from the node's, --csi.controllerendpoint) joins here once `csidriver
+# controller` exists. csi-sanity comes from PATH, or else from the shared tools
 # folder beside the repository (../shared/tools/csi-sanity). Exits 2 when it is in neither.
 # The last line csi-sanity prints is its summary: "N Passed | N Failed | N Pending | N Skipped".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+mode=${1:-single}
+[ "$mode" = single ] || { echo "sanity.sh: unknown mode '$mode' (known: single)" >&2; exit 64; }
 
 sanity=$(command -v csi-sanity || true)
 if [ -z "$sanity" ] && [ -x ../shared/tools/csi-sanity ]; then
@@ -39,7 +43,7 @@ consistencyGroup: "sanity-group"
 YAML
 
 # The expand size is csi-sanity's default (the test volume's size plus 1 GiB).
-echo "csi-sanity: $sanity (single-driver mode)"
+echo "csi-sanity: $sanity ($mode mode)"
 "$sanity" --csi.endpoint "unix://$work/csi.sock" \
   --csi.mountdir "$work/target" --csi.stagingdir "$work/staging" \
   --csi.testvolumeparameters /dev/null \
