@@ -15,87 +15,51 @@ public sealed class NodeForeignMountTests(DriverFixture fixture) : IClassFixture
     private DriverWorkspace Workspace => fixture.Driver.Workspace;
 
     [Fact]
-    public async Task Unstage_refuses_while_a_foreign_mount_covers_the_staging_path_and_detaches_nothing()
-    {
-        NodeSteps.RequireKernelPath();
-        var capability = Volumes.Mount("ext4");
-        var volume = await Csi.CreateAsync("foreign-staging", capability, 64 * Volumes.MiB);
-        var staging = NodeSteps.StagingPath(Workspace, volume.VolumeId);
-        try
+    public Task Unstage_refuses_while_a_foreign_mount_covers_the_staging_path_and_detaches_nothing() =>
+        WithStagedVolumeAsync("foreign-staging", Volumes.Mount("ext4"), 64 * Volumes.MiB, async volumeId =>
         {
-            await Csi.StageAsync(Workspace, volume.VolumeId, capability);
+            var staging = NodeSteps.StagingPath(Workspace, volumeId);
             var ours = Assert.Single(MountsAt(staging));
-            await HostCommand.RunAsync("mount", "-t", "tmpfs", "formation-foreign", staging);
-            try
+            await WithForeignMountAsync(staging, async () =>
             {
-                var refused = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Csi.UnstageAsync(Workspace, volume.VolumeId));
+                var refused = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Csi.UnstageAsync(Workspace, volumeId));
                 Assert.Contains("tmpfs from formation-foreign", refused.Message);
                 // Ours is still mounted underneath, on a device that is still attached.
                 Assert.Equal([ours, "tmpfs formation-foreign"], MountsAt(staging));
                 Assert.True(File.Exists(ours.Split(' ')[1]), $"{ours} lost its device");
-            }
-            finally
-            {
-                await HostCommand.RunAsync("umount", staging);
-            }
-            await Csi.UnstageAsync(Workspace, volume.VolumeId);
+            });
+            await Csi.UnstageAsync(Workspace, volumeId);
             Assert.Empty(MountsAt(staging));
-        }
-        finally
-        {
-            await Csi.CleanUpAsync(Workspace, volume.VolumeId);
-        }
-        await Csi.DeleteVolume(volume.VolumeId);
-    }
+        });
 
     [Fact]
-    public async Task Unpublish_refuses_while_a_foreign_mount_covers_the_target_and_unmounts_nothing()
-    {
-        NodeSteps.RequireKernelPath();
-        var capability = Volumes.Mount("ext4");
-        var volume = await Csi.CreateAsync("foreign-target", capability, 64 * Volumes.MiB);
-        var target = NodeSteps.TargetPath(Workspace, volume.VolumeId);
-        try
+    public Task Unpublish_refuses_while_a_foreign_mount_covers_the_target_and_unmounts_nothing() =>
+        WithStagedVolumeAsync("foreign-target", Volumes.Mount("ext4"), 64 * Volumes.MiB, async volumeId =>
         {
-            await Csi.StageAsync(Workspace, volume.VolumeId, capability);
-            await Csi.PublishOnNodeAsync(Workspace, volume.VolumeId, capability);
+            var target = NodeSteps.TargetPath(Workspace, volumeId);
+            await Csi.PublishOnNodeAsync(Workspace, volumeId, Volumes.Mount("ext4"));
             var ours = Assert.Single(MountsAt(target));
-            await HostCommand.RunAsync("mount", "-t", "tmpfs", "formation-foreign", target);
-            try
+            await WithForeignMountAsync(target, async () =>
             {
-                var refused = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Csi.UnpublishOnNodeAsync(Workspace, volume.VolumeId));
+                var refused = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Csi.UnpublishOnNodeAsync(Workspace, volumeId));
                 Assert.Contains("tmpfs from formation-foreign", refused.Message);
                 Assert.Equal([ours, "tmpfs formation-foreign"], MountsAt(target));
-            }
-            finally
-            {
-                await HostCommand.RunAsync("umount", target);
-            }
-            await Csi.UnpublishOnNodeAsync(Workspace, volume.VolumeId);
+            });
+            await Csi.UnpublishOnNodeAsync(Workspace, volumeId);
             Assert.Empty(MountsAt(target));
             Assert.False(Path.Exists(target));
-        }
-        finally
-        {
-            await Csi.CleanUpAsync(Workspace, volume.VolumeId);
-        }
-        await Csi.DeleteVolume(volume.VolumeId);
-    }
+        });
 
     [Fact]
-    public async Task A_target_of_the_wrong_kind_or_without_its_parent_is_refused_in_our_words()
-    {
-        NodeSteps.RequireKernelPath();
-        var block = Volumes.Block();
-        var volume = await Csi.CreateAsync("wrong-target", block, 16 * Volumes.MiB);
-        var target = NodeSteps.TargetPath(Workspace, volume.VolumeId);
-        try
+    public Task A_target_of_the_wrong_kind_or_without_its_parent_is_refused_in_our_words() =>
+        WithStagedVolumeAsync("wrong-target", Volumes.Block(), 16 * Volumes.MiB, async volumeId =>
         {
-            await Csi.StageAsync(Workspace, volume.VolumeId, block);
+            var block = Volumes.Block();
+            var target = NodeSteps.TargetPath(Workspace, volumeId);
 
             // A directory where a block volume's device file goes.
             Directory.CreateDirectory(target);
-            var directory = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Csi.PublishOnNodeAsync(Workspace, volume.VolumeId, block));
+            var directory = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Csi.PublishOnNodeAsync(Workspace, volumeId, block));
             Assert.Contains("is not a file, for a block volume", directory.Message);
             Directory.Delete(target);
 
@@ -103,7 +67,7 @@ public sealed class NodeForeignMountTests(DriverFixture fixture) : IClassFixture
             var orphan = Path.Combine(Workspace.KubeletDirectory, "pods", "no-such-pod-" + Guid.NewGuid().ToString("N")[..8], "dev", "block");
             var parent = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Csi.NodePublishVolume(new()
             {
-                VolumeId = volume.VolumeId, StagingTargetPath = NodeSteps.StagingPath(Workspace, volume.VolumeId), TargetPath = orphan, VolumeCapability = block,
+                VolumeId = volumeId, StagingTargetPath = NodeSteps.StagingPath(Workspace, volumeId), TargetPath = orphan, VolumeCapability = block,
             }));
             Assert.Contains("does not exist; the CO creates it", parent.Message);
 
@@ -112,8 +76,33 @@ public sealed class NodeForeignMountTests(DriverFixture fixture) : IClassFixture
                 Assert.DoesNotContain("Access to the path", failure.Message);
                 Assert.DoesNotContain("Could not find a part of the path", failure.Message);
             }
-            await Csi.PublishOnNodeAsync(Workspace, volume.VolumeId, block);
-            await Csi.UnpublishOnNodeAsync(Workspace, volume.VolumeId);
+            await Csi.PublishOnNodeAsync(Workspace, volumeId, block);
+            await Csi.UnpublishOnNodeAsync(Workspace, volumeId);
+        });
+
+    [Fact]
+    public Task A_file_where_a_mount_volume_s_directory_goes_is_refused_in_our_words() =>
+        WithStagedVolumeAsync("file-target", Volumes.Mount("ext4"), 64 * Volumes.MiB, async volumeId =>
+        {
+            var target = NodeSteps.TargetPath(Workspace, volumeId);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            await File.WriteAllTextAsync(target, "not a directory");
+            var refused = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Csi.PublishOnNodeAsync(Workspace, volumeId, Volumes.Mount("ext4")));
+            Assert.Contains("is not a directory, for a mount volume", refused.Message);
+            Assert.DoesNotContain("already exists", refused.Message);
+            File.Delete(target);
+        });
+
+    /// <summary>Creates and stages a volume, runs <paramref name="body"/>, and cleans up after it
+    /// whatever happened, so a failed test leaves no mount behind.</summary>
+    private async Task WithStagedVolumeAsync(string purpose, Csi.V1.VolumeCapability capability, long bytes, Func<string, Task> body)
+    {
+        NodeSteps.RequireKernelPath();
+        var volume = await Csi.CreateAsync(purpose, capability, bytes);
+        try
+        {
+            await Csi.StageAsync(Workspace, volume.VolumeId, capability);
+            await body(volume.VolumeId);
         }
         finally
         {
@@ -122,28 +111,18 @@ public sealed class NodeForeignMountTests(DriverFixture fixture) : IClassFixture
         await Csi.DeleteVolume(volume.VolumeId);
     }
 
-    [Fact]
-    public async Task A_file_where_a_mount_volume_s_directory_goes_is_refused_in_our_words()
+    /// <summary>A tmpfs of the test's own stacked on <paramref name="path"/> while <paramref name="body"/> runs.</summary>
+    private static async Task WithForeignMountAsync(string path, Func<Task> body)
     {
-        NodeSteps.RequireKernelPath();
-        var capability = Volumes.Mount("ext4");
-        var volume = await Csi.CreateAsync("file-target", capability, 64 * Volumes.MiB);
-        var target = NodeSteps.TargetPath(Workspace, volume.VolumeId);
+        await HostCommand.RunAsync("mount", "-t", "tmpfs", "formation-foreign", path);
         try
         {
-            await Csi.StageAsync(Workspace, volume.VolumeId, capability);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            await File.WriteAllTextAsync(target, "not a directory");
-            var refused = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => Csi.PublishOnNodeAsync(Workspace, volume.VolumeId, capability));
-            Assert.Contains("is not a directory, for a mount volume", refused.Message);
-            Assert.DoesNotContain("already exists", refused.Message);
-            File.Delete(target);
+            await body();
         }
         finally
         {
-            await Csi.CleanUpAsync(Workspace, volume.VolumeId);
+            await HostCommand.RunAsync("umount", path);
         }
-        await Csi.DeleteVolume(volume.VolumeId);
     }
 
     /// <summary>"fstype source" of every mount at <paramref name="path"/>, bottom first.</summary>

@@ -5,9 +5,7 @@
 // the event that makes the CSI sidecars (csi-lib-utils) exit.
 'use strict';
 
-const path = require('path');
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+const { grpc, echoClient } = require('./echo-proto');
 
 const [address, idleArgument] = process.argv.slice(2);
 const idleMs = Number(idleArgument);
@@ -16,10 +14,7 @@ if (!address || !address.startsWith('unix:') || !(idleMs > 0)) {
   process.exit(2);
 }
 
-const protoPath = path.join(__dirname, '..', 'CsiDriver.Rpc.Tests', 'Protos', 'echo.proto');
-const definition = protoLoader.loadSync(protoPath, { keepCase: false, longs: Number, defaults: true });
-const Echo = grpc.loadPackageDefinition(definition).formation.test.Echo;
-const client = new Echo(address, grpc.credentials.createInsecure());
+const client = echoClient(address);
 const channel = client.getChannel();
 
 function say(text) {
