@@ -11,13 +11,22 @@ namespace CsiDriver.Csi;
 /// sockets open before the engine has loaded, so that Probe can say "not ready yet"; until then
 /// every other call gets UNAVAILABLE.
 /// </summary>
-public sealed class Driver(DriverOptions options)
+public sealed class Driver
 {
     private Loaded? _loaded;
 
-    public DriverOptions Options { get; } = options;
+    public Driver(DriverOptions options)
+    {
+        Options = options;
+        Budget = new ProvisioningBudget(this);
+    }
+
+    public DriverOptions Options { get; }
 
     public OperationLocks Locks { get; } = new();
+
+    /// <summary>What may still be provisioned; creates and expands reserve from it.</summary>
+    public ProvisioningBudget Budget { get; }
 
     public TimeProvider Clock { get; } = TimeProvider.System;
 

@@ -7,14 +7,15 @@ namespace CsiDriver.Hosting;
 
 public sealed partial class DriverRuntime
 {
-    /// <summary>The csi.v1 services served on --endpoint.</summary>
+    /// <summary>The csi.v1 services served on --endpoint, held to the CSI size limits.</summary>
     public IEnumerable<ServiceBinding> CsiServices() =>
-    [
-        new IdentityService(Driver).Binding(),
-        new ControllerService(Driver).Binding(),
-        new GroupControllerService(Driver).Binding(),
-        new NodeService(Driver, Paths, Attacher).Binding(),
-    ];
+        new[]
+        {
+            new IdentityService(Driver).Binding(),
+            new ControllerService(Driver).Binding(),
+            new GroupControllerService(Driver).Binding(),
+            new NodeService(Driver, Paths, Attacher).Binding(),
+        }.Select(b => b.CheckingRequests(RequestSizeLimits.Csi.Check));
 
     /// <summary>The site-link service served on --site-link-address (once the engine is loaded).</summary>
     public IEnumerable<ServiceBinding> SiteLinkServices() =>
@@ -22,11 +23,12 @@ public sealed partial class DriverRuntime
         new SiteLinkService(Driver.Replication, Driver.Engine, _loggerFactory).Binding(),
     ];
 
-    /// <summary>The csi-addons services served on --csiaddons-endpoint.</summary>
+    /// <summary>The csi-addons services served on --csiaddons-endpoint, held to the same limits.</summary>
     public IEnumerable<ServiceBinding> CsiAddonsServices() =>
-    [
-        new AddonsIdentityService(Driver).Binding(),
-        new VolumeGroupService(Driver).Binding(),
-        new ReplicationService(Driver).Binding(),
-    ];
+        new[]
+        {
+            new AddonsIdentityService(Driver).Binding(),
+            new VolumeGroupService(Driver).Binding(),
+            new ReplicationService(Driver).Binding(),
+        }.Select(b => b.CheckingRequests(RequestSizeLimits.CsiAddons.Check));
 }

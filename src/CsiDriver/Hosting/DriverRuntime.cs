@@ -34,7 +34,8 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             ? NbdEndpoint.Parse(endpoint)
             : NbdEndpoint.Default(options.DataDirectory);
         Paths = new NodePaths(options.KubeletDirectory);
-        Attacher = new FuseLoopAttacher(Path.Combine(options.DataDirectory, "attach"), NbdEndpoint, loggerFactory.CreateLogger<FuseLoopAttacher>());
+        NodeAttachEndpoint = NbdEndpoint.Unix(Path.Combine(options.DataDirectory, "nbd-node.sock"));
+        Attacher = new FuseLoopAttacher(Path.Combine(options.DataDirectory, "attach"), NodeAttachEndpoint, loggerFactory.CreateLogger<FuseLoopAttacher>());
         if (options is { SiteLinkCertificate: { } certificate, SiteLinkKey: { } key, SiteLinkAuthority: { } authority })
         {
             SiteLinkTls = SiteLinkTls.FromFiles(certificate, key, authority);
@@ -46,6 +47,11 @@ public sealed partial class DriverRuntime : IAsyncDisposable
     private DriverOptions Options => Driver.Options;
 
     public NbdEndpoint NbdEndpoint { get; }
+
+    /// <summary>The NBD socket only this node's own attachments use: places are reserved for
+    /// them there and their connections are never closed for idleness, whatever other clients
+    /// of <see cref="NbdEndpoint"/> do.</summary>
+    public NbdEndpoint NodeAttachEndpoint { get; }
 
     public NodePaths Paths { get; }
 
@@ -83,6 +89,7 @@ public sealed partial class DriverRuntime : IAsyncDisposable
         _nbd = new NbdServer(new NbdServerOptions
         {
             Endpoints = [NbdEndpoint],
+            ReservedEndpoints = [NodeAttachEndpoint],
             Exports = new VolumeExportCatalog(engine, id => state.Publications(id).Any(p => p.ReadOnly)),
             LoggerFactory = _loggerFactory,
         });
