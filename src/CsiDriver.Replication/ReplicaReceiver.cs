@@ -17,8 +17,10 @@ namespace CsiDriver.Replication;
 /// The engine applies a batch atomically with its position, ignores a duplicate and refuses a
 /// gap, so a resumed stream can neither skip nor repeat a record.
 /// </summary>
-public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageEngine engine, ILogger log)
+public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageEngine engine, ILoggerFactory loggerFactory)
 {
+    private readonly ILogger _log = loggerFactory.CreateLogger<ReplicaReceiver>();
+
     public async Task RunAsync(IAsyncEnumerable<ShipperMessage> requests, IResponseStream<ReceiverMessage> responses, CallContext context)
     {
         // Not disposed: a read abandoned on silence or takeover may still be pending (the request

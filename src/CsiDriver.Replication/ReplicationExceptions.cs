@@ -2,7 +2,7 @@ namespace CsiDriver.Replication;
 
 /// <summary>Base of the failures ReplicationManager reports on purpose. They say what went wrong
 /// in the replication's terms; which status each becomes is the front end's, decided in one
-/// place (for csi-addons, ReplicationService.Errors.cs).</summary>
+/// place (for csi-addons ReplicationService.Errors.cs, for the site link SiteLinkErrors.cs).</summary>
 public abstract class ReplicationException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>No replication of that id at this site.</summary>

@@ -1,6 +1,7 @@
 using CsiAddons.Replication;
 using CsiDriver.Replication;
 using CsiDriver.Rpc;
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using InfoStatus = CsiAddons.Replication.GetVolumeReplicationInfoResponse.Types.Status;
 
@@ -59,34 +60,35 @@ public sealed partial class ReplicationService(Driver driver)
 
     /// <summary>Makes this site primary. Without force the manager refuses while the peer is
     /// reachable and primary; with force it promotes at the last applied cut.</summary>
-    private async Task<PromoteVolumeResponse> PromoteVolume(PromoteVolumeRequest request, CallContext context)
-    {
-        var source = Source.From(request);
-        using var _ = Lock(source);
-        RequireReplicated(source);
-        await driver.Replication.PromoteAsync(source.Id, request.Force, context.CancellationToken);
-        return new PromoteVolumeResponse();
-    }
+    private Task<PromoteVolumeResponse> PromoteVolume(PromoteVolumeRequest request, CallContext context) =>
+        TransitionAsync(request, context, async (id, cancellation) =>
+        {
+            await driver.Replication.PromoteAsync(id, request.Force, cancellation);
+            return new PromoteVolumeResponse();
+        });
 
     /// <summary>Makes this site secondary: its volumes refuse writes from then on.</summary>
-    private async Task<DemoteVolumeResponse> DemoteVolume(DemoteVolumeRequest request, CallContext context)
-    {
-        var source = Source.From(request);
-        using var _ = Lock(source);
-        RequireReplicated(source);
-        await driver.Replication.DemoteAsync(source.Id, context.CancellationToken);
-        return new DemoteVolumeResponse();
-    }
+    private Task<DemoteVolumeResponse> DemoteVolume(DemoteVolumeRequest request, CallContext context) =>
+        TransitionAsync(request, context, async (id, cancellation) =>
+        {
+            await driver.Replication.DemoteAsync(id, cancellation);
+            return new DemoteVolumeResponse();
+        });
 
     /// <summary>At a demoted old primary: takes in what diverged from the new primary; ready
     /// stays false until the replicas are a consistent image again (the CO polls).</summary>
-    private async Task<ResyncVolumeResponse> ResyncVolume(ResyncVolumeRequest request, CallContext context)
+    private Task<ResyncVolumeResponse> ResyncVolume(ResyncVolumeRequest request, CallContext context) =>
+        TransitionAsync(request, context, async (id, cancellation) =>
+            new ResyncVolumeResponse { Ready = (await driver.Replication.ResyncAsync(id, cancellation)).Ready });
+
+    /// <summary>A transition of a replicated source: its source checked, locked and replicated
+    /// here, then the manager's step on the replication of that id.</summary>
+    private async Task<TResponse> TransitionAsync<TResponse>(IMessage request, CallContext context, Func<string, CancellationToken, Task<TResponse>> step)
     {
         var source = Source.From(request);
         using var _ = Lock(source);
         RequireReplicated(source);
-        var progress = await driver.Replication.ResyncAsync(source.Id, context.CancellationToken);
-        return new ResyncVolumeResponse { Ready = progress.Ready };
+        return await step(source.Id, context.CancellationToken);
     }
 
     /// <summary>Read-only, so it takes no lock: it never makes a transition wait or fail.</summary>
