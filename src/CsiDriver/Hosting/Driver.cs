@@ -76,7 +76,7 @@ public sealed partial class Driver : IAsyncDisposable
     {
         Directory.CreateDirectory(Options.DataDirectory);
         _dataLock = LockDataDirectory(Options.DataDirectory);
-        var engine = StorageEngine.Open(Path.Combine(Options.DataDirectory, "engine"));
+        var engine = StorageEngine.Open(Path.Combine(Options.DataDirectory, "engine"), new EngineOptions { LoggerFactory = _loggerFactory });
         _engine = engine;
         var state = StateStore.Open(Path.Combine(Options.DataDirectory, "state.db"));
         var known = state.VolumeIds();
