@@ -166,7 +166,7 @@ public sealed partial class StorageEngine
                     {
                         Checkpoint();
                     }
-                    catch (Exception e) when (e is IOException or CorruptionException or UnauthorizedAccessException)
+                    catch (Exception e) when (e is IOException or CorruptionException or InsufficientSpaceException or UnauthorizedAccessException)
                     {
                         EngineLog.CheckpointFailed(_logger, e);
                     }

@@ -197,6 +197,7 @@ public sealed partial class StorageEngine
                 group.Commit.DurableSequence,
                 group.CheckpointSequence,
                 group.Journal.RetainedBytes,
+                group.Journal.ReservedBytes,
                 RetentionBudgetOf(group),
                 group.Consumers.Values.Select(c => new JournalConsumer(c.Name, c.Position) { Overrun = c.Overrun }).ToArray());
         }
@@ -222,6 +223,7 @@ public sealed partial class StorageEngine
 
 /// <summary>A journal's state: what it holds, how far it is durable and checkpointed, who reads it.</summary>
 /// <param name="FirstSequence">Oldest record held (or the next to come when none is).</param>
+/// <param name="ReservedBytes">Free space the journal has set aside to fill its segment and start the next.</param>
 public sealed record JournalStatus(
     string Journal,
     string? ConsistencyGroup,
@@ -231,6 +233,7 @@ public sealed record JournalStatus(
     long DurableSequence,
     long CheckpointSequence,
     long RetainedBytes,
+    long ReservedBytes,
     long RetentionBudgetBytes,
     IReadOnlyList<JournalConsumer> Consumers)
 {

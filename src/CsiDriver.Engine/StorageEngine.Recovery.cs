@@ -108,7 +108,16 @@ public sealed partial class StorageEngine
             _snapshots[entry.Id] = snapshot;
         }
         RemoveOrphans();
-        Checkpoint();
+        try
+        {
+            Checkpoint();
+        }
+        catch (InsufficientSpaceException e)
+        {
+            // With no space the journals keep what was replayed (replay is idempotent): the engine
+            // serves, and reports no capacity, until space is freed and a checkpoint succeeds.
+            EngineLog.CheckpointDeferred(_logger, e.Message);
+        }
         RemoveStaleProtectiveSnapshots();
         StartCheckpointer();
     }

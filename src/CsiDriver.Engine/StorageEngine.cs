@@ -47,8 +47,20 @@ public sealed partial class StorageEngine : IDisposable
 
     public IReadOnlyCollection<Volume> Volumes => _volumes.Values.ToArray();
 
-    /// <summary>Free bytes of the file system that holds the data directory.</summary>
-    public long AvailableBytes => new DriveInfo(DataDirectory).AvailableFreeSpace;
+    /// <summary>Bytes that can still be written: the free space of the file system holding the
+    /// data directory, less what the journals have set aside to roll (see GroupJournal.Space.cs).</summary>
+    public long AvailableBytes
+    {
+        get
+        {
+            long reserved;
+            lock (_structure)
+            {
+                reserved = _groups.Values.Sum(g => g.Journal.ReservedBytes);
+            }
+            return Math.Max(0, new DriveInfo(DataDirectory).AvailableFreeSpace - reserved);
+        }
+    }
 
     /// <summary>What recovery found in each journal when the engine opened.</summary>
     public IReadOnlyList<JournalRecoveryReport> Recovery { get; private set; } = [];
@@ -162,7 +174,15 @@ public sealed partial class StorageEngine : IDisposable
             return;
         }
         StopCheckpointer();
-        Checkpoint();
+        try
+        {
+            Checkpoint();
+        }
+        catch (InsufficientSpaceException e)
+        {
+            // Closing without one is what a crash does, and the journals hold everything.
+            EngineLog.CheckpointDeferred(_logger, e.Message);
+        }
         Close();
     }
 
@@ -223,7 +243,15 @@ public sealed partial class StorageEngine : IDisposable
 
     private Layer NewLayer(Layer? parent, long sizeBytes)
     {
-        var layer = new Layer(_nextLayerId++, _layerDirectory, new ChunkMap(ChunksFor(sizeBytes))) { Parent = parent, SizeBytes = sizeBytes };
+        Layer layer;
+        try
+        {
+            layer = new Layer(_nextLayerId++, _layerDirectory, new ChunkMap(ChunksFor(sizeBytes))) { Parent = parent, SizeBytes = sizeBytes };
+        }
+        catch (IOException e) when (Native.IsDiskFull(e))
+        {
+            throw new InsufficientSpaceException("no space for a new layer's files", e);
+        }
         if (parent != null)
         {
             parent.Children++;
