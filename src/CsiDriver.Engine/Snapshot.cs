@@ -36,7 +36,7 @@ public sealed class Snapshot
 }
 
 /// <summary>A read-only block device over a snapshot's frozen layers.</summary>
-internal sealed class SnapshotDevice(Snapshot snapshot, StorageEngine engine) : IBlockDevice
+internal sealed class SnapshotDevice(Snapshot snapshot, Catalog catalog) : IBlockDevice
 {
     public string Name => snapshot.Id;
 
@@ -50,7 +50,7 @@ internal sealed class SnapshotDevice(Snapshot snapshot, StorageEngine engine) : 
         {
             throw new OutOfRangeException($"range [{offset}, {offset + buffer.Length}) is outside snapshot '{Name}' of {Size} bytes");
         }
-        if (engine.FindSnapshot(snapshot.Id) != snapshot)
+        if (catalog.FindSnapshot(snapshot.Id) != snapshot)
         {
             throw new SnapshotNotFoundException(snapshot.Id);
         }

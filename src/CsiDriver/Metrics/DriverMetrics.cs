@@ -62,11 +62,11 @@ public static class DriverMetrics
     public static IEnumerable<MetricFamily> Journals(StorageEngine engine)
     {
         var journals = new List<JournalStatus>();
-        foreach (var name in engine.JournalNames)
+        foreach (var group in engine.Groups)
         {
             try
             {
-                journals.Add(engine.GetJournalStatus(name));
+                journals.Add(engine.GetJournalStatus(group));
             }
             catch (ArgumentException)
             {

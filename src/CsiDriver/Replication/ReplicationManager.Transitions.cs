@@ -39,7 +39,7 @@ public sealed partial class ReplicationManager
         long commonCut = 0;
         try
         {
-            var journals = record.VolumeIds.Select(_engine.GetVolume).GroupBy(v => v.JournalName).ToList();
+            var journals = record.VolumeIds.Select(_engine.GetVolume).GroupBy(v => v.Group).ToList();
             foreach (var journal in journals)
             {
                 var position = _engine.GetReplicaPosition(journal.Key);

@@ -131,8 +131,8 @@ public sealed partial class ReplicationManager : IAsyncDisposable
         {
             if (_engine.FindVolume(volumeId) is { } volume)
             {
-                _engine.RemoveJournalConsumer(volume.JournalName, Consumer);
-                _engine.RemoveJournalConsumer(volume.JournalName, PerVolumeConsumer(volumeId));
+                _engine.RemoveJournalConsumer(volume.Group, Consumer);
+                _engine.RemoveJournalConsumer(volume.Group, PerVolumeConsumer(volumeId));
             }
         }
         DeleteSnapshots(record.PromotionSnapshots.Values.Concat(record.ProtectionSnapshots.Values));
@@ -202,7 +202,7 @@ public sealed partial class ReplicationManager : IAsyncDisposable
             else
             {
                 var present = volumes.Select((v, i) => v ?? throw new VolumeNotFoundException(spec.VolumeIds[i])).ToList();
-                if (spec.Mode == ReplicationModeKind.Group && present.Select(v => v.JournalName).Distinct().Count() != 1)
+                if (spec.Mode == ReplicationModeKind.Group && present.Select(v => v.Group).Distinct().Count() != 1)
                 {
                     throw new ReplicationStateException(
                         $"volumes [{string.Join(", ", spec.VolumeIds)}] are not in one consistency group; put them in a volume group first (or use per-volume mode)");

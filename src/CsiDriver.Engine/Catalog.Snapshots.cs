@@ -4,27 +4,17 @@ using CsiDriver.Engine.Layers;
 
 namespace CsiDriver.Engine;
 
-public sealed partial class StorageEngine
+internal sealed partial class Catalog
 {
-    public IReadOnlyCollection<Snapshot> Snapshots => _snapshots.Values.ToArray();
-
-    public Snapshot? FindSnapshot(string snapshotId) => _snapshots.GetValueOrDefault(snapshotId);
-
-    /// <summary>Takes a snapshot in constant time, whatever the volume's size: the volume's top
-    /// layer is frozen and a new empty one started on top of it.</summary>
-    public Snapshot CreateSnapshot(string volumeId, string snapshotId) =>
-        CreateGroupSnapshot([(volumeId, snapshotId)], out _)[0];
-
-    public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members) =>
-        CreateGroupSnapshot(members, out _);
-
     /// <summary>
     /// Snapshots several volumes at one atomic cut. Within a group the cut is a sequence (one
     /// snapshot record, every earlier record in, every later one out); across groups every
     /// group's writers are held at once, the gates taken in a fixed order so concurrent cuts
-    /// cannot deadlock. <paramref name="cut"/> tells the sequence per journal and how long
+    /// cannot deadlock. <paramref name="cut"/> tells the sequence per group and how long
     /// writers were held. The snapshots are durable when this returns: like a FLUSH, that syncs
-    /// the journal written since the last flush, so its cost follows unflushed data, not volume size.
+    /// the journal written since the last flush, so its cost follows unflushed data, not volume
+    /// size. Each takes constant time, whatever the volume's size: the volume's top layer is
+    /// frozen and a new empty one started on top of it.
     /// </summary>
     public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members, out GroupCut cut)
     {
@@ -41,7 +31,7 @@ public sealed partial class StorageEngine
         {
             throw new ArgumentException("snapshot ids and volume ids must each be distinct", nameof(members));
         }
-        lock (_structure)
+        lock (_lock)
         {
             foreach (var (_, snapshotId) in members)
             {
@@ -51,7 +41,7 @@ public sealed partial class StorageEngine
                 }
             }
             var volumes = members.Select(m => (Volume: GetVolume(m.VolumeId), m.SnapshotId)).ToList();
-            volumes.ForEach(m => CheckNotResyncing(m.Volume.Group, "a snapshot"));
+            volumes.ForEach(m => m.Volume.Group.CheckNotResyncing("a snapshot"));
             var nextTops = volumes.ToDictionary(m => m.Volume, m => NewLayer(null, m.Volume.Size));
             var byGroup = volumes.GroupBy(m => m.Volume.Group).ToList();
             var createdAt = _options.Clock.GetUtcNow();
@@ -71,14 +61,14 @@ public sealed partial class StorageEngine
                         frozen.Snapshot = snapshot;
                         snapshots.Add(snapshot);
                     }
-                    points.Add(new GroupCutPoint(group.Key.JournalName, group.Key.Name, sequence, group.Select(m => m.Volume.Id).ToArray(), group.Key.Replica?.Position));
+                    points.Add(new GroupCutPoint(group.Key, sequence, group.Select(m => m.Volume.Id).ToArray(), group.Key.Replica?.Position));
                 }
                 pauseTime = pause.Elapsed;
             }
             snapshots.ForEach(s => _snapshots[s.Id] = s);
             // The catalog naming the snapshots, then the journals up to the cut, synced on this
             // thread (see GroupCommit: nothing here may wait for the thread pool under the lock).
-            SaveCatalog();
+            Save();
             byGroup.ForEach(g => g.Key.Commit.WaitDurable(g.Key.Journal.LastSequence));
             cut = new GroupCut(points, pauseTime);
             return snapshots;
@@ -108,8 +98,8 @@ public sealed partial class StorageEngine
     /// </summary>
     public bool DeleteSnapshot(string snapshotId)
     {
-        lock (_checkpointLock)
-        lock (_structure)
+        using (_checkpointer.Exclusive())
+        lock (_lock)
         {
             if (!_snapshots.TryRemove(snapshotId, out var snapshot))
             {
@@ -117,36 +107,29 @@ public sealed partial class StorageEngine
             }
             snapshot.Layer.Snapshot = null;
             var dropped = Unlink(snapshot.Layer);
-            SaveCatalog();
+            Save();
             dropped.ForEach(layer => layer.DeleteFiles());
             CompactHidden();
             return true;
         }
     }
 
-    public IBlockDevice OpenSnapshot(string snapshotId) =>
-        new SnapshotDevice(FindSnapshot(snapshotId) ?? throw new SnapshotNotFoundException(snapshotId), this);
-
     /// <summary>A new writable volume whose content starts as the snapshot's; it reads through the
     /// snapshot's layers (nothing is copied) and writes into its own.</summary>
-    public Volume CreateVolumeFromSnapshot(string volumeId, string snapshotId, long capacityBytes, string? consistencyGroup = null)
+    public Volume CreateVolumeFromSnapshot(string volumeId, string snapshotId, long capacityBytes, string? consistencyGroup)
     {
-        VolumeIds.Validate(volumeId);
-        ValidateGroupName(consistencyGroup);
-        CheckCapacity(capacityBytes);
-        lock (_checkpointLock)
-        lock (_structure)
+        CheckNewVolume(volumeId, capacityBytes, consistencyGroup);
+        using (_checkpointer.Exclusive())
+        lock (_lock)
         {
             CheckVolumeAbsent(volumeId);
-            var snapshot = FindSnapshot(snapshotId) ?? throw new SnapshotNotFoundException(snapshotId);
+            var snapshot = GetSnapshot(snapshotId);
             if (capacityBytes < snapshot.SizeBytes)
             {
                 throw new OutOfRangeException($"capacity {capacityBytes} is smaller than snapshot '{snapshotId}' of {snapshot.SizeBytes} bytes");
             }
-            CheckpointHeld(); // see CloneVolume
-            var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, snapshot.Layer);
-            SaveCatalog();
-            return volume;
+            _checkpointer.CheckpointHeld(); // see CloneVolume
+            return AddVolume(volumeId, capacityBytes, consistencyGroup, snapshot.Layer);
         }
     }
 
@@ -154,17 +137,15 @@ public sealed partial class StorageEngine
     /// source's top layer is frozen (hidden, as for a snapshot nobody names) and both volumes
     /// continue in new layers over it. Nothing is copied; the shared layer is made durable by a
     /// checkpoint, so the clone never depends on another group's journal replay.</summary>
-    public Volume CloneVolume(string volumeId, string sourceVolumeId, long capacityBytes, string? consistencyGroup = null)
+    public Volume CloneVolume(string volumeId, string sourceVolumeId, long capacityBytes, string? consistencyGroup)
     {
-        VolumeIds.Validate(volumeId);
-        ValidateGroupName(consistencyGroup);
-        CheckCapacity(capacityBytes);
-        lock (_checkpointLock)
-        lock (_structure)
+        CheckNewVolume(volumeId, capacityBytes, consistencyGroup);
+        using (_checkpointer.Exclusive())
+        lock (_lock)
         {
             CheckVolumeAbsent(volumeId);
             var source = GetVolume(sourceVolumeId);
-            CheckNotResyncing(source.Group, "a clone");
+            source.Group.CheckNotResyncing("a clone");
             if (capacityBytes < source.Size)
             {
                 throw new OutOfRangeException($"capacity {capacityBytes} is smaller than volume '{sourceVolumeId}' of {source.Size} bytes");
@@ -177,10 +158,40 @@ public sealed partial class StorageEngine
             }
             // The clone's group may be replayed before the source's after a crash; copies into
             // the clone read the shared layer, so it must be complete on disk first.
-            CheckpointHeld();
-            var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, frozen);
-            SaveCatalog();
-            return volume;
+            _checkpointer.CheckpointHeld();
+            return AddVolume(volumeId, capacityBytes, consistencyGroup, frozen);
+        }
+    }
+
+    /// <summary>Every member of the paused <paramref name="group"/> continues in a new empty top
+    /// layer over <paramref name="baseOf"/>'s layer (nothing when it has none), nothing copied;
+    /// the catalog is saved. Returns the former tops for <see cref="Drop"/> once the group runs
+    /// again. Caller holds this lock and has paused the group with no record after its last
+    /// checkpoint (a record is replayed into the top it was written to, which leaves the chain here).</summary>
+    public IReadOnlyList<Layer> RestartTops(ConsistencyGroup group, Func<Volume, Snapshot?> baseOf)
+    {
+        lock (_lock)
+        {
+            var former = new List<Layer>();
+            foreach (var volume in group.Members)
+            {
+                var next = NewLayer(baseOf(volume)?.Layer, volume.Size);
+                var old = volume.Top;
+                old.Owner = null;
+                StartTop(volume, next, group);
+                former.Add(old);
+            }
+            Save();
+            return former;
+        }
+    }
+
+    /// <summary>Forgets the former tops <see cref="RestartTops"/> returned, and their files.</summary>
+    public void Drop(IReadOnlyList<Layer> formerTops)
+    {
+        lock (_lock)
+        {
+            formerTops.SelectMany(Unlink).ToList().ForEach(layer => layer.DeleteFiles());
         }
     }
 
@@ -190,7 +201,7 @@ public sealed partial class StorageEngine
     /// the chunks it lacks, the checkpoint makes that durable, then the hidden layer is cut out
     /// of the chain. A hidden layer at the base of its chain is left in place: merging it would
     /// copy the whole volume, and one extra lookup per chunk is cheaper.
-    /// Caller holds the checkpoint lock and the structure lock.
+    /// Caller holds the checkpoint lock and this lock.
     /// Crash safety: until the catalog is saved the hidden layer is still in the chain and the
     /// child's extra chunks hold the same bytes the hidden layer would have supplied.
     /// </summary>
@@ -203,11 +214,63 @@ public sealed partial class StorageEngine
             {
                 LayerChain.CopyMissing(hidden, child);
             }
-            CheckpointHeld();
+            _checkpointer.CheckpointHeld();
             child.Parent = hidden.Parent;
             _layers.Remove(hidden.Id);
-            SaveCatalog();
+            Save();
             hidden.DeleteFiles();
         }
+    }
+
+    /// <summary>The chunks holding data in the snapshot (everything else reads as zeroes), as
+    /// ascending, merged ranges. A chunk discarded after an older snapshot is listed (it hides
+    /// the older data) although it reads as zeroes.</summary>
+    public IReadOnlyList<ChunkRange> AllocatedChunks(string snapshotId)
+    {
+        lock (_lock)
+        {
+            var snapshot = GetSnapshot(snapshotId);
+            return Union(Ancestry(snapshot.Layer), snapshot.SizeBytes);
+        }
+    }
+
+    /// <summary>
+    /// The chunks that may differ between two snapshots (of one volume, or of volumes related by
+    /// cloning), as ascending, merged ranges within the larger size: every chunk held by a
+    /// layer on either side of their nearest common layer. A chunk written with the same bytes
+    /// again is listed too; a chunk not listed is certainly equal.
+    /// </summary>
+    public IReadOnlyList<ChunkRange> ChangedChunks(string baseSnapshotId, string targetSnapshotId)
+    {
+        lock (_lock)
+        {
+            var baseline = GetSnapshot(baseSnapshotId);
+            var target = GetSnapshot(targetSnapshotId);
+            var baseChain = Ancestry(baseline.Layer);
+            var targetChain = Ancestry(target.Layer);
+            var common = targetChain.Intersect(baseChain).ToHashSet();
+            var differing = baseChain.Concat(targetChain).Where(l => !common.Contains(l)).ToList();
+            return Union(differing, Math.Max(target.SizeBytes, baseline.SizeBytes));
+        }
+    }
+
+    private static List<Layer> Ancestry(Layer layer)
+    {
+        var chain = new List<Layer>();
+        for (Layer? current = layer; current != null; current = current.Parent)
+        {
+            chain.Add(current);
+        }
+        return chain;
+    }
+
+    private static List<ChunkRange> Union(IEnumerable<Layer> layers, long sizeBytes)
+    {
+        var union = ChunkMap.NewWords(ChunksFor(sizeBytes));
+        foreach (var layer in layers)
+        {
+            layer.Map.OrInto(union);
+        }
+        return ChunkRange.Coalesce(ChunkMap.ChunksOf(union), sizeBytes).ToList();
     }
 }
