@@ -36,7 +36,7 @@ internal sealed partial class Catalog
     {
         Directory.CreateDirectory(_layerDirectory);
         Directory.CreateDirectory(_journalDirectory);
-        var payload = MetadataFile.Read(_path, CatalogDocument.FileMagic);
+        var payload = MetadataFile.Read(_path, CatalogDocument.FileMagic, CatalogDocument.Version);
         var catalog = payload == null ? new CatalogDocument() : CatalogDocument.Parse(payload, _path);
         var checkpoint = checkpointDocument.Journals.ToDictionary(j => j.Journal, StringComparer.Ordinal);
         _nextLayerId = catalog.NextLayerId;
@@ -101,7 +101,7 @@ internal sealed partial class Catalog
         foreach (var entry in catalog.Snapshots)
         {
             var layer = LayerById(entry.Layer);
-            var snapshot = new Snapshot(entry.Id, entry.VolumeId, entry.SizeBytes, entry.CreatedAt, entry.Sequence, entry.Group, layer);
+            var snapshot = new Snapshot(entry.Id, entry.VolumeId, entry.SizeBytes, entry.CreatedAt, entry.Sequence, entry.Group, entry.PurposeOrLegacy(), layer);
             layer.Snapshot = snapshot;
             _snapshots[entry.Id] = snapshot;
         }

@@ -14,10 +14,14 @@ internal sealed partial class Catalog
     /// writers were held. The snapshots are durable when this returns: like a FLUSH, that syncs
     /// the journal written since the last flush, so its cost follows unflushed data, not volume
     /// size. Each takes constant time, whatever the volume's size: the volume's top layer is
-    /// frozen and a new empty one started on top of it.
+    /// frozen and a new empty one started on top of it. Every snapshot gets <paramref name="purpose"/>.
     /// </summary>
-    public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members, out GroupCut cut)
+    public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members, SnapshotPurpose purpose, out GroupCut cut)
     {
+        if (!Enum.IsDefined(purpose))
+        {
+            throw new ArgumentException($"snapshot purpose {(int)purpose} is not one the engine knows", nameof(purpose));
+        }
         if (members.Count == 0)
         {
             throw new ArgumentException("a group snapshot needs at least one volume", nameof(members));
@@ -57,7 +61,7 @@ internal sealed partial class Catalog
                     foreach (var (volume, snapshotId) in group)
                     {
                         var frozen = Freeze(volume, group.Key, nextTops[volume]);
-                        var snapshot = new Snapshot(snapshotId, volume.Id, frozen.SizeBytes, createdAt, sequence, group.Key.Name, frozen);
+                        var snapshot = new Snapshot(snapshotId, volume.Id, frozen.SizeBytes, createdAt, sequence, group.Key.Name, purpose, frozen);
                         frozen.Snapshot = snapshot;
                         snapshots.Add(snapshot);
                     }

@@ -168,10 +168,10 @@ internal sealed partial class Catalog
                     .Select(l => new LayerEntry(l.Id, l.Parent?.Id ?? 0, l.Journal, l.StartSequence, l.SizeBytes))
                     .ToList(),
                 Snapshots = _snapshots.Values
-                    .Select(s => new SnapshotEntry(s.Id, s.VolumeId, s.Layer.Id, s.SizeBytes, s.CreatedAt, s.Sequence, s.ConsistencyGroup))
+                    .Select(s => new SnapshotEntry(s.Id, s.VolumeId, s.Layer.Id, s.SizeBytes, s.CreatedAt, s.Sequence, s.ConsistencyGroup, s.Purpose))
                     .ToList(),
             };
-            MetadataFile.Write(_path, CatalogDocument.FileMagic, document.Serialize());
+            MetadataFile.Write(_path, CatalogDocument.FileMagic, document.Serialize(), CatalogDocument.Version, document.MinCompatibleVersion);
         }
     }
 

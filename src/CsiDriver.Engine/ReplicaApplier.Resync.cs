@@ -14,7 +14,7 @@ namespace CsiDriver.Engine;
 /// <item>not resyncing ⇒ the members' tops are the image at the state's position (protective
 /// snapshots, if any are left, are stale and deleted on open or at the next begin);</item>
 /// <item>resyncing ⇒ every member that was in the group at the begin has its protective snapshot
-/// <c>protect-&lt;volume id&gt;</c>, holding the image at the protected position.</item>
+/// (purpose <see cref="SnapshotPurpose.ResyncProtection"/>), holding the image at the protected position.</item>
 /// </list>
 /// Each transition is ordered so that a crash between its steps leaves one of these: begin takes
 /// the snapshots before its record; complete deletes them after its record is durable; abort
@@ -24,8 +24,8 @@ internal sealed partial class ReplicaApplier
 {
     private const string ProtectivePrefix = "protect-";
 
-    /// <summary>Id of the snapshot that protects the volume's last consistent image during a
-    /// resync (front ends hide these from their snapshot lists).</summary>
+    /// <summary>Id given to the snapshot that protects the volume's last consistent image during
+    /// a resync: one a person reading a listing recognises (what it is, is its purpose).</summary>
     public static string ProtectiveSnapshotId(string volumeId) =>
         ProtectivePrefix.Length + volumeId.Length <= VolumeIds.MaxLength
             ? ProtectivePrefix + volumeId
@@ -48,7 +48,7 @@ internal sealed partial class ReplicaApplier
             DeleteProtectiveSnapshots(group);
             if (group.Members.Count > 0)
             {
-                catalog.CreateGroupSnapshot(group.Members.Select(v => (v.Id, ProtectiveSnapshotId(v.Id))).ToList(), out _);
+                catalog.CreateGroupSnapshot(group.Members.Select(v => (v.Id, ProtectiveSnapshotId(v.Id))).ToList(), SnapshotPurpose.ResyncProtection, out _);
             }
             var resyncing = state with
             {
@@ -224,13 +224,13 @@ internal sealed partial class ReplicaApplier
     }
 
     private Snapshot? FindProtectiveSnapshot(Volume volume) =>
-        catalog.FindSnapshot(ProtectiveSnapshotId(volume.Id)) is { } snapshot && snapshot.VolumeId == volume.Id ? snapshot : null;
+        catalog.Snapshots.FirstOrDefault(s => s.Purpose == SnapshotPurpose.ResyncProtection && s.VolumeId == volume.Id);
 
     /// <summary>Deletes the protective snapshots of the group's members, and those of volumes
     /// deleted since (nothing can return to them). Caller holds the checkpoint and catalog locks.</summary>
     private void DeleteProtectiveSnapshots(ConsistencyGroup group)
     {
-        var protective = catalog.Snapshots.Where(s => s.Id == ProtectiveSnapshotId(s.VolumeId)
+        var protective = catalog.Snapshots.Where(s => s.Purpose == SnapshotPurpose.ResyncProtection
             && (catalog.FindVolume(s.VolumeId) is not { } volume || volume.Group == group)).ToList();
         foreach (var snapshot in protective)
         {

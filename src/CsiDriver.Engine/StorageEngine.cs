@@ -111,16 +111,16 @@ public sealed class StorageEngine : IDisposable
 
     public Snapshot? FindSnapshot(string snapshotId) => _catalog.FindSnapshot(snapshotId);
 
-    /// <summary>Takes a snapshot of one volume (see <see cref="CreateGroupSnapshot(IReadOnlyList{ValueTuple{string, string}}, out GroupCut)"/>).</summary>
-    public Snapshot CreateSnapshot(string volumeId, string snapshotId) =>
-        _catalog.CreateGroupSnapshot([(volumeId, snapshotId)], out _)[0];
+    /// <summary>Takes a snapshot of one volume (see <see cref="CreateGroupSnapshot(IReadOnlyList{ValueTuple{string, string}}, out GroupCut, SnapshotPurpose)"/>).</summary>
+    public Snapshot CreateSnapshot(string volumeId, string snapshotId, SnapshotPurpose purpose = SnapshotPurpose.User) =>
+        _catalog.CreateGroupSnapshot([(volumeId, snapshotId)], purpose, out _)[0];
 
-    public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members) =>
-        _catalog.CreateGroupSnapshot(members, out _);
+    public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members, SnapshotPurpose purpose = SnapshotPurpose.User) =>
+        _catalog.CreateGroupSnapshot(members, purpose, out _);
 
     /// <inheritdoc cref="Catalog.CreateGroupSnapshot"/>
-    public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members, out GroupCut cut) =>
-        _catalog.CreateGroupSnapshot(members, out cut);
+    public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members, out GroupCut cut, SnapshotPurpose purpose = SnapshotPurpose.User) =>
+        _catalog.CreateGroupSnapshot(members, purpose, out cut);
 
     /// <inheritdoc cref="Catalog.DeleteSnapshot"/>
     public bool DeleteSnapshot(string snapshotId) => _catalog.DeleteSnapshot(snapshotId);
@@ -193,9 +193,6 @@ public sealed class StorageEngine : IDisposable
     /// <inheritdoc cref="ReplicaApplier.ApplyBatchAsync"/>
     public ValueTask<ReplicaPosition> ApplyReplicaBatchAsync(ConsistencyGroup group, ReplicaBatch batch, CancellationToken ct = default) =>
         _replicas.ApplyBatchAsync(group, batch, ct);
-
-    /// <inheritdoc cref="ReplicaApplier.ProtectiveSnapshotId"/>
-    public static string ProtectiveSnapshotId(string volumeId) => ReplicaApplier.ProtectiveSnapshotId(volumeId);
 
     /// <inheritdoc cref="ReplicaApplier.BeginResync"/>
     public void BeginReplicaResync(ConsistencyGroup group) => _replicas.BeginResync(group);

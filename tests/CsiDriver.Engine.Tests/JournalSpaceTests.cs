@@ -121,6 +121,33 @@ public sealed class JournalSpaceTests
         }
     }
 
+    [Fact]
+    public async Task A_create_on_a_full_disk_is_refused_as_insufficient_space_and_leaves_nothing_behind()
+    {
+        using var disk = await LoopFileSystem.CreateAsync(64L * MiB);
+        var directory = Path.Combine(disk.Path, "engine");
+        using (var engine = StorageEngine.Open(directory, Manual))
+        {
+            engine.CreateVolume("first", 4 * MiB, "orders");
+            disk.Fill();
+            try
+            {
+                Assert.Throws<InsufficientSpaceException>(() => engine.CreateVolume("alone", 4 * MiB));
+                Assert.Throws<InsufficientSpaceException>(() => engine.CreateVolume("second", 4 * MiB, "orders"));
+                Assert.Throws<InsufficientSpaceException>(() => engine.CreateVolume("elsewhere", 4 * MiB, "stock"));
+                Assert.Equal(["first"], engine.Volumes.Select(v => v.Id));
+                Assert.Equal(["orders"], engine.Groups.Select(g => g.Name));
+            }
+            finally
+            {
+                disk.Release();
+            }
+            engine.CreateVolume("second", 4 * MiB, "orders"); // the same call, once there is space
+        }
+        using var reopened = StorageEngine.Open(directory, Manual);
+        Assert.Equal(["first", "second"], reopened.Volumes.Select(v => v.Id).Order(StringComparer.Ordinal));
+    }
+
     private static void WriteRange(Volume volume, int length, int seed)
     {
         for (var offset = 0; offset < length; offset += 64 << 10)

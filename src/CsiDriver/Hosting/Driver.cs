@@ -86,8 +86,9 @@ public sealed partial class Driver : IAsyncDisposable
             engine.DeleteVolume(volume.Id);
         }
         var knownSnapshots = state.ListSnapshots().Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
-        // Replication keeps snapshots of its own (promotion, protection, resync): not leftovers.
-        foreach (var snapshot in engine.Snapshots.Where(s => !knownSnapshots.Contains(s.Id) && !ReplicationSnapshots.IsOwned(s.Id)))
+        // Only snapshots taken on request are the CSI rows' to account for; the engine and
+        // replication keep theirs by their own records (see SnapshotPurpose).
+        foreach (var snapshot in engine.Snapshots.Where(s => s.Purpose == SnapshotPurpose.User && !knownSnapshots.Contains(s.Id)))
         {
             LogLeftover(snapshot.Id);
             engine.DeleteSnapshot(snapshot.Id);

@@ -37,7 +37,7 @@ public sealed partial class ReplicationManager : IAsyncDisposable
             _replications[record.Id] = new ReplicationRuntime(record) { Tls = options.DefaultTls };
         }
         // A resync's source snapshot lives only as long as its session; one a crash left is garbage.
-        DeleteSnapshots(engine.Snapshots.Select(s => s.Id).Where(id => id.StartsWith(ResyncSnapshotPrefix, StringComparison.Ordinal)));
+        DeleteSnapshots(engine.Snapshots.Where(s => s.Purpose == SnapshotPurpose.ResyncSource).Select(s => s.Id));
     }
 
     internal const string ResyncSnapshotPrefix = ReplicationSnapshots.Prefix + "sync-";

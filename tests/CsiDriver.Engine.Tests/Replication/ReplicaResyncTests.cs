@@ -48,8 +48,11 @@ public sealed class ReplicaResyncTests : IDisposable
             return image;
         });
 
+    private static Snapshot? ProtectionOf(StorageEngine engine, string volumeId) =>
+        engine.Snapshots.SingleOrDefault(s => s.VolumeId == volumeId && s.Purpose == SnapshotPurpose.ResyncProtection);
+
     private static void AssertProtected(StorageEngine engine, bool present) =>
-        Assert.All(Ids, id => Assert.Equal(present, engine.FindSnapshot(StorageEngine.ProtectiveSnapshotId(id)) != null));
+        Assert.All(Ids, id => Assert.Equal(present, ProtectionOf(engine, id) != null));
 
     [Fact]
     public async Task AResyncWritesChunksThenCompletesAtTheNewPosition()
@@ -119,7 +122,7 @@ public sealed class ReplicaResyncTests : IDisposable
             Assert.Equal(new ReplicaPosition(model.Sequence, 1_700_000_000_000_000 + model.Sequence, true), engine.GetReplicaPosition(engine.Group("orders")));
             AssertProtected(engine, true);
             ReplicaModel.AssertSameContent(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
-            ReplicaModel.AssertSameContent(model.Volumes, Ids.ToDictionary(id => id, id => Bytes.ReadAll(engine.OpenSnapshot(StorageEngine.ProtectiveSnapshotId(id)))));
+            ReplicaModel.AssertSameContent(model.Volumes, Ids.ToDictionary(id => id, id => Bytes.ReadAll(engine.OpenSnapshot(ProtectionOf(engine, id)!.Id))));
             engine.AbortReplicaResync(engine.Group("orders"));
             engine.CloseWithoutCheckpoint();
         }
@@ -148,8 +151,9 @@ public sealed class ReplicaResyncTests : IDisposable
         using (var engine = Open())
         {
             model = Prepare(engine, 4);
-            // What BeginReplicaResync leaves when it dies between its snapshot and its record.
-            engine.CreateGroupSnapshot(Ids.Select(id => (id, StorageEngine.ProtectiveSnapshotId(id))).ToList());
+            // What BeginReplicaResync leaves when it dies between its snapshot and its record
+            // (whatever their names: the purpose says what they are).
+            engine.CreateGroupSnapshot(Ids.Select(id => (id, "left-behind-" + id)).ToList(), SnapshotPurpose.ResyncProtection);
             engine.CloseWithoutCheckpoint();
         }
         using (var engine = Open())
@@ -160,8 +164,8 @@ public sealed class ReplicaResyncTests : IDisposable
             await engine.ApplyReplicaBatchAsync(engine.Group("orders"), model.NextBatch());
             ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
         }
-        Assert.StartsWith("protect-", StorageEngine.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength)));
-        Assert.True(VolumeIds.IsValid(StorageEngine.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength))));
+        Assert.StartsWith("protect-", ReplicaApplier.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength)));
+        Assert.True(VolumeIds.IsValid(ReplicaApplier.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength))));
     }
 
     [Fact]
