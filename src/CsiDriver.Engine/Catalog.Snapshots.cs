@@ -120,50 +120,52 @@ internal sealed partial class Catalog
 
     /// <summary>A new writable volume whose content starts as the snapshot's; it reads through the
     /// snapshot's layers (nothing is copied) and writes into its own.</summary>
-    public Volume CreateVolumeFromSnapshot(string volumeId, string snapshotId, long capacityBytes, string? consistencyGroup)
-    {
-        CheckNewVolume(volumeId, capacityBytes, consistencyGroup);
-        using (_checkpointer.Exclusive())
-        lock (_lock)
+    public Volume CreateVolumeFromSnapshot(string volumeId, string snapshotId, long capacityBytes, string? consistencyGroup) =>
+        CreateOver(volumeId, capacityBytes, consistencyGroup, () =>
         {
-            CheckVolumeAbsent(volumeId);
             var snapshot = GetSnapshot(snapshotId);
-            if (capacityBytes < snapshot.SizeBytes)
-            {
-                throw new OutOfRangeException($"capacity {capacityBytes} is smaller than snapshot '{snapshotId}' of {snapshot.SizeBytes} bytes");
-            }
-            _checkpointer.CheckpointHeld(); // see CloneVolume
-            return AddVolume(volumeId, capacityBytes, consistencyGroup, snapshot.Layer);
-        }
-    }
+            CheckHolds(capacityBytes, snapshot.SizeBytes, $"snapshot '{snapshotId}'");
+            return snapshot.Layer;
+        });
 
     /// <summary>A new writable volume whose content starts as the source volume's now: the
     /// source's top layer is frozen (hidden, as for a snapshot nobody names) and both volumes
-    /// continue in new layers over it. Nothing is copied; the shared layer is made durable by a
-    /// checkpoint, so the clone never depends on another group's journal replay.</summary>
-    public Volume CloneVolume(string volumeId, string sourceVolumeId, long capacityBytes, string? consistencyGroup)
+    /// continue in new layers over it. Nothing is copied.</summary>
+    public Volume CloneVolume(string volumeId, string sourceVolumeId, long capacityBytes, string? consistencyGroup) =>
+        CreateOver(volumeId, capacityBytes, consistencyGroup, () =>
+        {
+            var source = GetVolume(sourceVolumeId);
+            source.Group.CheckNotResyncing("a clone");
+            CheckHolds(capacityBytes, source.Size, $"volume '{sourceVolumeId}'");
+            var next = NewLayer(null, source.Size);
+            using (new GroupPause([source.Group]))
+            {
+                return Freeze(source, source.Group, next);
+            }
+        });
+
+    /// <summary>A new volume over the layer <paramref name="baseLayer"/> gives (under both locks).
+    /// That layer is made durable by a checkpoint first: the new volume's group may be replayed
+    /// before the one that wrote the layer after a crash, and copies into the new volume read it,
+    /// so it must be complete on disk and the new volume never depends on another group's replay.</summary>
+    private Volume CreateOver(string volumeId, long capacityBytes, string? consistencyGroup, Func<Layer> baseLayer)
     {
         CheckNewVolume(volumeId, capacityBytes, consistencyGroup);
         using (_checkpointer.Exclusive())
         lock (_lock)
         {
             CheckVolumeAbsent(volumeId);
-            var source = GetVolume(sourceVolumeId);
-            source.Group.CheckNotResyncing("a clone");
-            if (capacityBytes < source.Size)
-            {
-                throw new OutOfRangeException($"capacity {capacityBytes} is smaller than volume '{sourceVolumeId}' of {source.Size} bytes");
-            }
-            var next = NewLayer(null, source.Size);
-            Layer frozen;
-            using (new GroupPause([source.Group]))
-            {
-                frozen = Freeze(source, source.Group, next);
-            }
-            // The clone's group may be replayed before the source's after a crash; copies into
-            // the clone read the shared layer, so it must be complete on disk first.
+            var parent = baseLayer();
             _checkpointer.CheckpointHeld();
-            return AddVolume(volumeId, capacityBytes, consistencyGroup, frozen);
+            return AddVolume(volumeId, capacityBytes, consistencyGroup, parent);
+        }
+    }
+
+    private static void CheckHolds(long capacityBytes, long sourceBytes, string source)
+    {
+        if (capacityBytes < sourceBytes)
+        {
+            throw new OutOfRangeException($"capacity {capacityBytes} is smaller than {source} of {sourceBytes} bytes");
         }
     }
 
