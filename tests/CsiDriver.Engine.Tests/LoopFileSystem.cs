@@ -48,6 +48,7 @@ internal sealed class LoopFileSystem : IDisposable
     /// <summary>Takes every free byte with a file of its own: afterwards nothing more can be written.</summary>
     public void Fill()
     {
+        Settle();
         // Delayed allocation may hand blocks back once the data is written out: write until the
         // file system refuses even after a sync.
         while (FreeBytes > 0 && Consume(long.MaxValue) > 0)
@@ -84,6 +85,10 @@ internal sealed class LoopFileSystem : IDisposable
         RandomAccess.FlushToDisk(file);
         return written;
     }
+
+    /// <summary>Commits the file system's journal (syncfs): blocks of files deleted before count
+    /// as free only once that happened, so free space read after this does not grow by itself.</summary>
+    public void Settle() => ExternalTool.RunAsync("sync", ["--file-system", Path], ToolTimeout).GetAwaiter().GetResult();
 
     /// <summary>Gives back what <see cref="Fill"/> and <see cref="Consume"/> took.</summary>
     public void Release()
