@@ -134,6 +134,7 @@ internal sealed class Checkpointer(string dataDirectory, EngineOptions options, 
         _loop = Task.Run(async () =>
         {
             var last = Stopwatch.GetTimestamp();
+            var deferred = false;
             while (!stop.IsCancellationRequested)
             {
                 try
@@ -153,8 +154,18 @@ internal sealed class Checkpointer(string dataDirectory, EngineOptions options, 
                     try
                     {
                         Checkpoint();
+                        deferred = false;
                     }
-                    catch (Exception e) when (e is IOException or CorruptionException or InsufficientSpaceException or UnauthorizedAccessException)
+                    catch (InsufficientSpaceException e)
+                    {
+                        // Retried while the disk stays full (the journals keep everything): said once.
+                        if (!deferred)
+                        {
+                            EngineLog.CheckpointDeferred(logger, e.Message);
+                        }
+                        deferred = true;
+                    }
+                    catch (Exception e) when (e is IOException or CorruptionException or UnauthorizedAccessException)
                     {
                         EngineLog.CheckpointFailed(logger, e);
                     }
