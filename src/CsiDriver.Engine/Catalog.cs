@@ -19,6 +19,9 @@ namespace CsiDriver.Engine;
 /// checkpoint on the way (delete, move, clone, a volume from a snapshot, compaction) enters the
 /// checkpointer first, and a component that pauses groups to change the structure (the replica
 /// applier) takes <see cref="Hold"/> first.</para>
+/// <para>A group ends (a group of one whose volume is deleted or moves into a named group) only
+/// under the checkpoint lock, or, made by a create that failed, before anyone could see it:
+/// checkpoints and the journal consumers rely on a group they hold not ending under them.</para>
 /// </summary>
 internal sealed partial class Catalog
 {

@@ -109,8 +109,8 @@ internal sealed class Checkpointer(string dataDirectory, EngineOptions options, 
             Journals = cut.Groups.Select(p => new CheckpointEntry(p.Group.JournalName, p.Sequence, consumers.Entries(p.Group), p.Replica)).ToList(),
         };
         MetadataFile.Write(_path, CheckpointDocument.FileMagic, document.Serialize(), CheckpointDocument.Version, document.MinCompatibleVersion);
-        // Groups end only under this lock (a volume deleted or moved), so those cut are still here
-        // unless this checkpoint runs inside the change that ends one.
+        // Groups end only under this lock (see Catalog), so those cut are still here unless this
+        // checkpoint runs inside the change that ends one.
         foreach (var point in cut.Groups.Where(p => catalog.IsLive(p.Group)))
         {
             point.Group.CheckpointSequence = point.Sequence;

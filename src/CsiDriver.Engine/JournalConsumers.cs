@@ -78,13 +78,18 @@ internal sealed partial class JournalConsumers(
         }
     }
 
+    /// <summary>Forgets the consumer and its dirty set; false when it was not registered. Under
+    /// the checkpoint lock, as a group only ends under it: its directory cannot go meanwhile.</summary>
     public bool Remove(ConsistencyGroup group, string consumer)
     {
-        catalog.Require(group);
-        lock (_lock)
+        using (checkpointer.Exclusive())
         {
-            File.Delete(DirtySetPath(group, consumer));
-            return group.Consumers.Remove(consumer);
+            catalog.Require(group);
+            lock (_lock)
+            {
+                File.Delete(DirtySetPath(group, consumer));
+                return group.Consumers.Remove(consumer);
+            }
         }
     }
 
