@@ -24,7 +24,7 @@ public sealed partial class ReplicationManager
             : record.VolumeIds.Select(v => (Volumes: (IReadOnlyList<string>)[v], Consumer: PerVolumeConsumer(v), Group: (string?)null)).ToList();
         var shipped = new ShippedReplication(this, runtime);
         return links.Select(link => new ShipperTarget(
-            record.Id, record.Mode, link.Group, _engine.GetVolume(link.Volumes[0]).JournalName, link.Consumer, link.Volumes, peer, tls,
+            record.Id, record.Mode, link.Group, _engine.GetVolume(link.Volumes[0]).Group, link.Consumer, link.Volumes, peer, tls,
             _options.SiteId, _options.SiteAddress, shipped)).ToList();
     }
 
@@ -33,7 +33,7 @@ public sealed partial class ReplicationManager
     private void StartShippers(ReplicationRuntime runtime, List<ShipperTarget> targets)
     {
         var record = runtime.Record;
-        foreach (var journal in record.VolumeIds.Select(v => _engine.GetVolume(v).JournalName).Distinct())
+        foreach (var journal in record.VolumeIds.Select(v => _engine.GetVolume(v).Group).Distinct())
         {
             _engine.SetJournalRetentionBudget(journal, record.JournalBudgetBytes);
         }
@@ -191,7 +191,7 @@ public sealed partial class ReplicationManager
                 _store.SaveReplication(merged);
                 runtime.Record = merged;
             }
-            var journal = _engine.GetVolume(request.Volumes[0].VolumeId).JournalName;
+            var journal = _engine.GetVolume(request.Volumes[0].VolumeId).Group;
             var divergence = record.SecondaryState == ReplicationState.AwaitingResync ? Divergence(journal, request) : null;
             if (!runtime.ReceiverStatus.TryGetValue(linkKey, out var status))
             {
@@ -250,7 +250,7 @@ public sealed partial class ReplicationManager
     /// released. When neither can tell (records released with no consumer holding the cut),
     /// everything must be shipped.
     /// </summary>
-    private ChunkSetBuilder Divergence(string journal, StreamRequest request)
+    private ChunkSetBuilder Divergence(ConsistencyGroup journal, StreamRequest request)
     {
         var divergence = new ChunkSetBuilder();
         var volumes = request.Volumes.Select(v => v.VolumeId).ToHashSet(StringComparer.Ordinal);
@@ -299,8 +299,8 @@ public sealed partial class ReplicationManager
             if (_engine.FindVolume(volumeId) is { } volume)
             {
                 // Its own shipping days are over: nothing needs its journal kept any more.
-                _engine.RemoveJournalConsumer(volume.JournalName, Consumer);
-                _engine.RemoveJournalConsumer(volume.JournalName, PerVolumeConsumer(volumeId));
+                _engine.RemoveJournalConsumer(volume.Group, Consumer);
+                _engine.RemoveJournalConsumer(volume.Group, PerVolumeConsumer(volumeId));
             }
         }
         DeleteSnapshots(record.ProtectionSnapshots.Values);
