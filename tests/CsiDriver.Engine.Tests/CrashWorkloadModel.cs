@@ -41,18 +41,26 @@ internal sealed class CrashWorkloadModel
     /// <summary>Checks the recovered engine against what the worker reported before it died,
     /// and moves the model to the recovered prefixes. After a check with a non-prefix image
     /// the model no longer describes the data: stop there.</summary>
-    public CrashCheck Check(StorageEngine engine, IEnumerable<string> workerLines)
+    public CrashCheck Check(StorageEngine engine, IEnumerable<string> workerLines) =>
+        Check(volume => ReadAll(engine.GetVolume(volume)), workerLines, engine);
+
+    /// <summary>The same for the two group streams alone, their volumes read by other means (a
+    /// driver's NBD export, say): no replica stream and no group snapshots.</summary>
+    public CrashCheck CheckGroups(Func<string, byte[]> readVolume, IEnumerable<string> workerLines) =>
+        Check(readVolume, workerLines, engine: null);
+
+    private CrashCheck Check(Func<string, byte[]> readVolume, IEnumerable<string> workerLines, StorageEngine? engine)
     {
         var report = WorkerReport.Parse(workerLines, _applied);
         _lastCut = Math.Max(_lastCut, report.LastCut);
         var problems = new List<string>();
         long lost = 0;
         var nonPrefix = 0;
-        for (var stream = 0; stream < CrashWorkload.Streams; stream++)
+        for (var stream = 0; stream < (engine is null ? CrashWorkload.ReplicaStream : CrashWorkload.Streams); stream++)
         {
-            var actual = CrashWorkload.VolumesOf(stream).ToDictionary(v => v, v => Bytes.ReadAll(engine.GetVolume(v)));
+            var actual = CrashWorkload.VolumesOf(stream).ToDictionary(v => v, readVolume);
             var recovered = stream == CrashWorkload.ReplicaStream
-                ? CheckReplica(engine, actual, problems)
+                ? CheckReplica(engine!, actual, problems)
                 : FindPrefix(stream, actual, report.Durable[stream], problems);
             if (recovered is not { } position)
             {
@@ -67,8 +75,15 @@ internal sealed class CrashWorkloadModel
             }
             MoveTo(stream, position);
         }
-        var (lostCuts, badCuts) = CheckCuts(engine, problems);
+        var (lostCuts, badCuts) = engine is null ? (0, 0) : CheckCuts(engine, problems);
         return new CrashCheck(report.Durable, [.. _applied], report.Flushes, lost + lostCuts, nonPrefix + badCuts, problems);
+    }
+
+    private static byte[] ReadAll(IBlockDevice device)
+    {
+        var data = new byte[device.Size];
+        device.ReadAsync(0, data).AsTask().GetAwaiter().GetResult();
+        return data;
     }
 
     /// <summary>The prefix of a stream the volumes hold: the first matching one at or after the
@@ -205,7 +220,7 @@ internal sealed class CrashWorkloadModel
             }
             foreach (var (volume, snapshot) in snapshots)
             {
-                if (!_cuts.TryGetValue(index, out var cut) || !cut[volume].AsSpan().SequenceEqual(Bytes.ReadAll(engine.OpenSnapshot(snapshot!.Id))))
+                if (!_cuts.TryGetValue(index, out var cut) || !cut[volume].AsSpan().SequenceEqual(ReadAll(engine.OpenSnapshot(snapshot!.Id))))
                 {
                     bad++;
                     problems.Add($"snapshot {snapshot!.Id} differs from the model at its cut");

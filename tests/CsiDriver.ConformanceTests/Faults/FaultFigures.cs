@@ -52,6 +52,15 @@ public sealed class FaultFigures(string probe)
         }
     }
 
+    /// <summary>The value of a named figure (0 if never counted).</summary>
+    public long Counted(string figure)
+    {
+        lock (_failures)
+        {
+            return _counts.GetValueOrDefault(figure);
+        }
+    }
+
     /// <summary>Writes the figures to the test output and the shared figures file, then fails
     /// the test if any case failed.</summary>
     public void Report(ITestOutputHelper output)
