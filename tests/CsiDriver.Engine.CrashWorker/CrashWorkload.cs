@@ -168,10 +168,10 @@ public static class CrashWorkload
 
     private static async Task ApplyReplicaBatchesAsync(StorageEngine engine, int seed, long next, DateTime deadline, TextWriter output)
     {
-        var journal = engine.GetVolume(ReplicaVolumes[0]).JournalName;
+        var group = engine.Groups.Single(g => g.Name == ReplicaGroup);
         for (var applied = 0; applied < 50_000 && DateTime.UtcNow < deadline; applied++)
         {
-            await engine.ApplyReplicaBatchAsync(journal, Batch(seed, next));
+            await engine.ApplyReplicaBatchAsync(group, Batch(seed, next));
             output.WriteLine($"R {++next}");
         }
     }

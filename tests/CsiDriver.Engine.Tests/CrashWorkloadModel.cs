@@ -168,8 +168,7 @@ internal sealed class CrashWorkloadModel
     private long? CheckReplica(StorageEngine engine, Dictionary<string, byte[]> actual, List<string> problems)
     {
         var stream = CrashWorkload.ReplicaStream;
-        var journal = engine.GetVolume(CrashWorkload.ReplicaVolumes[0]).JournalName;
-        var sequence = engine.GetReplicaPosition(journal).SourceSequence;
+        var sequence = engine.GetReplicaPosition(engine.Groups.Single(g => g.Name == CrashWorkload.ReplicaGroup)).SourceSequence;
         if (sequence % CrashWorkload.UpdatesPerBatch != 0 || sequence / CrashWorkload.UpdatesPerBatch < _applied[stream])
         {
             problems.Add($"non-prefix image: the replica group recovered at sequence {sequence}, not a batch boundary at or after batch {_applied[stream]}");
