@@ -101,6 +101,9 @@ internal sealed class PowerCutDisk : IAsyncDisposable
         return DeviceRequests.Read(RequestLog);
     }
 
+    /// <summary>Flushes the whole file system (syncfs), whatever its writers did or did not sync.</summary>
+    public Task SyncAsync() => ExternalTool.RunAsync("sync", ["-f", Path], ToolTimeout);
+
     /// <summary>Takes down what the cut left (file system, loop device, FUSE file) and powers
     /// the disk on again: the file system mounts from what the last flushes kept.</summary>
     public async Task RestoreAsync()

@@ -54,7 +54,7 @@ public sealed class PowerCutTests(ITestOutputHelper output)
         var random = new Random(20261204);
         var figures = new FaultFigures(prefixRequired ? "power cuts, prefix required" : "power cuts");
         var cutPoints = Enum.GetValues<CutPoint>();
-        var (directory, model) = Start(disk, 0, random);
+        var (directory, model) = await StartAsync(disk, 0, random);
         var progressed = new bool[CrashWorkload.Streams];
 
         for (var round = 0; round < RoundsPerCutPoint * cutPoints.Length; round++)
@@ -99,7 +99,7 @@ public sealed class PowerCutTests(ITestOutputHelper output)
             }
             if (check.NonPrefixImages > 0)
             {
-                (directory, model) = Start(disk, round + 1, random);
+                (directory, model) = await StartAsync(disk, round + 1, random);
             }
         }
         figures.Report(output);
@@ -107,11 +107,13 @@ public sealed class PowerCutTests(ITestOutputHelper output)
         return figures;
     }
 
-    /// <summary>The workload's volumes, new, in a data directory of their own on the disk.</summary>
-    private static (string Directory, CrashWorkloadModel Model) Start(PowerCutDisk disk, int round, Random random)
+    /// <summary>The workload's volumes, new, in a data directory of their own on the disk, made
+    /// durable by the test (syncfs): the probe judges the workload's flushes, not the setup's.</summary>
+    private static async Task<(string Directory, CrashWorkloadModel Model)> StartAsync(PowerCutDisk disk, int round, Random random)
     {
         var directory = Path.Combine(disk.Path, $"engine-{round}");
         CrashWorkload.Prepare(directory);
+        await disk.SyncAsync();
         return (directory, new CrashWorkloadModel(random.Next()));
     }
 
