@@ -61,8 +61,9 @@ public sealed class FaultFigures(string probe)
         }
     }
 
-    /// <summary>Writes the figures to the test output and the shared figures file, then fails
-    /// the test if any case failed.</summary>
+    /// <summary>Writes the figures (and every distinct failure, with how often it was seen) to
+    /// the test output and the figures to the shared figures file, then fails the test if any
+    /// case failed.</summary>
     public void Report(ITestOutputHelper output)
     {
         var line = ToString();
@@ -72,6 +73,10 @@ public sealed class FaultFigures(string probe)
             File.AppendAllText(file, line + Environment.NewLine);
         }
         var failures = Failures;
+        foreach (var (failure, times) in failures.CountBy(f => f).OrderByDescending(f => f.Value))
+        {
+            output.WriteLine($"failure ({times}×): {failure}");
+        }
         Assert.True(failures.Count == 0, $"{line}\n{string.Join('\n', failures.Take(20))}");
     }
 
