@@ -304,6 +304,18 @@ internal sealed record CrashCheck(long[] Durable, long[] Recovered, int Flushes,
 {
     public bool Clean => Problems.Count == 0;
 
+    /// <summary>Records this check as one case of <paramref name="figures"/> — a failure when it
+    /// lost a durable operation or (unless <paramref name="prefixRequired"/> is false) found a
+    /// non-prefix image — and adds its counts.</summary>
+    public void Report(CsiDriver.ConformanceTests.Faults.FaultFigures figures, string round, bool prefixRequired = true)
+    {
+        var failed = LostDurable > 0 || (prefixRequired && NonPrefixImages > 0);
+        figures.Case(failed ? $"{round}: {this}" : null);
+        figures.Count("lost durable operations", LostDurable);
+        figures.Count("non-prefix images", NonPrefixImages);
+        figures.Count("workload flushes", Flushes);
+    }
+
     public override string ToString() =>
         $"durable {string.Join('/', Durable)}, recovered {string.Join('/', Recovered)}, {Flushes} flushes" +
         (Clean ? "" : $"; {LostDurable} durable lost, {NonPrefixImages} non-prefix images: {string.Join("; ", Problems)}");

@@ -37,10 +37,7 @@ public sealed partial class StorageEngineTests
             var check = model.Check(engine, lines);
             output.WriteLine($"round {round}: {check}, {engine.Snapshots.Count} snapshots, " +
                 $"replayed {engine.Recovery.Sum(r => r.ReplayedRecords)} records");
-            figures.Case(check.Clean ? null : $"round {round}: {check}");
-            figures.Count("lost durable operations", check.LostDurable);
-            figures.Count("non-prefix images", check.NonPrefixImages);
-            figures.Count("workload flushes", check.Flushes);
+            check.Report(figures, $"round {round}");
             if (check.NonPrefixImages > 0)
             {
                 break; // the model no longer describes the data

@@ -60,10 +60,7 @@ public sealed class DriverKillTests(ITestOutputHelper output)
                 }
                 var check = model.CheckGroups(name => volumes[name], lines);
                 output.WriteLine($"round {round}: {check}");
-                figures.Case(check.Clean ? null : $"round {round}: {check}");
-                figures.Count("lost durable operations", check.LostDurable);
-                figures.Count("non-prefix images", check.NonPrefixImages);
-                figures.Count("flushes", check.Flushes);
+                check.Report(figures, $"round {round}");
                 if (check.NonPrefixImages > 0)
                 {
                     break; // the model no longer describes the data
@@ -76,7 +73,7 @@ public sealed class DriverKillTests(ITestOutputHelper output)
             await driver.DisposeAsync();
         }
         figures.Report(output);
-        Assert.True(figures.Counted("flushes") > 0 && model.Applied.Take(2).All(a => a > 0), "no flush completed or nothing survived");
+        Assert.True(figures.Counted("workload flushes") > 0 && model.Applied.Take(2).All(a => a > 0), "no flush completed or nothing survived");
     }
 
     /// <summary>Streams 0 and 1 alternately from where the model stands, a flush of both groups

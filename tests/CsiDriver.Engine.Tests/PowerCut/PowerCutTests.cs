@@ -84,13 +84,9 @@ public sealed class PowerCutTests(ITestOutputHelper output)
                 figures.Count("recoveries replaying replica batches",
                     engine.Recovery.Any(r => r.Journal == CrashWorkload.ReplicaGroup && r.ReplayedRecords > 0) ? 1 : 0);
             }
-            var failed = check.LostDurable > 0 || (prefixRequired && check.NonPrefixImages > 0);
-            figures.Case(failed ? $"round {round} ({cutPoint}): {check}" : null);
+            check.Report(figures, $"round {round} ({cutPoint})", prefixRequired);
             figures.Count($"cuts {cutPoint}");
-            figures.Count("lost durable operations", check.LostDurable);
-            figures.Count("non-prefix images", check.NonPrefixImages);
             figures.Count("writes the disk had not flushed", requests.UnflushedWrites);
-            figures.Count("workload flushes", check.Flushes);
             figures.Count("headerless segments", leftovers.HeaderlessSegments);
             figures.Count("half-written metadata files", leftovers.TemporaryFiles);
             for (var stream = 0; stream < progressed.Length; stream++)
