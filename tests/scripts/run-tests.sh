@@ -14,6 +14,7 @@ sanity_log=$(mktemp)
 export FORMATION_FAULT_FIGURES=$(mktemp)
 trap 'rm -f "$log" "$sanity_log" "$FORMATION_FAULT_FIGURES"' EXIT
 export CSIDRIVER_BIN="${CSIDRIVER_BIN:-$PWD/out/csidriver/csidriver}"
+export FORMATION_DEMO_BIN="${FORMATION_DEMO_BIN:-$PWD/out/demo/formation-demo}"
 dotnet test CsiDriver.sln -c Release --nologo 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 problems=()

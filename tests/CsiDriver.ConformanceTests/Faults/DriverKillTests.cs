@@ -3,6 +3,7 @@ using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.Engine;
 using CsiDriver.Engine.CrashWorker;
 using CsiDriver.Engine.Nbd;
+using CsiDriver.TestSupport;
 using CsiDriver.Engine.Tests;
 using Xunit.Abstractions;
 

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.Engine.Nbd;
+using CsiDriver.TestSupport;
 using CsiDriver.Engine.Tests.Nbd;
 using Xunit.Abstractions;
 

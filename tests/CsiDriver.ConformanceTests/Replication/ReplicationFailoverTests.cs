@@ -1,5 +1,6 @@
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.Rpc;
+using CsiDriver.TestSupport;
 using Xunit.Abstractions;
 using static CsiDriver.ConformanceTests.Replication.ReplicationSteps;
 
@@ -114,7 +115,7 @@ public sealed partial class ReplicationFailoverTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<Engine.Consistency.ConsistencyReport> ReadBackupAsync(TwoSites sites, ReplicatedGroup group)
+    private static async Task<TestSupport.Consistency.ConsistencyReport> ReadBackupAsync(TwoSites sites, ReplicatedGroup group)
     {
         await using var replicas = await ReplicaPair.OpenAsync(sites.Backup.NbdSocket, group.PrimaryId, group.MirrorId, readOnly: false);
         return await replicas.CheckAsync();

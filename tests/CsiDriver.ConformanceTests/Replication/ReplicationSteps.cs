@@ -1,6 +1,7 @@
 using CsiDriver.ConformanceTests.Infrastructure;
-using CsiDriver.Engine.Consistency;
+using CsiDriver.TestSupport.Consistency;
 using CsiDriver.Engine.Nbd;
+using CsiDriver.TestSupport;
 
 namespace CsiDriver.ConformanceTests.Replication;
 
