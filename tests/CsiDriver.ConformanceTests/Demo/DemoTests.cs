@@ -4,9 +4,9 @@ namespace CsiDriver.ConformanceTests.Demo;
 
 /// <summary>
 /// `csidriver demo` end to end, short: the real binary starts its two sites, runs the shop,
-/// and (where this build has the site link) replicates, snapshots and clones at the backup,
-/// kills the main and promotes the backup, then contrasts per-volume mode. The test fails if
-/// any step fails — in particular if the checker finds an inconsistent backup in group mode.
+/// replicates, snapshots and clones at the backup, kills the main and promotes the backup, then
+/// contrasts per-volume mode. The test fails if any step fails or is skipped — in particular if
+/// the checker finds an inconsistent backup in group mode.
 /// </summary>
 public sealed class DemoTests
 {
@@ -29,14 +29,15 @@ public sealed class DemoTests
             var report = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
             Assert.Contains("<svg", report);
             Assert.Contains("class=\"verdict Pass\"", report);
-            if (text.Contains("backup configuration: PASS", StringComparison.Ordinal))
-            {
-                // Group mode with replication: every backup snapshot consistent, the promoted
-                // backup consistent after the main site was killed.
-                Assert.Contains("group: inconsistent backup snapshots", text);
-                Assert.Contains("snapshot development at the backup: PASS", text);
-                Assert.Contains("promoted volumes checked: PASS", text);
-            }
+            // Both runs replicate: this build has the site link, so a skipped step (the summary
+            // table's SKIPPED) is a failure here. Group mode: every backup snapshot consistent, the
+            // promoted backup consistent after the main site was killed.
+            Assert.Contains("[group] backup configuration: PASS", text);
+            Assert.Contains("[per-volume] backup configuration: PASS", text);
+            Assert.DoesNotContain("SKIPPED", text);
+            Assert.Contains("group: inconsistent backup snapshots", text);
+            Assert.Contains("snapshot development at the backup: PASS", text);
+            Assert.Contains("promoted volumes checked: PASS", text);
             Assert.DoesNotContain(File.ReadLines("/proc/self/mountinfo"), line => line.Contains(output, StringComparison.Ordinal));
         }
         finally
