@@ -98,6 +98,33 @@ public sealed class GroupJournalTests : IDisposable
         Assert.Equal(6, journal.Append(JournalRecordKind.Write, 1, 0, 0, ReadOnlyMemory<byte>.Empty, 0));
     }
 
+    /// <summary>Damage to a record the checkpoint already covers cuts the segment below the
+    /// checkpoint; what is appended after that must survive the next recovery.</summary>
+    [Fact]
+    public void RecordsAppendedAfterACutBelowTheCheckpointAreReplayedNextTime()
+    {
+        Fill(10);
+        var segment = Segments()[0];
+        var bytes = File.ReadAllBytes(segment);
+        bytes[JournalFormat.SegmentHeaderSize + 2 * RecordSize + 100] ^= 0x08; // payload of record 3
+        File.WriteAllBytes(segment, bytes);
+        using (var journal = Open(8, out var report))
+        {
+            Assert.Empty(_replayed);
+            Assert.Contains("checksum", report.CutReason);
+            Assert.Equal(8, report.LastSequence);
+            for (long sequence = 9; sequence <= 11; sequence++)
+            {
+                Assert.Equal(sequence, journal.Append(JournalRecordKind.Write, 1, sequence * 4096, Payload, Bytes.Pattern(Payload, (int)sequence), 0));
+            }
+        }
+        using (Open(8, out var again))
+        {
+            Assert.Null(again.CutReason);
+            Assert.Equal([9, 10, 11], _replayed);
+        }
+    }
+
     [Fact]
     public void DamagedSegmentHeaderEndsTheJournalThere()
     {
