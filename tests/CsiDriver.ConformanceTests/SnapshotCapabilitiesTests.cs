@@ -11,19 +11,6 @@ public sealed class SnapshotCapabilitiesTests(DriverFixture fixture) : IClassFix
     private CsiClient Csi => fixture.Csi;
 
     [Fact]
-    public async Task Snapshots_clones_and_volume_modification_are_advertised()
-    {
-        var capabilities = (await Csi.ControllerGetCapabilities()).Capabilities.Select(c => c.Rpc.Type).ToList();
-
-        ControllerRpc[] expected =
-        [
-            ControllerRpc.CreateDeleteSnapshot, ControllerRpc.ListSnapshots, ControllerRpc.GetSnapshot,
-            ControllerRpc.CloneVolume, ControllerRpc.ModifyVolume,
-        ];
-        Assert.All(expected, capability => Assert.Contains(capability, capabilities));
-    }
-
-    [Fact]
     public async Task Create_delete_snapshot_comes_with_volumes_from_snapshots()
     {
         // spec: CREATE_DELETE_SNAPSHOT — "plugins supporting CREATE_DELETE_SNAPSHOT MUST support
