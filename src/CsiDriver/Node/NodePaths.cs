@@ -29,19 +29,7 @@ public sealed class NodePaths
             throw Invalid($"{field} '{path}' must be an absolute path without '.' or '..' segments");
         }
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
-        string root;
-        if (IsUnder(full, _root))
-        {
-            root = _root;
-        }
-        else if (IsUnder(full, _realRoot))
-        {
-            root = _realRoot;
-        }
-        else
-        {
-            throw Invalid($"{field} '{path}' is outside the kubelet directory {_root}");
-        }
+        var root = RootOf(full) ?? throw Invalid($"{field} '{path}' is outside the kubelet directory {_root}");
         // Every existing component below the root must be a real directory or file, not a link.
         var current = root;
         foreach (var segment in full[root.Length..].Split('/', StringSplitOptions.RemoveEmptyEntries))
@@ -59,6 +47,19 @@ public sealed class NodePaths
         }
         return full;
     }
+
+    /// <summary>Holds a path <see cref="Require"/> returned by its directory, resolved again beneath
+    /// the kubelet directory without following any link, for the node to make, mount, unmount
+    /// or remove there: the early check above gives the usual answer, this one closes the race
+    /// with a link swapped in after it.</summary>
+    public PinnedPath Pin(string path, string field)
+    {
+        var root = RootOf(path) ?? throw Invalid($"{field} '{path}' is outside the kubelet directory {_root}");
+        return PinnedPath.Open(root, path[(root == "/" ? 1 : root.Length + 1)..], path, field);
+    }
+
+    private string? RootOf(string full) =>
+        IsUnder(full, _root) ? _root : IsUnder(full, _realRoot) ? _realRoot : null;
 
     /// <summary>An absolute path in the form <see cref="Require"/> returns (no trailing separator, no
     /// "." or ".." segments resolved away); any other path unchanged, so it matches no record.</summary>

@@ -48,15 +48,19 @@ public sealed partial class NodeService
             throw new RpcException(StatusCode.FailedPrecondition, $"something the driver did not mount is already mounted at {targetPath}");
         }
 
+        using var target = paths.Pin(targetPath, "target_path");
         if (volume.AccessType == AccessType.Block)
         {
-            CreateTarget(targetPath, directory: false);
-            Mounter.Bind(staged.Device, targetPath, readOnly);
+            CreateTarget(target, directory: false);
+            Mounter.Bind(null, staged.Device, target, readOnly);
         }
         else
         {
-            CreateTarget(targetPath, directory: true);
-            Mounter.Bind(stagingPath, targetPath, readOnly);
+            // The staged file system is bound from the staging path held the same way, so a link
+            // swapped onto that path cannot hand the pod something else.
+            using var staging = paths.Pin(stagingPath, "staging_target_path");
+            CreateTarget(target, directory: true);
+            Mounter.Bind(staging.Directory, staging.Name, target, readOnly);
         }
         driver.State.InsertNodePublication(new NodePublicationRecord(targetPath, volume.Id, readOnly));
         return Task.FromResult(new NodePublishVolumeResponse());
@@ -75,18 +79,23 @@ public sealed partial class NodeService
         }
         // Unmount only the mount the driver made: umount(2) takes the topmost one, so a mount
         // someone stacked on ours (or put below the target) is refused, and nothing is unmounted.
+        // The target is held by its directory, and its mounts are looked up where the kernel
+        // names that directory now, so a link swapped onto the path cannot hide our mount or
+        // put another one in its place.
         var staged = driver.State.FindStaging(request.VolumeId);
-        var mounts = MountTable.At(targetPath);
-        if (mounts.FirstOrDefault(m => staged is null || !IsPublicationMount(m, targetPath, staged)) is { } foreign)
+        using var target = paths.Pin(targetPath, "target_path");
+        var current = target.CurrentPath;
+        var mounts = MountTable.At(current);
+        if (mounts.FirstOrDefault(m => staged is null || !IsPublicationMount(m, current, staged)) is { } foreign)
         {
             throw new RpcException(StatusCode.FailedPrecondition,
                 $"volume '{request.VolumeId}' cannot be unpublished from {targetPath}: {MountTable.Describe(foreign)} was not mounted by the driver; unmount it first");
         }
-        foreach (var ours in mounts)
+        for (var stacked = mounts.Count; stacked > 0; stacked--)
         {
-            Mounter.Unmount(ours.MountPoint);
+            Mounter.Unmount(target); // the topmost each time
         }
-        RemoveTarget(targetPath);
+        RemoveTarget(target);
         driver.State.DeleteNodePublication(targetPath);
         return Task.FromResult(new NodeUnpublishVolumeResponse());
     }
@@ -98,59 +107,35 @@ public sealed partial class NodeService
             ? mount.FsType == "devtmpfs" && mount.Root == staged.Device["/dev".Length..]
             : mount.Source == staged.Device && mount.Root == "/");
 
-    /// <summary>Makes the directory (mount volumes) or empty file (block volumes) to bind onto;
-    /// what is already there must be of that kind. Kubelet makes the parent directory.</summary>
-    private static void CreateTarget(string targetPath, bool directory)
+    /// <summary>Makes the directory (mount volumes) or empty file (block volumes) to bind onto,
+    /// inside the pinned directory; what is already there must be of that kind. Kubelet makes
+    /// the parent directory.</summary>
+    private static void CreateTarget(PinnedPath target, bool directory)
     {
-        var what = directory ? "a directory, for a mount volume" : "a file, for a block volume";
-        if (directory ? File.Exists(targetPath) : Directory.Exists(targetPath))
+        target.Make(directory);
+        using var entry = target.RequireEntry("it was removed as it was made");
+        if (PinnedPath.IsDirectory(entry) != directory)
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"target_path {targetPath} exists and is not {what}");
-        }
-        if (!Directory.Exists(Path.GetDirectoryName(targetPath)))
-        {
-            throw new RpcException(StatusCode.FailedPrecondition, $"the directory holding target_path {targetPath} does not exist; the CO creates it");
-        }
-        try
-        {
-            if (directory)
-            {
-                Directory.CreateDirectory(targetPath);
-            }
-            else if (!File.Exists(targetPath))
-            {
-                using var _ = new FileStream(targetPath, FileMode.CreateNew, FileAccess.Write);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new RpcException(StatusCode.FailedPrecondition, $"target_path {targetPath} could not be made as {what}: {NodeErrors.Reason(e)}");
+            throw new RpcException(StatusCode.FailedPrecondition,
+                $"target_path {target.Path} exists and is not {(directory ? "a directory, for a mount volume" : "a file, for a block volume")}");
         }
     }
 
     /// <summary>Removes what <see cref="CreateTarget"/> made. Files someone left in the directory
     /// are not deleted: the call is refused and says so.</summary>
-    private static void RemoveTarget(string targetPath)
+    private static void RemoveTarget(PinnedPath target)
     {
-        try
+        using var entry = target.OpenEntry();
+        if (entry is null)
         {
-            if (Directory.Exists(targetPath))
-            {
-                if (Directory.EnumerateFileSystemEntries(targetPath).Any())
-                {
-                    throw new RpcException(StatusCode.FailedPrecondition,
-                        $"target_path {targetPath} is unmounted but still holds files the driver did not put there; they are left as they are");
-                }
-                Directory.Delete(targetPath);
-            }
-            else
-            {
-                File.Delete(targetPath);
-            }
+            return;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        var directory = PinnedPath.IsDirectory(entry);
+        if (directory && Directory.EnumerateFileSystemEntries(PinnedPath.ProcPath(entry)).Any())
         {
-            throw new RpcException(StatusCode.FailedPrecondition, $"target_path {targetPath} could not be removed: {NodeErrors.Reason(e)}");
+            throw new RpcException(StatusCode.FailedPrecondition,
+                $"target_path {target.Path} is unmounted but still holds files the driver did not put there; they are left as they are");
         }
+        target.Remove(directory);
     }
 }

@@ -45,18 +45,20 @@ public sealed partial class NodeService
             await TearDownAsync(staged, lazy: true, context.CancellationToken);
         }
 
-        if (volume.AccessType == AccessType.Mount && !Directory.Exists(stagingPath))
+        // A mount volume's staging path is held by its directory from here on (see PinnedPath).
+        using var staging = volume.AccessType == AccessType.Mount ? paths.Pin(stagingPath, "staging_target_path") : null;
+        if (staging is not null)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"staging_target_path {stagingPath} does not exist; the CO creates it");
+            using var entry = staging.RequireEntry("the CO creates it");
         }
 
         var attachment = await attacher.AttachAsync(volume.Id, readOnly, context.CancellationToken);
         try
         {
-            if (volume.AccessType == AccessType.Mount)
+            if (staging is not null)
             {
                 await PrepareFileSystemAsync(volume, attachment.Device, readOnly, context.CancellationToken);
-                Mounter.MountFileSystem(attachment.Device, stagingPath, volume.FsType,
+                Mounter.MountFileSystem(attachment.Device, staging, volume.FsType,
                     request.VolumeCapability.Mount.MountFlags, readOnly);
             }
             driver.State.InsertStaging(new StagingRecord(volume.Id, stagingPath, attachment.Device, attachment.FuseDirectory,
@@ -64,9 +66,9 @@ public sealed partial class NodeService
         }
         catch
         {
-            if (MountTable.Find(stagingPath)?.Source == attachment.Device)
+            if (staging is not null && MountTable.Find(staging.CurrentPath)?.Source == attachment.Device)
             {
-                Mounter.Unmount(stagingPath);
+                Mounter.Unmount(staging);
             }
             await attacher.DetachAsync(attachment, CancellationToken.None);
             throw;
@@ -118,7 +120,13 @@ public sealed partial class NodeService
         }
         // A mount someone else put on (or under) the staging path would keep ours mounted on a
         // device we detach: refuse, and touch nothing.
-        if (MountTable.At(stagingPath).FirstOrDefault(m => !IsStagingMount(m, staged)) is { } foreign)
+        // A mount volume's staging path is looked up where the kernel names its directory now.
+        if (staged.AccessType == AccessType.Mount)
+        {
+            using var staging = paths.Pin(stagingPath, "staging_target_path");
+            stagingPath = staging.CurrentPath;
+        }
+        if (MountTable.At(stagingPath).FirstOrDefault(m => !IsStagingMount(m, stagingPath, staged)) is { } foreign)
         {
             throw new RpcException(StatusCode.FailedPrecondition,
                 $"volume '{staged.VolumeId}' cannot be unstaged: {MountTable.Describe(foreign)} was not mounted by the driver; unmount it first");
@@ -128,16 +136,20 @@ public sealed partial class NodeService
     }
 
     /// <summary>The file system the driver mounted at the staging path: the device's, at its root.</summary>
-    private static bool IsStagingMount(MountEntry mount, StagingRecord staged) =>
-        staged.AccessType == AccessType.Mount && mount.MountPoint == staged.StagingPath && mount.Source == staged.Device && mount.Root == "/";
+    private static bool IsStagingMount(MountEntry mount, string stagingPath, StagingRecord staged) =>
+        staged.AccessType == AccessType.Mount && mount.MountPoint == stagingPath && mount.Source == staged.Device && mount.Root == "/";
 
     /// <summary>Undoes a staging; <paramref name="lazy"/> detaches a lost attachment's mount even
     /// while something still holds it.</summary>
     private async Task TearDownAsync(StagingRecord staged, bool lazy, CancellationToken cancellationToken)
     {
-        if (staged.AccessType == AccessType.Mount && MountTable.Find(staged.StagingPath)?.Source == staged.Device)
+        if (staged.AccessType == AccessType.Mount)
         {
-            Mounter.Unmount(staged.StagingPath, lazy);
+            using var staging = paths.Pin(staged.StagingPath, "staging_target_path");
+            if (MountTable.Find(staging.CurrentPath)?.Source == staged.Device)
+            {
+                Mounter.Unmount(staging, lazy);
+            }
         }
         await attacher.DetachAsync(AttachmentOf(staged), cancellationToken);
         driver.State.DeleteStaging(staged.VolumeId);

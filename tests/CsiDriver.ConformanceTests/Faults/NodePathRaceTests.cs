@@ -22,11 +22,7 @@ public sealed class NodePathRaceTests(DriverFixture fixture, ITestOutputHelper o
 
     private DriverWorkspace Workspace => fixture.Driver.Workspace;
 
-    [Fact(Skip = "Known defect, open: node publish resolves the target and staging paths by name, so a directory swapped for a " +
-        "symbolic link between its check and mount(2) moves the mount: the volume is bind-mounted outside the kubelet directory (onto " +
-        "the foreign mount there, and left behind by unpublish), the pod is given the decoy instead of its volume, and some publishes " +
-        "answer INTERNAL with the raw mount error. Fix: resolve each path beneath the kubelet directory without following links " +
-        "(openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) and mount through the opened descriptor; then remove this skip.")]
+    [Fact]
     public async Task No_race_mounts_outside_unmounts_a_foreign_mount_or_hands_the_pod_a_decoy()
     {
         NodeSteps.RequireKernelPath();
