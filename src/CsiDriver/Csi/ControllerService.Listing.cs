@@ -35,16 +35,24 @@ public sealed partial class ControllerService
         VolumeParameters.RequireKnown(request.Parameters, VolumeParameters.Create, "parameters");
         var servable = request.VolumeCapabilities.All(c => VolumeCapabilities.Unsupported(c) is null)
             && (request.AccessibleTopology is null || IsThisNode(request.AccessibleTopology));
-        var available = servable ? driver.Engine.AvailableBytes : 0;
-        if (servable && driver.Options.CapacityLimitBytes is { } limit)
-        {
-            available = Math.Min(available, Math.Max(0, limit - driver.State.ListVolumes().Sum(v => v.CapacityBytes)));
-        }
+        var available = servable ? AvailableBytes() : 0;
         return Task.FromResult(new GetCapacityResponse
         {
             AvailableCapacity = available,
             MaximumVolumeSize = Math.Min(available, CapacityRules.MaximumBytes),
             MinimumVolumeSize = CapacityRules.MinimumBytes,
         });
+    }
+
+    /// <summary>What this node can still provision, whatever the request: GetCapacity's answer
+    /// for a servable one, and what the node registers with a cluster controller.</summary>
+    public long AvailableBytes()
+    {
+        var available = driver.Engine.AvailableBytes;
+        if (driver.Options.CapacityLimitBytes is { } limit)
+        {
+            available = Math.Min(available, Math.Max(0, limit - driver.State.ListVolumes().Sum(v => v.CapacityBytes)));
+        }
+        return available;
     }
 }

@@ -1,3 +1,4 @@
+using CsiDriver.Cluster;
 using CsiDriver.Csi;
 using CsiDriver.Node;
 using CsiDriver.Replication;
@@ -10,7 +11,7 @@ public sealed partial class Driver
     /// <summary>The csi.v1 services served on --endpoint.</summary>
     public IEnumerable<ServiceBinding> CsiServices() =>
     [
-        new IdentityService(this).Binding(),
+        Identity().Binding(),
         new ControllerService(this).Binding(),
         new GroupControllerService(this).Binding(),
         new NodeService(this, Paths, Attacher).Binding(),
@@ -22,11 +23,37 @@ public sealed partial class Driver
         new SiteLinkService(Replication, Engine, _loggerFactory).Binding(),
     ];
 
+    /// <summary>What the node link serves the cluster controller, which forwards each call to the
+    /// node owning its object: the controller-side CSI and csi-addons services, and the catalog.</summary>
+    public IEnumerable<ServiceBinding> NodeLinkServices() =>
+    [
+        Identity().Binding(),
+        new ControllerService(this).Binding(),
+        new GroupControllerService(this).Binding(),
+        .. CsiAddonsControllerServices(),
+        new NodeCatalogService(this).Binding(),
+    ];
+
     /// <summary>The csi-addons services served on --csiaddons-endpoint.</summary>
     public IEnumerable<ServiceBinding> CsiAddonsServices() =>
     [
-        new AddonsIdentityService(this).Binding(),
+        new AddonsIdentityService(Options.DriverName, Manifest(), () => IsReady).Binding(),
+        .. CsiAddonsControllerServices(),
+    ];
+
+    private IEnumerable<ServiceBinding> CsiAddonsControllerServices() =>
+    [
         new VolumeGroupService(this).Binding(),
         new ReplicationService(this).Binding(),
     ];
+
+    private IdentityService Identity() => new(Options.DriverName, Manifest(), () => IsReady);
+
+    /// <summary>GetPluginInfo's and GetIdentity's manifest: which node this is.</summary>
+    private Dictionary<string, string> Manifest() => new()
+    {
+        ["project"] = "Formation",
+        ["node-id"] = Options.NodeId,
+        ["data-path"] = "nbd",
+    };
 }

@@ -15,8 +15,8 @@ public sealed partial class ReplicationManager
         {
             return;
         }
-        var tls = runtime.Tls ?? throw new ReplicationStateException(
-            $"replication '{record.Id}': no site-link TLS material; start serve with --site-link-cert, --site-link-key and --site-link-ca, or pass it in the replication's secrets");
+        var tls = PeerTls(runtime.Tls ?? throw new ReplicationStateException(
+            $"replication '{record.Id}': no site-link TLS material; start serve with --site-link-cert, --site-link-key and --site-link-ca, or pass it in the replication's secrets"));
         var peer = SiteLinkAddress.Parse(record.PeerAddress);
         var links = record.Mode == ReplicationModeKind.Group
             ? [(Volumes: record.VolumeIds, Consumer, Group: record.GroupName)]
@@ -35,6 +35,9 @@ public sealed partial class ReplicationManager
             shipper.Start();
         }
     }
+
+    /// <summary>The material a client of the peer uses: checked against the configured server name.</summary>
+    private SiteLinkTls PeerTls(SiteLinkTls tls) => tls with { ServerName = _options.SiteLinkServerName };
 
     private ReplicaVolume Describe(string volumeId)
     {

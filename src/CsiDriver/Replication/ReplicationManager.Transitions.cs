@@ -181,7 +181,7 @@ public sealed partial class ReplicationManager
         Role role;
         try
         {
-            using var client = new SiteLinkClient(SiteLinkAddress.Parse(peer), tls);
+            using var client = new SiteLinkClient(SiteLinkAddress.Parse(peer), PeerTls(tls));
             role = (await client.GetRoleAsync(record.Id, _options.RoleQueryTimeout, cancellationToken).ConfigureAwait(false)).Role;
         }
         catch (Exception e) when (e is RpcException or TimeoutException or HttpRequestException)

@@ -12,6 +12,10 @@ public sealed record ReplicationManagerOptions
     /// <summary>This site's own link address (--site-link-address), told to peers; null when not served.</summary>
     public string? SiteAddress { get; init; }
 
+    /// <summary>The name peers' site-link certificates carry, checked instead of their address
+    /// (--site-link-server-name), whichever TLS material a replication uses; null: the address.</summary>
+    public string? SiteLinkServerName { get; init; }
+
     /// <summary>The serve flags' TLS material; per-replication secrets take precedence.</summary>
     public SiteLinkTls? DefaultTls { get; init; }
 

@@ -7,7 +7,7 @@ namespace CsiDriver.Replication;
 /// the peer's is checked against the link's authorities only.</summary>
 public sealed class SiteLinkClient(SiteLinkAddress peer, SiteLinkTls tls) : IDisposable
 {
-    private readonly GrpcClient _client = GrpcClient.ForTcp(peer.Host, peer.Port, tls.Authorities, tls.Certificate);
+    private readonly GrpcClient _client = GrpcClient.ForTcp(peer.Host, peer.Port, tls.Authorities, tls.Certificate, tls.ServerName);
 
     public SiteLinkAddress Peer => peer;
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using CsiDriver.Rpc;
 
 namespace CsiDriver.Replication;
 
@@ -10,20 +11,15 @@ public sealed record SiteLinkTls(X509Certificate2 Certificate, X509Certificate2C
 {
     /// <summary>From PEM files, as `serve --site-link-cert/--site-link-key/--site-link-ca` give them.</summary>
     public static SiteLinkTls FromFiles(string certificatePath, string keyPath, string authorityPath) =>
-        FromPem(File.ReadAllText(certificatePath), File.ReadAllText(keyPath), File.ReadAllText(authorityPath));
+        From(MutualTls.FromFiles(certificatePath, keyPath, authorityPath));
 
     /// <summary>From PEM text, as csi-addons secrets carry it.</summary>
-    public static SiteLinkTls FromPem(string certificatePem, string keyPem, string authorityPem)
-    {
-        using var ephemeral = X509Certificate2.CreateFromPem(certificatePem, keyPem);
-        // A PKCS#12 round trip gives a key that SslStream can use on every platform.
-        var certificate = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), null);
-        var authorities = new X509Certificate2Collection();
-        authorities.ImportFromPem(authorityPem);
-        if (authorities.Count == 0)
-        {
-            throw new ArgumentException("the site-link CA bundle holds no certificate", nameof(authorityPem));
-        }
-        return new SiteLinkTls(certificate, authorities);
-    }
+    public static SiteLinkTls FromPem(string certificatePem, string keyPem, string authorityPem) =>
+        From(MutualTls.FromPem(certificatePem, keyPem, authorityPem));
+
+    /// <summary>The name the peer's certificate must carry, checked instead of the peer's address
+    /// (--site-link-server-name); null: the address is checked.</summary>
+    public string? ServerName { get; init; }
+
+    private static SiteLinkTls From(MutualTls tls) => new(tls.Certificate, tls.Authorities);
 }
