@@ -64,7 +64,7 @@ public sealed class GrpcClient : IDisposable
         ArgumentNullException.ThrowIfNull(trustedAuthorities);
         var handler = new SocketsHttpHandler
         {
-            SslOptions = TlsSettings.ForClient(serverName ?? host, trustedAuthorities, clientCertificate),
+            SslOptions = TlsSettings.ForClient(host, trustedAuthorities, clientCertificate, serverName),
             ConnectTimeout = ConnectTimeout,
         };
         return new GrpcClient(handler, new UriBuilder(Uri.UriSchemeHttps, host, port).Uri);

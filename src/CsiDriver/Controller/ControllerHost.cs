@@ -33,7 +33,7 @@ public static partial class ControllerHost
                 new ClusterControllerService(router, placement, locks).Binding(),
                 new ClusterGroupControllerService(router, locks).Binding(),
             ], rpcLog, loggerFactory),
-            DriverHost.Server(options.NodeLink.ListenEndpoint(), [registry.Binding()], rpcLog, loggerFactory),
+            DriverHost.Server(options.NodeLink.ListenEndpoint(), [registry.Binding()], rpcLog, loggerFactory, failuresOnly: true),
         };
         if (options.CsiAddonsEndpoint is { } addons)
         {

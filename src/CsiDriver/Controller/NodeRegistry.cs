@@ -64,6 +64,16 @@ public sealed partial class NodeRegistry(NodeLinkSettings link, TimeSpan nodeTim
         }
     }
 
+    /// <summary>Completes once <paramref name="node"/>'s registration lapses (checked a few
+    /// times per renewal interval); cancelled with <paramref name="cancellationToken"/>.</summary>
+    public async Task WhenDownAsync(RegisteredNode node, CancellationToken cancellationToken)
+    {
+        while (!IsDown(node))
+        {
+            await Task.Delay(RenewInterval / 4, clock, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     public string DownReason(RegisteredNode node) =>
         $"node '{node.NodeId}' is down: not heard from for {(clock.GetUtcNow() - node.Current.HeardAt).TotalSeconds:0} s (node timeout {nodeTimeout.TotalSeconds:0.#} s)";
 

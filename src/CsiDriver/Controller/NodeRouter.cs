@@ -107,20 +107,38 @@ public sealed class NodeRouter(NodeRegistry registry, TimeProvider clock)
         return null;
     }
 
-    /// <summary>Sends the call the controller is serving to <paramref name="node"/> and returns its
-    /// answer; the node's status passes through, and an UNAVAILABLE one names the node.</summary>
+    /// <summary>
+    /// Sends the call the controller is serving to <paramref name="node"/> and returns its
+    /// answer; the node's status passes through, and an UNAVAILABLE one names the node. A call
+    /// in flight when the node's registration lapses is abandoned with UNAVAILABLE naming it:
+    /// a host that vanished mid-call would otherwise hold the caller until its deadline.
+    /// </summary>
     public async Task<TResponse> ForwardAsync<TRequest, TResponse>(RegisteredNode node, TRequest request, CallContext context)
         where TRequest : IMessage<TRequest>
         where TResponse : IMessage<TResponse>, new()
     {
         registry.RequireUp(node);
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        var options = Options(context, null);
+        var answer = node.Client.UnaryAsync<TRequest, TResponse>(context.Method, request, new CallOptions { Timeout = options.Timeout, CancellationToken = call.Token });
+        var lapsed = registry.WhenDownAsync(node, call.Token);
+        if (await Task.WhenAny(answer, lapsed).ConfigureAwait(false) == lapsed && !lapsed.IsCanceled)
+        {
+            await call.CancelAsync().ConfigureAwait(false);
+            await answer.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            throw new RpcException(StatusCode.Unavailable, $"{registry.DownReason(node)}; the call it was serving was abandoned");
+        }
         try
         {
-            return await node.Client.UnaryAsync<TRequest, TResponse>(context.Method, request, Options(context, null)).ConfigureAwait(false);
+            return await answer.ConfigureAwait(false);
         }
         catch (RpcException e) when (e.Status == StatusCode.Unavailable)
         {
             throw new RpcException(StatusCode.Unavailable, $"node '{node.NodeId}' at {node.Current.NodeLinkAddress}: {e.Message}");
+        }
+        finally
+        {
+            await call.CancelAsync().ConfigureAwait(false);
         }
     }
 

@@ -85,12 +85,21 @@ public static partial class DriverHost
     internal static GrpcServer Server(string endpoint, IEnumerable<ServiceBinding> services, ILogger rpcLog, ILoggerFactory loggerFactory) =>
         Server(ServerEndpoint.Parse(endpoint), services, rpcLog, loggerFactory);
 
-    internal static GrpcServer Server(ServerEndpoint endpoint, IEnumerable<ServiceBinding> services, ILogger rpcLog, ILoggerFactory loggerFactory)
+    /// <summary>A server on <paramref name="endpoint"/> logging one line per call; with
+    /// <paramref name="failuresOnly"/> only failed calls (a registry renewed every few seconds by
+    /// every node would otherwise drown the log).</summary>
+    internal static GrpcServer Server(ServerEndpoint endpoint, IEnumerable<ServiceBinding> services, ILogger rpcLog, ILoggerFactory loggerFactory, bool failuresOnly = false)
     {
         var options = new GrpcServerOptions
         {
             LoggerFactory = loggerFactory,
-            OnCallCompleted = call => LogCall(rpcLog, call),
+            OnCallCompleted = call =>
+            {
+                if (!failuresOnly || call.Status != StatusCode.OK)
+                {
+                    LogCall(rpcLog, call);
+                }
+            },
         };
         options.Endpoints.Add(endpoint);
         return new GrpcServer(options, services);
