@@ -22,7 +22,7 @@ public sealed partial class NodeRegistry(NodeLinkSettings link, TimeSpan nodeTim
     public TimeSpan RenewInterval => nodeTimeout / 3;
 
     public ServiceBinding Binding() =>
-        new ServiceBinding(NodeLinkProtocol.Registry).Unary<RegisterRequest, RegisterResponse>("Register", Register);
+        new ServiceBinding(NodeLinkProtocol.Registry).Unary<RegisterRequest, RegisterResponse>("Register", (request, _) => Task.FromResult(Register(request)));
 
     /// <summary>Every node heard from since this controller started, in node-id order.</summary>
     public IReadOnlyList<RegisteredNode> Known
@@ -77,7 +77,8 @@ public sealed partial class NodeRegistry(NodeLinkSettings link, TimeSpan nodeTim
     public string DownReason(RegisteredNode node) =>
         $"node '{node.NodeId}' is down: not heard from for {(clock.GetUtcNow() - node.Current.HeardAt).TotalSeconds:0} s (node timeout {nodeTimeout.TotalSeconds:0.#} s)";
 
-    private Task<RegisterResponse> Register(RegisterRequest request, CallContext context)
+    /// <summary>Takes a registration or renewal, checked first; answers when to renew.</summary>
+    internal RegisterResponse Register(RegisterRequest request)
     {
         NodeLinkProtocol.CheckVersion(request.ProtocolVersion);
         if (request.NodeId.Length == 0)
@@ -119,11 +120,11 @@ public sealed partial class NodeRegistry(NodeLinkSettings link, TimeSpan nodeTim
                 LogRegistered(request.NodeId, address.ToString(), request.AvailableBytes);
             }
         }
-        return Task.FromResult(new RegisterResponse
+        return new RegisterResponse
         {
             ProtocolVersion = NodeLinkProtocol.CurrentVersion,
             RenewAfterMs = (long)RenewInterval.TotalMilliseconds,
-        });
+        };
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "node {NodeId} registered, reachable at {Address}, {AvailableBytes} bytes free")]

@@ -113,6 +113,7 @@ public sealed partial class Driver : IAsyncDisposable
             SiteId = Options.SiteId ?? Options.NodeId,
             SiteAddress = Options.SiteLinkAdvertise ?? Options.SiteLinkAddress,
             SiteLinkServerName = Options.SiteLinkServerName,
+            OwnerTag = OwnerTag,
             DefaultTls = SiteLinkTls,
         }, _loggerFactory);
         _replication.Start();

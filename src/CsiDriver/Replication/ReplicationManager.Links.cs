@@ -136,7 +136,7 @@ public sealed partial class ReplicationManager
     /// creates the replicas, supersedes an older stream of the same link, and for a demoted old
     /// primary that asked for resync works out what it wrote after the common cut.
     /// </summary>
-    public async Task<ReceiverLease> AcceptStreamAsync(Open open, CancellationToken cancellationToken)
+    public async Task<ReceiverLease> AcceptStreamAsync(Open open, PeerIds shipper, CancellationToken cancellationToken)
     {
         if (open.SiteId == _options.SiteId)
         {
@@ -159,6 +159,7 @@ public sealed partial class ReplicationManager
                 throw new RpcException(StatusCode.FailedPrecondition, $"replication '{open.ReplicationId}' was demoted at site '{_options.SiteId}': it accepts the new primary once ResyncVolume is requested");
             }
             ReplicaVolumes.Ensure(_engine, State, open.Volumes, groupName, _options.Clock);
+            runtime.Peer = shipper;
             var merged = record with
             {
                 VolumeIds = record.VolumeIds.Union(open.Volumes.Select(v => v.VolumeId), StringComparer.Ordinal).ToArray(),

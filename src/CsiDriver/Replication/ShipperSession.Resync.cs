@@ -1,4 +1,5 @@
 using CsiDriver.Engine;
+using CsiDriver.Rpc;
 using Formation.SiteLink.V1;
 using Microsoft.Extensions.Logging;
 
@@ -139,9 +140,13 @@ public sealed partial class ShipperSession
                     plan.Add(volumeId, engine.AllocatedChunks(snapshotId));
                 }
             }
+            // The receiver names its own copies: each is mapped back to the volume shipped.
+            var shipped = target.VolumeIds.ToDictionary(Peer!.Of, v => v, StringComparer.Ordinal);
             foreach (var diverged in opened.Diverged)
             {
-                plan.Add(diverged.VolumeId, SiteLinkProtocol.FromWire(diverged));
+                var volumeId = shipped.GetValueOrDefault(diverged.VolumeId)
+                    ?? throw new RpcException(StatusCode.InvalidArgument, $"the receiver reported divergence of volume '{diverged.VolumeId}', which is not shipped");
+                plan.Add(volumeId, SiteLinkProtocol.FromWire(diverged));
             }
             return plan;
         }

@@ -32,6 +32,9 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
     /// <summary>The session got past any resync to streaming batches (the next reconnect starts its backoff afresh).</summary>
     public bool ReachedStreaming { get; private set; }
 
+    /// <summary>How the shipped ids read at the receiver, once it answered the Open.</summary>
+    public PeerIds? Peer { get; private set; }
+
     public async Task RunAsync(SiteLinkClient client, CancellationToken cancellationToken)
     {
         using var session = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -44,6 +47,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         var responses = call.ResponseStream.GetAsyncEnumerator(session.Token);
         var opened = await ReadOpenedAsync(responses, session.Token).ConfigureAwait(false);
         session.CancelAfter(Timeout.InfiniteTimeSpan);
+        Peer = PeerIds.Receiver(opened);
         LogOpened(target.ReplicationId, target.Peer.ToString(), opened.AppliedSequence, opened.Resyncing, opened.AwaitingFailback);
         var acks = ReadAcksAsync(responses, session);
         var watchdog = WatchForStallAsync(session);

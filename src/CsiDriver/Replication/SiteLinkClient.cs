@@ -24,5 +24,23 @@ public sealed class SiteLinkClient(SiteLinkAddress peer, SiteLinkTls tls) : IDis
         return response;
     }
 
+    /// <summary>Where this replication's stream goes, as the peer says (a backup cluster's
+    /// controller names one of its nodes); null from a version-1 peer, which receives it itself.</summary>
+    public async Task<LocateResponse?> LocateAsync(LocateRequest request, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        request.ProtocolVersion = SiteLinkProtocol.CurrentVersion;
+        try
+        {
+            var response = await _client.UnaryAsync<LocateRequest, LocateResponse>(
+                SiteLinkProtocol.LocateMethod, request, new CallOptions { Timeout = timeout, CancellationToken = cancellationToken }).ConfigureAwait(false);
+            SiteLinkProtocol.CheckVersion(response.ProtocolVersion);
+            return response;
+        }
+        catch (RpcException e) when (e.Status == StatusCode.Unimplemented)
+        {
+            return null;
+        }
+    }
+
     public void Dispose() => _client.Dispose();
 }

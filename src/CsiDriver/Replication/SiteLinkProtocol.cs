@@ -15,7 +15,7 @@ namespace CsiDriver.Replication;
 public static class SiteLinkProtocol
 {
     /// <summary>Version this build speaks; sent in every Open and GetRole.</summary>
-    public const uint CurrentVersion = 1;
+    public const uint CurrentVersion = 2;
 
     /// <summary>Oldest peer version this build still understands.</summary>
     public const uint MinCompatibleVersion = 1;
@@ -41,6 +41,8 @@ public static class SiteLinkProtocol
     public static MethodDescriptor ReplicateMethod => Service.FindMethodByName("Replicate");
 
     public static MethodDescriptor GetRoleMethod => Service.FindMethodByName("GetRole");
+
+    public static MethodDescriptor LocateMethod => Service.FindMethodByName("Locate");
 
     /// <summary>Refuses a peer outside [MinCompatibleVersion, CurrentVersion].</summary>
     public static void CheckVersion(uint peerVersion)
@@ -68,7 +70,8 @@ public static class SiteLinkProtocol
         Payload = update.Payload.IsEmpty ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(update.Payload),
     };
 
-    public static ReplicaUpdate FromWire(Update update)
+    /// <summary>The engine's form of <paramref name="update"/>, for this site's volume <paramref name="volumeId"/>.</summary>
+    public static ReplicaUpdate FromWire(Update update, string volumeId)
     {
         var kind = update.Kind switch
         {
@@ -83,7 +86,7 @@ public static class SiteLinkProtocol
             throw new RpcException(StatusCode.InvalidArgument,
                 $"update {kind} [{update.Offset}, +{update.Length}) of volume '{update.VolumeId}' carries {update.Payload.Length} payload bytes");
         }
-        return new ReplicaUpdate(update.VolumeId, kind, update.Offset, update.Length, update.Payload.Memory);
+        return new ReplicaUpdate(volumeId, kind, update.Offset, update.Length, update.Payload.Memory);
     }
 
     public static ChunkSet ToWire(string volumeId, IEnumerable<ChunkRange> ranges)
