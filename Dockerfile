@@ -1,6 +1,8 @@
 # Formation CSI plugin image: the published csidriver on the ASP.NET Core runtime, with the
 # node-side tools it runs (nbdfuse and a loop device where /dev/nbd* is absent; mkfs and
-# resize tools for ext4 and xfs).
+# resize tools for ext4 and xfs). One image serves both roles of deploy/: `csidriver
+# controller` in the controller Deployment and `csidriver serve` in the node DaemonSet; the
+# manifests give the arguments. The build context is the repository less .dockerignore.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY . .
