@@ -7,6 +7,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>ControllerGetCapabilities: the set the driver promises, and the spec's rules that
 /// tie capabilities to one another.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class ControllerGetCapabilitiesTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private async Task<List<ControllerRpc>> CapabilitiesAsync()
@@ -16,6 +17,11 @@ public sealed class ControllerGetCapabilitiesTests(DriverFixture fixture) : ICla
         return response.Capabilities.Select(c => c.Rpc.Type).ToList();
     }
 
+    /// <summary>Attachment is recorded by a standalone driver, which is its own controller; a
+    /// cluster's controller offers none (attachRequired: false), and says so.</summary>
+    private static readonly ControllerRpc[] Attachment =
+        [ControllerRpc.PublishUnpublishVolume, ControllerRpc.ListVolumesPublishedNodes, ControllerRpc.PublishReadonly];
+
     [Fact]
     public async Task Advertises_the_volume_lifecycle_the_driver_implements()
     {
@@ -23,23 +29,33 @@ public sealed class ControllerGetCapabilitiesTests(DriverFixture fixture) : ICla
 
         ControllerRpc[] expected =
         [
-            ControllerRpc.CreateDeleteVolume, ControllerRpc.PublishUnpublishVolume, ControllerRpc.ListVolumes,
-            ControllerRpc.GetCapacity, ControllerRpc.ExpandVolume, ControllerRpc.ListVolumesPublishedNodes,
+            ControllerRpc.CreateDeleteVolume, ControllerRpc.ListVolumes, ControllerRpc.GetCapacity, ControllerRpc.ExpandVolume,
             ControllerRpc.VolumeCondition, ControllerRpc.GetVolume, ControllerRpc.SingleNodeMultiWriter,
         ];
         Assert.All(expected, capability => Assert.Contains(capability, capabilities));
         Assert.DoesNotContain(ControllerRpc.Unknown, capabilities);
         Assert.Equal(capabilities.Count, capabilities.Distinct().Count());
+        if (fixture.IsSplit)
+        {
+            Assert.All(Attachment, capability => Assert.DoesNotContain(capability, capabilities));
+            await RpcAssert.FailsAsync(StatusCode.Unimplemented, () => fixture.Csi.ControllerPublishVolume(new ControllerPublishVolumeRequest
+            {
+                VolumeId = "any", NodeId = fixture.NodeId, VolumeCapability = Volumes.Mount(),
+            }));
+        }
+        else
+        {
+            Assert.All(Attachment, capability => Assert.Contains(capability, capabilities));
+        }
     }
 
     [Fact]
-    public async Task Published_node_listing_comes_with_publish_unpublish()
+    public async Task Published_node_listing_comes_only_with_publish_unpublish()
     {
         // spec: LIST_VOLUMES_PUBLISHED_NODES — "The SP MUST also support PUBLISH_UNPUBLISH_VOLUME."
         var capabilities = await CapabilitiesAsync();
 
-        Assert.Contains(ControllerRpc.ListVolumesPublishedNodes, capabilities);
-        Assert.Contains(ControllerRpc.PublishUnpublishVolume, capabilities);
+        Assert.Equal(capabilities.Contains(ControllerRpc.ListVolumesPublishedNodes), capabilities.Contains(ControllerRpc.PublishUnpublishVolume));
     }
 
     [Fact]

@@ -8,6 +8,7 @@ namespace CsiDriver.ConformanceTests;
 /// <summary>ControllerModifyVolume and mutable_parameters. The driver's one mutable parameter is
 /// `consistencyGroup`, and MODIFY_VOLUME is advertised once it exists; until then every key is
 /// refused. Each test checks whichever of the two the driver announces.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class ModifyVolumeTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private const string ConsistencyGroup = "consistencyGroup";

@@ -21,9 +21,14 @@ public sealed class NodeRouter(NodeRegistry registry, TimeProvider clock)
 
     public NodeRegistry Registry => registry;
 
-    /// <summary>The node holding object <paramref name="id"/>; null when no node has it.</summary>
+    /// <summary>The node holding object <paramref name="id"/>; null when no node has it (or the
+    /// id is empty, which the node the call then goes to refuses as INVALID_ARGUMENT).</summary>
     public async Task<RegisteredNode?> LocateAsync(ObjectKind kind, string id, CallContext context)
     {
+        if (id.Length == 0)
+        {
+            return null;
+        }
         if (OwnedIds.OwnerOf(id) is { } owner)
         {
             return registry.RequireUp(owner);

@@ -7,24 +7,29 @@ namespace CsiDriver.ConformanceTests.Cluster;
 public sealed class ClusterNode : IAsyncDisposable
 {
     private readonly TestCluster _cluster;
+    private readonly DriverSettings _settings;
+    private readonly bool _ownsWorkspace;
     private readonly List<ProcessOutput> _outputs = [];
     private DriverProcess? _process;
 
-    internal ClusterNode(TestCluster cluster, SimulatedHost host, string nodeId, string capacityLimit)
+    /// <summary>A node started with <paramref name="settings"/> (its id, capacity, …) plus the
+    /// cluster's flags, on <paramref name="workspace"/> (a new one when null, removed with the node).</summary>
+    internal ClusterNode(TestCluster cluster, SimulatedHost host, DriverSettings settings, DriverWorkspace? workspace)
     {
         _cluster = cluster;
         Host = host;
-        NodeId = nodeId;
-        CapacityLimit = capacityLimit;
+        _settings = settings;
+        _ownsWorkspace = workspace is null;
+        Workspace = workspace ?? DriverWorkspace.Create();
     }
 
     public SimulatedHost Host { get; }
 
-    public string NodeId { get; }
+    public string NodeId => _settings.NodeId;
 
-    public string CapacityLimit { get; }
+    public string? CapacityLimit => _settings.CapacityLimit;
 
-    public DriverWorkspace Workspace { get; } = DriverWorkspace.Create();
+    public DriverWorkspace Workspace { get; }
 
     public DriverProcess Process => _process ?? throw new InvalidOperationException($"node {NodeId} is not running");
 
@@ -35,12 +40,10 @@ public sealed class ClusterNode : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        _process = await DriverProcess.StartAsync(Workspace, new DriverSettings
+        _process = await DriverProcess.StartAsync(Workspace, _settings with
         {
-            NodeId = NodeId,
-            CapacityLimit = CapacityLimit,
             Launcher = Host.Launcher,
-            ExtraArguments = _cluster.NodeArguments(Host, NodeId),
+            ExtraArguments = [.. _settings.ExtraArguments, .. _cluster.NodeArguments(Host, NodeId)],
         });
         _outputs.Add(_process.Output);
     }
@@ -59,6 +62,9 @@ public sealed class ClusterNode : IAsyncDisposable
         {
             await _process.DisposeAsync();
         }
-        Workspace.Dispose();
+        if (_ownsWorkspace)
+        {
+            Workspace.Dispose();
+        }
     }
 }

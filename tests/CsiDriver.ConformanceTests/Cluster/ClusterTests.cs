@@ -41,7 +41,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
         foreach (var node in Cluster.Nodes)
         {
             var capacity = await Csi.GetCapacity(new GetCapacityRequest { AccessibleTopology = Volumes.NodeTopology(node.NodeId) });
-            var limit = long.Parse(node.CapacityLimit.TrimEnd('G', 'i'), System.Globalization.CultureInfo.InvariantCulture) * Volumes.GiB;
+            var limit = long.Parse(node.CapacityLimit!.TrimEnd('G', 'i'), System.Globalization.CultureInfo.InvariantCulture) * Volumes.GiB;
             Assert.Equal(limit - provisioned.GetValueOrDefault(node.NodeId), capacity.AvailableCapacity);
             total += capacity.AvailableCapacity;
         }

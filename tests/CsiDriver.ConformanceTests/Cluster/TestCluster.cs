@@ -30,9 +30,12 @@ public sealed class TestCluster : IAsyncDisposable
     private CsiAddonsClient? _addons;
     private DriverProcess? _controller;
 
-    public TestCluster(string name, TestNetwork network, TestCertificates pki, bool servesSiteLink = false)
+    private readonly string? _driverName;
+
+    public TestCluster(string name, TestNetwork network, TestCertificates pki, bool servesSiteLink = false, string? driverName = null)
     {
         Name = name;
+        _driverName = driverName;
         Network = network;
         ControllerHost = network.AddHost($"{name}-controller");
         NodeLink = pki.Site("node-link", NodeLinkName);
@@ -60,6 +63,9 @@ public sealed class TestCluster : IAsyncDisposable
 
     public DriverProcess Controller => _controller ?? throw new InvalidOperationException("the controller is not running");
 
+    /// <summary>The controller's csi-addons socket.</summary>
+    public string CsiAddonsSocketPath => _workspace.CsiAddonsSocketPath;
+
     /// <summary>host:port the other cluster's nodes ask Locate at (its peerAddress for this cluster).</summary>
     public string SiteLinkAddress => ControllerHost.Endpoint(SiteLinkPort);
 
@@ -85,9 +91,14 @@ public sealed class TestCluster : IAsyncDisposable
 
     /// <summary>Starts a node (capacity capped, so placement has something to choose by) and
     /// waits until the controller routes to it.</summary>
-    public async Task<ClusterNode> AddNodeAsync(string nodeId, string capacityLimit)
+    public Task<ClusterNode> AddNodeAsync(string nodeId, string capacityLimit) =>
+        AddNodeAsync(new DriverSettings { NodeId = nodeId, CapacityLimit = capacityLimit });
+
+    /// <summary>Starts a node with <paramref name="settings"/> and the cluster's flags (on
+    /// <paramref name="workspace"/> when given) and waits until the controller routes to it.</summary>
+    public async Task<ClusterNode> AddNodeAsync(DriverSettings settings, DriverWorkspace? workspace = null)
     {
-        var node = new ClusterNode(this, Network.AddHost(nodeId), nodeId, capacityLimit);
+        var node = new ClusterNode(this, Network.AddHost(settings.NodeId), settings, workspace);
         _nodes.Add(node);
         await node.StartAsync();
         await WaitUntilRoutedAsync(node);
@@ -169,6 +180,10 @@ public sealed class TestCluster : IAsyncDisposable
             .. Tls("--node-link", NodeLink), "--node-link-server-name", NodeLinkName,
             "--node-timeout-seconds", NodeTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ];
+        if (_driverName is not null)
+        {
+            arguments.AddRange(["--driver-name", _driverName]);
+        }
         if (SiteLink is not null)
         {
             arguments.AddRange(["--site-link-address", SiteLinkAddress, .. Tls("--site-link", SiteLink), "--site-link-server-name", SiteLinkName]);

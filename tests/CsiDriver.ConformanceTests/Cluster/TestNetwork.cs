@@ -20,8 +20,14 @@ public sealed class TestNetwork : IDisposable
     private readonly int _loopbackOctet = RandomNumberGenerator.GetInt32(16, 250);
     private bool _switchMade;
 
+    /// <param name="namespaces">False: loopback addresses even as root (for tests that never cut a host off).</param>
+    public TestNetwork(bool namespaces = true)
+    {
+        UsesNamespaces = namespaces && Environment.UserName == "root" && File.Exists("/usr/sbin/ip") && File.Exists("/usr/bin/nsenter");
+    }
+
     /// <summary>Whether hosts are network namespaces (root) rather than loopback addresses.</summary>
-    public bool UsesNamespaces { get; } = Environment.UserName == "root" && File.Exists("/usr/sbin/ip") && File.Exists("/usr/bin/nsenter");
+    public bool UsesNamespaces { get; }
 
     private string Switch => $"fc{_tag}sw";
 

@@ -11,6 +11,7 @@ namespace CsiDriver.ConformanceTests.Replication;
 /// every call's validation and error codes, idempotency, and an enabled replication whose peer
 /// cannot be reached reporting why. Two sites replicating are the end-to-end suite's.
 /// </summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixture>, IDisposable
 {
     private readonly CsiAddonsDriverFixture _fixture;
@@ -19,7 +20,7 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
     public ReplicationServiceTests(CsiAddonsDriverFixture fixture)
     {
         _fixture = fixture;
-        _addons = new CsiAddonsClient(fixture.Driver.Workspace.CsiAddonsSocketPath);
+        _addons = new CsiAddonsClient(fixture.CsiAddonsSocketPath);
     }
 
     public void Dispose() => _addons.Dispose();
