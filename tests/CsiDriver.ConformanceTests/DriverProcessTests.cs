@@ -16,7 +16,7 @@ public sealed class DriverProcessTests
         var (exitCode, output) = await DriverCommand.RunToExitAsync(["serve", "--help"], CommandTimeout);
 
         Assert.Equal(0, exitCode);
-        string[] flags = ["--endpoint", "--node-id", "--data-dir", "--driver-name", "--csiaddons-endpoint", "--log-format", "--capacity-limit", "--max-volumes-per-node"];
+        string[] flags = ["--endpoint", "--node-id", "--data-dir", "--driver-name", "--csiaddons-endpoint", "--log-format", "--capacity-limit", "--overcommit-ratio", "--max-volumes-per-node"];
         Assert.All(flags, flag => Assert.Contains(flag, output.AllText));
     }
 

@@ -83,7 +83,7 @@ public sealed partial class NodeRegistration(Driver driver, HostPort controller,
 
     private RegisterRequest Request()
     {
-        var available = new ControllerService(driver).AvailableBytes();
+        var available = driver.Budget.Available();
         return new RegisterRequest
         {
             ProtocolVersion = NodeLinkProtocol.CurrentVersion,

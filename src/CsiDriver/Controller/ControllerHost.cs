@@ -27,22 +27,24 @@ public static partial class ControllerHost
         var rpcLog = loggerFactory.CreateLogger("rpc");
         var servers = new List<GrpcServer>
         {
-            DriverHost.Server(options.Endpoint,
+            // Held to CSI's size limits here too: an over-long id must be INVALID_ARGUMENT, not
+            // a search for a node of that name.
+            DriverHost.Server(options.Endpoint, RequestSizeLimits.Csi.Guard(
             [
                 new IdentityService(options.DriverName, manifest, () => true).Binding(),
                 new ClusterControllerService(router, placement, locks).Binding(),
                 new ClusterGroupControllerService(router, locks).Binding(),
-            ], rpcLog, loggerFactory),
+            ]), rpcLog, loggerFactory),
             DriverHost.Server(options.NodeLink.ListenEndpoint(), [registry.Binding()], rpcLog, loggerFactory, failuresOnly: true),
         };
         if (options.CsiAddonsEndpoint is { } addons)
         {
-            servers.Add(DriverHost.Server(addons,
+            servers.Add(DriverHost.Server(addons, RequestSizeLimits.CsiAddons.Guard(
             [
                 new AddonsIdentityService(options.DriverName, manifest, () => true).Binding(),
                 new ClusterVolumeGroupService(router, placement, locks).Binding(),
                 new ClusterReplicationService(router).Binding(),
-            ], rpcLog, loggerFactory));
+            ]), rpcLog, loggerFactory));
         }
         if (options is { SiteLinkAddress: { } siteLink, SiteLinkTls: { } tls })
         {

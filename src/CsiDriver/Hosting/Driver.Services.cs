@@ -8,14 +8,14 @@ namespace CsiDriver.Hosting;
 
 public sealed partial class Driver
 {
-    /// <summary>The csi.v1 services served on --endpoint.</summary>
-    public IEnumerable<ServiceBinding> CsiServices() =>
+    /// <summary>The csi.v1 services served on --endpoint, held to the CSI size limits.</summary>
+    public IEnumerable<ServiceBinding> CsiServices() => RequestSizeLimits.Csi.Guard(
     [
         Identity().Binding(),
         new ControllerService(this).Binding(),
         new GroupControllerService(this).Binding(),
         new NodeService(this, Paths, Attacher).Binding(),
-    ];
+    ]);
 
     /// <summary>The site-link service served on --site-link-address (once the engine is loaded).</summary>
     public IEnumerable<ServiceBinding> SiteLinkServices() =>
@@ -24,22 +24,21 @@ public sealed partial class Driver
     ];
 
     /// <summary>What the node link serves the cluster controller, which forwards each call to the
-    /// node owning its object: the controller-side CSI and csi-addons services, and the catalog.</summary>
+    /// node owning its object: the controller-side CSI and csi-addons services, held to the same
+    /// limits, and the catalog.</summary>
     public IEnumerable<ServiceBinding> NodeLinkServices() =>
     [
-        Identity().Binding(),
-        new ControllerService(this).Binding(),
-        new GroupControllerService(this).Binding(),
-        .. CsiAddonsControllerServices(),
+        .. RequestSizeLimits.Csi.Guard([Identity().Binding(), new ControllerService(this).Binding(), new GroupControllerService(this).Binding()]),
+        .. RequestSizeLimits.CsiAddons.Guard(CsiAddonsControllerServices()),
         new NodeCatalogService(this).Binding(),
     ];
 
-    /// <summary>The csi-addons services served on --csiaddons-endpoint.</summary>
-    public IEnumerable<ServiceBinding> CsiAddonsServices() =>
+    /// <summary>The csi-addons services served on --csiaddons-endpoint, held to the same limits.</summary>
+    public IEnumerable<ServiceBinding> CsiAddonsServices() => RequestSizeLimits.CsiAddons.Guard(
     [
         new AddonsIdentityService(Options.DriverName, Manifest(), () => IsReady).Binding(),
         .. CsiAddonsControllerServices(),
-    ];
+    ]);
 
     private IEnumerable<ServiceBinding> CsiAddonsControllerServices() =>
     [

@@ -33,7 +33,9 @@ public sealed partial class Driver : IAsyncDisposable
             ? NbdEndpoint.Parse(endpoint)
             : NbdEndpoint.Default(options.DataDirectory);
         Paths = new NodePaths(options.KubeletDirectory);
-        Attacher = new FuseLoopAttacher(Path.Combine(options.DataDirectory, "attach"), NbdEndpoint, loggerFactory.CreateLogger<FuseLoopAttacher>());
+        Budget = new ProvisioningBudget(this);
+        NodeAttachEndpoint = NbdEndpoint.Unix(Path.Combine(options.DataDirectory, "nbd-node.sock"));
+        Attacher = new FuseLoopAttacher(Path.Combine(options.DataDirectory, "attach"), NodeAttachEndpoint, loggerFactory.CreateLogger<FuseLoopAttacher>());
         if (options is { SiteLinkCertificate: { } certificate, SiteLinkKey: { } key, SiteLinkAuthority: { } authority })
         {
             SiteLinkTls = SiteLinkTls.FromFiles(certificate, key, authority);
@@ -44,11 +46,19 @@ public sealed partial class Driver : IAsyncDisposable
 
     public NbdEndpoint NbdEndpoint { get; }
 
+    /// <summary>The NBD socket only this node's own attachments use: places are reserved for
+    /// them there and their connections are never closed for idleness, whatever other clients
+    /// of <see cref="NbdEndpoint"/> do.</summary>
+    public NbdEndpoint NodeAttachEndpoint { get; }
+
     public NodePaths Paths { get; }
 
     public FuseLoopAttacher Attacher { get; }
 
     public OperationLocks Locks { get; } = new();
+
+    /// <summary>What may still be provisioned; creates and expands reserve from it.</summary>
+    public ProvisioningBudget Budget { get; }
 
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
@@ -103,6 +113,7 @@ public sealed partial class Driver : IAsyncDisposable
         _nbd = new NbdServer(new NbdServerOptions
         {
             Endpoints = [NbdEndpoint],
+            ReservedEndpoints = [NodeAttachEndpoint],
             Exports = new VolumeExportCatalog(engine, id => state.Publications(id).Any(p => p.ReadOnly)),
             LoggerFactory = _loggerFactory,
         });

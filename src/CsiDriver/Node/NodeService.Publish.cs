@@ -50,15 +50,12 @@ public sealed partial class NodeService
 
         if (volume.AccessType == AccessType.Block)
         {
-            if (!File.Exists(targetPath))
-            {
-                File.WriteAllBytes(targetPath, []);
-            }
+            CreateTarget(targetPath, directory: false);
             Mounter.Bind(staged.Device, targetPath, readOnly);
         }
         else
         {
-            Directory.CreateDirectory(targetPath);
+            CreateTarget(targetPath, directory: true);
             Mounter.Bind(stagingPath, targetPath, readOnly);
         }
         driver.State.InsertNodePublication(new NodePublicationRecord(targetPath, volume.Id, readOnly));
@@ -76,19 +73,84 @@ public sealed partial class NodeService
         {
             return Task.FromResult(new NodeUnpublishVolumeResponse());
         }
-        if (MountTable.IsMountPoint(targetPath))
+        // Unmount only the mount the driver made: umount(2) takes the topmost one, so a mount
+        // someone stacked on ours (or put below the target) is refused, and nothing is unmounted.
+        var staged = driver.State.FindStaging(request.VolumeId);
+        var mounts = MountTable.At(targetPath);
+        if (mounts.FirstOrDefault(m => staged is null || !IsPublicationMount(m, targetPath, staged)) is { } foreign)
         {
-            Mounter.Unmount(targetPath);
+            throw new RpcException(StatusCode.FailedPrecondition,
+                $"volume '{request.VolumeId}' cannot be unpublished from {targetPath}: {MountTable.Describe(foreign)} was not mounted by the driver; unmount it first");
         }
-        if (Directory.Exists(targetPath))
+        foreach (var ours in mounts)
         {
-            Directory.Delete(targetPath);
+            Mounter.Unmount(ours.MountPoint);
         }
-        else
-        {
-            File.Delete(targetPath);
-        }
+        RemoveTarget(targetPath);
         driver.State.DeleteNodePublication(targetPath);
         return Task.FromResult(new NodeUnpublishVolumeResponse());
+    }
+
+    /// <summary>The bind mount NodePublishVolume made at <paramref name="targetPath"/>: the staged
+    /// file system's root (mount volumes), or the staged device's node in devtmpfs (block volumes).</summary>
+    private static bool IsPublicationMount(MountEntry mount, string targetPath, StagingRecord staged) =>
+        mount.MountPoint == targetPath && (staged.AccessType == AccessType.Block
+            ? mount.FsType == "devtmpfs" && mount.Root == staged.Device["/dev".Length..]
+            : mount.Source == staged.Device && mount.Root == "/");
+
+    /// <summary>Makes the directory (mount volumes) or empty file (block volumes) to bind onto;
+    /// what is already there must be of that kind. Kubelet makes the parent directory.</summary>
+    private static void CreateTarget(string targetPath, bool directory)
+    {
+        var what = directory ? "a directory, for a mount volume" : "a file, for a block volume";
+        if (directory ? File.Exists(targetPath) : Directory.Exists(targetPath))
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"target_path {targetPath} exists and is not {what}");
+        }
+        if (!Directory.Exists(Path.GetDirectoryName(targetPath)))
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"the directory holding target_path {targetPath} does not exist; the CO creates it");
+        }
+        try
+        {
+            if (directory)
+            {
+                Directory.CreateDirectory(targetPath);
+            }
+            else if (!File.Exists(targetPath))
+            {
+                using var _ = new FileStream(targetPath, FileMode.CreateNew, FileAccess.Write);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"target_path {targetPath} could not be made as {what}: {NodeErrors.Reason(e)}");
+        }
+    }
+
+    /// <summary>Removes what <see cref="CreateTarget"/> made. Files someone left in the directory
+    /// are not deleted: the call is refused and says so.</summary>
+    private static void RemoveTarget(string targetPath)
+    {
+        try
+        {
+            if (Directory.Exists(targetPath))
+            {
+                if (Directory.EnumerateFileSystemEntries(targetPath).Any())
+                {
+                    throw new RpcException(StatusCode.FailedPrecondition,
+                        $"target_path {targetPath} is unmounted but still holds files the driver did not put there; they are left as they are");
+                }
+                Directory.Delete(targetPath);
+            }
+            else
+            {
+                File.Delete(targetPath);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"target_path {targetPath} could not be removed: {NodeErrors.Reason(e)}");
+        }
     }
 }
