@@ -129,9 +129,8 @@ public sealed class ClusterControllerService(NodeRouter router, Placement placem
     /// <summary>Every node's volumes in one id order, paged here with the same tokens a node uses.</summary>
     private async Task<ListVolumesResponse> ListVolumes(ListVolumesRequest request, CallContext context)
     {
-        var all = await router.ForwardToEveryNodeAsync<ListVolumesRequest, ListVolumesResponse>(new ListVolumesRequest(), context).ConfigureAwait(false);
-        var (page, next) = Pages.Take(all.SelectMany(r => r.Entries).OrderBy(e => e.Volume.VolumeId, StringComparer.Ordinal),
-            e => e.Volume.VolumeId, request.MaxEntries, request.StartingToken, "ListVolumes");
+        var (page, next) = await router.PageAcrossNodesAsync<ListVolumesRequest, ListVolumesResponse, ListVolumesResponse.Types.Entry>(
+            r => r.Entries, e => e.Volume.VolumeId, request.MaxEntries, request.StartingToken, context).ConfigureAwait(false);
         return new ListVolumesResponse { Entries = { page }, NextToken = next };
     }
 
@@ -147,9 +146,8 @@ public sealed class ClusterControllerService(NodeRouter router, Placement placem
         {
             return await router.ForwardToOwnerAsync<ListSnapshotsRequest, ListSnapshotsResponse>(ObjectKind.Volume, request.SourceVolumeId, request, context).ConfigureAwait(false);
         }
-        var all = await router.ForwardToEveryNodeAsync<ListSnapshotsRequest, ListSnapshotsResponse>(new ListSnapshotsRequest(), context).ConfigureAwait(false);
-        var (page, next) = Pages.Take(all.SelectMany(r => r.Entries).OrderBy(e => e.Snapshot.SnapshotId, StringComparer.Ordinal),
-            e => e.Snapshot.SnapshotId, request.MaxEntries, request.StartingToken, "ListSnapshots");
+        var (page, next) = await router.PageAcrossNodesAsync<ListSnapshotsRequest, ListSnapshotsResponse, ListSnapshotsResponse.Types.Entry>(
+            r => r.Entries, e => e.Snapshot.SnapshotId, request.MaxEntries, request.StartingToken, context).ConfigureAwait(false);
         return new ListSnapshotsResponse { Entries = { page }, NextToken = next };
     }
 

@@ -61,9 +61,8 @@ public sealed class ClusterVolumeGroupService(NodeRouter router, Placement place
 
     private async Task<ListVolumeGroupsResponse> ListVolumeGroups(ListVolumeGroupsRequest request, CallContext context)
     {
-        var all = await router.ForwardToEveryNodeAsync<ListVolumeGroupsRequest, ListVolumeGroupsResponse>(new ListVolumeGroupsRequest(), context).ConfigureAwait(false);
-        var (page, next) = Pages.Take(all.SelectMany(r => r.Entries).OrderBy(e => e.VolumeGroup.VolumeGroupId, StringComparer.Ordinal),
-            e => e.VolumeGroup.VolumeGroupId, request.MaxEntries, request.StartingToken, "ListVolumeGroups");
+        var (page, next) = await router.PageAcrossNodesAsync<ListVolumeGroupsRequest, ListVolumeGroupsResponse, ListVolumeGroupsResponse.Types.Entry>(
+            r => r.Entries, e => e.VolumeGroup.VolumeGroupId, request.MaxEntries, request.StartingToken, context).ConfigureAwait(false);
         return new ListVolumeGroupsResponse { Entries = { page }, NextToken = next };
     }
 }

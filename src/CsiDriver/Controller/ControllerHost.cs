@@ -51,34 +51,13 @@ public static partial class ControllerHost
             servers.Add(DriverHost.Server(new ServerEndpoint.Tcp(siteLink.ToListenEndPoint(), tls.Certificate, tls.Authorities),
                 [new SiteLocatorService(router, placement).Binding()], rpcLog, loggerFactory));
         }
-        try
+        return await DriverHost.ServeUntilStoppedAsync(servers, stop, log, () =>
         {
-            foreach (var server in servers)
-            {
-                await server.StartAsync(stop.Token);
-            }
             LogServing(log, options.DriverName, IdentityService.VendorVersion, options.Endpoint, options.NodeLink.Listen.ToString(), options.NodeTimeout.TotalSeconds);
-            await stop.WaitAsync();
-            LogStopping(log);
-            return 0;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            LogFatal(log, e);
-            return 1;
-        }
-        finally
-        {
-            await DriverHost.StopAsync(servers);
-        }
+            return Task.CompletedTask;
+        });
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{DriverName} {Version} controller serving on {Endpoint}; nodes register at {NodeLink} (node timeout {NodeTimeoutSeconds:0.#} s)")]
     private static partial void LogServing(ILogger logger, string driverName, string version, string endpoint, string nodeLink, double nodeTimeoutSeconds);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "stopping: finishing calls in flight and removing the sockets")]
-    private static partial void LogStopping(ILogger logger);
-
-    [LoggerMessage(Level = LogLevel.Critical, Message = "csidriver controller cannot continue")]
-    private static partial void LogFatal(ILogger logger, Exception exception);
 }

@@ -161,6 +161,21 @@ public sealed class NodeRouter(NodeRegistry registry, TimeProvider clock)
         return await Task.WhenAll(nodes.Select(node => ForwardAsync<TRequest, TResponse>(node, request, context))).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A List call over the whole cluster: every node's entries (asked for all at once) in one
+    /// id order, paged here with the tokens a node gives, so a token from one page fits the next
+    /// whichever node its entries came from.
+    /// </summary>
+    public async Task<(List<TEntry> Page, string NextToken)> PageAcrossNodesAsync<TRequest, TResponse, TEntry>(
+        Func<TResponse, IEnumerable<TEntry>> entries, Func<TEntry, string> id, int maxEntries, string startingToken, CallContext context)
+        where TRequest : IMessage<TRequest>, new()
+        where TResponse : IMessage<TResponse>, new()
+    {
+        var all = await ForwardToEveryNodeAsync<TRequest, TResponse>(new TRequest(), context).ConfigureAwait(false);
+        var call = context.Method[(context.Method.LastIndexOf('/') + 1)..];
+        return Csi.Pages.Take(all.SelectMany(entries).OrderBy(id, StringComparer.Ordinal), id, maxEntries, startingToken, call);
+    }
+
     /// <summary>Some node that is up, for a call about an object no node has.</summary>
     public RegisteredNode AnyUp() =>
         registry.Known.FirstOrDefault(n => !registry.IsDown(n))

@@ -37,12 +37,8 @@ public static partial class DriverHost
         await using var metrics = options.MetricsAddress is { } address
             ? new MetricsServer(MetricsAddress.Parse(address), () => DriverMetrics.Collect(driver), loggerFactory.CreateLogger("metrics"))
             : null;
-        try
+        return await ServeUntilStoppedAsync(servers, stop, log, async () =>
         {
-            foreach (var server in servers)
-            {
-                await server.StartAsync(stop.Token);
-            }
             if (metrics is not null)
             {
                 await metrics.StartAsync(stop.Token);
@@ -56,6 +52,23 @@ public static partial class DriverHost
                 servers.Add(linkServer);
                 await linkServer.StartAsync(stop.Token);
             }
+        });
+    }
+
+    /// <summary>
+    /// Starts <paramref name="servers"/>, then <paramref name="started"/> (which may add more),
+    /// and serves until SIGTERM or SIGINT; then stops them all, letting calls in flight finish.
+    /// 0 for a clean stop, 1 when starting failed (logged).
+    /// </summary>
+    internal static async Task<int> ServeUntilStoppedAsync(List<GrpcServer> servers, ShutdownSignal stop, ILogger log, Func<Task> started)
+    {
+        try
+        {
+            foreach (var server in servers)
+            {
+                await server.StartAsync(stop.Token);
+            }
+            await started();
             await stop.WaitAsync();
             LogStopping(log);
             return 0;
@@ -72,7 +85,7 @@ public static partial class DriverHost
     }
 
     /// <summary>Stops the servers, letting the calls in flight finish for up to 10 s.</summary>
-    internal static async Task StopAsync(IEnumerable<GrpcServer> servers)
+    private static async Task StopAsync(IEnumerable<GrpcServer> servers)
     {
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         foreach (var server in servers)
