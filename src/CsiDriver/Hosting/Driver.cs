@@ -93,7 +93,7 @@ public sealed partial class Driver : IAsyncDisposable
     {
         Directory.CreateDirectory(Options.DataDirectory);
         _dataLock = LockDataDirectory(Options.DataDirectory);
-        var engine = StorageEngine.Open(Path.Combine(Options.DataDirectory, "engine"));
+        var engine = StorageEngine.Open(Path.Combine(Options.DataDirectory, "engine"), new EngineOptions { LoggerFactory = _loggerFactory });
         _engine = engine;
         var state = StateStore.Open(Path.Combine(Options.DataDirectory, "state.db"));
         var known = state.VolumeIds();
@@ -103,8 +103,9 @@ public sealed partial class Driver : IAsyncDisposable
             engine.DeleteVolume(volume.Id);
         }
         var knownSnapshots = state.ListSnapshots().Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
-        // Replication keeps snapshots of its own (promotion, protection, resync): not leftovers.
-        foreach (var snapshot in engine.Snapshots.Where(s => !knownSnapshots.Contains(s.Id) && !ReplicationSnapshots.IsOwned(s.Id)))
+        // Only snapshots taken on request are the CSI rows' to account for; the engine and
+        // replication keep theirs by their own records (see SnapshotPurpose).
+        foreach (var snapshot in engine.Snapshots.Where(s => s.Purpose == SnapshotPurpose.User && !knownSnapshots.Contains(s.Id)))
         {
             LogLeftover(snapshot.Id);
             engine.DeleteSnapshot(snapshot.Id);
