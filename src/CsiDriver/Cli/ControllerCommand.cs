@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CsiDriver.Controller;
+using CsiDriver.Csi;
 using CsiDriver.Hosting;
 using CsiDriver.Replication;
 using CsiDriver.Rpc;

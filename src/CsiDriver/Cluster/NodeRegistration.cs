@@ -1,5 +1,4 @@
 using CsiDriver.Csi;
-using CsiDriver.Hosting;
 using CsiDriver.Rpc;
 using Formation.NodeLink.V1;
 using Microsoft.Extensions.Logging;

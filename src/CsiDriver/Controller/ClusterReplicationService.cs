@@ -1,7 +1,6 @@
 using CsiAddons.Replication;
 using CsiDriver.Csi;
 using CsiDriver.Rpc;
-using CsiDriver.State;
 using Formation.NodeLink.V1;
 using Google.Protobuf;
 
@@ -32,7 +31,7 @@ public sealed class ClusterReplicationService(NodeRouter router)
         (request, context) =>
         {
             var source = ReplicationService.Source.From(request);
-            var kind = source.Kind == ReplicationSourceKind.Volume ? ObjectKind.Volume : ObjectKind.VolumeGroup;
+            var kind = source.Kind == ReplicationService.ReplicationSourceKind.Volume ? ObjectKind.Volume : ObjectKind.VolumeGroup;
             return router.ForwardToOwnerAsync<TRequest, TResponse>(kind, source.Id, request, context);
         };
 }

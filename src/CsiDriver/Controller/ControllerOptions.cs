@@ -23,7 +23,7 @@ public sealed record ControllerOptions
 
     public SiteLinkTls? SiteLinkTls { get; init; }
 
-    public string DriverName { get; init; } = Hosting.DriverOptions.DefaultDriverName;
+    public string DriverName { get; init; } = Csi.DriverOptions.DefaultDriverName;
 
     public bool JsonLogs { get; init; }
 }

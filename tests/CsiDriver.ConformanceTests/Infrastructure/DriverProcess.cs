@@ -49,7 +49,7 @@ public sealed class DriverProcess : IAsyncDisposable
     public static DriverProcess Launch(DriverWorkspace workspace, IReadOnlyList<string> arguments, IReadOnlyList<string> launcher, string name)
     {
         var output = new ProcessOutput();
-        var process = DriverCommand.Start(arguments, output, launcher);
+        var process = DriverCommand.Start(arguments, output, launcher: launcher);
         return new DriverProcess(process, workspace, name, output);
     }
 

@@ -1,5 +1,5 @@
 using CsiDriver.ConformanceTests.Infrastructure;
-using CsiDriver.Engine.Nbd;
+using CsiDriver.TestSupport;
 using Xunit.Abstractions;
 
 namespace CsiDriver.ConformanceTests.Replication;

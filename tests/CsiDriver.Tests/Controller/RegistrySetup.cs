@@ -1,7 +1,7 @@
 using CsiDriver.Cluster;
 using CsiDriver.Controller;
 using CsiDriver.Rpc;
-using CsiDriver.Rpc.Tls;
+using CsiDriver.TestSupport.Tls;
 using Formation.NodeLink.V1;
 using Microsoft.Extensions.Logging.Abstractions;
 
