@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using CsiDriver.Cluster;
+using CsiDriver.NodeLink;
 using CsiDriver.Rpc;
 
 namespace CsiDriver.Cli;

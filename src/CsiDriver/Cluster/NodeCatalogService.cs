@@ -1,5 +1,6 @@
 using CsiDriver.Csi;
 using CsiDriver.Engine;
+using CsiDriver.NodeLink;
 using CsiDriver.Replication;
 using CsiDriver.Rpc;
 using Formation.NodeLink.V1;

@@ -1,4 +1,5 @@
 using CsiDriver.Csi;
+using CsiDriver.NodeLink;
 using CsiDriver.Rpc;
 using Formation.NodeLink.V1;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,4 @@
-using CsiDriver.Cluster;
+using CsiDriver.NodeLink;
 using CsiDriver.Engine;
 using CsiDriver.Rpc;
 using Formation.NodeLink.V1;

@@ -1,3 +1,5 @@
+using CsiDriver.NodeLink;
+
 namespace CsiDriver.Csi;
 
 /// <summary>Everything `csidriver serve` is configured with.</summary>
@@ -65,8 +67,8 @@ public sealed record DriverOptions
     public string? ControllerAddress { get; init; }
 
     /// <summary>The node link: where this node serves it, the address the controller dials, and
-    /// its mutual-TLS material (see <see cref="Cluster.NodeLinkSettings"/>). Required with a controller.</summary>
-    public Cluster.NodeLinkSettings? NodeLink { get; init; }
+    /// its mutual-TLS material (see <see cref="NodeLinkSettings"/>). Required with a controller.</summary>
+    public NodeLinkSettings? NodeLink { get; init; }
 
     /// <summary>host:port where Prometheus metrics are served over HTTP at /metrics; null: not
     /// served (parsed by Metrics.MetricsAddress).</summary>

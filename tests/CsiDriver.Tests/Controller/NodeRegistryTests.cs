@@ -1,4 +1,4 @@
-using CsiDriver.Cluster;
+using CsiDriver.NodeLink;
 using CsiDriver.Rpc;
 
 namespace CsiDriver.Tests.Controller;

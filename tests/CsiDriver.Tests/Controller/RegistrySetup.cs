@@ -1,4 +1,4 @@
-using CsiDriver.Cluster;
+using CsiDriver.NodeLink;
 using CsiDriver.Controller;
 using CsiDriver.Rpc;
 using CsiDriver.TestSupport.Tls;

@@ -1,6 +1,6 @@
 using CsiDriver.Rpc;
 
-namespace CsiDriver.Cluster;
+namespace CsiDriver.NodeLink;
 
 /// <summary>
 /// One end of the node link (proto/nodelink/nodelink.proto), as the command line gives it:

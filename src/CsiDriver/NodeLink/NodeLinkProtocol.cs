@@ -2,7 +2,7 @@ using CsiDriver.Rpc;
 using Formation.NodeLink.V1;
 using Google.Protobuf.Reflection;
 
-namespace CsiDriver.Cluster;
+namespace CsiDriver.NodeLink;
 
 /// <summary>The node link's versions and methods (proto/nodelink/nodelink.proto describes the protocol).</summary>
 public static class NodeLinkProtocol
