@@ -6,8 +6,10 @@ using PluginService = Csi.V1.PluginCapability.Types.Service.Types.Type;
 
 namespace CsiDriver.ConformanceTests;
 
-/// <summary>ControllerGetCapabilities: the set the driver promises, the spec's rules that tie
-/// capabilities to one another, and what it does not offer answering UNIMPLEMENTED.</summary>
+/// <summary>ControllerGetCapabilities: the set the driver promises (a cluster's controller without
+/// attachment), the spec's rules that tie capabilities to one another, and what it does not offer
+/// answering UNIMPLEMENTED.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class ControllerGetCapabilitiesTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private async Task<List<ControllerRpc>> CapabilitiesAsync()
@@ -17,6 +19,11 @@ public sealed class ControllerGetCapabilitiesTests(DriverFixture fixture) : ICla
         return response.Capabilities.Select(c => c.Rpc.Type).ToList();
     }
 
+    /// <summary>Attachment is recorded by a standalone driver, which is its own controller; a
+    /// cluster's controller offers none (attachRequired: false), and says so.</summary>
+    private static readonly ControllerRpc[] Attachment =
+        [ControllerRpc.PublishUnpublishVolume, ControllerRpc.ListVolumesPublishedNodes, ControllerRpc.PublishReadonly];
+
     [Fact]
     public async Task Advertises_exactly_what_the_driver_implements()
     {
@@ -25,23 +32,28 @@ public sealed class ControllerGetCapabilitiesTests(DriverFixture fixture) : ICla
         // Every controller RPC and behaviour of CSI v1.12: each one has its own tests.
         ControllerRpc[] expected =
         [
-            ControllerRpc.CreateDeleteVolume, ControllerRpc.PublishUnpublishVolume, ControllerRpc.ListVolumes,
-            ControllerRpc.GetCapacity, ControllerRpc.ExpandVolume, ControllerRpc.ListVolumesPublishedNodes,
+            ControllerRpc.CreateDeleteVolume, ControllerRpc.ListVolumes, ControllerRpc.GetCapacity, ControllerRpc.ExpandVolume,
             ControllerRpc.VolumeCondition, ControllerRpc.GetVolume, ControllerRpc.SingleNodeMultiWriter,
-            ControllerRpc.PublishReadonly, ControllerRpc.CreateDeleteSnapshot, ControllerRpc.ListSnapshots,
-            ControllerRpc.GetSnapshot, ControllerRpc.CloneVolume, ControllerRpc.ModifyVolume,
+            ControllerRpc.CreateDeleteSnapshot, ControllerRpc.ListSnapshots, ControllerRpc.GetSnapshot,
+            ControllerRpc.CloneVolume, ControllerRpc.ModifyVolume,
         ];
-        Assert.Equal(expected.Order(), capabilities.Order());
+        Assert.Equal((fixture.IsSplit ? expected : [.. expected, .. Attachment]).Order(), capabilities.Order());
+        if (fixture.IsSplit)
+        {
+            await RpcAssert.FailsAsync(StatusCode.Unimplemented, () => fixture.Csi.ControllerPublishVolume(new ControllerPublishVolumeRequest
+            {
+                VolumeId = "any", NodeId = fixture.NodeId, VolumeCapability = Volumes.Mount(),
+            }));
+        }
     }
 
     [Fact]
-    public async Task Published_node_listing_comes_with_publish_unpublish()
+    public async Task Published_node_listing_comes_only_with_publish_unpublish()
     {
         // spec: LIST_VOLUMES_PUBLISHED_NODES — "The SP MUST also support PUBLISH_UNPUBLISH_VOLUME."
         var capabilities = await CapabilitiesAsync();
 
-        Assert.Contains(ControllerRpc.ListVolumesPublishedNodes, capabilities);
-        Assert.Contains(ControllerRpc.PublishUnpublishVolume, capabilities);
+        Assert.Equal(capabilities.Contains(ControllerRpc.ListVolumesPublishedNodes), capabilities.Contains(ControllerRpc.PublishUnpublishVolume));
     }
 
     [Fact]

@@ -8,6 +8,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>CreateVolume: sizes, capabilities, parameters, sources and topology of a new volume.
 /// Idempotency and conflicts are in <see cref="CreateVolumeIdempotencyTests"/>.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class CreateVolumeTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;

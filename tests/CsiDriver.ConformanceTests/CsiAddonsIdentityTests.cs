@@ -19,6 +19,7 @@ public sealed class CsiAddonsDriverFixture : DriverFixture
 
 /// <summary>csi-addons identity.Identity on --csiaddons-endpoint (csi-addons spec, identity/README.md),
 /// and the replication and volume-group services it advertises answering with the spec's results.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class CsiAddonsIdentityTests : IClassFixture<CsiAddonsDriverFixture>, IDisposable
 {
     private readonly CsiAddonsDriverFixture _fixture;
@@ -27,7 +28,7 @@ public sealed class CsiAddonsIdentityTests : IClassFixture<CsiAddonsDriverFixtur
     public CsiAddonsIdentityTests(CsiAddonsDriverFixture fixture)
     {
         _fixture = fixture;
-        _addons = new CsiAddonsClient(fixture.Driver.Workspace.CsiAddonsSocketPath);
+        _addons = new CsiAddonsClient(fixture.CsiAddonsSocketPath);
     }
 
     public void Dispose() => _addons.Dispose();

@@ -6,6 +6,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>DeleteSnapshot: idempotent, and a deleted snapshot is gone from every other RPC while
 /// the volumes around it stay.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class DeleteSnapshotTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;

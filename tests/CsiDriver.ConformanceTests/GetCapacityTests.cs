@@ -6,6 +6,7 @@ using static Csi.V1.VolumeCapability.Types.AccessMode.Types;
 namespace CsiDriver.ConformanceTests;
 
 /// <summary>GetCapacity: what can still be provisioned, for the capabilities and topology asked.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class GetCapacityTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;

@@ -8,6 +8,7 @@ namespace CsiDriver.ConformanceTests;
 /// <summary>ControllerModifyVolume and mutable_parameters. The driver's one mutable parameter is
 /// `consistencyGroup`, and it advertises MODIFY_VOLUME, which the spec requires before
 /// mutable_parameters may be given at all.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class ModifyVolumeTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private const string ConsistencyGroup = "consistencyGroup";

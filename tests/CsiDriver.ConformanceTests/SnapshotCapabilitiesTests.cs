@@ -6,6 +6,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>The controller capabilities that come with snapshots, clones and consistency groups,
 /// and the promise each one carries.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class SnapshotCapabilitiesTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;

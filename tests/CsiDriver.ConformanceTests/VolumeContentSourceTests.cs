@@ -6,6 +6,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>CreateVolume with a volume_content_source: a volume restored from a snapshot or cloned
 /// from a volume — its size, the source it reports, idempotency and the error table.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class VolumeContentSourceTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private const long SourceSize = 8 * Volumes.MiB;
