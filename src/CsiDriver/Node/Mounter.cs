@@ -41,31 +41,30 @@ public static partial class Mounter
         ["relatime"] = MsRelAtime, ["strictatime"] = MsStrictAtime, ["lazytime"] = MsLazyTime, ["defaults"] = 0,
     };
 
-    /// <summary>Mounts a file system on <paramref name="device"/> at the pinned directory
-    /// <paramref name="target"/>, given to mount(2) through its descriptor.</summary>
-    public static void MountFileSystem(string device, PinnedPath target, string fsType, IEnumerable<string> options, bool readOnly)
+    /// <summary>Mounts a file system on <paramref name="device"/> at the directory open as
+    /// <paramref name="target"/> (a <see cref="PinnedPath"/> entry), given to mount(2) through
+    /// its descriptor; <paramref name="targetPath"/> names it in messages.</summary>
+    public static void MountFileSystem(string device, SafeFileHandle target, string targetPath, string fsType, IEnumerable<string> options, bool readOnly)
     {
         var (flags, data) = Split(options);
         if (readOnly)
         {
             flags |= MsReadOnly;
         }
-        using var entry = target.RequireEntry("the CO creates it");
-        Check(mount(device, PinnedPath.ProcPath(entry), fsType, flags, data.Length == 0 ? null : data), $"mount {device} on {target.Path} as {fsType}");
+        Check(mount(device, PinnedPath.ProcPath(target), fsType, flags, data.Length == 0 ? null : data), $"mount {device} on {targetPath} as {fsType}");
     }
 
     /// <summary>Bind-mounts <paramref name="source"/> (a directory or a device file; a name
     /// relative to <paramref name="sourceDirectory"/>, not followed if a link, or an absolute
-    /// path when that is null) onto the pinned <paramref name="target"/>, with the new mount API:
-    /// the copy is made detached, made read-only when asked, then attached to the descriptor of
-    /// the target, so no path is resolved twice and no writable moment exists.</summary>
-    public static void Bind(SafeFileHandle? sourceDirectory, string source, PinnedPath target, bool readOnly)
+    /// path when that is null) onto the entry open as <paramref name="target"/>, with the new
+    /// mount API: the copy is made detached, made read-only when asked, then attached to the
+    /// target's descriptor, so no path is resolved twice and no writable moment exists.</summary>
+    public static void Bind(SafeFileHandle? sourceDirectory, string source, SafeFileHandle target, string targetPath, bool readOnly)
     {
-        using var entry = target.RequireEntry("it was removed while it was published");
         var copy = open_tree(sourceDirectory ?? CurrentDirectory, source, OpenTreeClone | OpenTreeCloexec | AtSymlinkNoFollow);
         if (copy < 0)
         {
-            Fail($"bind {source} on {target.Path}");
+            Fail($"bind {source} on {targetPath}");
         }
         using var tree = new SafeFileHandle(copy, ownsHandle: true);
         if (readOnly)
@@ -73,7 +72,7 @@ public static partial class Mounter
             var attributes = new MountAttributes { Set = MountAttributeReadOnly };
             Check(mount_setattr(tree, "", AtEmptyPath, ref attributes, (nuint)Marshal.SizeOf<MountAttributes>()), $"make the bind of {source} read-only");
         }
-        Check(move_mount(tree, "", entry, "", MoveMountFromEmptyPath | MoveMountToEmptyPath), $"bind {source} on {target.Path}");
+        Check(move_mount(tree, "", target, "", MoveMountFromEmptyPath | MoveMountToEmptyPath), $"bind {source} on {targetPath}");
     }
 
     /// <summary>Unmounts the topmost mount at the pinned <paramref name="target"/>, named through

@@ -2,6 +2,7 @@ using Csi.V1;
 using CsiDriver.Csi;
 using CsiDriver.Rpc;
 using CsiDriver.State;
+using Microsoft.Win32.SafeHandles;
 
 namespace CsiDriver.Node;
 
@@ -51,16 +52,16 @@ public sealed partial class NodeService
         using var target = paths.Pin(targetPath, "target_path");
         if (volume.AccessType == AccessType.Block)
         {
-            CreateTarget(target, directory: false);
-            Mounter.Bind(null, staged.Device, target, readOnly);
+            using var entry = CreateTarget(target, directory: false);
+            Mounter.Bind(null, staged.Device, entry, targetPath, readOnly);
         }
         else
         {
             // The staged file system is bound from the staging path held the same way, so a link
             // swapped onto that path cannot hand the pod something else.
             using var staging = paths.Pin(stagingPath, "staging_target_path");
-            CreateTarget(target, directory: true);
-            Mounter.Bind(staging.Directory, staging.Name, target, readOnly);
+            using var entry = CreateTarget(target, directory: true);
+            Mounter.Bind(staging.Directory, staging.Name, entry, targetPath, readOnly);
         }
         driver.State.InsertNodePublication(new NodePublicationRecord(targetPath, volume.Id, readOnly));
         return Task.FromResult(new NodePublishVolumeResponse());
@@ -109,16 +110,18 @@ public sealed partial class NodeService
 
     /// <summary>Makes the directory (mount volumes) or empty file (block volumes) to bind onto,
     /// inside the pinned directory; what is already there must be of that kind. Kubelet makes
-    /// the parent directory.</summary>
-    private static void CreateTarget(PinnedPath target, bool directory)
+    /// the parent directory. Returns the entry open, to mount onto exactly what was checked.</summary>
+    private static SafeFileHandle CreateTarget(PinnedPath target, bool directory)
     {
         target.Make(directory);
-        using var entry = target.RequireEntry("it was removed as it was made");
+        var entry = target.RequireEntry("it was removed as it was made");
         if (PinnedPath.IsDirectory(entry) != directory)
         {
+            entry.Dispose();
             throw new RpcException(StatusCode.FailedPrecondition,
                 $"target_path {target.Path} exists and is not {(directory ? "a directory, for a mount volume" : "a file, for a block volume")}");
         }
+        return entry;
     }
 
     /// <summary>Removes what <see cref="CreateTarget"/> made. Files someone left in the directory

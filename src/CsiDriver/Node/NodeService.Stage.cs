@@ -47,18 +47,15 @@ public sealed partial class NodeService
 
         // A mount volume's staging path is held by its directory from here on (see PinnedPath).
         using var staging = volume.AccessType == AccessType.Mount ? paths.Pin(stagingPath, "staging_target_path") : null;
-        if (staging is not null)
-        {
-            using var entry = staging.RequireEntry("the CO creates it");
-        }
+        using var stagingEntry = staging?.RequireEntry("the CO creates it");
 
         var attachment = await attacher.AttachAsync(volume.Id, readOnly, context.CancellationToken);
         try
         {
-            if (staging is not null)
+            if (stagingEntry is not null)
             {
                 await PrepareFileSystemAsync(volume, attachment.Device, readOnly, context.CancellationToken);
-                Mounter.MountFileSystem(attachment.Device, staging, volume.FsType,
+                Mounter.MountFileSystem(attachment.Device, stagingEntry, stagingPath, volume.FsType,
                     request.VolumeCapability.Mount.MountFlags, readOnly);
             }
             driver.State.InsertStaging(new StagingRecord(volume.Id, stagingPath, attachment.Device, attachment.FuseDirectory,
