@@ -30,13 +30,11 @@ public sealed partial class PinnedPath : IDisposable
     private const int AtCurrentDirectory = -100;
     private const long SysOpenat2 = 437; // the same number on every architecture (syscalls from 424 on are shared)
 
-    private readonly SafeFileHandle _directory;
-
     private PinnedPath(string path, string field, SafeFileHandle directory, string name)
     {
         Path = path;
         Field = field;
-        _directory = directory;
+        Directory = directory;
         Name = name;
     }
 
@@ -50,16 +48,16 @@ public sealed partial class PinnedPath : IDisposable
     public string Name { get; }
 
     /// <summary>The open directory holding <see cref="Name"/>.</summary>
-    public SafeFileHandle Directory => _directory;
+    public SafeFileHandle Directory { get; }
 
     /// <summary>The path by which the kernel names the entry now (the open directory's current
     /// place): what /proc/self/mountinfo shows for a mount there.</summary>
     public string CurrentPath =>
-        $"{new FileInfo(ProcPath(_directory)).LinkTarget?.TrimEnd('/')}/{Name}";
+        $"{new FileInfo(ProcPath(Directory)).LinkTarget?.TrimEnd('/')}/{Name}";
 
     /// <summary>The entry reached through the open directory; as the last segment of a path,
     /// the caller must not follow it if it is a link (umount2 UMOUNT_NOFOLLOW).</summary>
-    public string EntryThroughDirectory => $"{ProcPath(_directory)}/{Name}";
+    public string EntryThroughDirectory => $"{ProcPath(Directory)}/{Name}";
 
     /// <summary>Opens the directory holding <paramref name="relative"/> (a path below the open
     /// <paramref name="root"/>, without "." or ".." segments) beneath the root.</summary>
@@ -81,7 +79,7 @@ public sealed partial class PinnedPath : IDisposable
 
     /// <summary>Opens the entry itself (O_PATH, not following a link), or null when it does not exist.</summary>
     public SafeFileHandle? OpenEntry() =>
-        TryOpenBeneath(_directory, Name, out var errno) ?? (errno == Enoent ? null : throw Unresolved(errno, $"{Field} {Path}", StatusCode.NotFound, ""));
+        TryOpenBeneath(Directory, Name, out var errno) ?? (errno == Enoent ? null : throw Unresolved(errno, $"{Field} {Path}", StatusCode.NotFound, absentAdvice: ""));
 
     /// <summary>Opens the entry, which must exist.</summary>
     public SafeFileHandle RequireEntry(string absent) =>
@@ -95,13 +93,13 @@ public sealed partial class PinnedPath : IDisposable
     {
         if (directory)
         {
-            if (mkdirat(_directory, Name, Convert.ToUInt32("777", 8)) != 0 && Marshal.GetLastPInvokeError() != Eexist)
+            if (mkdirat(Directory, Name, Convert.ToUInt32("777", 8)) != 0 && Marshal.GetLastPInvokeError() != Eexist)
             {
                 throw Refused("could not be made as a directory");
             }
             return;
         }
-        var descriptor = openat(_directory, Name, OWrite | OCreateExclusive | (int)OCloexec, Convert.ToUInt32("666", 8));
+        var descriptor = openat(Directory, Name, OWrite | OCreateExclusive | (int)OCloexec, Convert.ToUInt32("666", 8));
         if (descriptor >= 0)
         {
             close(descriptor);
@@ -115,13 +113,13 @@ public sealed partial class PinnedPath : IDisposable
     /// <summary>Removes the entry (an empty directory or a file); one not there is fine.</summary>
     public void Remove(bool directory)
     {
-        if (unlinkat(_directory, Name, directory ? AtRemoveDirectory : 0) != 0 && Marshal.GetLastPInvokeError() != Enoent)
+        if (unlinkat(Directory, Name, directory ? AtRemoveDirectory : 0) != 0 && Marshal.GetLastPInvokeError() != Enoent)
         {
             throw Refused("could not be removed");
         }
     }
 
-    public void Dispose() => _directory.Dispose();
+    public void Dispose() => Directory.Dispose();
 
     /// <summary>The magic link through which a descriptor is named as a path.</summary>
     public static string ProcPath(SafeFileHandle handle) => $"/proc/self/fd/{handle.DangerousGetHandle()}";
