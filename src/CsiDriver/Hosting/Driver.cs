@@ -3,6 +3,7 @@ using CsiDriver.Engine;
 using CsiDriver.Engine.Nbd;
 using CsiDriver.Node;
 using CsiDriver.Replication;
+using CsiDriver.Sessions;
 using CsiDriver.Rpc;
 using CsiDriver.State;
 using Microsoft.Extensions.Logging;
@@ -33,7 +34,9 @@ public sealed partial class Driver : IAsyncDisposable
             ? NbdEndpoint.Parse(endpoint)
             : NbdEndpoint.Default(options.DataDirectory);
         Paths = new NodePaths(options.KubeletDirectory);
-        Attacher = new FuseLoopAttacher(Path.Combine(options.DataDirectory, "attach"), NbdEndpoint, loggerFactory.CreateLogger<FuseLoopAttacher>());
+        Attacher = new VolumeAttacher(Path.Combine(options.DataDirectory, "attach"),
+            options.SessionHolderSocket is { } holder ? new SessionHolderClient(holder) : null,
+            loggerFactory.CreateLogger<VolumeAttacher>());
         if (options is { SiteLinkCertificate: { } certificate, SiteLinkKey: { } key, SiteLinkAuthority: { } authority })
         {
             SiteLinkTls = SiteLinkTls.FromFiles(certificate, key, authority);
@@ -46,15 +49,11 @@ public sealed partial class Driver : IAsyncDisposable
 
     public NodePaths Paths { get; }
 
-    public FuseLoopAttacher Attacher { get; }
+    public VolumeAttacher Attacher { get; }
 
     public OperationLocks Locks { get; } = new();
 
     public TimeProvider Clock { get; init; } = TimeProvider.System;
-
-    /// <summary>Names this run of csidriver: node attachments record it, because an attachment
-    /// is connected to this process's NBD server and does not outlive it.</summary>
-    public string ServerInstance { get; } = Guid.NewGuid().ToString("N");
 
     public bool IsReady => Volatile.Read(ref _state) is not null;
 
@@ -71,7 +70,8 @@ public sealed partial class Driver : IAsyncDisposable
     /// <summary>Takes the data directory's lock (one driver per directory), opens the engine
     /// (which recovers its journals) and the state store, removes engine volumes that an
     /// interrupted create or delete left without a row (see <see cref="StateStore"/>'s
-    /// invariant), and starts serving volumes over NBD.</summary>
+    /// invariant), serves again the node's attachments the session holder kept (their pods'
+    /// I/O waits meanwhile, so this comes first), and starts serving volumes over NBD.</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Options.DataDirectory);
@@ -92,6 +92,7 @@ public sealed partial class Driver : IAsyncDisposable
             LogLeftover(snapshot.Id);
             engine.DeleteSnapshot(snapshot.Id);
         }
+        await Attacher.ResumeAsync(state.Stagings(), OpenVolumeDevice);
         // A volume published read-only by the controller is exported read-only.
         _nbd = new NbdServer(new NbdServerOptions
         {
@@ -112,20 +113,26 @@ public sealed partial class Driver : IAsyncDisposable
         LogLoaded(known.Count, Options.DataDirectory, NbdEndpoint.ToString());
     }
 
+    /// <summary>The engine device a node attachment serves: the volume, or a read-only view of
+    /// it; null when the volume is gone.</summary>
+    public IBlockDevice? OpenVolumeDevice(string volumeId, bool readOnly) =>
+        _engine?.FindVolume(volumeId) is { } volume ? (readOnly ? new ReadOnlyBlockDevice(volume) : volume) : null;
+
     /// <summary>
-    /// Before the NBD server stops, the kernel writes back what the staged file systems still
-    /// hold in memory: their devices reach the engine only through this process, so dirty
-    /// pages left behind would be lost with the attachments.
+    /// Stops serving the node's attachments before the engine closes. An attachment the session
+    /// holder keeps just waits for the next csidriver (the kernel queues its requests); one it
+    /// does not keep ends with this process, so the kernel first writes back what the staged
+    /// file systems still hold in memory (through us, while we still serve), or it would be lost.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (Attacher.ServesUnprotectedSessions && !await HostSync.SyncAsync(TimeSpan.FromSeconds(30)))
+        {
+            LogSyncTimedOut();
+        }
+        await Attacher.StopAsync();
         if (_nbd is not null)
         {
-            if (_state?.Stagings().Any(s => s.ServerInstance == ServerInstance) == true
-                && !await HostSync.SyncAsync(TimeSpan.FromSeconds(30)))
-            {
-                LogSyncTimedOut();
-            }
             await _nbd.DisposeAsync();
         }
         if (_replication is not null)

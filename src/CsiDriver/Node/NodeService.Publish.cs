@@ -47,21 +47,9 @@ public sealed partial class NodeService
         {
             throw new RpcException(StatusCode.FailedPrecondition, $"something the driver did not mount is already mounted at {targetPath}");
         }
-
-        if (volume.AccessType == AccessType.Block)
-        {
-            if (!File.Exists(targetPath))
-            {
-                File.WriteAllBytes(targetPath, []);
-            }
-            Mounter.Bind(staged.Device, targetPath, readOnly);
-        }
-        else
-        {
-            Directory.CreateDirectory(targetPath);
-            Mounter.Bind(stagingPath, targetPath, readOnly);
-        }
-        driver.State.InsertNodePublication(new NodePublicationRecord(targetPath, volume.Id, readOnly));
+        var publication = new NodePublicationRecord(targetPath, volume.Id, readOnly);
+        Bind(publication, staged);
+        driver.State.InsertNodePublication(publication);
         return Task.FromResult(new NodePublishVolumeResponse());
     }
 
@@ -91,4 +79,48 @@ public sealed partial class NodeService
         driver.State.DeleteNodePublication(targetPath);
         return Task.FromResult(new NodeUnpublishVolumeResponse());
     }
+
+    /// <summary>The staged file system (or device, for a block volume) bound at the publication's
+    /// target, which is created when missing.</summary>
+    private static void Bind(NodePublicationRecord publication, StagingRecord staged)
+    {
+        if (staged.AccessType == AccessType.Block)
+        {
+            if (!File.Exists(publication.TargetPath))
+            {
+                File.WriteAllBytes(publication.TargetPath, []);
+            }
+            Mounter.Bind(staged.Device, publication.TargetPath, publication.ReadOnly);
+        }
+        else
+        {
+            Directory.CreateDirectory(publication.TargetPath);
+            Mounter.Bind(staged.StagingPath, publication.TargetPath, publication.ReadOnly);
+        }
+    }
+
+    /// <summary>After a repair: the pod's target, still bound to the lost device, is detached
+    /// (lazily: the pod may hold files open on it) and bound to the new one.</summary>
+    private static void Rebind(NodePublicationRecord publication, StagingRecord staged)
+    {
+        if (MountTable.IsMountPoint(publication.TargetPath))
+        {
+            Mounter.Unmount(publication.TargetPath, lazy: true);
+        }
+        Bind(publication, staged);
+    }
+
+    /// <summary>Null when what is mounted at the publication's target is the driver's bind of
+    /// <paramref name="staged"/>'s device (or nothing); otherwise what is there instead.</summary>
+    private static string? ForeignMountOn(NodePublicationRecord publication, StagingRecord staged) =>
+        MountTable.Find(publication.TargetPath) is { } top && !ShowsDevice(top, staged)
+            ? $"{top.Source} ({top.FsType}) is mounted at {publication.TargetPath}"
+            : null;
+
+    /// <summary>Whether a mount shows the staged device: a bind of its file system (which
+    /// mountinfo lists with the device as source) or, for a block volume, of its device node.</summary>
+    private static bool ShowsDevice(MountEntry mount, StagingRecord staged) =>
+        staged.AccessType == AccessType.Block
+            ? mount.Root == "/" + Path.GetFileName(staged.Device)
+            : mount.Source == staged.Device;
 }

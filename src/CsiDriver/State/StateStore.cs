@@ -115,6 +115,14 @@ public sealed partial class StateStore : IDisposable
                 created_at TEXT NOT NULL);
         """,
         ReplicationSchema,
+        // Attachments are FUSE sessions csidriver serves itself (issue 15): no helper process,
+        // and no tie to one csidriver run, since the session holder keeps them across restarts.
+        // An nbdfuse staging from before the upgrade keeps its row and is reported lost until it
+        // is staged again.
+        """
+            ALTER TABLE stagings DROP COLUMN helper_pid;
+            ALTER TABLE stagings DROP COLUMN server_instance;
+        """,
     ];
 
     /// <summary>Ids of every volume with a row (see the invariant above).</summary>
