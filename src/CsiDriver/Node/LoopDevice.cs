@@ -81,7 +81,13 @@ public static unsafe partial class LoopDevice
         }
     }
 
-    /// <summary>What <paramref name="device"/> is bound to, or null when it is free or gone.</summary>
+    /// <summary>
+    /// What <paramref name="device"/> is bound to, or null when it is free or gone. The kernel
+    /// asks the backing file's file system for the file's attributes, so for a file on a FUSE
+    /// mount this is a request to its session: answered while someone serves it, refused at once
+    /// (ENOTCONN, thrown) when the session is dead — and waited for forever when the session is
+    /// alive but unserved, which is why csidriver serves every live session before asking.
+    /// </summary>
     public static Binding? BindingOf(string device)
     {
         FileDescriptor handle;
@@ -142,6 +148,20 @@ public static unsafe partial class LoopDevice
                     throw error;
                 }
             }
+        }
+    }
+
+    /// <summary>The path of the file <paramref name="device"/> is bound to, from sysfs (asking no
+    /// file system), or null when it is free.</summary>
+    public static string? BackingFile(string device)
+    {
+        try
+        {
+            return File.ReadAllText($"/sys/block/{Path.GetFileName(device)}/loop/backing_file").Trim();
+        }
+        catch (IOException)
+        {
+            return null; // the attribute exists only while the device is bound
         }
     }
 

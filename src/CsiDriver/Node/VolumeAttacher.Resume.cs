@@ -9,88 +9,89 @@ public sealed partial class VolumeAttacher
 {
     /// <summary>
     /// At start, before the node serves calls: takes back from the session holder the sessions of
-    /// this data directory, serves again each one a staged volume's device is still bound to
-    /// (the kernel then resends what the previous csidriver left unanswered), and releases
-    /// everything under this data directory's attach directory that no staged volume needs —
-    /// sessions, FUSE mounts, the loop devices bound to them and anything mounted from those.
-    /// An attachment a staged volume still names but nothing serves (it ended with the previous
-    /// run) is left for NodeStageVolume to repair or NodeUnstageVolume to remove. Nothing outside
-    /// this attach directory is touched: other drivers' attachments are not ours.
+    /// this data directory and serves them all again at once (the kernel then resends what the
+    /// previous csidriver left unanswered; until they are served, any request to them — even the
+    /// kernel's own question of what a loop device is bound to — waits). Then keeps those a staged
+    /// volume's device is still bound to, and releases every other attachment under this data
+    /// directory's attach directory: its FUSE mount, the loop devices bound to it, and — when no
+    /// staged volume names it — what is mounted from those devices. An attachment a staged volume
+    /// names but nothing serves (it ended with the previous run) is dead for good: its loop
+    /// device is released (the kernel lets it go once the file systems on it are unmounted) and
+    /// its staging stays, reported lost, for NodeStageVolume to repair or NodeUnstageVolume to
+    /// remove. Nothing outside this attach directory is touched: other drivers' are not ours.
     /// </summary>
     /// <param name="openDevice">The engine device of a volume id (read-only view when asked), or null when it is gone.</param>
     public async Task ResumeAsync(IReadOnlyList<StagingRecord> stagings, Func<string, bool, IBlockDevice?> openDevice)
     {
         var prefix = AttachDirectory + "/";
-        var held = holder?.TakeBack(prefix) ?? [];
-        foreach (var session in held)
+        foreach (var held in holder?.TakeBack(prefix) ?? [])
         {
-            var ticket = SessionTicket.Decode(session.Ticket);
-            var staging = stagings.FirstOrDefault(s => s.VolumeId == ticket?.VolumeId && s.FuseDirectory == ticket.MountPoint);
-            if (ticket is not null && ticket.MountPoint == session.Name && staging is not null
-                && IsBoundTo(staging.Device, ticket.MountPoint) && openDevice(ticket.VolumeId, ticket.ReadOnly) is { } device)
+            if (SessionTicket.Decode(held.Ticket) is { } ticket && ticket.MountPoint == held.Name
+                && openDevice(ticket.VolumeId, ticket.ReadOnly) is { } device)
             {
                 try
                 {
-                    _sessions[ticket.MountPoint] = FuseSession.Resume(ticket, session.Descriptor, device, log);
-                    LogResumed(ticket.VolumeId, staging.Device);
+                    _sessions[ticket.MountPoint] = FuseSession.Resume(ticket, held.Descriptor, device, log);
                     continue;
                 }
                 catch (FuseConnectionEndedException)
                 {
-                    // The kernel ended it meanwhile (aborted): a lost attachment, like any other.
+                    // The kernel ended it meanwhile: dead, like a session no holder kept.
                 }
             }
-            session.Descriptor.Dispose();
+            // Unservable (its volume is gone, or the ticket is of another csidriver version): with
+            // both copies closed the kernel ends it, so nothing waits on it.
+            holder!.Release(held.Name);
+            held.Descriptor.Dispose();
+        }
+
+        foreach (var (mountPoint, session) in _sessions.ToArray())
+        {
+            if (stagings.FirstOrDefault(s => s.FuseDirectory == mountPoint && s.VolumeId == session.VolumeId) is { } staging
+                && IsBoundTo(staging.Device, mountPoint))
+            {
+                LogResumed(session.VolumeId, staging.Device);
+                continue;
+            }
+            await ReleaseLeftoverAsync(mountPoint, lost: null);
         }
 
         foreach (var mount in MountTable.Read().Where(m => m.FsType == FuseSession.MountType && m.MountPoint.StartsWith(prefix, StringComparison.Ordinal)))
         {
-            if (_sessions.ContainsKey(mount.MountPoint))
+            if (!_sessions.ContainsKey(mount.MountPoint))
             {
-                continue;
-            }
-            if (stagings.FirstOrDefault(s => s.FuseDirectory == mount.MountPoint) is { } lost && IsBoundTo(lost.Device, mount.MountPoint))
-            {
-                LogLost(lost.VolumeId, lost.Device);
-                continue;
-            }
-            foreach (var loop in LoopsBoundTo(mount))
-            {
-                foreach (var user in MountTable.Read().Where(m => m.Source == loop).Reverse())
+                var lost = stagings.FirstOrDefault(s => s.FuseDirectory == mount.MountPoint);
+                if (lost is not null)
                 {
-                    Mounter.Unmount(user.MountPoint, lazy: true);
+                    LogLost(lost.VolumeId, lost.Device);
                 }
-                LoopDevice.Detach(loop);
-                LogReleasedLoop(loop, mount.MountPoint);
+                await ReleaseLeftoverAsync(mount.MountPoint, lost);
             }
-            await ReleaseSessionAsync(mount.MountPoint);
-            LogReleasedLeftover(mount.MountPoint);
-        }
-
-        foreach (var session in held.Where(s => !_sessions.ContainsKey(s.Name)))
-        {
-            holder?.Release(session.Name);
         }
     }
 
-    /// <summary>Loop devices bound to the file of <paramref name="mount"/>: found by the path sysfs
-    /// gives for their backing file, confirmed by device number and inode.</summary>
-    private static IEnumerable<string> LoopsBoundTo(MountEntry mount) =>
-        LoopDevice.All()
-            .Where(loop => BackingFile(loop)?.StartsWith(mount.MountPoint + "/", StringComparison.Ordinal) == true)
-            .Where(loop => IsBoundTo(loop, mount.MountPoint))
-            .ToList();
-
-    private static string? BackingFile(string loop)
+    /// <summary>Releases the loop devices bound to the FUSE mount at <paramref name="mountPoint"/>
+    /// and the mount itself. What is mounted from those devices is unmounted too, unless a staged
+    /// volume (<paramref name="lost"/>) names the attachment: its file systems stay until it is
+    /// repaired or unstaged, since the repair finds the pods' mounts by them.</summary>
+    private async Task ReleaseLeftoverAsync(string mountPoint, StagingRecord? lost)
     {
-        try
+        foreach (var loop in LoopDevice.All().Where(loop => LoopDevice.BackingFile(loop)?.StartsWith(mountPoint + "/", StringComparison.Ordinal) == true))
         {
-            return File.ReadAllText($"/sys/block/{Path.GetFileName(loop)}/loop/backing_file").Trim();
+            if (!IsBoundTo(loop, mountPoint))
+            {
+                continue;
+            }
+            foreach (var user in lost is null ? MountTable.Read().Where(m => m.Source == loop).Reverse() : [])
+            {
+                Mounter.Unmount(user.MountPoint, lazy: true);
+            }
+            LoopDevice.Detach(loop);
+            LogReleasedLoop(loop, mountPoint);
         }
-        catch (IOException)
-        {
-            return null; // not bound (the file exists only while the device is)
-        }
+        // A loop device still in use lets go of the file only later: no waiting at start.
+        await ReleaseSessionAsync(mountPoint, TimeSpan.Zero);
+        LogReleasedLeftover(mountPoint);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "serving volume {VolumeId} on {Device} again: its FUSE session was kept by the session holder")]
@@ -99,9 +100,9 @@ public sealed partial class VolumeAttacher
     [LoggerMessage(Level = LogLevel.Warning, Message = "the attachment of volume {VolumeId} ({Device}) ended with the previous csidriver run; stage the volume again to repair it")]
     private partial void LogLost(string volumeId, string device);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "released {Device}, bound to {MountPoint} though no staged volume uses it")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "released {Device}, bound to {MountPoint} which no staged volume uses any more")]
     private partial void LogReleasedLoop(string device, string mountPoint);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "released the FUSE mount {MountPoint}: no staged volume uses it")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "released the FUSE mount {MountPoint}: no staged volume uses it any more")]
     private partial void LogReleasedLeftover(string mountPoint);
 }

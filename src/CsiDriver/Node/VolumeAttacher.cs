@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using CsiDriver.Engine;
+using CsiDriver.Native;
 using CsiDriver.Node.Fuse;
 using CsiDriver.Sessions;
 using Microsoft.Extensions.Logging;
@@ -33,6 +34,8 @@ public sealed record AttachmentCondition(AttachmentState State, bool Abnormal, s
 /// </summary>
 public sealed partial class VolumeAttacher(string attachDirectory, SessionHolderClient? holder, ILogger<VolumeAttacher> log)
 {
+    /// <summary>How long a detach waits for the kernel to let go of a released loop device's file
+    /// before unmounting its FUSE mount lazily.</summary>
     private static readonly TimeSpan UnmountPatience = TimeSpan.FromSeconds(5);
 
     private readonly ConcurrentDictionary<string, FuseSession> _sessions = new(StringComparer.Ordinal);
@@ -58,7 +61,7 @@ public sealed partial class VolumeAttacher(string attachDirectory, SessionHolder
         }
         catch
         {
-            await ReleaseSessionAsync(mountPoint);
+            await ReleaseSessionAsync(mountPoint, UnmountPatience);
             throw;
         }
     }
@@ -72,7 +75,7 @@ public sealed partial class VolumeAttacher(string attachDirectory, SessionHolder
         {
             LoopDevice.Detach(attachment.Device);
         }
-        await ReleaseSessionAsync(attachment.MountPoint);
+        await ReleaseSessionAsync(attachment.MountPoint, UnmountPatience);
         LogDetached(attachment.Device, attachment.MountPoint);
     }
 
@@ -162,29 +165,42 @@ public sealed partial class VolumeAttacher(string attachDirectory, SessionHolder
     private string MountPointOf(string volumeId) => Path.Combine(AttachDirectory, volumeId);
 
     /// <summary>True when <paramref name="device"/> is a loop device bound to the file of the FUSE
-    /// mount at <paramref name="mountPoint"/> (compared by file system device number and inode,
-    /// so a reused device name is never taken for ours).</summary>
-    private static bool IsBoundTo(string device, string mountPoint) =>
-        MountTable.Find(mountPoint) is { FsType: FuseSession.MountType } mount
-        && LoopDevice.BindingOf(device) is { } binding
-        && $"{binding.FileSystemMajor}:{binding.FileSystemMinor}" == mount.Device
-        && binding.Inode == VolumeFileSystem.FileNodeId;
+    /// mount at <paramref name="mountPoint"/>: by the file system's device number and the inode,
+    /// so a reused device name is never taken for ours — or, when the mount's session is dead
+    /// and cannot tell the kernel its file's attributes, by the path sysfs gives for the file.</summary>
+    private static bool IsBoundTo(string device, string mountPoint)
+    {
+        if (MountTable.Find(mountPoint) is not { FsType: FuseSession.MountType } mount)
+        {
+            return false;
+        }
+        try
+        {
+            return LoopDevice.BindingOf(device) is { } binding
+                && $"{binding.FileSystemMajor}:{binding.FileSystemMinor}" == mount.Device
+                && binding.Inode == VolumeFileSystem.FileNodeId;
+        }
+        catch (NativeException)
+        {
+            return LoopDevice.BackingFile(device) == Path.Combine(mountPoint, VolumeFileSystem.FileName);
+        }
+    }
 
     /// <summary>Ends the session at <paramref name="mountPoint"/> in this process and in the holder,
-    /// and unmounts it: waiting a little for a released loop device to let go of the file, then
-    /// detaching it lazily.</summary>
-    private async Task ReleaseSessionAsync(string mountPoint)
+    /// and unmounts it: waiting up to <paramref name="patience"/> for a released loop device to
+    /// let go of the file, then detaching the mount lazily.</summary>
+    private async Task ReleaseSessionAsync(string mountPoint, TimeSpan patience)
     {
         if (_sessions.TryRemove(mountPoint, out var session))
         {
             await session.StopAsync();
         }
-        var patience = DateTime.UtcNow + UnmountPatience;
+        var giveUp = DateTime.UtcNow + patience;
         while (MountTable.Find(mountPoint) is { FsType: FuseSession.MountType })
         {
             try
             {
-                Mounter.Unmount(mountPoint, lazy: DateTime.UtcNow > patience);
+                Mounter.Unmount(mountPoint, lazy: DateTime.UtcNow >= giveUp);
             }
             catch (IOException)
             {
