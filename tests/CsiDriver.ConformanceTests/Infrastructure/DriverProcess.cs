@@ -36,6 +36,8 @@ public sealed class DriverProcess : IAsyncDisposable
 
     public string NodeId => Settings.NodeId;
 
+    public int Pid => _process.Id;
+
     /// <summary>Starts the driver without waiting for it to be ready.</summary>
     public static DriverProcess Launch(DriverWorkspace workspace, DriverSettings? settings = null)
     {
