@@ -157,6 +157,7 @@ public sealed partial class ControllerService
             RequireCapacityLeft(size - record.CapacityBytes);
             driver.Engine.ExpandVolume(record.Id, size);
             driver.State.UpdateCapacity(record.Id, size);
+            driver.ShowGrownVolume(record.Id);
         }
         return Task.FromResult(new ControllerExpandVolumeResponse
         {

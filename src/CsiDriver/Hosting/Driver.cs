@@ -118,6 +118,16 @@ public sealed partial class Driver : IAsyncDisposable
     public IBlockDevice? OpenVolumeDevice(string volumeId, bool readOnly) =>
         _engine?.FindVolume(volumeId) is { } volume ? (readOnly ? new ReadOnlyBlockDevice(volume) : volume) : null;
 
+    /// <summary>After the controller grew a volume: a device attached for it on this node shows the
+    /// new size at once (all a block volume needs; a file system grows at NodeExpandVolume).</summary>
+    public void ShowGrownVolume(string volumeId)
+    {
+        if (State.FindStaging(volumeId) is { } staging)
+        {
+            Attacher.Refresh(new Attachment(staging.Device, staging.FuseDirectory));
+        }
+    }
+
     /// <summary>
     /// Stops serving the node's attachments before the engine closes. An attachment the session
     /// holder keeps just waits for the next csidriver (the kernel queues its requests); one it

@@ -80,8 +80,15 @@ public sealed partial class VolumeAttacher(string attachDirectory, SessionHolder
     }
 
     /// <summary>Makes the attached device show the volume's current size (after the controller
-    /// grew it) while in use.</summary>
-    public void Refresh(Attachment attachment) => LoopDevice.RefreshCapacity(attachment.Device);
+    /// grew it) while in use: the loop device asks the file's size again, and this process
+    /// answers with the volume's. A lost attachment has nothing to show it to.</summary>
+    public void Refresh(Attachment attachment)
+    {
+        if (Condition(attachment).State != AttachmentState.Lost)
+        {
+            LoopDevice.RefreshCapacity(attachment.Device);
+        }
+    }
 
     public AttachmentCondition Condition(Attachment attachment)
     {
