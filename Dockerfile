@@ -1,6 +1,7 @@
 # Formation CSI plugin image: the published csidriver on the ASP.NET Core runtime, with the
-# node-side tools it runs (nbdfuse and a loop device where /dev/nbd* is absent; mkfs and
-# resize tools for ext4 and xfs).
+# node-side tools it runs (mkfs, check and resize tools for ext4 and xfs, blkid). Volumes are
+# attached by csidriver itself (FUSE and loop devices through their kernel interfaces); the
+# same image runs the session-holder container.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY . .
@@ -8,7 +9,7 @@ RUN dotnet publish src/CsiDriver/CsiDriver.csproj -c Release -o /out --nologo
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libnbd-bin e2fsprogs xfsprogs util-linux fuse3 mount \
+ && apt-get install -y --no-install-recommends e2fsprogs xfsprogs util-linux \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out /opt/formation
 ENTRYPOINT ["/opt/formation/csidriver"]

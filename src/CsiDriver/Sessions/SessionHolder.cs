@@ -19,6 +19,7 @@ public sealed partial class SessionHolder : IDisposable
     private readonly ILogger _log;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, (FileDescriptor Descriptor, byte[] Ticket)> _held = new(StringComparer.Ordinal);
+    private readonly HashSet<UnixPacketSocket> _connections = [];
     private readonly FileStream _instanceLock;
     private readonly UnixPacketSocket _listener;
 
@@ -59,6 +60,13 @@ public sealed partial class SessionHolder : IDisposable
         await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
         _listener.Shutdown();
         acceptor.Join(TimeSpan.FromSeconds(5));
+        lock (_lock)
+        {
+            foreach (var connection in _connections)
+            {
+                connection.Shutdown();
+            }
+        }
         LogStopping(Count);
     }
 
@@ -96,6 +104,10 @@ public sealed partial class SessionHolder : IDisposable
 
     private void Serve(UnixPacketSocket connection)
     {
+        lock (_lock)
+        {
+            _connections.Add(connection);
+        }
         using (connection)
         {
             var buffer = new byte[UnixPacketSocket.MaxMessage];
@@ -115,6 +127,13 @@ public sealed partial class SessionHolder : IDisposable
             catch (NativeException e)
             {
                 LogConnectionFailed(e.Message);
+            }
+            finally
+            {
+                lock (_lock)
+                {
+                    _connections.Remove(connection);
+                }
             }
         }
     }
