@@ -11,10 +11,8 @@ public sealed class AttachCycleTests
     [Fact]
     public async Task Two_hundred_stage_and_unstage_cycles_leave_no_descriptor_mount_loop_device_or_process_behind()
     {
-        NodeSteps.RequireKernelPath();
-        using var workspace = DriverWorkspace.Create();
-        await using var holder = await SessionHolderProcess.StartAsync(workspace);
-        await using var driver = await DriverProcess.StartAsync(workspace, new DriverSettings { SessionHolder = true });
+        await using var node = await RestartableNode.StartAsync();
+        var (workspace, driver, holder) = (node.Workspace, node.Driver, node.Holder);
         var capability = Volumes.Block();
         var volumeId = (await driver.Csi.CreateAsync("cycles", capability, 16 * Volumes.MiB)).VolumeId;
         try

@@ -172,7 +172,16 @@ public sealed partial class FuseSession
                     }
                     continue;
                 }
-                Serve(request.AsMemory(0, length), reply);
+                try
+                {
+                    Serve(request.AsMemory(0, length), reply);
+                }
+                catch (Exception e) when (e is not FuseConnectionEndedException)
+                {
+                    // One request the kernel would not take the answer to: it is ours to fix,
+                    // and the other requests still deserve answers.
+                    LogServeFailed(VolumeId, e);
+                }
             }
         }
         catch (FuseConnectionEndedException)
@@ -182,6 +191,7 @@ public sealed partial class FuseSession
         }
         catch (Exception e)
         {
+            // Reading itself fails: nothing more can be served on this connection.
             LogReaderFailed(VolumeId, e);
             _ended.TrySetResult();
             _initialized.TrySetException(e);
@@ -296,6 +306,9 @@ public sealed partial class FuseSession
 
     [LoggerMessage(Level = LogLevel.Error, Message = "FUSE session of volume {VolumeId} stopped serving")]
     private partial void LogReaderFailed(string volumeId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "a FUSE request on volume {VolumeId} could not be answered")]
+    private partial void LogServeFailed(string volumeId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "FUSE {Opcode} on volume {VolumeId} failed: {Reason}")]
     private partial void LogRequestFailed(string volumeId, string opcode, string reason);
