@@ -3,8 +3,8 @@ using CsiDriver.Engine;
 using CsiDriver.Engine.Nbd;
 using CsiDriver.Node;
 using CsiDriver.Replication;
-using CsiDriver.Sessions;
 using CsiDriver.Rpc;
+using CsiDriver.Sessions;
 using CsiDriver.State;
 using Microsoft.Extensions.Logging;
 
@@ -119,12 +119,21 @@ public sealed partial class Driver : IAsyncDisposable
         _engine?.FindVolume(volumeId) is { } volume ? (readOnly ? new ReadOnlyBlockDevice(volume) : volume) : null;
 
     /// <summary>After the controller grew a volume: a device attached for it on this node shows the
-    /// new size at once (all a block volume needs; a file system grows at NodeExpandVolume).</summary>
+    /// new size at once (all a block volume needs; a file system grows at NodeExpandVolume, which
+    /// shows the device the size again should this fail).</summary>
     public void ShowGrownVolume(string volumeId)
     {
-        if (State.FindStaging(volumeId) is { } staging)
+        if (State.FindStaging(volumeId) is not { } staging)
+        {
+            return;
+        }
+        try
         {
             Attacher.Refresh(new Attachment(staging.Device, staging.FuseDirectory));
+        }
+        catch (IOException e)
+        {
+            LogDeviceNotGrown(volumeId, staging.Device, e.Message);
         }
     }
 
@@ -171,6 +180,9 @@ public sealed partial class Driver : IAsyncDisposable
 
     private static RpcException NotReady() =>
         new(StatusCode.Unavailable, "the driver is still loading its volumes; retry shortly");
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "volume {VolumeId} grew, but its attached device {Device} still shows the old size: {Reason}")]
+    private partial void LogDeviceNotGrown(string volumeId, string device, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "staged file systems did not finish writing back within 30 s; unflushed data on them may be lost")]
     private partial void LogSyncTimedOut();

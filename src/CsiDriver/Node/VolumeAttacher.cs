@@ -205,13 +205,14 @@ public sealed partial class VolumeAttacher(string attachDirectory, SessionHolder
         var giveUp = DateTime.UtcNow + patience;
         while (MountTable.Find(mountPoint) is { FsType: FuseSession.MountType })
         {
+            var lazy = DateTime.UtcNow >= giveUp;
             try
             {
-                Mounter.Unmount(mountPoint, lazy: DateTime.UtcNow >= giveUp);
+                Mounter.Unmount(mountPoint, lazy);
             }
-            catch (IOException)
+            catch (IOException) when (!lazy)
             {
-                await Task.Delay(20);
+                await Task.Delay(20); // the released loop device still holds the file: EBUSY
             }
         }
         holder?.Release(mountPoint);

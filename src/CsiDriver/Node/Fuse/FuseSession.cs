@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using CsiDriver.Engine;
 using CsiDriver.Native;
 using Microsoft.Extensions.Logging;
@@ -15,6 +14,11 @@ namespace CsiDriver.Node.Fuse;
 /// </summary>
 public sealed partial class FuseSession
 {
+    /// <summary>fstype and source as mountinfo shows them: how our mounts are told from others.</summary>
+    public const string MountType = "fuse.formation";
+
+    public const string MountSource = "formation";
+
     /// <summary>Reader threads per session: reads and writes run in parallel, and a reader
     /// blocked in a journal sync (FSYNC) leaves others serving.</summary>
     private const int Readers = 4;
@@ -113,11 +117,6 @@ public sealed partial class FuseSession
         session.Start();
         return session;
     }
-
-    /// <summary>fstype and source as mountinfo shows them: how our mounts are told from others.</summary>
-    public const string MountType = "fuse.formation";
-
-    public const string MountSource = "formation";
 
     /// <summary>Stops reading requests, lets every request already read be answered, and closes
     /// this process's descriptor. The kernel connection lives on while the session holder keeps
