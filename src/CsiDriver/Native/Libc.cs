@@ -10,7 +10,6 @@ public static class Errno
     public const int EINTR = 4;
     public const int EIO = 5;
     public const int ENXIO = 6;
-    public const int EBADF = 9;
     public const int EAGAIN = 11;
     public const int EBUSY = 16;
     public const int ENODEV = 19;
@@ -18,7 +17,6 @@ public static class Errno
     public const int EFBIG = 27;
     public const int ENOSPC = 28;
     public const int EROFS = 30;
-    public const int EPIPE = 32;
     public const int ENOSYS = 38;
     public const int EPROTO = 71;
     public const int EOPNOTSUPP = 95;
@@ -52,10 +50,8 @@ internal static unsafe partial class Libc
     public const int SCM_RIGHTS = 1;
     public const int MSG_CMSG_CLOEXEC = 0x40000000;
     public const int MSG_NOSIGNAL = 0x4000;
-    public const int MSG_DONTWAIT = 0x40;
 
     public const short POLLIN = 0x001;
-    public const short POLLHUP = 0x010;
     public const short POLLRDHUP = 0x2000;
 
     /// <summary>Returns <paramref name="result"/>, or throws with errno when it is negative.</summary>
@@ -82,9 +78,6 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     public static partial int Ioctl(int fd, ulong request, nint argument);
-
-    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
-    public static partial int Dup(int fd);
 
     [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
     public static partial int EpollCreate(int flags);

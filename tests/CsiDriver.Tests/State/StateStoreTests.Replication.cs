@@ -3,7 +3,8 @@ using Microsoft.Data.Sqlite;
 
 namespace CsiDriver.Tests.State;
 
-/// <summary>Replication rows, and the step from schema 1 (before replication) to 2.</summary>
+/// <summary>Replication rows, and the steps from schema 1 (before replication) and 2 (stagings
+/// of nbdfuse) to the current one.</summary>
 public sealed partial class StateStoreTests
 {
     private static EnabledReplicationRecord Replication(string id) => new(
@@ -51,8 +52,8 @@ public sealed partial class StateStoreTests
         {
             store.InsertVolume(Record("vol-a", "alpha"));
         }
-        // What a csidriver from before replication left: the same tables without replications.
-        RunRaw("DROP TABLE replications; PRAGMA user_version = 1;");
+        // What a csidriver from before replication left: no replications, nbdfuse's staging columns.
+        RunRaw("DROP TABLE replications; " + NbdfuseStagingColumns + " PRAGMA user_version = 1;");
         Assert.Equal(1L, ScalarRaw("PRAGMA user_version"));
 
         using (var upgraded = StateStore.Open(DatabasePath))
@@ -60,10 +61,32 @@ public sealed partial class StateStoreTests
             Assert.Equal("alpha", upgraded.FindVolume("vol-a")!.Name);
             upgraded.InsertReplication(Replication("vol-a"));
         }
-        Assert.Equal(2L, ScalarRaw("PRAGMA user_version"));
+        Assert.Equal(3L, ScalarRaw("PRAGMA user_version"));
         using var again = StateStore.Open(DatabasePath);
         Assert.Equal("vol-a", Assert.Single(again.ListReplications()).Id);
     }
+
+    [Fact]
+    public void A_schema_2_file_keeps_its_stagings_and_loses_the_nbdfuse_columns()
+    {
+        var staging = new StagingRecord("vol-a", "/kubelet/globalmount", "/dev/loop3", "/data/attach/vol-a", AccessType.Mount, "ext4", ReadOnly: false);
+        using (var store = StateStore.Open(DatabasePath))
+        {
+            store.InsertVolume(Record("vol-a", "alpha"));
+            store.InsertStaging(staging);
+        }
+        // What a csidriver attaching through nbdfuse left: a helper's pid and a run's id per staging.
+        RunRaw(NbdfuseStagingColumns + " PRAGMA user_version = 2;");
+
+        using (var upgraded = StateStore.Open(DatabasePath))
+        {
+            Assert.Equal(staging, upgraded.FindStaging("vol-a"));
+        }
+        Assert.Equal(3L, ScalarRaw("PRAGMA user_version"));
+    }
+
+    private const string NbdfuseStagingColumns =
+        "ALTER TABLE stagings ADD COLUMN helper_pid INTEGER NOT NULL DEFAULT 0; ALTER TABLE stagings ADD COLUMN server_instance TEXT NOT NULL DEFAULT '';";
 
     private void RunRaw(string sql)
     {

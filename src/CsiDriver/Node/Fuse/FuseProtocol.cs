@@ -27,14 +27,6 @@ public static class FuseProtocol
 
     public const ulong RootNodeId = 1;
 
-    /// <summary>Set in <see cref="InHeader.Unique"/> of a request the kernel sends again after
-    /// FUSE_NOTIFY_RESEND; the reply carries the id exactly as received.</summary>
-    public const ulong UniqueResend = 1UL << 63;
-
-    /// <summary>The kernel refuses a read buffer smaller than this, or smaller than the
-    /// largest write plus its headers.</summary>
-    public const int MinReadBuffer = 8192;
-
     /// <summary>Mode bits of the root directory as the <c>rootmode=</c> mount option takes
     /// them (octal 040000: S_IFDIR).</summary>
     public const string RootModeOption = "rootmode=40000";
@@ -53,8 +45,6 @@ public enum FuseOpcode : uint
     StatFs = 17,
     Release = 18,
     Fsync = 20,
-    GetXattr = 22,
-    ListXattr = 23,
     Flush = 25,
     Init = 26,
     OpenDir = 27,
@@ -69,10 +59,11 @@ public enum FuseOpcode : uint
     SyncFs = 50,
 }
 
-/// <summary>enum fuse_notify_code: messages the server sends without a request.</summary>
+/// <summary>enum fuse_notify_code: messages the server sends without a request. A request the
+/// kernel sends again after FUSE_NOTIFY_RESEND has bit 63 set in its unique id; the reply
+/// carries the id exactly as received.</summary>
 public enum FuseNotifyCode
 {
-    InvalidateInode = 2,
     Resend = 7,
 }
 
@@ -85,12 +76,9 @@ public enum FuseInitFlags : ulong
     BigWrites = 1UL << 5,
     AsyncDio = 1UL << 15,
     WritebackCache = 1UL << 16,
-    ParallelDirOps = 1UL << 18,
     MaxPages = 1UL << 22,
     InitExt = 1UL << 30,
-    DirectIoAllowMmap = 1UL << 36,
     HasResend = 1UL << 39,
-    OverIoUring = 1UL << 41,
 }
 
 /// <summary>fuse_open_out.open_flags (FOPEN_*).</summary>
@@ -99,7 +87,6 @@ public enum FuseOpenFlags : uint
 {
     None = 0,
     DirectIo = 1 << 0,
-    KeepCache = 1 << 1,
     ParallelDirectWrites = 1 << 6,
 }
 
@@ -315,15 +302,6 @@ public struct DirectoryEntry
     public ulong Offset;
     public uint NameLength;
     public uint Type;
-}
-
-/// <summary>struct fuse_notify_inval_inode_out.</summary>
-[StructLayout(LayoutKind.Sequential)]
-public struct InvalidateInodeOut
-{
-    public ulong Inode;
-    public long Offset;
-    public long Length;
 }
 
 /// <summary>Reading and writing the structs above in a message buffer.</summary>

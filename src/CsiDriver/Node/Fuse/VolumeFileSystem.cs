@@ -61,8 +61,6 @@ public sealed class VolumeFileSystem(IBlockDevice device, bool readOnly)
 
     private static readonly byte[] FileNameBytes = Encoding.ASCII.GetBytes(FileName);
 
-    public IBlockDevice Device => device;
-
     /// <summary>Handles one request (INIT is the session's). <paramref name="payload"/> is where a
     /// reply's body goes, after the reply header.</summary>
     public FuseOutcome Handle(in InHeader header, ReadOnlyMemory<byte> argumentMemory, Memory<byte> payloadMemory)
