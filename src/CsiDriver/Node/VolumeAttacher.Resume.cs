@@ -1,5 +1,6 @@
 using CsiDriver.Engine;
 using CsiDriver.Node.Fuse;
+using CsiDriver.Sessions;
 using CsiDriver.State;
 using Microsoft.Extensions.Logging;
 
@@ -24,7 +25,7 @@ public sealed partial class VolumeAttacher
     public async Task ResumeAsync(IReadOnlyList<StagingRecord> stagings, Func<string, bool, IBlockDevice?> openDevice)
     {
         var prefix = AttachDirectory + "/";
-        foreach (var held in holder?.TakeBack(prefix) ?? [])
+        foreach (var held in TakeBack(prefix))
         {
             if (SessionTicket.Decode(held.Ticket) is { } ticket && ticket.MountPoint == held.Name
                 && openDevice(ticket.VolumeId, ticket.ReadOnly) is { } device)
@@ -70,6 +71,21 @@ public sealed partial class VolumeAttacher
         }
     }
 
+    /// <summary>The sessions the holder keeps for this data directory; none when there is no
+    /// holder or it cannot be reached (a start never fails over it: those sessions end).</summary>
+    private IReadOnlyList<HeldSession> TakeBack(string prefix)
+    {
+        try
+        {
+            return holder?.TakeBack(prefix) ?? [];
+        }
+        catch (IOException e)
+        {
+            LogHolderUnreachable(holder!.SocketPath, e.Message);
+            return [];
+        }
+    }
+
     /// <summary>Releases the loop devices bound to the FUSE mount at <paramref name="mountPoint"/>
     /// and the mount itself. What is mounted from those devices is unmounted too, unless a staged
     /// volume (<paramref name="lost"/>) names the attachment: its file systems stay until it is
@@ -93,6 +109,9 @@ public sealed partial class VolumeAttacher
         await ReleaseSessionAsync(mountPoint, TimeSpan.Zero);
         LogReleasedLeftover(mountPoint);
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "the session holder at {SocketPath} could not be asked for the sessions it keeps: {Reason}; attachments it kept are lost")]
+    private partial void LogHolderUnreachable(string socketPath, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "serving volume {VolumeId} on {Device} again: its FUSE session was kept by the session holder")]
     private partial void LogResumed(string volumeId, string device);

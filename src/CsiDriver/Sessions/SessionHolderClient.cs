@@ -41,7 +41,14 @@ public sealed class SessionHolderClient(string socketPath) : IDisposable
             {
                 return;
             }
-            Request(new HolderMessage(HolderMessageKind.Release, name), null, HolderMessageKind.Done);
+            try
+            {
+                Request(new HolderMessage(HolderMessageKind.Release, name), null, HolderMessageKind.Done);
+            }
+            catch (IOException) when (_connection is null)
+            {
+                // The holder went away while asked: it keeps nothing any more.
+            }
         }
     }
 
@@ -57,7 +64,7 @@ public sealed class SessionHolderClient(string socketPath) : IDisposable
                 return [];
             }
             var connection = _connection!;
-            connection.Send(new HolderMessage(HolderMessageKind.List, prefix).Encode());
+            Send(connection, new HolderMessage(HolderMessageKind.List, prefix), null);
             var sessions = new List<HeldSession>();
             while (true)
             {
@@ -91,8 +98,7 @@ public sealed class SessionHolderClient(string socketPath) : IDisposable
     {
         lock (_lock)
         {
-            _connection?.Dispose();
-            _connection = null;
+            Forget();
         }
     }
 
@@ -102,11 +108,17 @@ public sealed class SessionHolderClient(string socketPath) : IDisposable
     {
         if (_connection is { } connection && connection.PeerHasGone())
         {
-            connection.Dispose();
-            _connection = null;
-            _held.Clear();
+            Forget();
         }
         return _connection;
+    }
+
+    /// <summary>The holder is gone (or the connection broke): so is everything it held for us.</summary>
+    private void Forget()
+    {
+        _connection?.Dispose();
+        _connection = null;
+        _held.Clear();
     }
 
     private bool TryConnect()
@@ -129,12 +141,25 @@ public sealed class SessionHolderClient(string socketPath) : IDisposable
             throw new IOException($"no session holder answers at {SocketPath}");
         }
         var connection = _connection!;
-        connection.Send(message.Encode(), descriptor);
+        Send(connection, message, descriptor);
         var (reply, extra) = Receive(connection);
         extra?.Dispose();
         if (reply.Kind != expected)
         {
             throw new IOException($"the session holder at {SocketPath} answered {reply.Kind} to {message.Kind}");
+        }
+    }
+
+    private void Send(UnixPacketSocket connection, HolderMessage message, FileDescriptor? descriptor)
+    {
+        try
+        {
+            connection.Send(message.Encode(), descriptor);
+        }
+        catch (NativeException e)
+        {
+            Forget();
+            throw new IOException($"the session holder at {SocketPath} is gone: {e.Message}", e);
         }
     }
 
@@ -144,9 +169,7 @@ public sealed class SessionHolderClient(string socketPath) : IDisposable
         if (length == 0)
         {
             descriptor?.Dispose();
-            connection.Dispose();
-            _connection = null;
-            _held.Clear();
+            Forget();
             throw new IOException($"the session holder at {SocketPath} closed the connection");
         }
         return HolderMessage.TryDecode(_buffer.AsSpan(0, length)) is { } message
