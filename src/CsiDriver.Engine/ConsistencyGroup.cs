@@ -1,68 +1,83 @@
 using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Replication;
 
 namespace CsiDriver.Engine;
 
 /// <summary>
-/// Volumes sharing one journal and one sequence: the engine's unit of write ordering. A write
-/// takes <see cref="Gate"/> only to append its record (which assigns the sequence), then
+/// Volumes sharing one journal and one sequence: the engine's unit of write ordering, and the
+/// handle callers pass to the engine's group operations (journal consumers, replication); they
+/// take it from a member's <see cref="Volume.Group"/>. A group of one ends when its volume is
+/// deleted or moves into a named group; the engine then refuses its handle (ArgumentException).
+/// A write takes <see cref="Gate"/> only to append its record (which assigns the sequence), then
 /// applies it under its volume's apply lock, taken before the gate is released so that per
 /// volume the data files see writes in sequence order.
+/// Each part of its state belongs to one component of the engine, which alone changes it.
 /// </summary>
-internal sealed class ConsistencyGroup(string journalName, string? name, GroupJournal journal)
+public sealed class ConsistencyGroup
 {
-    /// <summary>Directory and record name of the journal: the group's name, or "~N" for the
-    /// group of one of volume number N ('~' is not allowed in names, so they never collide).</summary>
-    public string JournalName { get; } = journalName;
-
-    /// <summary>The consistency group's name; null for a group of one.</summary>
-    public string? Name { get; } = name;
-
-    public object Gate { get; } = new();
-
-    public GroupJournal Journal { get; } = journal;
-
-    public GroupCommit Commit { get; } = new(journal);
-
-    /// <summary>Changed only while the group is paused.</summary>
-    public List<Volume> Members { get; } = [];
-
-    /// <summary>Sequence the last durable checkpoint covers.</summary>
-    public long CheckpointSequence { get; set; }
-
-    /// <summary><see cref="GroupJournal.AppendedBytes"/> when the last checkpoint was cut.</summary>
-    public long AppendedAtCheckpoint { get; set; }
-
-    public Dictionary<string, JournalConsumer> Consumers { get; } = new(StringComparer.Ordinal);
-
-    /// <summary>Bytes the journal may retain for lagging consumers; null: the engine's default
-    /// (<see cref="EngineOptions.RetentionBudgetBytes"/>). Set by whoever registers the consumer
-    /// (a replication's journal budget); not persisted, it is set again when that owner starts.</summary>
-    public long? RetentionBudgetBytes { get; set; }
-
     private object? _replica;
 
-    /// <summary>Set once the group is a replica group (at the backup site, or resynced as one);
-    /// changed only while the group is paused. Kept boxed and swapped whole, so readers that do
-    /// not pause the group never see a torn state.</summary>
-    public Replication.ReplicaState? Replica
+    internal ConsistencyGroup(string journalName, string? name, GroupJournal journal)
     {
-        get => Volatile.Read(ref _replica) is Replication.ReplicaState state ? state : null;
+        JournalName = journalName;
+        Name = name;
+        Journal = journal;
+        Commit = new GroupCommit(journal);
+    }
+
+    /// <summary>The consistency group's name; null for a group of one.</summary>
+    public string? Name { get; }
+
+    /// <summary>Directory and record name of the journal: the group's name, or "~N" for the
+    /// group of one of volume number N ('~' is not allowed in names, so they never collide).
+    /// Outside the engine only a label (<see cref="ToString"/>): callers hold the group itself.</summary>
+    internal string JournalName { get; }
+
+    internal object Gate { get; } = new();
+
+    internal GroupJournal Journal { get; }
+
+    internal GroupCommit Commit { get; }
+
+    /// <summary>The catalog's: changed under its lock while the group is paused.</summary>
+    internal List<Volume> Members { get; } = [];
+
+    /// <summary>The checkpointer's: the sequence the last durable checkpoint covers.</summary>
+    internal long CheckpointSequence { get; set; }
+
+    /// <summary>The checkpointer's: <see cref="GroupJournal.AppendedBytes"/> when the last checkpoint was cut.</summary>
+    internal long AppendedAtCheckpoint { get; set; }
+
+    /// <summary>The journal consumers' (under their lock): who reads this journal.</summary>
+    internal Dictionary<string, JournalConsumer> Consumers { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The journal consumers' (under their lock): bytes the journal may retain for
+    /// lagging consumers; null: the engine's default (<see cref="EngineOptions.RetentionBudgetBytes"/>).
+    /// Set by whoever registers the consumer (a replication's journal budget); not persisted, it
+    /// is set again when that owner starts.</summary>
+    internal long? RetentionBudgetBytes { get; set; }
+
+    /// <summary>The replica applier's: set once the group is a replica group (at the backup
+    /// site, or resynced as one); changed only while the group is paused. Kept boxed and swapped
+    /// whole, so readers that do not pause the group never see a torn state.</summary>
+    internal ReplicaState? Replica
+    {
+        get => Volatile.Read(ref _replica) is ReplicaState state ? state : null;
         set => Volatile.Write(ref _replica, value);
     }
 
-    public static string SoloJournalName(uint volumeNumber) => "~" + volumeNumber;
-}
+    /// <summary>Snapshots and clones of a resyncing replica would not be a consistent image.</summary>
+    /// <exception cref="ReplicaResyncingException">The group is being resynced.</exception>
+    internal void CheckNotResyncing(string operation)
+    {
+        if (Replica is { Resyncing: true })
+        {
+            throw new ReplicaResyncingException(JournalName, operation);
+        }
+    }
 
-/// <summary>A registered reader of a group's journal (the replication shipper): records after
-/// <see cref="Position"/> are kept for it, within the group's retention budget.</summary>
-public sealed class JournalConsumer(string name, long position)
-{
-    public string Name { get; } = name;
+    /// <summary>The journal's name, for logs and metrics.</summary>
+    public override string ToString() => JournalName;
 
-    /// <summary>Newest sequence the consumer has passed.</summary>
-    public long Position { get; internal set; } = position;
-
-    /// <summary>Records it had not passed were released to stay within budget: it must resync
-    /// by changed chunks before consuming again.</summary>
-    public bool Overrun { get; internal set; }
+    internal static string SoloJournalName(uint volumeNumber) => "~" + volumeNumber;
 }

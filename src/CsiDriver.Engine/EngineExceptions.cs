@@ -25,7 +25,9 @@ public sealed class ReadOnlyVolumeException(string volumeId)
 /// <summary>An offset, length or size outside what the volume or the engine allows.</summary>
 public sealed class OutOfRangeException(string message) : EngineException(message);
 
-public sealed class InsufficientSpaceException(string message) : EngineException(message);
+/// <summary>The file system holding the data directory is full: nothing was changed. Space
+/// freed (a volume or snapshot deleted, the disk grown) lets the same call succeed.</summary>
+public sealed class InsufficientSpaceException(string message, Exception? inner = null) : EngineException(message, inner);
 
 /// <summary>On-disk data failed a check (checksum, magic, version); the message names the file.</summary>
 public sealed class CorruptionException(string message, Exception? inner = null) : EngineException(message, inner);

@@ -26,4 +26,8 @@ internal static partial class EngineLog
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Removed {Count} leftover files of unfinished operations")]
     public static partial void OrphansRemoved(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning,
+        Message = "Checkpoint deferred: {Reason}; the journals keep everything it would have covered until one succeeds")]
+    public static partial void CheckpointDeferred(ILogger logger, string reason);
 }

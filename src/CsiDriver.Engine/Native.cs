@@ -5,8 +5,10 @@ using Microsoft.Win32.SafeHandles;
 namespace CsiDriver.Engine;
 
 /// <summary>The few libc calls .NET does not offer: fdatasync (durability without a metadata
-/// write per flush), hole punching (TRIM releases space) and directory fsync (a rename or a
-/// new file is durable only once its directory is).</summary>
+/// write per flush), hole punching (TRIM releases space), space reservation (a journal segment's
+/// blocks up front) and directory fsync (a rename or a new file is durable only once its
+/// directory is). A failure is an <see cref="IOException"/> whose HResult is the errno, as .NET
+/// itself reports I/O errors on Linux (so ENOSPC is recognised the same way everywhere).</summary>
 internal static partial class Native
 {
     private const int FallocKeepSize = 0x01;
@@ -14,6 +16,9 @@ internal static partial class Native
     private const int OpenReadOnly = 0;
     private const int OpenDirectory = 0x10000;
     private const int ErrorNotSupported = 95;
+    private const int ErrorNoSpace = 28;
+    private const int ErrorFileTooBig = 27;
+    private const int ErrorQuota = 122;
     private const uint SyncFileRangeWrite = 0x2;
 
     [LibraryImport("libc", SetLastError = true)]
@@ -43,7 +48,7 @@ internal static partial class Native
             handle.DangerousAddRef(ref added);
             if (fdatasync(handle.DangerousGetHandle()) != 0)
             {
-                throw new IOException("fdatasync failed", new Win32Exception(Marshal.GetLastPInvokeError()));
+                throw Failure("fdatasync");
             }
         }
         finally
@@ -65,7 +70,7 @@ internal static partial class Native
             handle.DangerousAddRef(ref added);
             if (sync_file_range(handle.DangerousGetHandle(), 0, 0, SyncFileRangeWrite) != 0)
             {
-                throw new IOException("sync_file_range(WRITE) failed", new Win32Exception(Marshal.GetLastPInvokeError()));
+                throw Failure("sync_file_range(WRITE)");
             }
         }
         finally
@@ -89,10 +94,7 @@ internal static partial class Native
             {
                 return true;
             }
-            var error = Marshal.GetLastPInvokeError();
-            return error == ErrorNotSupported
-                ? false
-                : throw new IOException("fallocate(PUNCH_HOLE) failed", new Win32Exception(error));
+            return Marshal.GetLastPInvokeError() == ErrorNotSupported ? false : throw Failure("fallocate(PUNCH_HOLE)");
         }
         finally
         {
@@ -103,23 +105,63 @@ internal static partial class Native
         }
     }
 
+    /// <summary>Allocates [offset, offset+length) of the file without changing its length, so
+    /// later writes there need no allocation; false when the file system has not the space (or
+    /// cannot reserve): a reservation is a hint, writes still allocate what they need.</summary>
+    public static bool Reserve(SafeFileHandle handle, long offset, long length)
+    {
+        if (length <= 0)
+        {
+            return true;
+        }
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            if (fallocate(handle.DangerousGetHandle(), FallocKeepSize, offset, length) == 0)
+            {
+                return true;
+            }
+            return Marshal.GetLastPInvokeError() is ErrorNoSpace or ErrorFileTooBig or ErrorQuota or ErrorNotSupported
+                ? false
+                : throw Failure("fallocate");
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>True for the errors of a full (or over-quota) file system.</summary>
+    public static bool IsDiskFull(Exception exception) =>
+        exception is IOException { HResult: ErrorNoSpace or ErrorFileTooBig or ErrorQuota };
+
     public static void SyncDirectory(string path)
     {
         var fd = open(path, OpenReadOnly | OpenDirectory);
         if (fd < 0)
         {
-            throw new IOException($"cannot open directory '{path}'", new Win32Exception(Marshal.GetLastPInvokeError()));
+            throw Failure($"open of directory '{path}'");
         }
         try
         {
             if (fsync(fd) != 0)
             {
-                throw new IOException($"fsync of directory '{path}' failed", new Win32Exception(Marshal.GetLastPInvokeError()));
+                throw Failure($"fsync of directory '{path}'");
             }
         }
         finally
         {
             close(fd);
         }
+    }
+
+    private static IOException Failure(string call)
+    {
+        var errno = Marshal.GetLastPInvokeError();
+        return new IOException($"{call} failed: {new Win32Exception(errno).Message}", errno);
     }
 }

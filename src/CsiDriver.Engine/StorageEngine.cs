@@ -1,277 +1,250 @@
-using System.Collections.Concurrent;
 using CsiDriver.Engine.Journal;
-using CsiDriver.Engine.Layers;
+using CsiDriver.Engine.Replication;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CsiDriver.Engine;
 
 /// <summary>
-/// The engine's entry point: owns every volume, snapshot and consistency-group journal under
-/// one data directory:
+/// The engine's entry point: every volume, snapshot and consistency-group journal under one data
+/// directory (formats in docs/formats.md):
 /// <code>
 /// catalog                  structure (volumes, snapshots, layers, groups)
 /// checkpoint               per journal: the sequence the durable data files reflect
 /// layers/NNNNNNNN.data     a layer's sparse data file     layers/NNNNNNNN.map  its chunk map
 /// journals/NAME/journal-NNNNNN.seg                        a group's journal segments
 /// </code>
-/// Structural operations (create, delete, snapshot, clone, move, checkpoint) are serialised
-/// by one lock that the data path never takes; the data path takes its group's gate and its
-/// volume's apply lock only (see <see cref="Volume"/>).
+/// A thin façade: each operation belongs to the component that owns the state it changes, and
+/// the lock order follows from which component calls which (CONTRIBUTING.md, "The engine"):
+/// <list type="bullet">
+/// <item><see cref="Catalog"/>: volumes, snapshots, layers, groups; the structure lock.</item>
+/// <item><see cref="Checkpointer"/>: the cut, writeback, the checkpoint file, the background loop; the checkpoint lock.</item>
+/// <item><see cref="JournalConsumers"/>: journal readers, retention, dirty-chunk sets; a leaf lock.</item>
+/// <item><see cref="ReplicaApplier"/>: replica groups' batches, state and resync; no lock of its own.</item>
+/// </list>
+/// The data path (<see cref="Volume"/>) takes its group's gate and its volume's apply lock only.
 /// </summary>
-public sealed partial class StorageEngine : IDisposable
+public sealed class StorageEngine : IDisposable
 {
-    private readonly object _structure = new();
-    private readonly ConcurrentDictionary<string, Volume> _volumes = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Snapshot> _snapshots = new(StringComparer.Ordinal);
-    private readonly Dictionary<long, Layer> _layers = [];
-    private readonly Dictionary<string, ConsistencyGroup> _groups = new(StringComparer.Ordinal);
-    private readonly EngineOptions _options;
+    private readonly Catalog _catalog;
+    private readonly Checkpointer _checkpointer;
+    private readonly JournalConsumers _consumers;
+    private readonly ReplicaApplier _replicas;
     private readonly ILogger _logger;
-    private readonly string _layerDirectory;
-    private readonly string _journalDirectory;
-    private long _nextLayerId = 1;
-    private uint _nextVolumeNumber = 1;
     private bool _disposed;
 
-    private StorageEngine(string dataDirectory, EngineOptions options)
+    private StorageEngine(string dataDirectory, Catalog catalog, Checkpointer checkpointer, EngineOptions options, ILogger logger, IReadOnlyList<JournalRecoveryReport> recovery)
     {
         DataDirectory = dataDirectory;
-        _options = options;
-        _logger = options.LoggerFactory?.CreateLogger<StorageEngine>() ?? NullLogger<StorageEngine>.Instance;
-        _layerDirectory = Path.Combine(dataDirectory, "layers");
-        _journalDirectory = Path.Combine(dataDirectory, "journals");
+        Recovery = recovery;
+        _catalog = catalog;
+        _checkpointer = checkpointer;
+        _logger = logger;
+        _consumers = new JournalConsumers(catalog, checkpointer, options, logger, e => RetentionBudgetExceeded?.Invoke(this, e));
+        _replicas = new ReplicaApplier(catalog, checkpointer);
+        checkpointer.Bind(catalog, _consumers);
+    }
+
+    /// <summary>
+    /// Opens (creating if needed) the engine's state under <paramref name="dataDirectory"/>:
+    /// recovers the catalog and every journal (<see cref="Catalog.Open"/>), the journal consumers
+    /// the last checkpoint recorded, checkpoints what was replayed (deferred when there is no
+    /// space: the journals keep it), and removes protection a crash left behind.
+    /// </summary>
+    /// <exception cref="CorruptionException">The catalog, the checkpoint or a chunk map is unreadable.</exception>
+    public static StorageEngine Open(string dataDirectory, EngineOptions? options = null)
+    {
+        dataDirectory = Path.GetFullPath(dataDirectory);
+        options ??= new EngineOptions();
+        var logger = options.LoggerFactory?.CreateLogger<StorageEngine>() ?? NullLogger<StorageEngine>.Instance;
+        var checkpointer = new Checkpointer(dataDirectory, options, logger);
+        var checkpoint = checkpointer.Read();
+        var catalog = Catalog.Open(dataDirectory, options, checkpointer, checkpoint, logger, out var recovery);
+        try
+        {
+            var engine = new StorageEngine(dataDirectory, catalog, checkpointer, options, logger, recovery);
+            engine._consumers.Restore(checkpoint);
+            engine.CheckpointUnlessFull();
+            engine._replicas.RemoveStaleProtection();
+            checkpointer.Start();
+            return engine;
+        }
+        catch
+        {
+            catalog.Close();
+            throw;
+        }
     }
 
     public string DataDirectory { get; }
 
-    public IReadOnlyCollection<Volume> Volumes => _volumes.Values.ToArray();
-
-    /// <summary>Free bytes of the file system that holds the data directory.</summary>
-    public long AvailableBytes => new DriveInfo(DataDirectory).AvailableFreeSpace;
-
     /// <summary>What recovery found in each journal when the engine opened.</summary>
-    public IReadOnlyList<JournalRecoveryReport> Recovery { get; private set; } = [];
+    public IReadOnlyList<JournalRecoveryReport> Recovery { get; }
 
-    public Volume? FindVolume(string volumeId) => _volumes.GetValueOrDefault(volumeId);
+    /// <summary>Bytes that can still be written: the free space of the file system holding the
+    /// data directory, less what the journals have set aside to roll (see GroupJournal.Space.cs).</summary>
+    public long AvailableBytes => Math.Max(0, new DriveInfo(DataDirectory).AvailableFreeSpace - _catalog.JournalReservation);
 
-    public Volume GetVolume(string volumeId) => FindVolume(volumeId) ?? throw new VolumeNotFoundException(volumeId);
+    public IReadOnlyCollection<Volume> Volumes => _catalog.Volumes;
 
-    /// <summary>Creates an empty thin volume, in the named consistency group (created on first
-    /// use) or, with null, in a group of its own.</summary>
+    public Volume? FindVolume(string volumeId) => _catalog.FindVolume(volumeId);
+
+    public Volume GetVolume(string volumeId) => _catalog.GetVolume(volumeId);
+
+    /// <inheritdoc cref="Catalog.CreateVolume"/>
     public Volume CreateVolume(string volumeId, long capacityBytes, string? consistencyGroup = null) =>
-        CreateEmptyVolume(volumeId, capacityBytes, consistencyGroup, prepare: null);
+        _catalog.CreateVolume(volumeId, capacityBytes, consistencyGroup);
 
-    /// <summary>Creates an empty volume; <paramref name="prepare"/> finishes it under the structure
-    /// lock before the one catalog write that makes it durable.</summary>
-    private Volume CreateEmptyVolume(string volumeId, long capacityBytes, string? consistencyGroup, Action<Volume>? prepare)
-    {
-        VolumeIds.Validate(volumeId);
-        ValidateGroupName(consistencyGroup);
-        CheckCapacity(capacityBytes);
-        lock (_structure)
-        {
-            CheckVolumeAbsent(volumeId);
-            var volume = AddVolume(volumeId, capacityBytes, consistencyGroup, parent: null);
-            prepare?.Invoke(volume);
-            SaveCatalog();
-            return volume;
-        }
-    }
+    /// <inheritdoc cref="Catalog.DeleteVolume"/>
+    public bool DeleteVolume(string volumeId) => _catalog.DeleteVolume(volumeId);
 
-    /// <summary>Deletes the volume; returns false when it did not exist (deleting what is gone
-    /// succeeds). Its snapshots stay readable: they hold their own frozen layers, and layers
-    /// the volume shared with them are released only once nothing refers to them.</summary>
-    public bool DeleteVolume(string volumeId)
-    {
-        lock (_checkpointLock)
-        lock (_structure)
-        {
-            if (!_volumes.TryGetValue(volumeId, out var volume))
-            {
-                return false;
-            }
-            var group = volume.Group;
-            using (new GroupPause([group]))
-            {
-                volume.MarkDeleted();
-                group.Members.Remove(volume);
-            }
-            // Once the volume is gone its journal records are no longer replayed, so the layers
-            // it leaves to its snapshots and clones must be durable now.
-            CheckpointHeld();
-            _volumes.TryRemove(volumeId, out _);
-            var top = volume.Top;
-            top.Owner = null;
-            var dropped = Unlink(top);
-            if (group.Name == null)
-            {
-                _groups.Remove(group.JournalName);
-            }
-            SaveCatalog();
-            dropped.ForEach(layer => layer.DeleteFiles());
-            if (group.Name == null)
-            {
-                group.Journal.Delete();
-            }
-            CompactHidden();
-            return true;
-        }
-    }
+    /// <inheritdoc cref="Catalog.ExpandVolume"/>
+    public void ExpandVolume(string volumeId, long newCapacityBytes) => _catalog.ExpandVolume(volumeId, newCapacityBytes);
 
-    /// <summary>Grows the volume to <paramref name="newCapacityBytes"/>; never shrinks.</summary>
-    public void ExpandVolume(string volumeId, long newCapacityBytes)
-    {
-        CheckCapacity(newCapacityBytes);
-        lock (_structure)
-        {
-            var volume = GetVolume(volumeId);
-            if (newCapacityBytes < volume.Size)
-            {
-                throw new OutOfRangeException($"volume '{volumeId}' is {volume.Size} bytes; shrinking to {newCapacityBytes} is not supported");
-            }
-            // The catalog is saved inside the pause: no write past the old end may reach the
-            // journal before the new size is durable.
-            using var pause = new GroupPause([volume.Group]);
-            volume.Top.Map.Grow(ChunksFor(newCapacityBytes));
-            volume.Top.SizeBytes = newCapacityBytes;
-            volume.SetSize(newCapacityBytes);
-            var journal = volume.Group.Journal;
-            journal.Append(JournalRecordKind.Resize, volume.Number, 0, newCapacityBytes, ReadOnlyMemory<byte>.Empty, journal.NowMicros());
-            SaveCatalog();
-        }
-    }
+    /// <inheritdoc cref="Catalog.SetReadOnly"/>
+    public void SetVolumeReadOnly(string volumeId, bool readOnly) => _catalog.SetReadOnly(volumeId, readOnly);
 
-    /// <summary>Makes the volume refuse (or accept again) writes: replicas at the backup site
-    /// are read-only to everyone but the applier.</summary>
-    public void SetVolumeReadOnly(string volumeId, bool readOnly)
-    {
-        lock (_structure)
-        {
-            var volume = GetVolume(volumeId);
-            using var pause = new GroupPause([volume.Group]);
-            volume.SetReadOnly(readOnly);
-            SaveCatalog();
-        }
-    }
+    /// <inheritdoc cref="Catalog.MoveVolume"/>
+    public void MoveVolume(string volumeId, string? consistencyGroup) => _catalog.MoveVolume(volumeId, consistencyGroup);
 
+    public IReadOnlyCollection<Snapshot> Snapshots => _catalog.Snapshots;
+
+    public Snapshot? FindSnapshot(string snapshotId) => _catalog.FindSnapshot(snapshotId);
+
+    /// <summary>Takes a snapshot of one volume (see <see cref="CreateGroupSnapshot(IReadOnlyList{ValueTuple{string, string}}, out GroupCut, SnapshotPurpose)"/>).</summary>
+    public Snapshot CreateSnapshot(string volumeId, string snapshotId, SnapshotPurpose purpose = SnapshotPurpose.User) =>
+        _catalog.CreateGroupSnapshot([(volumeId, snapshotId)], purpose, out _)[0];
+
+    public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members, SnapshotPurpose purpose = SnapshotPurpose.User) =>
+        _catalog.CreateGroupSnapshot(members, purpose, out _);
+
+    /// <inheritdoc cref="Catalog.CreateGroupSnapshot"/>
+    public IReadOnlyList<Snapshot> CreateGroupSnapshot(IReadOnlyList<(string VolumeId, string SnapshotId)> members, out GroupCut cut, SnapshotPurpose purpose = SnapshotPurpose.User) =>
+        _catalog.CreateGroupSnapshot(members, purpose, out cut);
+
+    /// <inheritdoc cref="Catalog.DeleteSnapshot"/>
+    public bool DeleteSnapshot(string snapshotId) => _catalog.DeleteSnapshot(snapshotId);
+
+    /// <summary>The snapshot as a read-only block device.</summary>
+    public IBlockDevice OpenSnapshot(string snapshotId) => new SnapshotDevice(_catalog.GetSnapshot(snapshotId), _catalog);
+
+    /// <inheritdoc cref="Catalog.CreateVolumeFromSnapshot"/>
+    public Volume CreateVolumeFromSnapshot(string volumeId, string snapshotId, long capacityBytes, string? consistencyGroup = null) =>
+        _catalog.CreateVolumeFromSnapshot(volumeId, snapshotId, capacityBytes, consistencyGroup);
+
+    /// <inheritdoc cref="Catalog.CloneVolume"/>
+    public Volume CloneVolume(string volumeId, string sourceVolumeId, long capacityBytes, string? consistencyGroup = null) =>
+        _catalog.CloneVolume(volumeId, sourceVolumeId, capacityBytes, consistencyGroup);
+
+    /// <inheritdoc cref="Catalog.AllocatedChunks"/>
+    public IReadOnlyList<ChunkRange> AllocatedChunks(string snapshotId) => _catalog.AllocatedChunks(snapshotId);
+
+    /// <inheritdoc cref="Catalog.ChangedChunks"/>
+    public IReadOnlyList<ChunkRange> ChangedChunks(string baseSnapshotId, string targetSnapshotId) =>
+        _catalog.ChangedChunks(baseSnapshotId, targetSnapshotId);
+
+    /// <summary>Every consistency group now: named groups and groups of one.</summary>
+    public IReadOnlyCollection<ConsistencyGroup> Groups => _catalog.Groups;
+
+    /// <summary>Raised (on the checkpointing thread) when a journal released records a consumer still needed.</summary>
+    public event EventHandler<RetentionBudgetExceededEventArgs>? RetentionBudgetExceeded;
+
+    /// <inheritdoc cref="JournalConsumers.Register"/>
+    public JournalConsumer RegisterJournalConsumer(ConsistencyGroup group, string consumer, long? position = null) =>
+        _consumers.Register(group, consumer, position);
+
+    /// <inheritdoc cref="JournalConsumers.Advance"/>
+    public void AdvanceJournalConsumer(ConsistencyGroup group, string consumer, long sequence) => _consumers.Advance(group, consumer, sequence);
+
+    public bool RemoveJournalConsumer(ConsistencyGroup group, string consumer) => _consumers.Remove(group, consumer);
+
+    /// <inheritdoc cref="JournalConsumers.Reset"/>
+    public void ResetJournalConsumer(ConsistencyGroup group, string consumer, long position) => _consumers.Reset(group, consumer, position);
+
+    /// <inheritdoc cref="JournalConsumers.SetRetentionBudget"/>
+    public void SetJournalRetentionBudget(ConsistencyGroup group, long? bytes) => _consumers.SetRetentionBudget(group, bytes);
+
+    /// <inheritdoc cref="JournalConsumers.DirtyChunks"/>
+    public IReadOnlyDictionary<string, IReadOnlyList<ChunkRange>> GetDirtyChunks(ConsistencyGroup group, string consumer) =>
+        _consumers.DirtyChunks(group, consumer);
+
+    /// <inheritdoc cref="JournalConsumers.Read"/>
+    public IEnumerable<JournalRecord> ReadJournal(ConsistencyGroup group, long fromSequence) => _consumers.Read(group, fromSequence);
+
+    /// <inheritdoc cref="JournalConsumers.OpenReader"/>
+    public JournalReader OpenJournalReader(ConsistencyGroup group, long fromSequence) => _consumers.OpenReader(group, fromSequence);
+
+    public JournalStatus GetJournalStatus(ConsistencyGroup group) => _consumers.Status(group);
+
+    /// <inheritdoc cref="ReplicaApplier.Position"/>
+    public ReplicaPosition GetReplicaPosition(ConsistencyGroup group) => _replicas.Position(group);
+
+    /// <inheritdoc cref="ReplicaApplier.WaitForPositionAsync"/>
+    public ValueTask<ReplicaPosition> WaitForReplicaPositionAsync(ConsistencyGroup group, Func<ReplicaPosition, bool> reached, CancellationToken ct = default) =>
+        _replicas.WaitForPositionAsync(group, reached, ct);
+
+    /// <inheritdoc cref="ReplicaApplier.CreateVolume"/>
+    public Volume CreateReplicaVolume(string volumeId, long capacityBytes, string? consistencyGroup = null) =>
+        _replicas.CreateVolume(volumeId, capacityBytes, consistencyGroup);
+
+    /// <inheritdoc cref="ReplicaApplier.RecordTimestampMicros"/>
+    public long? GetRecordTimestampMicros(ConsistencyGroup group, long sequence) => _replicas.RecordTimestampMicros(group, sequence);
+
+    /// <inheritdoc cref="ReplicaApplier.ApplyBatchAsync"/>
+    public ValueTask<ReplicaPosition> ApplyReplicaBatchAsync(ConsistencyGroup group, ReplicaBatch batch, CancellationToken ct = default) =>
+        _replicas.ApplyBatchAsync(group, batch, ct);
+
+    /// <inheritdoc cref="ReplicaApplier.BeginResync"/>
+    public void BeginReplicaResync(ConsistencyGroup group) => _replicas.BeginResync(group);
+
+    /// <inheritdoc cref="ReplicaApplier.WriteResyncChunksAsync"/>
+    public ValueTask WriteReplicaChunksAsync(ConsistencyGroup group, IReadOnlyList<ReplicaUpdate> chunks, CancellationToken ct = default) =>
+        _replicas.WriteResyncChunksAsync(group, chunks, ct);
+
+    /// <inheritdoc cref="ReplicaApplier.CompleteResyncAsync"/>
+    public ValueTask CompleteReplicaResyncAsync(ConsistencyGroup group, ReplicaPosition at, CancellationToken ct = default) =>
+        _replicas.CompleteResyncAsync(group, at, ct);
+
+    /// <inheritdoc cref="ReplicaApplier.AbortResync"/>
+    public void AbortReplicaResync(ConsistencyGroup group) => _replicas.AbortResync(group);
+
+    /// <inheritdoc cref="Checkpointer.CheckpointHeld"/>
+    public void Checkpoint() => _checkpointer.Checkpoint();
+
+    /// <summary>Checkpoints and closes every file.</summary>
     public void Dispose()
     {
         if (_disposed)
         {
             return;
         }
-        StopCheckpointer();
-        Checkpoint();
-        Close();
+        _disposed = true;
+        _checkpointer.Stop();
+        CheckpointUnlessFull();
+        _catalog.Close();
     }
 
     /// <summary>Closes every file without a final checkpoint, as a crash would leave things
     /// (the page cache survives a process crash, so this is what SIGKILL leaves behind).</summary>
     internal void CloseWithoutCheckpoint()
     {
-        StopCheckpointer();
-        Close();
+        _disposed = true;
+        _checkpointer.Stop();
+        _catalog.Close();
     }
 
-    private void Close()
+    /// <summary>A checkpoint, unless the disk is full: then the journals keep what it would have
+    /// covered (replay is idempotent), as after a crash, and the next checkpoint that finds space
+    /// covers it.</summary>
+    private void CheckpointUnlessFull()
     {
-        lock (_structure)
+        try
         {
-            _disposed = true;
-            foreach (var group in _groups.Values)
-            {
-                group.Journal.Dispose();
-            }
-            foreach (var layer in _layers.Values)
-            {
-                layer.Handle.Dispose();
-            }
+            _checkpointer.Checkpoint();
         }
-    }
-
-    /// <summary>Creates the volume with a fresh top layer over <paramref name="parent"/>. Caller
-    /// holds the structure lock and saves the catalog.</summary>
-    private Volume AddVolume(string volumeId, long capacityBytes, string? consistencyGroup, Layer? parent)
-    {
-        var number = _nextVolumeNumber++;
-        var group = consistencyGroup == null
-            ? OpenGroup(ConsistencyGroup.SoloJournalName(number), null)
-            : _groups.GetValueOrDefault(consistencyGroup) ?? OpenGroup(consistencyGroup, consistencyGroup);
-        var top = NewLayer(parent, capacityBytes);
-        var volume = new Volume(volumeId, number, capacityBytes, readOnly: false, group, top);
-        lock (group.Gate)
+        catch (InsufficientSpaceException e)
         {
-            StartTop(volume, top, group);
-            volume.JoinedSequence = group.Journal.LastSequence;
-            group.Members.Add(volume);
-        }
-        _volumes[volumeId] = volume;
-        return volume;
-    }
-
-    /// <summary>Makes <paramref name="top"/> the volume's top layer: its records from the next
-    /// sequence of <paramref name="group"/> on land there. Caller holds the group's gate.</summary>
-    private static void StartTop(Volume volume, Layer top, ConsistencyGroup group)
-    {
-        top.Owner = volume;
-        top.Journal = group.JournalName;
-        top.StartSequence = group.Journal.LastSequence + 1;
-        top.SizeBytes = volume.Size;
-        volume.Top = top;
-    }
-
-    private Layer NewLayer(Layer? parent, long sizeBytes)
-    {
-        var layer = new Layer(_nextLayerId++, _layerDirectory, new ChunkMap(ChunksFor(sizeBytes))) { Parent = parent, SizeBytes = sizeBytes };
-        if (parent != null)
-        {
-            parent.Children++;
-        }
-        _layers[layer.Id] = layer;
-        return layer;
-    }
-
-    /// <summary>Forgets <paramref name="layer"/> if nothing refers to it any more, and so on up
-    /// its chain; returns the layers forgotten (their files go once the catalog is saved).</summary>
-    private List<Layer> Unlink(Layer layer)
-    {
-        var dropped = new List<Layer>();
-        for (var current = layer; current is { IsUnreferenced: true }; current = current.Parent)
-        {
-            _layers.Remove(current.Id);
-            dropped.Add(current);
-            if (current.Parent != null)
-            {
-                current.Parent.Children--;
-            }
-        }
-        return dropped;
-    }
-
-    internal static long ChunksFor(long sizeBytes) => (sizeBytes + ChunkRange.ChunkSize - 1) / ChunkRange.ChunkSize;
-
-    private static void CheckCapacity(long capacityBytes)
-    {
-        if (capacityBytes <= 0 || capacityBytes % VolumeIds.BlockSize != 0)
-        {
-            throw new OutOfRangeException($"capacity {capacityBytes} must be a positive multiple of {VolumeIds.BlockSize}");
-        }
-    }
-
-    private static void ValidateGroupName(string? consistencyGroup)
-    {
-        if (consistencyGroup != null && !VolumeIds.IsValid(consistencyGroup))
-        {
-            throw new ArgumentException($"consistency group '{consistencyGroup}' must follow the volume id rules", nameof(consistencyGroup));
-        }
-    }
-
-    private void CheckVolumeAbsent(string volumeId)
-    {
-        if (_volumes.ContainsKey(volumeId))
-        {
-            throw new VolumeExistsException(volumeId);
+            EngineLog.CheckpointDeferred(_logger, e.Message);
         }
     }
 }

@@ -39,20 +39,18 @@ public sealed class Volume : IBlockDevice
     /// <summary>The named consistency group, or null when the volume is a group of one.</summary>
     public string? ConsistencyGroup => Group.Name;
 
-    /// <summary>Name of the journal ordering this volume's writes (the group's name, or an
-    /// internal name for a group of one): what journal consumers subscribe to.</summary>
-    public string JournalName => Group.JournalName;
-
     /// <summary>Bytes held by this volume's own writable layer; data shared with its snapshots
     /// or its clone source is not counted.</summary>
     public long AllocatedBytes => Top.Map.Count * ChunkRange.ChunkSize;
 
     internal uint Number { get; }
 
-    internal ConsistencyGroup Group
+    /// <summary>The group ordering this volume's writes (a named one, or its group of one): the
+    /// handle for the engine's journal and replica operations on it.</summary>
+    public ConsistencyGroup Group
     {
         get => Volatile.Read(ref _group);
-        set => Volatile.Write(ref _group, value);
+        internal set => Volatile.Write(ref _group, value);
     }
 
     /// <summary>Records of this volume in its group's journal count from the one after this

@@ -11,7 +11,8 @@ public sealed class CallContext
         IReadOnlyDictionary<string, byte[]> requestBinaryHeaders,
         DateTime? deadline,
         CancellationToken cancellationToken,
-        X509Certificate2? clientCertificate)
+        X509Certificate2? clientCertificate,
+        string connectionId)
     {
         Method = method;
         RequestHeaders = requestHeaders;
@@ -19,6 +20,7 @@ public sealed class CallContext
         Deadline = deadline;
         CancellationToken = cancellationToken;
         ClientCertificate = clientCertificate;
+        ConnectionId = connectionId;
     }
 
     /// <summary>The full method path, e.g. "/csi.v1.Controller/CreateVolume".</summary>
@@ -38,4 +40,8 @@ public sealed class CallContext
 
     /// <summary>The validated client certificate on a mutual-TLS endpoint; null otherwise.</summary>
     public X509Certificate2? ClientCertificate { get; }
+
+    /// <summary>The server's name for the connection the call came on: calls on one client
+    /// connection share it, and a client that had to dial again gets a new one.</summary>
+    public string ConnectionId { get; }
 }

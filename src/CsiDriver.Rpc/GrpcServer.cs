@@ -16,6 +16,14 @@ namespace CsiDriver.Rpc;
 /// </summary>
 public sealed class GrpcServer : IAsyncDisposable
 {
+    /// <summary>
+    /// "Never" for Kestrel's keep-alive limit. Kestrel turns InfiniteTimeSpan into
+    /// TimeSpan.MaxValue and adds it to the current timestamp, which overflows: the connection is
+    /// then closed at the next heartbeat (about a second), the opposite of what was asked.
+    /// A century fits the timestamp arithmetic with room to spare.
+    /// </summary>
+    private static readonly TimeSpan KestrelNever = TimeSpan.FromDays(365 * 100);
+
     private readonly GrpcServerOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
@@ -31,12 +39,32 @@ public sealed class GrpcServer : IAsyncDisposable
         {
             throw new ArgumentException("At least one endpoint is required.", nameof(options));
         }
+        var unix = options.Endpoints.Count(e => e is ServerEndpoint.UnixSocket);
+        if (unix != 0 && unix != options.Endpoints.Count)
+        {
+            // Kestrel's keep-alive limit is one per server; the two kinds need different ones.
+            throw new ArgumentException("A server listens on unix sockets or on TCP, not both: their idle-connection rules differ.", nameof(options));
+        }
+        if (options.TcpIdleConnectionTimeout <= TimeSpan.Zero && options.TcpIdleConnectionTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentException("TcpIdleConnectionTimeout must be positive or infinite.", nameof(options));
+        }
         _options = options;
+        IdleConnectionTimeout = unix != 0 ? Timeout.InfiniteTimeSpan : options.TcpIdleConnectionTimeout;
         _loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger("CsiDriver.Rpc");
         _router = new CallRouter(services,
             new CallSettings(options.MaxReceiveMessageSize, options.TimeProvider, options.OnCallCompleted, _logger));
     }
+
+    /// <summary>
+    /// How long a connection with no call in flight stays open. On unix sockets: never closed
+    /// (<see cref="Timeout.InfiniteTimeSpan"/>). The CSI sidecars (csi-lib-utils) dial their
+    /// socket with no client idle timeout and treat any second dial as a lost driver: with
+    /// ExitOnConnectionLoss they exit. A local peer that dies closes its socket with it, so an
+    /// idle unix connection costs nothing and can never be half-open.
+    /// </summary>
+    public TimeSpan IdleConnectionTimeout { get; }
 
     /// <summary>Where the server listens once started; TCP entries carry the port actually bound.</summary>
     public IReadOnlyList<EndPoint> BoundEndpoints { get; private set; } = [];
@@ -126,6 +154,7 @@ public sealed class GrpcServer : IAsyncDisposable
         kestrel.Limits.MinRequestBodyDataRate = null;
         kestrel.Limits.MinResponseDataRate = null;
         kestrel.Limits.MaxRequestBodySize = null;
+        kestrel.Limits.KeepAliveTimeout = IdleConnectionTimeout == Timeout.InfiniteTimeSpan ? KestrelNever : IdleConnectionTimeout;
         if (_options.ReceiveWindowBytes is { } window)
         {
             kestrel.Limits.Http2.InitialStreamWindowSize = window;

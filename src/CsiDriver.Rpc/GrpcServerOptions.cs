@@ -22,6 +22,16 @@ public sealed class GrpcServerOptions
 
     public ILoggerFactory? LoggerFactory { get; set; }
 
+    /// <summary>
+    /// How long a TCP connection with no call in flight stays open before the server closes it;
+    /// the default is Kestrel's (130 s). Our clients dial again on their next call, and a peer
+    /// that vanished across a network does not hold its connection forever. Unix-socket
+    /// endpoints ignore this: see <see cref="GrpcServer.IdleConnectionTimeout"/>.
+    /// </summary>
+    public TimeSpan TcpIdleConnectionTimeout { get; set; } = DefaultTcpIdleConnectionTimeout;
+
+    public static TimeSpan DefaultTcpIdleConnectionTimeout { get; } = TimeSpan.FromSeconds(130);
+
     /// <summary>How long StopAsync lets calls in flight finish before they are aborted.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -29,6 +29,19 @@ public sealed class ServiceBinding
     /// </summary>
     public Func<Exception, RpcException?>? TranslateException { get; init; }
 
+    /// <summary>Runs on the request of every unary and server-streaming call of this service
+    /// before its handler, after it is recorded for <see cref="CallCompletion"/>; throw
+    /// <see cref="RpcException"/> to refuse the call (checks an interface sets on every field,
+    /// such as size limits, kept out of each handler).</summary>
+    public Action<IMessage>? CheckRequest { get; private set; }
+
+    /// <summary>Sets <see cref="CheckRequest"/>.</summary>
+    public ServiceBinding CheckingRequests(Action<IMessage> check)
+    {
+        CheckRequest = check ?? throw new ArgumentNullException(nameof(check));
+        return this;
+    }
+
     public ServiceBinding Unary<TRequest, TResponse>(string methodName, UnaryHandler<TRequest, TResponse> handler)
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage<TResponse> =>
@@ -60,7 +73,7 @@ public sealed class ServiceBinding
         {
             var path = GrpcProtocol.PathOf(method);
             var handler = _handlers.TryGetValue(method.Name, out var create)
-                ? create(settings with { TranslateException = TranslateException })
+                ? create(settings with { TranslateException = TranslateException, CheckRequest = CheckRequest })
                 : new UnimplementedServerCallHandler(path, settings, $"Method '{method.Name}' of service '{Service.FullName}' is not implemented");
             yield return new(path, handler);
         }

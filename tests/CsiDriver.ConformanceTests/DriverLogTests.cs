@@ -90,6 +90,45 @@ public sealed partial class DriverLogTests(DriverFixture fixture) : IClassFixtur
         });
     }
 
+    [Fact]
+    public async Task A_journal_tail_cut_at_start_is_a_warning_in_the_log()
+    {
+        // docs/formats.md: a cut is "reported (StorageEngine.Recovery, and a warning in the log)".
+        using var workspace = DriverWorkspace.Create();
+        await using (var first = await DriverProcess.StartAsync(workspace))
+        {
+            var volume = await first.Csi.CreateAsync("torn-tail", requiredBytes: 16 * Volumes.MiB);
+            // A resize is one journal record in the volume's journal.
+            await first.Csi.ControllerExpandVolume(new ControllerExpandVolumeRequest
+            {
+                VolumeId = volume.VolumeId,
+                CapacityRange = new CapacityRange { RequiredBytes = 32 * Volumes.MiB },
+            });
+            await first.StopAsync();
+        }
+        var journals = Path.Combine(workspace.DataDirectory, "engine", "journals");
+        var segment = Assert.Single(Directory.GetFiles(journals, "journal-*.seg", SearchOption.AllDirectories), s => new FileInfo(s).Length > SegmentHeaderBytes);
+        // The last bytes of a segment are its last record's checksum: a torn write.
+        using (var file = File.OpenHandle(segment, FileMode.Open, FileAccess.ReadWrite))
+        {
+            var length = RandomAccess.GetLength(file);
+            var last = new byte[1];
+            RandomAccess.Read(file, last, length - 1);
+            last[0] ^= 0xFF;
+            RandomAccess.Write(file, last, length - 1);
+        }
+
+        await using var second = await DriverProcess.StartAsync(workspace);
+
+        var line = await second.Output.WaitForLineAsync(l => l.Contains("off the tail", StringComparison.Ordinal), "about the journal tail cut");
+        Assert.Contains("WRN", line);
+        Assert.Contains("checksum", line);
+        await second.StopAsync();
+    }
+
+    /// <summary>docs/formats.md: a segment starts with a 64-byte header.</summary>
+    private const int SegmentHeaderBytes = 64;
+
     [GeneratedRegex(@"\b(OK|Ok)\b")]
     private static partial Regex OkStatus();
 

@@ -1,6 +1,8 @@
 using Csi.V1;
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.Rpc;
+using SnapshotPurpose = CsiDriver.Engine.SnapshotPurpose;
+using StorageEngine = CsiDriver.Engine.StorageEngine;
 
 namespace CsiDriver.ConformanceTests;
 
@@ -16,7 +18,7 @@ public sealed class DriverProcessTests
         var (exitCode, output) = await DriverCommand.RunToExitAsync(["serve", "--help"], CommandTimeout);
 
         Assert.Equal(0, exitCode);
-        string[] flags = ["--endpoint", "--node-id", "--data-dir", "--driver-name", "--csiaddons-endpoint", "--log-format", "--capacity-limit", "--max-volumes-per-node"];
+        string[] flags = ["--endpoint", "--node-id", "--data-dir", "--driver-name", "--csiaddons-endpoint", "--log-format", "--capacity-limit", "--overcommit-ratio", "--max-volumes-per-node"];
         Assert.All(flags, flag => Assert.Contains(flag, output.AllText));
     }
 
@@ -120,6 +122,31 @@ public sealed class DriverProcessTests
         Assert.Equal(volume, status.Volume);
         Assert.Equal([second.NodeId], status.Status.PublishedNodeIds);
         await second.StopAsync();
+    }
+
+    [Fact]
+    public async Task Snapshots_the_engine_or_replication_keep_are_neither_leftovers_nor_csi_snapshots()
+    {
+        // Start-up removes snapshots an interrupted CreateSnapshot left without a row; it decides
+        // by the snapshot's purpose, as DeleteSnapshot does, never by its name.
+        using var workspace = DriverWorkspace.Create();
+        var engineDirectory = Path.Combine(workspace.DataDirectory, "engine");
+        using (var engine = StorageEngine.Open(engineDirectory))
+        {
+            engine.CreateVolume("vol-before", Volumes.MiB);
+            engine.CreateSnapshot("vol-before", "image-at-a-promotion", SnapshotPurpose.ReplicationImage);
+            engine.CreateSnapshot("vol-before", "repl-looks-like-replications"); // taken on request: a leftover
+        }
+
+        await using (var driver = await DriverProcess.StartAsync(workspace))
+        {
+            await driver.Csi.DeleteSnapshot("image-at-a-promotion"); // no CSI snapshot: it does not exist to CSI
+            await driver.StopAsync();
+        }
+
+        using var after = StorageEngine.Open(engineDirectory);
+        Assert.Equal(SnapshotPurpose.ReplicationImage, after.FindSnapshot("image-at-a-promotion")?.Purpose);
+        Assert.Null(after.FindSnapshot("repl-looks-like-replications"));
     }
 
     [Fact]

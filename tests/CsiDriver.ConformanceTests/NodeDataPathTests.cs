@@ -52,6 +52,11 @@ public sealed class NodeDataPathTests(DriverFixture fixture) : IClassFixture<Dri
             Assert.InRange(bytes.Total, sizeMiB * Volumes.MiB / 2, sizeMiB * Volumes.MiB);
             Assert.True(bytes.Used >= files.Values.Sum(f => f.Length), $"used {bytes.Used} bytes after writing the files");
             Assert.Contains(stats.Usage, u => u.Unit == VolumeUsage.Types.Unit.Inodes && u.Used > 0);
+            // Where the volume is not (csi-sanity asks with a relative path): NOT_FOUND, not a complaint about the path.
+            foreach (var elsewhere in new[] { "some/path", NodeSteps.TargetPath(Workspace, volume.VolumeId, "pod-elsewhere") })
+            {
+                await RpcAssert.FailsAsync(StatusCode.NotFound, () => Csi.NodeGetVolumeStats(new() { VolumeId = volume.VolumeId, VolumePath = elsewhere }));
+            }
 
             await Csi.UnpublishOnNodeAsync(Workspace, volume.VolumeId);
             Assert.False(Path.Exists(target), "the target path the driver created is removed");

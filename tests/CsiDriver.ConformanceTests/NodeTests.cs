@@ -124,4 +124,21 @@ public sealed class NodeTests(DriverFixture fixture) : IClassFixture<DriverFixtu
         }));
         await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Csi.NodeGetVolumeStats(new() { VolumeId = volume.VolumeId }));
     }
+
+    /// <summary>csi-sanity's cases: a volume that does not exist is NOT_FOUND whatever the path
+    /// looks like, relative ones included; the path's shape is not what is wrong.</summary>
+    [Theory]
+    [InlineData("some/path")]
+    [InlineData("/not/under/the/kubelet/directory")]
+    public async Task Stats_and_expansion_of_an_unknown_volume_are_not_found_at_any_path(string path)
+    {
+        var stats = await RpcAssert.FailsAsync(StatusCode.NotFound, () => Csi.NodeGetVolumeStats(new() { VolumeId = "vol-missing", VolumePath = path }));
+        Assert.Contains("vol-missing", stats.Message);
+        var expand = await RpcAssert.FailsAsync(StatusCode.NotFound, () => Csi.NodeExpandVolume(new()
+        {
+            VolumeId = "vol-missing", VolumePath = path, CapacityRange = new CapacityRange { RequiredBytes = Volumes.MiB },
+        }));
+        Assert.Contains("vol-missing", expand.Message);
+        await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Csi.NodeExpandVolume(new() { VolumeId = "vol-missing" }));
+    }
 }

@@ -48,14 +48,28 @@ public sealed class JournalCursorTests : IDisposable
         Assert.Equal(14, cursor.NextSequence);
     }
 
+    /// <summary>Asserts that a reader of <paramref name="sequence"/> starts at most one index
+    /// stride (1 MiB) before that record in its segment, whatever size the segments were given.</summary>
+    private static void AssertStartsWithinAStride(GroupJournal journal, long sequence, int payloadBytes)
+    {
+        var place = journal.Locate(sequence);
+        var header = new byte[JournalFormat.SegmentHeaderSize];
+        using (var file = File.OpenHandle(place.Path))
+        {
+            RandomAccess.Read(file, header, 0);
+        }
+        Assert.True(SegmentHeader.TryParse(header, out var segment, out _));
+        var record = JournalFormat.SegmentHeaderSize + (sequence - segment.StartSequence) * (JournalFormat.RecordHeaderSize + payloadBytes);
+        Assert.InRange(place.Offset, record - (1 << 20), record);
+    }
+
     [Fact]
     public void StartsInsideASegmentFromAnIndexPoint()
     {
         using var journal = Open(segmentBytes: 64 << 20);
         Append(journal, 100, 64 << 10);
-        var place = journal.Locate(77);
-        Assert.False(place.Final);
-        Assert.InRange(place.Offset, 60L * (64 << 10), 77L * (64 << 10)); // within a stride (1 MiB = 16 records) before record 77
+        Assert.False(journal.Locate(77).Final);
+        AssertStartsWithinAStride(journal, 77, 64 << 10);
         using var cursor = new JournalCursor(journal, 77);
         Assert.Equal(Enumerable.Range(77, 24).Select(i => (long)i), Drain(cursor, 64 << 10));
     }
@@ -63,14 +77,15 @@ public sealed class JournalCursorTests : IDisposable
     [Fact]
     public void RecoveredSegmentsAreIndexedByTheReplay()
     {
+        long segment;
         using (var journal = Open(segmentBytes: 64 << 20))
         {
             Append(journal, 100, 64 << 10);
+            segment = journal.Locate(77).Number;
         }
         using var reopened = Open(segmentBytes: 64 << 20);
-        var place = reopened.Locate(77);
-        Assert.True(place.Final);
-        Assert.True(place.Offset > JournalFormat.SegmentHeaderSize);
+        Assert.Equal(segment, reopened.Locate(77).Number); // appends continue in the recovered tail
+        AssertStartsWithinAStride(reopened, 77, 64 << 10);
         using var cursor = new JournalCursor(reopened, 77);
         Assert.Equal(Enumerable.Range(77, 24).Select(i => (long)i), Drain(cursor, 64 << 10));
     }

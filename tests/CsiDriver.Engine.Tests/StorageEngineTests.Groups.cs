@@ -69,13 +69,13 @@ public sealed partial class StorageEngineTests
         using (var engine = Open())
         {
             var volume = engine.CreateVolume("v", Chunk);
-            var solo = volume.JournalName;
+            var solo = volume.Group;
             Bytes.Write(volume, 0, Bytes.Pattern(4096, 1));
             engine.MoveVolume("v", "g");
             Assert.Equal("g", volume.ConsistencyGroup);
-            Assert.DoesNotContain(solo, engine.JournalNames);
+            Assert.DoesNotContain(solo, engine.Groups);
             Bytes.Write(volume, 0, Bytes.Pattern(4096, 2));
-            var records = engine.ReadJournal("g", 1).ToList();
+            var records = engine.ReadJournal(engine.Group("g"), 1).ToList();
             Assert.Equal([JournalRecordKind.Barrier, JournalRecordKind.Write], records.Select(r => r.Kind));
             Assert.Equal("join " + solo, Encoding.UTF8.GetString(records[0].Payload.Span));
             Assert.Equal("v", records[1].VolumeId);
@@ -94,7 +94,7 @@ public sealed partial class StorageEngineTests
             var volume = engine.GetVolume("v");
             Assert.Null(volume.ConsistencyGroup);
             Assert.Equal([.. Bytes.Pattern(4096, 2), .. Bytes.Pattern(4096, 3)], Bytes.Read(volume, 0, 8192));
-            Assert.Empty(engine.GetJournalStatus("g").VolumeIds);
+            Assert.Empty(engine.GetJournalStatus(engine.Group("g")).VolumeIds);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace CsiDriver.Rpc.Tests;
@@ -9,33 +8,7 @@ public partial class GrpcServerTests
     [Fact]
     public async Task Grpc_js_client_interoperates()
     {
-        var interop = Path.Combine(RepositoryRoot(), "tests", "interop");
-        Assert.True(Directory.Exists(Path.Combine(interop, "node_modules", "@grpc", "grpc-js")),
-            $"{interop}/node_modules is missing: run `make test-deps` (tests/scripts/install-deps.sh) first.");
-
-        var start = new ProcessStartInfo("node", [Path.Combine(interop, "echo-client.js"), $"unix://{_server.SocketPath}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = interop,
-        };
-        using var node = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = node.StandardError.ReadToEndAsync();
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
-        {
-            try
-            {
-                await node.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                node.Kill(entireProcessTree: true);
-                throw new TimeoutException($"grpc-js client did not finish in 60 s: {await stderr}");
-            }
-        }
-        var output = await stdout;
-        Assert.True(node.ExitCode == 0, $"grpc-js client exited {node.ExitCode}: {output} {await stderr}");
+        var output = await RunNodeClientAsync("echo-client.js", $"unix://{_server.SocketPath}");
 
         var results = JsonDocument.Parse(output).RootElement;
         Assert.Equal(0, results.GetProperty("mismatches").GetArrayLength());

@@ -72,9 +72,11 @@ public partial class GrpcServerTests
     }
 
     private static async Task<GrpcServer> StartTcpAsync(
-        TestCertificates certificates, X509Certificate2Collection? clientAuthorities, EchoService service)
+        TestCertificates certificates, X509Certificate2Collection? clientAuthorities, EchoService service,
+        Action<GrpcServerOptions>? configure = null)
     {
         var options = new GrpcServerOptions();
+        configure?.Invoke(options);
         options.Endpoints.Add(new ServerEndpoint.Tcp(new IPEndPoint(IPAddress.Loopback, 0), certificates.Server, clientAuthorities));
         var server = new GrpcServer(options, [EchoService.Bind(service)]);
         await server.StartAsync();

@@ -4,9 +4,7 @@
 // saw, and exits 1 if anything differs from what the test service is specified to answer.
 'use strict';
 
-const path = require('path');
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+const { grpc, echoClient } = require('./echo-proto');
 
 const address = process.argv[2];
 if (!address || !address.startsWith('unix:')) {
@@ -14,10 +12,7 @@ if (!address || !address.startsWith('unix:')) {
   process.exit(2);
 }
 
-const protoPath = path.join(__dirname, '..', 'CsiDriver.Rpc.Tests', 'Protos', 'echo.proto');
-const definition = protoLoader.loadSync(protoPath, { keepCase: false, longs: Number, defaults: true });
-const Echo = grpc.loadPackageDefinition(definition).formation.test.Echo;
-const client = new Echo(address, grpc.credentials.createInsecure());
+const client = echoClient(address);
 const deadline = () => new Date(Date.now() + 10000);
 
 const results = {};

@@ -17,14 +17,23 @@ internal sealed partial class GroupJournal
     /// segment created, its header not yet written, while the segments before it hold records
     /// that may already be acknowledged.) Only segments from the one holding the checkpoint
     /// onwards are read, so recovery time is bounded by the journal written since the
-    /// checkpoint. Appends then continue in a fresh segment.
+    /// checkpoint. Appends then continue in the newest segment when it can take them (see
+    /// <see cref="Continue"/>: recovery needs no free space), else in a new one.
     /// </summary>
+    /// <exception cref="InsufficientSpaceException">A new segment was needed and no space is left for it.</exception>
     public static GroupJournal Open(
         string directory, string name, long checkpointSequence, long segmentBytes, TimeProvider clock,
         ReplayRecord replay, out JournalRecoveryReport report)
     {
         var started = Stopwatch.GetTimestamp();
-        Directory.CreateDirectory(directory);
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (IOException e) when (Native.IsDiskFull(e))
+        {
+            throw new InsufficientSpaceException($"journal {name}: no space for its directory", e);
+        }
         var journal = new GroupJournal(directory, segmentBytes, clock);
         var files = Directory.EnumerateFiles(directory, "journal-*.seg")
             .Select(path => (Path: path, Ok: JournalFormat.TryParseSegmentNumber(Path.GetFileName(path), out var n), Number: n))
@@ -52,7 +61,7 @@ internal sealed partial class GroupJournal
                 File.Delete(file.Path);
                 continue;
             }
-            journal._segments.Add(new Segment(reader.Segment.Number, reader.Segment.StartSequence, file.Path)
+            journal._segments.Add(new Segment(reader.Segment.Number, reader.Segment.StartSequence, file.Path, reader.Segment.Version)
             {
                 Length = new FileInfo(file.Path).Length,
             });
@@ -107,9 +116,20 @@ internal sealed partial class GroupJournal
         // A cut inside the replayed segments is the earlier one; otherwise the header cut stands.
         cutReason ??= headerCut;
         journal._lastSequence = last;
-        var number = journal._segments.Count == 0 ? 1 : journal._segments[^1].Number + 1;
-        journal._active = journal.CreateSegment(number, last + 1, durable: true);
-        journal._segments.Add(journal._active);
+        journal._expectedSegmentBytes = Math.Min(FloorBytes, segmentBytes);
+        if (journal._segments.Count > 0
+            && journal._segments[^1] is { Version: JournalFormat.Version } tail
+            && tail.StartSequence <= last + 1)
+        {
+            journal.Continue(tail);
+            journal._active = tail;
+        }
+        else
+        {
+            var number = journal._segments.Count == 0 ? 1 : journal._segments[^1].Number + 1;
+            journal._active = journal.CreateSegment(number, last + 1, journal.SegmentSize(0), durable: true);
+            journal._segments.Add(journal._active);
+        }
         report = new JournalRecoveryReport(name, checkpointSequence, last, replayed, replayedBytes, cutReason, cutBytes, Stopwatch.GetElapsedTime(started));
         return journal;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Win32.SafeHandles;
 
 namespace CsiDriver.Engine.Journal;
@@ -5,7 +6,8 @@ namespace CsiDriver.Engine.Journal;
 /// <summary>
 /// One consistency group's journal: an append-only series of segment files in one directory.
 /// <see cref="Append"/> is called under the group's lock, which is what makes sequence order
-/// equal to file order; everything else may run beside it.
+/// equal to file order; everything else may run beside it. How big segments are and what they
+/// set aside on disk: see GroupJournal.Space.cs.
 /// On-disk invariant: segment N+1 starts at the sequence after the last record of segment N;
 /// a segment's header is written before any record goes into it. A flush syncs the segments
 /// rolled since the previous flush, oldest first, then the active one, then the directory, so
@@ -63,9 +65,9 @@ internal sealed partial class GroupJournal : IDisposable
         }
     }
 
-    /// <summary>Size past which the active segment is rolled. Retention releases whole segments,
-    /// so a small retention budget needs segments smaller than the default. Caller holds the
-    /// group's gate.</summary>
+    /// <summary>The largest a segment grows before the next one starts. Retention releases whole
+    /// segments, so a small retention budget needs segments smaller than the default. Caller
+    /// holds the group's gate.</summary>
     public long SegmentBytes
     {
         get => Volatile.Read(ref _segmentBytes);
@@ -75,24 +77,39 @@ internal sealed partial class GroupJournal : IDisposable
     public long NowMicros() => _clock.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
 
     /// <summary>Appends one record; returns its sequence. Caller holds the group's lock.</summary>
+    /// <exception cref="InsufficientSpaceException">No space for the record or for the segment it
+    /// needed to start; nothing was appended.</exception>
     public long Append(JournalRecordKind kind, uint volumeNumber, long offset, long length, ReadOnlyMemory<byte> payload, long timestampMicros)
     {
         var total = JournalFormat.RecordHeaderSize + payload.Length;
-        if (_active.Length + total > _segmentBytes && _active.Length > JournalFormat.SegmentHeaderSize)
+        if (!_active.Takes(total, SegmentBytes))
         {
             Roll();
         }
         var sequence = _lastSequence + 1;
-        _active.Indexed(sequence, _active.Length, _segments);
         new RecordHeader(kind, volumeNumber, sequence, offset, length, timestampMicros, payload.Length)
             .Write(_recordHeader, payload.Span);
         _vector[0] = _recordHeader;
         _vector[1] = payload;
-        RandomAccess.Write(_active.Handle!, _vector, _active.Length);
-        _vector[1] = default;
-        Volatile.Write(ref _active.Length, _active.Length + total);
+        try
+        {
+            // A write cut short leaves bytes past the published length; the next append overwrites them.
+            RandomAccess.Write(_active.Handle!, _vector, _active.Length);
+        }
+        catch (IOException e) when (Native.IsDiskFull(e))
+        {
+            throw new InsufficientSpaceException($"journal {Name}: no space for a record of {total} bytes", e);
+        }
+        finally
+        {
+            _vector[1] = default;
+        }
+        var at = _active.Length;
+        Volatile.Write(ref _active.Length, at + total);
         Volatile.Write(ref _appendedBytes, _appendedBytes + total);
         Volatile.Write(ref _lastSequence, sequence);
+        // An index point only once its record is published: a reader seeking to it must find it.
+        _active.Indexed(sequence, at, _segments);
         return sequence;
     }
 
@@ -166,6 +183,21 @@ internal sealed partial class GroupJournal : IDisposable
         return released.Sum(s => s.Length);
     }
 
+    /// <summary>The newest sequence <see cref="ReleaseThrough"/>(<paramref name="sequence"/>) would
+    /// release (whole segments only), or the sequence before the oldest held when it releases none.</summary>
+    public long ReleaseBoundary(long sequence)
+    {
+        lock (_segments)
+        {
+            var kept = 0;
+            while (kept + 1 < _segments.Count && _segments[kept + 1].StartSequence <= sequence + 1)
+            {
+                kept++;
+            }
+            return _segments[kept].StartSequence - 1;
+        }
+    }
+
     /// <summary>Sequence of the first record of the oldest segment that is not needed to keep
     /// <paramref name="budgetBytes"/>: releasing through the sequence before it brings the
     /// journal under budget (never past <paramref name="ceiling"/>).</summary>
@@ -189,37 +221,72 @@ internal sealed partial class GroupJournal : IDisposable
         }
     }
 
-    /// <summary>Starts the next segment. Nothing is synced here, under the gate: the full
-    /// segment and the new directory entry are synced by the next group commit.</summary>
+    /// <summary>Starts the next segment, sized by how fast the group filled this one. Nothing is
+    /// synced here, under the gate: the full segment and the new directory entry are synced by
+    /// the next group commit.</summary>
+    /// <exception cref="InsufficientSpaceException">No space to start it; the active segment stays.</exception>
     private void Roll()
     {
         var previous = _active;
-        var next = CreateSegment(previous.Number + 1, _lastSequence + 1, durable: false);
+        var size = NextSegmentBytes(previous);
+        var next = CreateSegment(previous.Number + 1, _lastSequence + 1, size, durable: false);
         lock (_segments)
         {
             _segments.Add(next);
             _rolledUnsynced.Add(previous.Handle!);
             _directoryUnsynced = true;
+            _expectedSegmentBytes = size;
             Volatile.Write(ref _active, next);
         }
     }
 
-    private Segment CreateSegment(long number, long startSequence, bool durable)
+    /// <summary>Creates a segment of <paramref name="size"/> bytes (at most: a record bigger than
+    /// a segment gets one of its own) and reserves its blocks as far as the space allows.</summary>
+    /// <exception cref="InsufficientSpaceException">Not even its header fits; no file is left behind.</exception>
+    private Segment CreateSegment(long number, long startSequence, long size, bool durable)
     {
         var path = Path.Combine(_directory, JournalFormat.SegmentFileName(number));
-        // Blocks are reserved up front (the file's length still grows only with appends): an
-        // append then writes into allocated space instead of allocating on every page.
-        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.None, _segmentBytes);
-        var header = new byte[JournalFormat.SegmentHeaderSize];
-        new SegmentHeader(number, startSequence, NowMicros()).Write(header);
-        RandomAccess.Write(handle, header, 0);
-        if (durable)
+        SafeFileHandle handle;
+        try
         {
-            Native.DataSync(handle);
-            Native.SyncDirectory(_directory);
+            handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         }
-        return new Segment(number, startSequence, path) { Handle = handle, Length = header.Length };
+        catch (IOException e) when (Native.IsDiskFull(e))
+        {
+            throw NoSpaceFor(number, e);
+        }
+        try
+        {
+            var header = new byte[JournalFormat.SegmentHeaderSize];
+            new SegmentHeader(number, startSequence, NowMicros()).Write(header);
+            RandomAccess.Write(handle, header, 0);
+            var reserved = Native.Reserve(handle, header.Length, size - header.Length);
+            if (durable)
+            {
+                Native.DataSync(handle);
+                Native.SyncDirectory(_directory);
+            }
+            return new Segment(number, startSequence, path, JournalFormat.Version)
+            {
+                Handle = handle,
+                Length = header.Length,
+                Limit = size,
+                Allocated = reserved ? size : header.Length,
+            };
+        }
+        catch (IOException e)
+        {
+            handle.Dispose();
+            File.Delete(path);
+            throw Native.IsDiskFull(e) ? NoSpaceFor(number, e) : e;
+        }
     }
+
+    private InsufficientSpaceException NoSpaceFor(long segment, IOException e) =>
+        new($"journal {Name}: no space to start segment {JournalFormat.SegmentFileName(segment)}", e);
+
+    /// <summary>The group's journal name: its directory's.</summary>
+    private string Name => Path.GetFileName(_directory);
 
     public void Dispose()
     {
@@ -238,7 +305,7 @@ internal sealed partial class GroupJournal : IDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
-    private sealed class Segment(long number, long startSequence, string path)
+    private sealed class Segment(long number, long startSequence, string path, ushort version)
     {
         /// <summary>Bytes of records between two points of <see cref="Index"/> at least.</summary>
         private const long IndexStride = 1 << 20;
@@ -251,9 +318,30 @@ internal sealed partial class GroupJournal : IDisposable
 
         public string Path { get; } = path;
 
+        /// <summary>The format it was written in: records are appended only to a current one.</summary>
+        public ushort Version { get; } = version;
+
+        /// <summary>Open for appending while it is the active segment.</summary>
         public SafeFileHandle? Handle { get; set; }
 
         public long Length;
+
+        /// <summary>While active: the size it was started for (see GroupJournal.Space.cs).</summary>
+        public long Limit { get; set; }
+
+        /// <summary>While active: bytes of the file known to be allocated (its header, its reservation).</summary>
+        public long Allocated { get; set; }
+
+        /// <summary>While active: when it became active and its length then, to measure the write rate.</summary>
+        public long Started { get; set; } = Stopwatch.GetTimestamp();
+
+        public long LengthAtStart { get; set; } = JournalFormat.SegmentHeaderSize;
+
+        /// <summary>Whether a record of <paramref name="total"/> bytes goes in, under a segment size of
+        /// at most <paramref name="largest"/>; an empty segment takes any record.</summary>
+        public bool Takes(int total, long largest) =>
+            Version == JournalFormat.Version
+            && (Length + total <= Math.Min(Limit, largest) || Length <= JournalFormat.SegmentHeaderSize);
 
         /// <summary>In memory only: where some records start (sequence, offset), ascending, about
         /// one per <see cref="IndexStride"/>, so a reader starting inside a segment scans at most

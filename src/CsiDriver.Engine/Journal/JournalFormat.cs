@@ -80,7 +80,8 @@ internal static class JournalFormat
     }
 }
 
-internal readonly record struct SegmentHeader(long Number, long StartSequence, long CreatedMicros)
+/// <param name="Version">The format version it was written in (a header is always written in the current one).</param>
+internal readonly record struct SegmentHeader(long Number, long StartSequence, long CreatedMicros, ushort Version = JournalFormat.Version)
 {
     public void Write(Span<byte> bytes)
     {
@@ -116,7 +117,8 @@ internal readonly record struct SegmentHeader(long Number, long StartSequence, l
         header = new SegmentHeader(
             BinaryPrimitives.ReadInt64LittleEndian(bytes[8..]),
             BinaryPrimitives.ReadInt64LittleEndian(bytes[16..]),
-            BinaryPrimitives.ReadInt64LittleEndian(bytes[24..]));
+            BinaryPrimitives.ReadInt64LittleEndian(bytes[24..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..]));
         error = "";
         return true;
     }

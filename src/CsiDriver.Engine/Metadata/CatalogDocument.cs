@@ -9,10 +9,19 @@ namespace CsiDriver.Engine.Metadata;
 /// payload; rewritten whole (atomically) on every structural change.
 /// On-disk invariant: every layer the catalog names has its data file; files of layers it does
 /// not name are leftovers of an operation that did not complete and are deleted on open.
+/// Frame version 2 added each snapshot's purpose. A document holding a snapshot that is not a
+/// user's declares minimum compatible version 2 (a version 1 reader would judge its owner by
+/// its name, which version 2 no longer promises); one without stays readable by version 1. A
+/// version 1 document has no purposes: they are inferred from the names version 1 gave.
 /// </summary>
 internal sealed class CatalogDocument
 {
     public const uint FileMagic = 0x54414346; // "FCAT"
+    public const ushort Version = 2;
+
+    /// <summary>The oldest reader that understands this document.</summary>
+    [JsonIgnore]
+    public ushort MinCompatibleVersion => Snapshots.Any(s => s.Purpose is not (null or SnapshotPurpose.User)) ? (ushort)2 : (ushort)1;
 
     public long NextLayerId { get; set; } = 1;
 
@@ -48,8 +57,24 @@ internal sealed record VolumeEntry(string Id, uint Number, string? Group, long S
 /// <param name="Parent">Parent layer id, 0 for none.</param>
 internal sealed record LayerEntry(long Id, long Parent, string Journal, long StartSequence, long SizeBytes);
 
+/// <param name="Purpose">Null in a version 1 document.</param>
 internal sealed record SnapshotEntry(
-    string Id, string VolumeId, long Layer, long SizeBytes, DateTimeOffset CreatedAt, long Sequence, string? Group);
+    string Id, string VolumeId, long Layer, long SizeBytes, DateTimeOffset CreatedAt, long Sequence, string? Group,
+    [property: JsonConverter(typeof(JsonStringEnumConverter<SnapshotPurpose>))] SnapshotPurpose? Purpose = null)
+{
+    /// <summary>The names version 1 gave the snapshots it kept for itself (see docs/formats.md).</summary>
+    private const string LegacyResyncSourcePrefix = "repl-sync-";
+    private const string LegacyReplicationPrefix = "repl-";
+
+    /// <summary>The purpose stored, or for a version 1 entry the one its name meant then.</summary>
+    public SnapshotPurpose PurposeOrLegacy() => Purpose ?? Id switch
+    {
+        _ when Id == ReplicaApplier.ProtectiveSnapshotId(VolumeId) => SnapshotPurpose.ResyncProtection,
+        _ when Id.StartsWith(LegacyResyncSourcePrefix, StringComparison.Ordinal) => SnapshotPurpose.ResyncSource,
+        _ when Id.StartsWith(LegacyReplicationPrefix, StringComparison.Ordinal) => SnapshotPurpose.ReplicationImage,
+        _ => SnapshotPurpose.User,
+    };
+}
 
 /// <summary>
 /// How far each group's journal is reflected in durable data files and chunk maps, where

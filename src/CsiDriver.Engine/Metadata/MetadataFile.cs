@@ -24,6 +24,7 @@ internal static class MetadataFile
         Write(path, magic, payload, Version, MinCompatibleVersion);
 
     /// <summary>Writes a file kind whose payload has its own version (see its document).</summary>
+    /// <exception cref="InsufficientSpaceException">The file system is full; the old content stands.</exception>
     public static void Write(string path, uint magic, ReadOnlySpan<byte> payload, ushort version, ushort minCompatibleVersion)
     {
         var bytes = new byte[HeaderSize + payload.Length];
@@ -35,10 +36,18 @@ internal static class MetadataFile
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), Crc32C.Compute(bytes.AsSpan(0, 12), payload));
 
         var temporary = path + ".tmp";
-        using (var handle = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write))
+        try
         {
-            RandomAccess.Write(handle, bytes, 0);
-            Native.DataSync(handle);
+            using (var handle = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write))
+            {
+                RandomAccess.Write(handle, bytes, 0);
+                Native.DataSync(handle);
+            }
+        }
+        catch (IOException e)
+        {
+            File.Delete(temporary); // the old content stands; a partial copy would only hold space
+            throw Native.IsDiskFull(e) ? new InsufficientSpaceException($"no space to write {path}", e) : e;
         }
         File.Move(temporary, path, overwrite: true);
         Native.SyncDirectory(Path.GetDirectoryName(path)!);

@@ -5,18 +5,13 @@ namespace CsiDriver.Engine.Nbd;
 /// <summary>The one place where failures of the engine become NBD error values.</summary>
 internal static class NbdErrors
 {
-    // errno values .NET puts in IOException.HResult on Linux for a full or over-quota file system.
-    private const int Enospc = 28;
-    private const int Efbig = 27;
-    private const int Edquot = 122;
-
     public static NbdError FromException(Exception exception) => exception switch
     {
         ReadOnlyVolumeException or UnauthorizedAccessException => NbdError.NotPermitted,
         InsufficientSpaceException => NbdError.NoSpace,
         OutOfRangeException or ArgumentException => NbdError.InvalidArgument,
         OperationCanceledException or ObjectDisposedException => NbdError.Shutdown,
-        IOException { HResult: Enospc or Efbig or Edquot } => NbdError.NoSpace,
+        _ when Native.IsDiskFull(exception) => NbdError.NoSpace,
         // A volume deleted under an open export, corrupt data, any other I/O failure: the client
         // can only report an I/O error.
         _ => NbdError.IoError,

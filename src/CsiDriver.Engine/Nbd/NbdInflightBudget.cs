@@ -35,6 +35,18 @@ internal sealed class NbdInflightBudget(int maxRequests, long maxBytes)
         }
     }
 
+    /// <summary>Whether no request is in flight now.</summary>
+    public bool IsEmpty
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _requests == 0;
+            }
+        }
+    }
+
     /// <summary>Blocks until every acquired request has been released.</summary>
     public void Drain()
     {

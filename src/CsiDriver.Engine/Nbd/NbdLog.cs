@@ -26,8 +26,8 @@ internal static partial class NbdLog
     [LoggerMessage(7, LogLevel.Debug, "NBD connection {Connection}: {Command} at {Offset}+{Length} failed with {Error}")]
     public static partial void RequestFailed(ILogger logger, long connection, NbdCommand command, ulong offset, uint length, NbdError error, Exception? exception);
 
-    [LoggerMessage(8, LogLevel.Warning, "NBD connection refused: {Count} connections already open")]
-    public static partial void TooManyConnections(ILogger logger, int count);
+    [LoggerMessage(8, LogLevel.Warning, "NBD connection on {Endpoint} refused: {Count} connections already open there")]
+    public static partial void TooManyConnections(ILogger logger, NbdEndpoint endpoint, int count);
 
     [LoggerMessage(9, LogLevel.Warning, "NBD accept on {Endpoint} failed")]
     public static partial void AcceptFailed(ILogger logger, NbdEndpoint endpoint, Exception exception);
@@ -37,4 +37,7 @@ internal static partial class NbdLog
 
     [LoggerMessage(11, LogLevel.Error, "NBD connection {Connection} failed")]
     public static partial void ConnectionFailed(ILogger logger, long connection, Exception exception);
+
+    [LoggerMessage(12, LogLevel.Information, "NBD connection {Connection} closed: idle for {IdleTimeout} with no request in flight")]
+    public static partial void IdleClosed(ILogger logger, long connection, TimeSpan idleTimeout);
 }

@@ -38,6 +38,9 @@ internal sealed class NbdReceiveBuffer(Socket socket, int capacity = 64 * 1024)
         }
     }
 
+    /// <summary>Whether bytes are buffered or arrive (or the peer closes) within <paramref name="timeout"/>.</summary>
+    public bool WaitReadable(TimeSpan timeout) => _end > _start || socket.Poll(timeout, SelectMode.SelectRead);
+
     private static int ReceivedOrThrow(int received) =>
         received > 0 ? received : throw new EndOfStreamException("the NBD connection closed mid-message");
 }

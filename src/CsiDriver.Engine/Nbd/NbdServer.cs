@@ -14,7 +14,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly NbdServerOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly List<(NbdEndpoint Endpoint, Socket Listener)> _listeners = [];
+    private readonly List<(NbdEndpoint Endpoint, Socket Listener, bool Reserved)> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<long, NbdConnection> _connections = new();
     private readonly NbdBlockingWorkers _blockingWorkers;
@@ -33,6 +33,7 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>The endpoints actually bound (a TCP port of 0 resolved to the one the system chose).</summary>
     public IReadOnlyList<NbdEndpoint> BoundEndpoints => _listeners
+        .Where(l => !l.Reserved)
         .Select(l => l.Endpoint.Tcp is null ? l.Endpoint : NbdEndpoint.Loopback((System.Net.IPEndPoint)l.Listener.LocalEndPoint!))
         .ToList();
 
@@ -44,10 +45,10 @@ public sealed class NbdServer : IAsyncDisposable
         }
         try
         {
-            foreach (var endpoint in _options.Endpoints)
+            foreach (var (endpoint, reserved) in _options.Endpoints.Select(e => (e, false)).Concat(_options.ReservedEndpoints.Select(e => (e, true))))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                _listeners.Add((endpoint, Listen(endpoint)));
+                _listeners.Add((endpoint, Listen(endpoint), reserved));
                 NbdLog.Listening(_logger, endpoint);
             }
         }
@@ -56,9 +57,9 @@ public sealed class NbdServer : IAsyncDisposable
             CloseListeners();
             throw;
         }
-        foreach (var (endpoint, listener) in _listeners)
+        foreach (var (endpoint, listener, reserved) in _listeners)
         {
-            _acceptLoops.Add(AcceptLoopAsync(endpoint, listener));
+            _acceptLoops.Add(AcceptLoopAsync(endpoint, listener, reserved));
         }
         return Task.CompletedTask;
     }
@@ -134,8 +135,9 @@ public sealed class NbdServer : IAsyncDisposable
         File.Delete(path);
     }
 
-    private async Task AcceptLoopAsync(NbdEndpoint endpoint, Socket listener)
+    private async Task AcceptLoopAsync(NbdEndpoint endpoint, Socket listener, bool reserved)
     {
+        var limit = reserved ? _options.MaxReservedConnections : _options.MaxConnections;
         while (!_stopping.IsCancellationRequested)
         {
             Socket client;
@@ -152,9 +154,10 @@ public sealed class NbdServer : IAsyncDisposable
                 NbdLog.AcceptFailed(_logger, endpoint, e);
                 continue;
             }
-            if (_connections.Count >= _options.MaxConnections)
+            var open = _connections.Values.Count(c => c.Reserved == reserved);
+            if (open >= limit)
             {
-                NbdLog.TooManyConnections(_logger, _connections.Count);
+                NbdLog.TooManyConnections(_logger, endpoint, open);
                 client.Dispose();
                 continue;
             }
@@ -163,7 +166,7 @@ public sealed class NbdServer : IAsyncDisposable
                 client.NoDelay = true;
             }
             var connection = new NbdConnection(
-                Interlocked.Increment(ref _nextConnectionId), client, _options, _blockingWorkers, _logger, c => _connections.TryRemove(c.Id, out _));
+                Interlocked.Increment(ref _nextConnectionId), client, reserved, _options, _blockingWorkers, _logger, c => _connections.TryRemove(c.Id, out _));
             _connections[connection.Id] = connection;
             connection.Start();
         }
@@ -171,7 +174,7 @@ public sealed class NbdServer : IAsyncDisposable
 
     private void CloseListeners()
     {
-        foreach (var (endpoint, listener) in _listeners)
+        foreach (var (endpoint, listener, _) in _listeners)
         {
             listener.Dispose();
             if (endpoint.UnixSocketPath is { } path)

@@ -29,7 +29,23 @@ public sealed class NbdServerOptions
     /// request larger than this still runs, alone.</summary>
     public long MaxBytesInFlight { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>Connections at once on <see cref="Endpoints"/>; one past it is closed at accept.</summary>
     public int MaxConnections { get; init; } = 256;
+
+    /// <summary>
+    /// Endpoints for this node's own attachments only (a socket no one else is given). Their
+    /// connections are counted apart, up to <see cref="MaxReservedConnections"/>, so clients of
+    /// <see cref="Endpoints"/> can never lock the node out, and they are never closed for
+    /// idleness: an attached volume whose pod does no I/O for hours must stay attached.
+    /// </summary>
+    public IReadOnlyList<NbdEndpoint> ReservedEndpoints { get; init; } = [];
+
+    public int MaxReservedConnections { get; init; } = 1024;
+
+    /// <summary>A connection on <see cref="Endpoints"/> that has entered transmission, has no
+    /// request in flight and sends none for this long is closed, so idle clients cannot hold
+    /// every place. <see cref="Timeout.InfiniteTimeSpan"/>: never.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Threads, shared by all connections, on which requests that may block in the device
     /// run (FLUSH, FUA, a device seen blocking); started on demand.</summary>
@@ -40,6 +56,10 @@ public sealed class NbdServerOptions
 
     internal void Validate()
     {
+        if (IdleTimeout <= TimeSpan.Zero && IdleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentException($"idle timeout {IdleTimeout} must be positive or infinite");
+        }
         if (Endpoints.Count == 0)
         {
             throw new ArgumentException("an NBD server needs at least one endpoint");
@@ -56,7 +76,7 @@ public sealed class NbdServerOptions
         {
             throw new ArgumentException($"maximum payload {MaxPayloadBytes} must be a multiple of {MinimumBlockSize} and at least {PreferredBlockSize}");
         }
-        if (MaxRequestsInFlight < 1 || MaxBytesInFlight < 1 || MaxConnections < 1 || MaxBlockingThreads < 1)
+        if (MaxRequestsInFlight < 1 || MaxBytesInFlight < 1 || MaxConnections < 1 || MaxReservedConnections < 1 || MaxBlockingThreads < 1)
         {
             throw new ArgumentException("in-flight and connection limits must be positive");
         }

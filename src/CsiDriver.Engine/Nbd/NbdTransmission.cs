@@ -19,6 +19,7 @@ internal sealed class NbdTransmission(
     NbdReceiveBuffer input,
     NbdReplyWriter replies,
     NbdServerOptions options,
+    TimeSpan idleTimeout,
     NbdBlockingWorkers blockingWorkers,
     ILogger logger,
     Action abortConnection)
@@ -60,6 +61,19 @@ internal sealed class NbdTransmission(
     /// <summary>Receives one request and starts it; false when the connection must end.</summary>
     private bool ReceiveOne()
     {
+        if (idleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            // Idle means nothing in flight and nothing sent for the whole timeout; a client
+            // waiting on a slow request is not idle.
+            while (!input.WaitReadable(idleTimeout))
+            {
+                if (_budget.IsEmpty)
+                {
+                    NbdLog.IdleClosed(logger, connectionId, idleTimeout);
+                    return false;
+                }
+            }
+        }
         input.ReadExactly(_header);
         if (!NbdRequestHeader.TryParse(_header, out var request))
         {
@@ -195,15 +209,17 @@ internal sealed class NbdTransmission(
     {
         var device = session.Device;
         var offset = (long)request.Offset;
-        var length = (int)request.Length;
+        // TRIM and WRITE_ZEROES may span up to 4 GiB - 1 bytes; READ and WRITE were held to the
+        // payload limit by validation, so only they narrow to int.
+        long length = request.Length;
         var fua = request.Flags.HasFlag(NbdCommandFlags.Fua);
         switch (request.Command)
         {
             case NbdCommand.Read:
-                var buffer = ArrayPool<byte>.Shared.Rent(NbdReplyWriter.ReadPrefix + length);
+                var buffer = ArrayPool<byte>.Shared.Rent(NbdReplyWriter.ReadPrefix + (int)length);
                 try
                 {
-                    await device.ReadAsync(offset, buffer.AsMemory(NbdReplyWriter.ReadPrefix, length));
+                    await device.ReadAsync(offset, buffer.AsMemory(NbdReplyWriter.ReadPrefix, (int)length));
                 }
                 catch
                 {
@@ -212,7 +228,7 @@ internal sealed class NbdTransmission(
                 }
                 return buffer;
             case NbdCommand.Write:
-                await device.WriteAsync(offset, payload.AsMemory(0, length), fua);
+                await device.WriteAsync(offset, payload.AsMemory(0, (int)length), fua);
                 return null;
             case NbdCommand.Flush:
                 await device.FlushAsync();

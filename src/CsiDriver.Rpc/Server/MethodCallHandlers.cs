@@ -19,6 +19,7 @@ internal sealed class UnaryServerCallHandler<TRequest, TResponse>(
     {
         var request = await call.ReadSingleRequestAsync(RequestParser<TRequest>.Instance).ConfigureAwait(false);
         call.Request = request;
+        Settings.CheckRequest?.Invoke(request);
         var response = await handler(request, call.Context).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"The handler of {Method} returned no response.");
         await call.WriteMessageAsync(response, default).ConfigureAwait(false);
@@ -35,6 +36,7 @@ internal sealed class ServerStreamingServerCallHandler<TRequest, TResponse>(
     {
         var request = await call.ReadSingleRequestAsync(RequestParser<TRequest>.Instance).ConfigureAwait(false);
         call.Request = request;
+        Settings.CheckRequest?.Invoke(request);
         await handler(request, new ResponseStream<TResponse>(call), call.Context).ConfigureAwait(false);
     }
 }

@@ -65,7 +65,7 @@ internal sealed class ServerCall : IDisposable
             deadline = _deadline.Deadline.UtcDateTime;
         }
         var (text, binary) = RequestMetadata.Parse(headers);
-        _context = new CallContext(Method, text, binary, deadline, _cancellation.Token, _http.Connection.ClientCertificate);
+        _context = new CallContext(Method, text, binary, deadline, _cancellation.Token, _http.Connection.ClientCertificate, _http.Connection.Id);
     }
 
     public async Task<T> ReadSingleRequestAsync<T>(MessageParser<T> parser)

@@ -48,13 +48,26 @@ public static class ServeCommand
         logFormat.AcceptOnlyFromAmong("text", "json");
         var capacityLimit = new Option<string?>("--capacity-limit")
         {
-            Description = "Most capacity to provision in all, e.g. 500Gi (default: the data directory's free space)",
+            Description = "Most capacity to provision in all, e.g. 500Gi (default: bounded by --overcommit-ratio only)",
         };
         capacityLimit.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<string?>() is { } text && !ByteSize.TryParse(text, out _))
             {
                 r.AddError($"--capacity-limit: '{text}' is not a size such as 500Gi, 10G or 1048576");
+            }
+        });
+        var overcommit = new Option<double>("--overcommit-ratio")
+        {
+            Description = "Volumes are thin: provision at most this many times the data file system's size, and its free space",
+            DefaultValueFactory = _ => DriverOptions.DefaultOvercommitRatio,
+        };
+        overcommit.Validators.Add(r =>
+        {
+            var ratio = r.GetValueOrDefault<double>();
+            if (!(ratio > 0) || double.IsInfinity(ratio))
+            {
+                r.AddError($"--overcommit-ratio: {ratio} must be a positive number such as 1 (no overcommit) or 10");
             }
         });
         var maxVolumes = new Option<long>("--max-volumes-per-node")
@@ -112,7 +125,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Serve the CSI (and csi-addons) services on unix sockets")
         {
-            endpoint, nodeId, dataDir, driverName, csiAddons, nbdEndpoint, sessionHolder, kubeletDir, logFormat, capacityLimit, maxVolumes,
+            endpoint, nodeId, dataDir, driverName, csiAddons, nbdEndpoint, sessionHolder, kubeletDir, logFormat, capacityLimit, overcommit, maxVolumes,
             siteLinkAddress, siteLinkCert, siteLinkKey, siteLinkCa, siteId,
             metricsAddress,
         };
@@ -139,6 +152,7 @@ public static class ServeCommand
                 CsiAddonsEndpoint = result.GetValue(csiAddons),
                 JsonLogs = result.GetValue(logFormat) == "json",
                 CapacityLimitBytes = result.GetValue(capacityLimit) is { } limit ? ByteSize.Parse(limit) : null,
+                OvercommitRatio = result.GetValue(overcommit),
                 MaxVolumesPerNode = result.GetValue(maxVolumes),
                 NbdEndpoint = result.GetValue(nbdEndpoint),
                 SessionHolderSocket = result.GetValue(sessionHolder) is { } holder ? Path.GetFullPath(holder) : null,

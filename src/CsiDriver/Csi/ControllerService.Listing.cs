@@ -26,20 +26,16 @@ public sealed partial class ControllerService
     }
 
     /// <summary>
-    /// What can still be provisioned: the data directory's free space, and with
-    /// --capacity-limit no more than the limit less what is provisioned. Capabilities or a
-    /// topology this node cannot serve have no capacity.
+    /// What can still be provisioned (<see cref="ProvisioningBudget"/>: the rule CreateVolume
+    /// and ControllerExpandVolume are held to), which is also the largest volume that can be
+    /// made. Capabilities or a topology this node cannot serve have no capacity.
     /// </summary>
     private Task<GetCapacityResponse> GetCapacity(GetCapacityRequest request, CallContext context)
     {
         VolumeParameters.RequireKnown(request.Parameters, VolumeParameters.Create, "parameters");
         var servable = request.VolumeCapabilities.All(c => VolumeCapabilities.Unsupported(c) is null)
             && (request.AccessibleTopology is null || IsThisNode(request.AccessibleTopology));
-        var available = servable ? driver.Engine.AvailableBytes : 0;
-        if (servable && driver.Options.CapacityLimitBytes is { } limit)
-        {
-            available = Math.Min(available, Math.Max(0, limit - driver.State.ListVolumes().Sum(v => v.CapacityBytes)));
-        }
+        var available = servable ? driver.Budget.Available() : 0;
         return Task.FromResult(new GetCapacityResponse
         {
             AvailableCapacity = available,

@@ -39,7 +39,8 @@ public sealed partial class ControllerService
     }
 
     /// <summary>Deleting a snapshot that is gone succeeds. A member of a group snapshot is
-    /// deleted with its group (DeleteVolumeGroupSnapshot), never alone.</summary>
+    /// deleted with its group (DeleteVolumeGroupSnapshot), never alone. Snapshots the engine or
+    /// replication keep for themselves are no CSI snapshots: to CSI they do not exist.</summary>
     private Task<DeleteSnapshotResponse> DeleteSnapshot(DeleteSnapshotRequest request, CallContext context)
     {
         RequestFields.Require(request.SnapshotId, "snapshot_id");
@@ -54,7 +55,10 @@ public sealed partial class ControllerService
             // Row first, engine second: see StateStore's invariant.
             driver.State.DeleteSnapshot(request.SnapshotId);
         }
-        driver.Engine.DeleteSnapshot(request.SnapshotId);
+        if (driver.Engine.FindSnapshot(request.SnapshotId) is { Purpose: Engine.SnapshotPurpose.User })
+        {
+            driver.Engine.DeleteSnapshot(request.SnapshotId);
+        }
         return Task.FromResult(new DeleteSnapshotResponse());
     }
 

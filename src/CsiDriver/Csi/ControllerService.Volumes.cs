@@ -37,7 +37,7 @@ public sealed partial class ControllerService
             }
             return Task.FromResult(new CreateVolumeResponse { Volume = ToCsi(existing) });
         }
-        RequireCapacityLeft(size);
+        using var reservation = driver.Budget.Reserve(size);
 
         var record = new VolumeRecord
         {
@@ -65,7 +65,7 @@ public sealed partial class ControllerService
                 driver.Engine.CreateVolume(record.Id, size, group);
                 break;
         }
-        driver.State.InsertVolume(record);
+        reservation.Commit(() => driver.State.InsertVolume(record));
         return Task.FromResult(new CreateVolumeResponse { Volume = ToCsi(record) });
     }
 
@@ -94,20 +94,6 @@ public sealed partial class ControllerService
 
     private bool IsThisNode(Topology topology) =>
         topology.Segments.TryGetValue(DriverOptions.TopologyNodeKey, out var node) && node == driver.Options.NodeId;
-
-    /// <summary>With --capacity-limit, the provisioned sizes together stay within it.</summary>
-    private void RequireCapacityLeft(long size)
-    {
-        if (driver.Options.CapacityLimitBytes is { } limit)
-        {
-            var provisioned = driver.State.ListVolumes().Sum(v => v.CapacityBytes);
-            if (provisioned + size > limit)
-            {
-                throw new RpcException(StatusCode.ResourceExhausted,
-                    $"{size} more bytes would exceed the capacity limit: {provisioned} of {limit} bytes are provisioned");
-            }
-        }
-    }
 
     /// <summary>Deleting a volume that is gone succeeds; one still attached, or in a csi-addons
     /// volume group, is refused.</summary>
@@ -154,9 +140,9 @@ public sealed partial class ControllerService
         }
         if (record.CapacityBytes < size)
         {
-            RequireCapacityLeft(size - record.CapacityBytes);
+            using var reservation = driver.Budget.Reserve(size - record.CapacityBytes);
             driver.Engine.ExpandVolume(record.Id, size);
-            driver.State.UpdateCapacity(record.Id, size);
+            reservation.Commit(() => driver.State.UpdateCapacity(record.Id, size));
             driver.ShowGrownVolume(record.Id);
         }
         return Task.FromResult(new ControllerExpandVolumeResponse

@@ -34,6 +34,7 @@ public sealed partial class Driver : IAsyncDisposable
             ? NbdEndpoint.Parse(endpoint)
             : NbdEndpoint.Default(options.DataDirectory);
         Paths = new NodePaths(options.KubeletDirectory);
+        Budget = new ProvisioningBudget(this);
         Attacher = new VolumeAttacher(Path.Combine(options.DataDirectory, "attach"),
             options.SessionHolderSocket is { } holder ? new SessionHolderClient(holder) : null,
             loggerFactory.CreateLogger<VolumeAttacher>());
@@ -52,6 +53,9 @@ public sealed partial class Driver : IAsyncDisposable
     public VolumeAttacher Attacher { get; }
 
     public OperationLocks Locks { get; } = new();
+
+    /// <summary>What may still be provisioned; creates and expands reserve from it.</summary>
+    public ProvisioningBudget Budget { get; }
 
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
@@ -76,7 +80,7 @@ public sealed partial class Driver : IAsyncDisposable
     {
         Directory.CreateDirectory(Options.DataDirectory);
         _dataLock = LockDataDirectory(Options.DataDirectory);
-        var engine = StorageEngine.Open(Path.Combine(Options.DataDirectory, "engine"));
+        var engine = StorageEngine.Open(Path.Combine(Options.DataDirectory, "engine"), new EngineOptions { LoggerFactory = _loggerFactory });
         _engine = engine;
         var state = StateStore.Open(Path.Combine(Options.DataDirectory, "state.db"));
         var known = state.VolumeIds();
@@ -86,8 +90,9 @@ public sealed partial class Driver : IAsyncDisposable
             engine.DeleteVolume(volume.Id);
         }
         var knownSnapshots = state.ListSnapshots().Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
-        // Replication keeps snapshots of its own (promotion, protection, resync): not leftovers.
-        foreach (var snapshot in engine.Snapshots.Where(s => !knownSnapshots.Contains(s.Id) && !ReplicationSnapshots.IsOwned(s.Id)))
+        // Only snapshots taken on request are the CSI rows' to account for; the engine and
+        // replication keep theirs by their own records (see SnapshotPurpose).
+        foreach (var snapshot in engine.Snapshots.Where(s => s.Purpose == SnapshotPurpose.User && !knownSnapshots.Contains(s.Id)))
         {
             LogLeftover(snapshot.Id);
             engine.DeleteSnapshot(snapshot.Id);

@@ -103,7 +103,7 @@ public static partial class DriverHost
 
     private static void LogCall(ILogger log, CallCompletion call)
     {
-        var request = call.Request is null ? "(stream)" : SecretRedactor.Render(call.Request);
+        var request = call.Request is null ? "(stream)" : RpcLog.Bounded(SecretRedactor.Render(call.Request))!;
         var ms = call.Duration.TotalMilliseconds;
         if (call.Status == StatusCode.OK)
         {
@@ -111,7 +111,7 @@ public static partial class DriverHost
         }
         else
         {
-            RpcLog.Failed(log, call.Method, call.Status.ToString(), ms, call.StatusMessage, request);
+            RpcLog.Failed(log, call.Method, call.Status.ToString(), ms, RpcLog.Bounded(call.StatusMessage), request);
         }
     }
 

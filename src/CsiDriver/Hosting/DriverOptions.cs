@@ -21,9 +21,15 @@ public sealed record DriverOptions
 
     public bool JsonLogs { get; init; }
 
-    /// <summary>Upper bound on the sum of provisioned capacities; null means the data
-    /// directory's free space is the only limit.</summary>
+    /// <summary>Upper bound on the sum of provisioned capacities; null: only the overcommit
+    /// ratio bounds it (see <see cref="Csi.ProvisioningBudget"/>).</summary>
     public long? CapacityLimitBytes { get; init; }
+
+    public const double DefaultOvercommitRatio = 10;
+
+    /// <summary>How many times the data file system's size (and its free space) volumes may be
+    /// provisioned, thin as they are (see <see cref="Csi.ProvisioningBudget"/>).</summary>
+    public double OvercommitRatio { get; init; } = DefaultOvercommitRatio;
 
     /// <summary>Where the engine's NBD server listens; the node attaches volumes through it.
     /// Null: <c>nbd.sock</c> in the data directory.</summary>

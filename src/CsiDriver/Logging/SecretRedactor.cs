@@ -64,6 +64,7 @@ public static class SecretRedactor
         }
     }
 
-    private static bool IsSecret(FieldDescriptor field) =>
+    /// <summary>Whether the field is marked <c>(csi.v1.csi_secret)</c>.</summary>
+    public static bool IsSecret(FieldDescriptor field) =>
         field.GetOptions()?.GetExtension(CsiExtensions.CsiSecret) == true;
 }

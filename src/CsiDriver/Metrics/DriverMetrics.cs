@@ -62,11 +62,11 @@ public static class DriverMetrics
     public static IEnumerable<MetricFamily> Journals(StorageEngine engine)
     {
         var journals = new List<JournalStatus>();
-        foreach (var name in engine.JournalNames)
+        foreach (var group in engine.Groups)
         {
             try
             {
-                journals.Add(engine.GetJournalStatus(name));
+                journals.Add(engine.GetJournalStatus(group));
             }
             catch (ArgumentException)
             {
@@ -86,6 +86,7 @@ public static class DriverMetrics
         return
         [
             Gauge("retained_bytes", "Bytes of records the journal holds (for recovery and for its consumers).", j => j.RetainedBytes),
+            Gauge("reserved_bytes", "Free space the journal has set aside to roll to its next segment (not reported as capacity).", j => j.ReservedBytes),
             Gauge("retention_budget_bytes", "Most bytes the journal may hold for its consumers before it releases records they still need.", j => j.RetentionBudgetBytes),
             Gauge("last_sequence", "Newest sequence the journal has assigned.", j => j.LastSequence),
             Gauge("durable_sequence", "Newest sequence that is durable on disk.", j => j.DurableSequence),

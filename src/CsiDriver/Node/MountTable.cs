@@ -23,6 +23,18 @@ public static class MountTable
 
     public static bool IsMountPoint(string path) => Find(path) is not null;
 
+    /// <summary>Every mount at <paramref name="path"/> or below it, bottom first (mountinfo
+    /// lists a mount after the one it is stacked on).</summary>
+    public static IReadOnlyList<MountEntry> At(string path)
+    {
+        var mountPoint = path.TrimEnd('/');
+        return Read().Where(m => m.MountPoint == mountPoint || m.MountPoint.StartsWith(mountPoint + "/", StringComparison.Ordinal)).ToList();
+    }
+
+    /// <summary>How a mount is named in a message: "tmpfs from none (mount 123) at /x".</summary>
+    public static string Describe(MountEntry mount) =>
+        $"{mount.FsType} from {mount.Source} (mount {mount.Id}) at {mount.MountPoint}";
+
     /// <summary>Fields: id parent major:minor root mount-point options [optional…] - fstype source super-options.</summary>
     public static MountEntry Parse(string line)
     {

@@ -60,6 +60,13 @@ public sealed class NodePaths
         return full;
     }
 
+    /// <summary>An absolute path in the form <see cref="Require"/> returns (no trailing separator, no
+    /// "." or ".." segments resolved away); any other path unchanged, so it matches no record.</summary>
+    public static string Normal(string path) =>
+        Path.IsPathRooted(path) && !path.Split('/').Any(segment => segment is "." or "..")
+            ? Path.TrimEndingDirectorySeparator(Path.GetFullPath(path))
+            : path;
+
     private static bool IsUnder(string path, string root) =>
         path.StartsWith(root + "/", StringComparison.Ordinal) || (root == "/" && path.StartsWith('/'));
 

@@ -64,39 +64,31 @@ public sealed partial class NodeService
         {
             return Task.FromResult(new NodeUnpublishVolumeResponse());
         }
-        if (MountTable.IsMountPoint(targetPath))
+        // Unmount only the mount the driver made: umount(2) takes the topmost one, so a mount
+        // someone stacked on ours (or put below the target) is refused, and nothing is unmounted.
+        var staged = driver.State.FindStaging(request.VolumeId);
+        var mounts = MountTable.At(targetPath);
+        if (mounts.FirstOrDefault(m => staged is null || !IsPublicationMount(m, targetPath, staged)) is { } foreign)
         {
-            Mounter.Unmount(targetPath);
+            throw new RpcException(StatusCode.FailedPrecondition,
+                $"volume '{request.VolumeId}' cannot be unpublished from {targetPath}: {MountTable.Describe(foreign)} was not mounted by the driver; unmount it first");
         }
-        if (Directory.Exists(targetPath))
+        foreach (var ours in mounts)
         {
-            Directory.Delete(targetPath);
+            Mounter.Unmount(ours.MountPoint);
         }
-        else
-        {
-            File.Delete(targetPath);
-        }
+        RemoveTarget(targetPath);
         driver.State.DeleteNodePublication(targetPath);
         return Task.FromResult(new NodeUnpublishVolumeResponse());
     }
 
     /// <summary>The staged file system (or device, for a block volume) bound at the publication's
-    /// target, which is created when missing.</summary>
+    /// target, which is made when missing.</summary>
     private static void Bind(NodePublicationRecord publication, StagingRecord staged)
     {
-        if (staged.AccessType == AccessType.Block)
-        {
-            if (!File.Exists(publication.TargetPath))
-            {
-                File.WriteAllBytes(publication.TargetPath, []);
-            }
-            Mounter.Bind(staged.Device, publication.TargetPath, publication.ReadOnly);
-        }
-        else
-        {
-            Directory.CreateDirectory(publication.TargetPath);
-            Mounter.Bind(staged.StagingPath, publication.TargetPath, publication.ReadOnly);
-        }
+        var block = staged.AccessType == AccessType.Block;
+        CreateTarget(publication.TargetPath, directory: !block);
+        Mounter.Bind(block ? staged.Device : staged.StagingPath, publication.TargetPath, publication.ReadOnly);
     }
 
     /// <summary>After a repair: the pod's target, still bound to the lost device, is detached
@@ -110,17 +102,73 @@ public sealed partial class NodeService
         Bind(publication, staged);
     }
 
-    /// <summary>Null when what is mounted at the publication's target is the driver's bind of
-    /// <paramref name="staged"/>'s device (or nothing); otherwise what is there instead.</summary>
+    /// <summary>Null when all that is mounted at the publication's target is the driver's bind of
+    /// <paramref name="staged"/>'s device (or nothing); otherwise what is there besides.</summary>
     private static string? ForeignMountOn(NodePublicationRecord publication, StagingRecord staged) =>
-        MountTable.Find(publication.TargetPath) is { } top && !ShowsDevice(top, staged)
-            ? $"{top.Source} ({top.FsType}) is mounted at {publication.TargetPath}"
+        MountTable.At(publication.TargetPath).FirstOrDefault(m => !IsPublicationMount(m, publication.TargetPath, staged)) is { } foreign
+            ? $"{MountTable.Describe(foreign)} is at {publication.TargetPath}, not mounted by the driver"
             : null;
 
-    /// <summary>Whether a mount shows the staged device: a bind of its file system (which
-    /// mountinfo lists with the device as source) or, for a block volume, of its device node.</summary>
-    private static bool ShowsDevice(MountEntry mount, StagingRecord staged) =>
-        staged.AccessType == AccessType.Block
-            ? mount.Root == "/" + Path.GetFileName(staged.Device)
-            : mount.Source == staged.Device;
+    /// <summary>The bind mount NodePublishVolume made at <paramref name="targetPath"/>: the staged
+    /// file system's root (mount volumes), or the staged device's node in devtmpfs (block volumes).</summary>
+    private static bool IsPublicationMount(MountEntry mount, string targetPath, StagingRecord staged) =>
+        mount.MountPoint == targetPath && (staged.AccessType == AccessType.Block
+            ? mount.FsType == "devtmpfs" && mount.Root == staged.Device["/dev".Length..]
+            : mount.Source == staged.Device && mount.Root == "/");
+
+    /// <summary>Makes the directory (mount volumes) or empty file (block volumes) to bind onto;
+    /// what is already there must be of that kind. Kubelet makes the parent directory.</summary>
+    private static void CreateTarget(string targetPath, bool directory)
+    {
+        var what = directory ? "a directory, for a mount volume" : "a file, for a block volume";
+        if (directory ? File.Exists(targetPath) : Directory.Exists(targetPath))
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"target_path {targetPath} exists and is not {what}");
+        }
+        if (!Directory.Exists(Path.GetDirectoryName(targetPath)))
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"the directory holding target_path {targetPath} does not exist; the CO creates it");
+        }
+        try
+        {
+            if (directory)
+            {
+                Directory.CreateDirectory(targetPath);
+            }
+            else if (!File.Exists(targetPath))
+            {
+                using var _ = new FileStream(targetPath, FileMode.CreateNew, FileAccess.Write);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"target_path {targetPath} could not be made as {what}: {NodeErrors.Reason(e)}");
+        }
+    }
+
+    /// <summary>Removes what <see cref="CreateTarget"/> made. Files someone left in the directory
+    /// are not deleted: the call is refused and says so.</summary>
+    private static void RemoveTarget(string targetPath)
+    {
+        try
+        {
+            if (Directory.Exists(targetPath))
+            {
+                if (Directory.EnumerateFileSystemEntries(targetPath).Any())
+                {
+                    throw new RpcException(StatusCode.FailedPrecondition,
+                        $"target_path {targetPath} is unmounted but still holds files the driver did not put there; they are left as they are");
+                }
+                Directory.Delete(targetPath);
+            }
+            else
+            {
+                File.Delete(targetPath);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"target_path {targetPath} could not be removed: {NodeErrors.Reason(e)}");
+        }
+    }
 }

@@ -137,9 +137,20 @@ public sealed partial class NodeService
             throw new RpcException(StatusCode.FailedPrecondition,
                 $"volume '{staged.VolumeId}' is still published at {string.Join(", ", publications.Select(p => p.TargetPath))}");
         }
+        // A mount someone else put on (or under) the staging path would keep ours mounted on a
+        // device we detach: refuse, and touch nothing.
+        if (MountTable.At(stagingPath).FirstOrDefault(m => !IsStagingMount(m, staged)) is { } foreign)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition,
+                $"volume '{staged.VolumeId}' cannot be unstaged: {MountTable.Describe(foreign)} was not mounted by the driver; unmount it first");
+        }
         await TearDownAsync(staged, lazy: Condition(staged).State == AttachmentState.Lost);
         return new NodeUnstageVolumeResponse();
     }
+
+    /// <summary>The file system the driver mounted at the staging path: the device's, at its root.</summary>
+    private static bool IsStagingMount(MountEntry mount, StagingRecord staged) =>
+        staged.AccessType == AccessType.Mount && mount.MountPoint == staged.StagingPath && mount.Source == staged.Device && mount.Root == "/";
 
     /// <summary>Undoes a staging; <paramref name="lazy"/> detaches a lost attachment's mount even
     /// while something still holds it.</summary>

@@ -15,8 +15,9 @@ public sealed partial class NodeService
     private Task<NodeGetVolumeStatsResponse> NodeGetVolumeStats(NodeGetVolumeStatsRequest request, CallContext context)
     {
         RequestFields.Require(request.VolumeId, "volume_id");
-        var volumePath = paths.Require(request.VolumePath, "volume_path");
+        RequestFields.Require(request.VolumePath, "volume_path");
         var volume = RequireVolume(request.VolumeId);
+        var volumePath = NodePaths.Normal(request.VolumePath);
         var staged = RequireStagedAt(volume.Id, volumePath);
 
         var condition = Condition(staged);
@@ -47,7 +48,7 @@ public sealed partial class NodeService
     /// <summary>Null when the mount at <paramref name="path"/> shows the staged device; otherwise
     /// what the pod (or the staging path) sees instead.</summary>
     private static string? StaleView(string path, StagingRecord staged) =>
-        MountTable.Find(path) is { } top && ShowsDevice(top, staged)
+        MountTable.Find(path) is { } top && (path == staged.StagingPath ? IsStagingMount(top, staged) : IsPublicationMount(top, path, staged))
             ? null
             : $"{path} does not show the attached device {staged.Device}; stage the volume again to bind it there";
 
@@ -61,7 +62,7 @@ public sealed partial class NodeService
     private async Task<NodeExpandVolumeResponse> NodeExpandVolume(NodeExpandVolumeRequest request, CallContext context)
     {
         RequestFields.Require(request.VolumeId, "volume_id");
-        var volumePath = paths.Require(request.VolumePath, "volume_path");
+        RequestFields.Require(request.VolumePath, "volume_path");
         using var _ = driver.Locks.Acquire("volume", request.VolumeId);
         var volume = RequireVolume(request.VolumeId);
         var required = request.CapacityRange?.RequiredBytes ?? 0;
@@ -70,7 +71,7 @@ public sealed partial class NodeService
             throw new RpcException(StatusCode.OutOfRange,
                 $"volume '{volume.Id}' is {volume.CapacityBytes} bytes; expand it in the controller before asking for {required}");
         }
-        var staged = RequireStagedAt(volume.Id, volumePath);
+        var staged = RequireStagedAt(volume.Id, NodePaths.Normal(request.VolumePath));
         if (Condition(staged) is { State: AttachmentState.Lost } lost)
         {
             throw new RpcException(StatusCode.FailedPrecondition, $"volume '{volume.Id}' cannot grow: {lost.Message}");
@@ -95,8 +96,13 @@ public sealed partial class NodeService
         return new NodeExpandVolumeResponse { CapacityBytes = volume.CapacityBytes };
     }
 
-    /// <summary>The volume's staging when <paramref name="path"/> is its staging path or one of
-    /// its published targets; NOT_FOUND otherwise.</summary>
+    /// <summary>
+    /// The volume's staging when <paramref name="path"/> is its staging path or one of its
+    /// published targets; NOT_FOUND otherwise. The path is only compared with the recorded ones,
+    /// which were checked when they were staged or published, so any other path — relative, or
+    /// outside the kubelet directory — is simply not where the volume is (the spec's NOT_FOUND
+    /// "does not exist on the specified volume_path"), and nothing is looked at on disk for it.
+    /// </summary>
     private StagingRecord RequireStagedAt(string volumeId, string path)
     {
         if (driver.State.FindStaging(volumeId) is { } staged

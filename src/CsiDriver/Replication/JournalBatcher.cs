@@ -12,7 +12,7 @@ namespace CsiDriver.Replication;
 /// One resumable reader of the journal serves consecutive batches, also across the moments
 /// the shipper has caught up with the writers, so tailing the journal reads each record once.
 /// </summary>
-public sealed class JournalBatcher(StorageEngine engine, string journal, IReadOnlySet<string> volumeIds) : IDisposable
+public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journal, IReadOnlySet<string> volumeIds) : IDisposable
 {
     private JournalReader? _reader;
     private JournalRecord? _held;

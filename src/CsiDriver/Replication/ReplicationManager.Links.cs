@@ -21,14 +21,14 @@ public sealed partial class ReplicationManager
         var links = record.Mode == ReplicationModeKind.Group
             ? [(Volumes: record.VolumeIds, Consumer, Group: record.GroupName)]
             : record.VolumeIds.Select(v => (Volumes: (IReadOnlyList<string>)[v], Consumer: PerVolumeConsumer(v), Group: (string?)null)).ToList();
-        foreach (var journal in record.VolumeIds.Select(v => _engine.GetVolume(v).JournalName).Distinct())
+        foreach (var journal in record.VolumeIds.Select(v => _engine.GetVolume(v).Group).Distinct())
         {
             _engine.SetJournalRetentionBudget(journal, record.JournalBudgetBytes);
         }
         foreach (var (volumes, consumer, group) in links)
         {
             var target = new ShipperTarget(
-                record.Id, record.Mode, group, _engine.GetVolume(volumes[0]).JournalName, consumer, volumes, peer, tls,
+                record.Id, record.Mode, group, _engine.GetVolume(volumes[0]).Group, consumer, volumes, peer, tls,
                 _options.SiteId, _options.SiteAddress, Describe, () => FailbackBaseOf(runtime), () => OnFailbackCompleted(runtime));
             var shipper = new JournalShipper(_engine, target, _options.Shipper, _loggerFactory.CreateLogger<JournalShipper>());
             runtime.Shippers.Add(shipper);
@@ -166,7 +166,7 @@ public sealed partial class ReplicationManager
                 runtime.Record = merged;
                 _catalog.Save(merged);
             }
-            var journal = _engine.GetVolume(open.Volumes[0].VolumeId).JournalName;
+            var journal = _engine.GetVolume(open.Volumes[0].VolumeId).Group;
             var divergence = record.SecondaryState == ReplicationState.AwaitingResync ? Divergence(journal, open) : null;
             if (!runtime.ReceiverStatus.TryGetValue(linkKey, out var status))
             {
@@ -224,7 +224,7 @@ public sealed partial class ReplicationManager
     /// released. When neither can tell (records released with no consumer holding the cut),
     /// everything must be shipped.
     /// </summary>
-    private ChunkSetBuilder Divergence(string journal, Open open)
+    private ChunkSetBuilder Divergence(ConsistencyGroup journal, Open open)
     {
         var divergence = new ChunkSetBuilder();
         var volumes = open.Volumes.Select(v => v.VolumeId).ToHashSet(StringComparer.Ordinal);
@@ -273,8 +273,8 @@ public sealed partial class ReplicationManager
             if (_engine.FindVolume(volumeId) is { } volume)
             {
                 // Its own shipping days are over: nothing needs its journal kept any more.
-                _engine.RemoveJournalConsumer(volume.JournalName, Consumer);
-                _engine.RemoveJournalConsumer(volume.JournalName, PerVolumeConsumer(volumeId));
+                _engine.RemoveJournalConsumer(volume.Group, Consumer);
+                _engine.RemoveJournalConsumer(volume.Group, PerVolumeConsumer(volumeId));
             }
         }
         DeleteSnapshots(record.ProtectionSnapshots.Values);

@@ -39,7 +39,7 @@ public sealed partial class ReplicationManager
         long commonCut = 0;
         try
         {
-            var journals = record.VolumeIds.Select(_engine.GetVolume).GroupBy(v => v.JournalName).ToList();
+            var journals = record.VolumeIds.Select(_engine.GetVolume).GroupBy(v => v.Group).ToList();
             foreach (var journal in journals)
             {
                 var position = _engine.GetReplicaPosition(journal.Key);
@@ -211,7 +211,7 @@ public sealed partial class ReplicationManager
     {
         var tag = Guid.NewGuid().ToString("N")[..12];
         var members = volumeIds.Select((v, i) => (VolumeId: v, SnapshotId: $"{ReplicationSnapshots.Prefix}{purpose}-{tag}-{i}")).ToList();
-        _engine.CreateGroupSnapshot(members);
+        _engine.CreateGroupSnapshot(members, SnapshotPurpose.ReplicationImage);
         return members.ToDictionary(m => m.VolumeId, m => m.SnapshotId, StringComparer.Ordinal);
     }
 

@@ -37,7 +37,7 @@ public sealed partial class ReplicationManager : IAsyncDisposable
             _replications[record.Id] = new ReplicationRuntime(record) { Tls = options.DefaultTls };
         }
         // A resync's source snapshot lives only as long as its session; one a crash left is garbage.
-        DeleteSnapshots(engine.Snapshots.Select(s => s.Id).Where(id => id.StartsWith(ResyncSnapshotPrefix, StringComparison.Ordinal)));
+        DeleteSnapshots(engine.Snapshots.Where(s => s.Purpose == SnapshotPurpose.ResyncSource).Select(s => s.Id));
     }
 
     internal const string ResyncSnapshotPrefix = ReplicationSnapshots.Prefix + "sync-";
@@ -131,8 +131,8 @@ public sealed partial class ReplicationManager : IAsyncDisposable
         {
             if (_engine.FindVolume(volumeId) is { } volume)
             {
-                _engine.RemoveJournalConsumer(volume.JournalName, Consumer);
-                _engine.RemoveJournalConsumer(volume.JournalName, PerVolumeConsumer(volumeId));
+                _engine.RemoveJournalConsumer(volume.Group, Consumer);
+                _engine.RemoveJournalConsumer(volume.Group, PerVolumeConsumer(volumeId));
             }
         }
         DeleteSnapshots(record.PromotionSnapshots.Values.Concat(record.ProtectionSnapshots.Values));
@@ -202,7 +202,7 @@ public sealed partial class ReplicationManager : IAsyncDisposable
             else
             {
                 var present = volumes.Select((v, i) => v ?? throw new VolumeNotFoundException(spec.VolumeIds[i])).ToList();
-                if (spec.Mode == ReplicationModeKind.Group && present.Select(v => v.JournalName).Distinct().Count() != 1)
+                if (spec.Mode == ReplicationModeKind.Group && present.Select(v => v.Group).Distinct().Count() != 1)
                 {
                     throw new ReplicationStateException(
                         $"volumes [{string.Join(", ", spec.VolumeIds)}] are not in one consistency group; put them in a volume group first (or use per-volume mode)");

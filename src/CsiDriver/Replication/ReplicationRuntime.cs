@@ -1,3 +1,5 @@
+using CsiDriver.Engine;
+
 namespace CsiDriver.Replication;
 
 /// <summary>
@@ -41,7 +43,7 @@ public sealed class ReceiverLease : IDisposable
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<ReceiverLease> _release;
 
-    internal ReceiverLease(string replicationId, string linkKey, string journal, IReadOnlySet<string> volumeIds, LinkStatus status, ChunkSetBuilder? divergence, Action<ReceiverLease> release)
+    internal ReceiverLease(string replicationId, string linkKey, ConsistencyGroup journal, IReadOnlySet<string> volumeIds, LinkStatus status, ChunkSetBuilder? divergence, Action<ReceiverLease> release)
     {
         ReplicationId = replicationId;
         LinkKey = linkKey;
@@ -56,8 +58,8 @@ public sealed class ReceiverLease : IDisposable
 
     public string LinkKey { get; }
 
-    /// <summary>The replicas' journal at this site.</summary>
-    public string Journal { get; }
+    /// <summary>The replicas' group at this site.</summary>
+    public ConsistencyGroup Journal { get; }
 
     public IReadOnlySet<string> VolumeIds { get; }
 

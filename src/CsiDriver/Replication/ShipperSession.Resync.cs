@@ -65,8 +65,8 @@ public sealed partial class ShipperSession
     {
         var tag = Guid.NewGuid().ToString("N")[..12];
         var members = target.VolumeIds.Select((volumeId, i) => (VolumeId: volumeId, SnapshotId: $"{ReplicationManager.ResyncSnapshotPrefix}{tag}-{i}")).ToList();
-        var snapshots = engine.CreateGroupSnapshot(members, out var cut);
-        var at = cut.Points.Single(p => p.Journal == target.Journal).Sequence;
+        var snapshots = engine.CreateGroupSnapshot(members, out var cut, SnapshotPurpose.ResyncSource);
+        var at = cut.Points.Single(p => p.Group == target.Journal).Sequence;
         var atMicros = (snapshots[0].CreatedAt - DateTimeOffset.UnixEpoch).Ticks / 10;
         var byVolume = members.ToDictionary(m => m.VolumeId, m => m.SnapshotId, StringComparer.Ordinal);
         try

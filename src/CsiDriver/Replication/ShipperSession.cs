@@ -144,7 +144,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
             }
             catch (Engine.OutOfRangeException e)
             {
-                throw new JournalOverrunException(target.Journal, e);
+                throw new JournalOverrunException(target.Journal.ToString(), e);
             }
             if (next is not { } batch)
             {
@@ -172,7 +172,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
     {
         if (engine.GetJournalStatus(target.Journal).Consumers.Any(c => c.Name == target.Consumer && c.Overrun))
         {
-            throw new JournalOverrunException(target.Journal, null);
+            throw new JournalOverrunException(target.Journal.ToString(), null);
         }
     }
 

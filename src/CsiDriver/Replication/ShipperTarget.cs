@@ -1,10 +1,11 @@
+using CsiDriver.Engine;
 using Formation.SiteLink.V1;
 
 namespace CsiDriver.Replication;
 
 /// <summary>What one shipper ships, and where (a replication, or one volume of it in per-volume mode).</summary>
 /// <param name="ReplicaGroupName">Consistency group the replicas get at the receiver (null: a group of one).</param>
-/// <param name="Journal">The main-site journal the volumes' writes are ordered in.</param>
+/// <param name="Journal">The main-site group whose journal orders the volumes' writes.</param>
 /// <param name="Consumer">The journal consumer holding records for this link.</param>
 /// <param name="SiteAddress">This site's own link address, told to the receiver so it can ask GetRole.</param>
 /// <param name="Describe">The volume's size and CSI name, access type and file system for the receiver's rows.</param>
@@ -15,7 +16,7 @@ public sealed record ShipperTarget(
     string ReplicationId,
     ReplicationModeKind Mode,
     string? ReplicaGroupName,
-    string Journal,
+    ConsistencyGroup Journal,
     string Consumer,
     IReadOnlyList<string> VolumeIds,
     SiteLinkAddress Peer,

@@ -16,6 +16,8 @@ public sealed record DriverSettings
 
     public string? CapacityLimit { get; init; }
 
+    public string? OvercommitRatio { get; init; }
+
     public int? MaxVolumesPerNode { get; init; }
 
     /// <summary>Serve the site link to a peer site; null: a standalone driver.</summary>
@@ -52,6 +54,10 @@ public sealed record DriverSettings
         if (CapacityLimit is not null)
         {
             arguments.AddRange(["--capacity-limit", CapacityLimit]);
+        }
+        if (OvercommitRatio is not null)
+        {
+            arguments.AddRange(["--overcommit-ratio", OvercommitRatio]);
         }
         if (MaxVolumesPerNode is { } max)
         {

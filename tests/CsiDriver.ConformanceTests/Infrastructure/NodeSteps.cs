@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Csi.V1;
 
 namespace CsiDriver.ConformanceTests.Infrastructure;
@@ -64,24 +63,7 @@ public static class NodeSteps
     /// <summary>Writes a mounted file system's dirty pages and journal to its device (`sync -f`,
     /// i.e. syncfs), as an application quiesces before a snapshot: a crash-consistent cut holds only
     /// what has reached the device.</summary>
-    public static async Task SyncFileSystemAsync(string mountPath)
-    {
-        var startInfo = new ProcessStartInfo("sync") { UseShellExecute = false, RedirectStandardError = true };
-        startInfo.ArgumentList.Add("-f");
-        startInfo.ArgumentList.Add(mountPath);
-        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("sync did not start");
-        using var cancellation = new CancellationTokenSource(SyncTimeout);
-        try
-        {
-            await process.WaitForExitAsync(cancellation.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill();
-            Assert.Fail($"`sync -f {mountPath}` still running after {SyncTimeout.TotalSeconds} s");
-        }
-        Assert.True(process.ExitCode == 0, $"`sync -f {mountPath}` exited with {process.ExitCode}: {await process.StandardError.ReadToEndAsync()}");
-    }
+    public static Task SyncFileSystemAsync(string mountPath) => HostCommand.RunAsync(SyncTimeout, "sync", "-f", mountPath);
 
     /// <summary>The device whose file system is mounted at <paramref name="path"/> (for a bind
     /// mount, its source's), from /proc/self/mountinfo.</summary>

@@ -229,6 +229,45 @@ public sealed class NbdServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Idle_clients_are_shed_and_never_lock_out_the_node_s_own_attachments()
+    {
+        var open = Path.Combine(_env.Directory, "open.sock");
+        var node = Path.Combine(_env.Directory, "node.sock");
+        var idle = TimeSpan.FromSeconds(1);
+        await using var server = new NbdServer(new NbdServerOptions
+        {
+            Endpoints = [NbdEndpoint.Unix(open)],
+            ReservedEndpoints = [NbdEndpoint.Unix(node)],
+            Exports = new VolumeExportCatalog(_env.Engine),
+            MaxConnections = 2,
+            IdleTimeout = idle,
+        });
+        await server.StartAsync();
+        Assert.Equal([NbdEndpoint.Unix(open)], server.BoundEndpoints);
+
+        // Two clients past negotiation fill the open places and a third is turned away...
+        await using var first = await RawNbdClient.OpenAsync(open, "small");
+        await using var second = await RawNbdClient.OpenAsync(open, "small");
+        await using (var third = await RawNbdClient.ConnectAsync(open))
+        {
+            Assert.True(await third.ServerClosedAsync());
+        }
+        // ...while the node's own attachment still gets in.
+        await using var attachment = await RawNbdClient.OpenAsync(node, "small");
+        Assert.Equal(NbdError.None, (await attachment.ReadAsync(0, 4096)).Error);
+
+        // Idle past the limit, the open clients are closed; the attachment, idle as long and
+        // then three limits more, is not.
+        Assert.True(await first.ServerClosedAsync());
+        Assert.True(await second.ServerClosedAsync());
+        await Task.Delay(3 * idle);
+        Assert.Equal(NbdError.None, (await attachment.ReadAsync(0, 4096)).Error);
+        await WaitForAsync(() => server.ConnectionCount == 1, "the idle connections to be forgotten");
+        await using var next = await RawNbdClient.OpenAsync(open, "small");
+        Assert.Equal(NbdError.None, (await next.ReadAsync(0, 4096)).Error);
+    }
+
+    [Fact]
     public async Task Kernel_path_ext4_on_nbdfuse_and_a_loop_device_survives_a_remount()
     {
         Assert.True(File.Exists("/dev/fuse"), "/dev/fuse is missing: the kernel path needs FUSE");

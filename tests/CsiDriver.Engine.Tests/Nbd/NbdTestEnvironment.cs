@@ -26,12 +26,17 @@ internal sealed class NbdTestEnvironment : IAsyncDisposable
 
     /// <param name="volumes">Volume ids and capacities to create.</param>
     /// <param name="readOnly">Volume ids published read-only.</param>
+    /// <param name="under">Where to make the directory (a file system of the test's own); the temp directory by default.</param>
     public static async Task<NbdTestEnvironment> StartAsync(
         IEnumerable<(string Id, long Capacity)> volumes,
-        IReadOnlySet<string>? readOnly = null)
+        IReadOnlySet<string>? readOnly = null,
+        EngineOptions? engineOptions = null,
+        string? under = null)
     {
-        var directory = System.IO.Directory.CreateTempSubdirectory("nbd-test-").FullName;
-        var engine = StorageEngine.Open(Path.Combine(directory, "data"));
+        var directory = under is null
+            ? System.IO.Directory.CreateTempSubdirectory("nbd-test-").FullName
+            : System.IO.Directory.CreateDirectory(Path.Combine(under, "nbd-test-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+        var engine = StorageEngine.Open(Path.Combine(directory, "data"), engineOptions);
         foreach (var (id, capacity) in volumes)
         {
             engine.CreateVolume(id, capacity);

@@ -41,6 +41,33 @@ public sealed class NbdTransmissionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Trim_and_write_zeroes_of_2_GiB_and_more_are_carried_out()
+    {
+        // Lengths past int.MaxValue are legal (the field is 32 bits unsigned); a 5 GiB volume, thin.
+        const long big = 5L << 30;
+        await using var env = await NbdTestEnvironment.StartAsync([("big", big)]);
+        await using var client = await RawNbdClient.OpenAsync(env.SocketPath, "big");
+        var data = NbdTestEnvironment.RandomBytes(4096, seed: 9);
+        foreach (var offset in new[] { 0UL, 1UL << 30, 3UL << 30, (ulong)big - 4096 })
+        {
+            Assert.Equal(NbdError.None, await client.WriteAsync(offset, data));
+        }
+
+        client.SendRequest(NbdCommand.Trim, 0, 0x80000000);
+        Assert.Equal(NbdError.None, (await client.ReadSimpleReplyAsync()).Error);
+        Assert.All(await env.ReadVolumeAsync("big", 0, 4096), b => Assert.Equal(0, b));
+        Assert.All(await env.ReadVolumeAsync("big", 1L << 30, 4096), b => Assert.Equal(0, b));
+        Assert.Equal(data, await env.ReadVolumeAsync("big", 3L << 30, 4096));
+
+        client.SendRequest(NbdCommand.WriteZeroes, 1UL << 30, 0xFFFFFFFF, flags: NbdCommandFlags.Fua);
+        Assert.Equal(NbdError.None, (await client.ReadSimpleReplyAsync()).Error);
+        Assert.All(await env.ReadVolumeAsync("big", 3L << 30, 4096), b => Assert.Equal(0, b));
+        // The last byte of the volume lies past 1 GiB + 0xFFFFFFFF and keeps its data.
+        Assert.Equal(data[^1], (await env.ReadVolumeAsync("big", big - 1, 1))[0]);
+        Assert.All((await env.ReadVolumeAsync("big", big - 4096, 4095)), b => Assert.Equal(0, b));
+    }
+
+    [Fact]
     public async Task Pipelined_requests_are_all_answered_with_their_own_handles()
     {
         await using var client = await RawNbdClient.OpenAsync(_env.SocketPath, "vol");

@@ -26,21 +26,21 @@ public sealed class DirtyChunkTests : IDisposable
             var volume = i % 2 == 0 ? "a" : "b";
             var chunk = firstChunk + i % 64;
             Bytes.Write(engine.GetVolume(volume), chunk * Chunk + 4096, Bytes.Pattern(4096, i));
-            _written.Add((engine.GetJournalStatus("g").LastSequence, volume, chunk));
+            _written.Add((engine.GetJournalStatus(engine.Group("g")).LastSequence, volume, chunk));
         }
     }
 
     /// <summary>Chunks of the records written after <paramref name="position"/> that the journal no longer holds.</summary>
     private Dictionary<string, SortedSet<long>> Released(StorageEngine engine, long position)
     {
-        var first = engine.GetJournalStatus("g").FirstSequence;
+        var first = engine.GetJournalStatus(engine.Group("g")).FirstSequence;
         return _written.Where(w => w.Sequence > position && w.Sequence < first)
             .GroupBy(w => w.Volume)
             .ToDictionary(g => g.Key, g => new SortedSet<long>(g.Select(w => w.Chunk)));
     }
 
     private static Dictionary<string, SortedSet<long>> Dirty(StorageEngine engine) =>
-        engine.GetDirtyChunks("g", "replication").ToDictionary(
+        engine.GetDirtyChunks(engine.Group("g"), "replication").ToDictionary(
             v => v.Key,
             v => new SortedSet<long>(v.Value.SelectMany(r => Enumerable.Range(0, (int)(r.Length / Chunk)).Select(i => r.Offset / Chunk + i))));
 
@@ -53,11 +53,11 @@ public sealed class DirtyChunkTests : IDisposable
         {
             engine.CreateVolume("a", VolumeSize, "g");
             engine.CreateVolume("b", VolumeSize, "g");
-            position = engine.RegisterJournalConsumer("g", "replication").Position;
-            Assert.Empty(engine.GetDirtyChunks("g", "replication"));
+            position = engine.RegisterJournalConsumer(engine.Group("g"), "replication").Position;
+            Assert.Empty(engine.GetDirtyChunks(engine.Group("g"), "replication"));
             WriteRecords(engine, 200, firstChunk: 0);
             engine.Checkpoint();
-            Assert.True(Assert.Single(engine.GetJournalStatus("g").Consumers).Overrun);
+            Assert.True(Assert.Single(engine.GetJournalStatus(engine.Group("g")).Consumers).Overrun);
             expected = Released(engine, position);
             Assert.NotEmpty(expected);
             Assert.Equal(expected, Dirty(engine));
@@ -66,7 +66,7 @@ public sealed class DirtyChunkTests : IDisposable
         }
         using (var engine = Open())
         {
-            Assert.True(Assert.Single(engine.GetJournalStatus("g").Consumers).Overrun);
+            Assert.True(Assert.Single(engine.GetJournalStatus(engine.Group("g")).Consumers).Overrun);
             Assert.Equal(expected, Dirty(engine));
             // Released while already overrun: tracked too.
             WriteRecords(engine, 200, firstChunk: 128);
@@ -78,19 +78,19 @@ public sealed class DirtyChunkTests : IDisposable
         using (var engine = Open())
         {
             Assert.Equal(expected, Dirty(engine));
-            Assert.Throws<OutOfRangeException>(() => engine.ResetJournalConsumer("g", "replication", position));
-            var cut = engine.GetJournalStatus("g").LastSequence;
-            engine.ResetJournalConsumer("g", "replication", cut);
-            Assert.Empty(engine.GetDirtyChunks("g", "replication"));
-            var consumer = Assert.Single(engine.GetJournalStatus("g").Consumers);
+            Assert.Throws<OutOfRangeException>(() => engine.ResetJournalConsumer(engine.Group("g"), "replication", position));
+            var cut = engine.GetJournalStatus(engine.Group("g")).LastSequence;
+            engine.ResetJournalConsumer(engine.Group("g"), "replication", cut);
+            Assert.Empty(engine.GetDirtyChunks(engine.Group("g"), "replication"));
+            var consumer = Assert.Single(engine.GetJournalStatus(engine.Group("g")).Consumers);
             Assert.Equal((cut, false), (consumer.Position, consumer.Overrun));
             engine.CloseWithoutCheckpoint();
         }
         using (var engine = Open())
         {
-            Assert.Empty(engine.GetDirtyChunks("g", "replication"));
-            Assert.False(Assert.Single(engine.GetJournalStatus("g").Consumers).Overrun);
-            Assert.True(engine.RemoveJournalConsumer("g", "replication"));
+            Assert.Empty(engine.GetDirtyChunks(engine.Group("g"), "replication"));
+            Assert.False(Assert.Single(engine.GetJournalStatus(engine.Group("g")).Consumers).Overrun);
+            Assert.True(engine.RemoveJournalConsumer(engine.Group("g"), "replication"));
         }
     }
 
@@ -100,14 +100,14 @@ public sealed class DirtyChunkTests : IDisposable
         using var engine = Open();
         engine.CreateVolume("a", VolumeSize, "g");
         engine.CreateVolume("b", VolumeSize, "g");
-        engine.RegisterJournalConsumer("g", "replication");
+        engine.RegisterJournalConsumer(engine.Group("g"), "replication");
         for (var round = 0; round < 4; round++)
         {
             WriteRecords(engine, 50, firstChunk: round * 32);
-            engine.AdvanceJournalConsumer("g", "replication", engine.GetJournalStatus("g").LastSequence);
+            engine.AdvanceJournalConsumer(engine.Group("g"), "replication", engine.GetJournalStatus(engine.Group("g")).LastSequence);
             engine.Checkpoint();
         }
-        Assert.False(Assert.Single(engine.GetJournalStatus("g").Consumers).Overrun);
-        Assert.Empty(engine.GetDirtyChunks("g", "replication"));
+        Assert.False(Assert.Single(engine.GetJournalStatus(engine.Group("g")).Consumers).Overrun);
+        Assert.Empty(engine.GetDirtyChunks(engine.Group("g"), "replication"));
     }
 }

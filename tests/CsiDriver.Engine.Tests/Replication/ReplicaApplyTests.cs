@@ -22,7 +22,7 @@ public sealed class ReplicaApplyTests : IDisposable
     }
 
     private static ReplicaPosition Apply(StorageEngine engine, ReplicaBatch batch) =>
-        engine.ApplyReplicaBatchAsync("orders", batch).AsTask().GetAwaiter().GetResult();
+        engine.ApplyReplicaBatchAsync(engine.Group("orders"), batch).AsTask().GetAwaiter().GetResult();
 
     [Fact]
     public void AppliedBatchesEqualTheModelAndSurviveReopenAndCrash()
@@ -31,7 +31,7 @@ public sealed class ReplicaApplyTests : IDisposable
         using (var engine = Open())
         {
             CreateReplicas(engine);
-            Assert.Equal(ReplicaPosition.None, engine.GetReplicaPosition("orders"));
+            Assert.Equal(ReplicaPosition.None, engine.GetReplicaPosition(engine.Group("orders")));
             for (var i = 0; i < 12; i++)
             {
                 var batch = model.NextBatch();
@@ -39,11 +39,11 @@ public sealed class ReplicaApplyTests : IDisposable
                 Assert.Equal(new ReplicaPosition(batch.LastSequence, batch.SourceTimestampMicros, false), position);
             }
             ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
-            Assert.Equal(engine.GetJournalStatus("orders").LastSequence, engine.GetJournalStatus("orders").DurableSequence);
+            Assert.Equal(engine.GetJournalStatus(engine.Group("orders")).LastSequence, engine.GetJournalStatus(engine.Group("orders")).DurableSequence);
         }
         using (var engine = Open())
         {
-            Assert.Equal(model.Sequence, engine.GetReplicaPosition("orders").SourceSequence);
+            Assert.Equal(model.Sequence, engine.GetReplicaPosition(engine.Group("orders")).SourceSequence);
             ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
             for (var i = 0; i < 4; i++)
             {
@@ -54,7 +54,7 @@ public sealed class ReplicaApplyTests : IDisposable
         using (var engine = Open())
         {
             Assert.Equal(4, engine.Recovery.Single(r => r.Journal == "orders").ReplayedRecords);
-            Assert.Equal(model.Sequence, engine.GetReplicaPosition("orders").SourceSequence);
+            Assert.Equal(model.Sequence, engine.GetReplicaPosition(engine.Group("orders")).SourceSequence);
             ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
         }
     }
@@ -81,7 +81,7 @@ public sealed class ReplicaApplyTests : IDisposable
         var second = model.NextBatch();
         Apply(engine, first);
         Apply(engine, second);
-        var journalBefore = engine.GetJournalStatus("orders").LastSequence;
+        var journalBefore = engine.GetJournalStatus(engine.Group("orders")).LastSequence;
 
         Assert.Equal(second.LastSequence, Apply(engine, first).SourceSequence);
         Assert.Equal(second.LastSequence, Apply(engine, second).SourceSequence);
@@ -92,8 +92,8 @@ public sealed class ReplicaApplyTests : IDisposable
         var overlapping = third with { AfterSequence = second.LastSequence - 1 };
         Assert.Throws<ReplicaSequenceException>(() => Apply(engine, overlapping));
 
-        Assert.Equal(journalBefore, engine.GetJournalStatus("orders").LastSequence);
-        Assert.Equal(second.LastSequence, engine.GetReplicaPosition("orders").SourceSequence);
+        Assert.Equal(journalBefore, engine.GetJournalStatus(engine.Group("orders")).LastSequence);
+        Assert.Equal(second.LastSequence, engine.GetReplicaPosition(engine.Group("orders")).SourceSequence);
         Assert.Equal(second.LastSequence, model.BoundaryOf(ReplicaModel.Read(engine, Ids)));
         Apply(engine, third);
         Apply(engine, skipping);
@@ -115,7 +115,7 @@ public sealed class ReplicaApplyTests : IDisposable
         var big = new byte[JournalFormat.MaxPayload / 2];
         engine.ExpandVolume("sales", 2L * JournalFormat.MaxPayload);
         Assert.Throws<ArgumentException>(() => Apply(engine, new ReplicaBatch(0, 2, 1, [ReplicaUpdate.Write("sales", 0, big), ReplicaUpdate.Write("sales", big.Length, big)])));
-        Assert.Equal(ReplicaPosition.None, engine.GetReplicaPosition("orders"));
+        Assert.Equal(ReplicaPosition.None, engine.GetReplicaPosition(engine.Group("orders")));
         Assert.Equal(new byte[4096], Bytes.Read(engine.GetVolume("sales"), 0, 4096));
     }
 
@@ -130,7 +130,7 @@ public sealed class ReplicaApplyTests : IDisposable
         {
             foreach (var batch in batches)
             {
-                await engine.ApplyReplicaBatchAsync("orders", batch);
+                await engine.ApplyReplicaBatchAsync(engine.Group("orders"), batch);
             }
         });
         var seen = new HashSet<long>();
@@ -165,7 +165,7 @@ public sealed class ReplicaApplyTests : IDisposable
             var next = model.NextBatch(updates: 30);
             var payload = new byte[ReplicaBatchRecord.SizeOf(next.Updates)];
             ReplicaBatchRecord.Write(payload, next, next.Updates.Select(u => engine.GetVolume(u.VolumeId).Number).ToArray());
-            var header = new RecordHeader(JournalRecordKind.ReplicaBatch, 0, engine.GetJournalStatus("orders").LastSequence + 1, 0, 0, 0, payload.Length);
+            var header = new RecordHeader(JournalRecordKind.ReplicaBatch, 0, engine.GetJournalStatus(engine.Group("orders")).LastSequence + 1, 0, 0, 0, payload.Length);
             var record = new byte[header.TotalLength];
             header.Write(record, payload);
             payload.CopyTo(record, JournalFormat.RecordHeaderSize);
@@ -180,7 +180,7 @@ public sealed class ReplicaApplyTests : IDisposable
         using (var engine = Open())
         {
             Assert.NotNull(engine.Recovery.Single(r => r.Journal == "orders").CutReason);
-            Assert.Equal(before, engine.GetReplicaPosition("orders").SourceSequence);
+            Assert.Equal(before, engine.GetReplicaPosition(engine.Group("orders")).SourceSequence);
             Assert.Equal(before, model.BoundaryOf(ReplicaModel.Read(engine, Ids)));
         }
     }
@@ -197,14 +197,14 @@ public sealed class ReplicaApplyTests : IDisposable
                 Apply(engine, model.NextBatch());
             }
             engine.Checkpoint();
-            Assert.True(engine.GetJournalStatus("orders").FirstSequence > 1);
+            Assert.True(engine.GetJournalStatus(engine.Group("orders")).FirstSequence > 1);
         }
         var checkpoint = File.ReadAllBytes(Path.Combine(_directory.Path, "checkpoint"));
         Assert.Equal(2, BitConverter.ToUInt16(checkpoint, 6));
         using (var engine = Open())
         {
             Assert.Equal(0, engine.Recovery.Single(r => r.Journal == "orders").ReplayedRecords);
-            Assert.Equal(new ReplicaPosition(model.Sequence, 1_700_000_000_000_000 + model.Sequence, false), engine.GetReplicaPosition("orders"));
+            Assert.Equal(new ReplicaPosition(model.Sequence, 1_700_000_000_000_000 + model.Sequence, false), engine.GetReplicaPosition(engine.Group("orders")));
             ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
         }
     }
@@ -217,7 +217,7 @@ public sealed class ReplicaApplyTests : IDisposable
         using (var engine = Open())
         {
             CreateReplicas(engine);
-            var waiter = engine.WaitForReplicaPositionAsync("orders", p => p.SourceSequence >= 2).AsTask();
+            var waiter = engine.WaitForReplicaPositionAsync(engine.Group("orders"), p => p.SourceSequence >= 2).AsTask();
             Assert.False(waiter.IsCompleted);
             Apply(engine, new ReplicaBatch(0, 2, 5, [
                 new ReplicaUpdate("stock", JournalRecordKind.Resize, 0, grown, default),
@@ -247,14 +247,14 @@ public sealed class ReplicaApplyTests : IDisposable
         for (var round = 0; round < 3; round++)
         {
             var engine = Open();
-            var position = engine.GetReplicaPosition("orders").SourceSequence;
+            var position = engine.GetReplicaPosition(engine.Group("orders")).SourceSequence;
             Assert.True(position >= acknowledged, $"round {round}: recovered {position}, acknowledged {acknowledged}");
             Assert.Equal(position, model.BoundaryOf(ReplicaModel.Read(engine, Ids)));
             var applier = Task.Run(async () =>
             {
                 foreach (var batch in batches.Where(b => b.AfterSequence >= position))
                 {
-                    acknowledged = (await engine.ApplyReplicaBatchAsync("orders", batch)).SourceSequence;
+                    acknowledged = (await engine.ApplyReplicaBatchAsync(engine.Group("orders"), batch)).SourceSequence;
                 }
             });
             await Task.Delay(20 + random.Next(80));
@@ -264,7 +264,7 @@ public sealed class ReplicaApplyTests : IDisposable
             Assert.False(failure is EngineException, failure?.ToString());
         }
         using var recovered = Open();
-        Assert.True(recovered.GetReplicaPosition("orders").SourceSequence >= acknowledged);
-        Assert.Equal(recovered.GetReplicaPosition("orders").SourceSequence, model.BoundaryOf(ReplicaModel.Read(recovered, Ids)));
+        Assert.True(recovered.GetReplicaPosition(recovered.Group("orders")).SourceSequence >= acknowledged);
+        Assert.Equal(recovered.GetReplicaPosition(recovered.Group("orders")).SourceSequence, model.BoundaryOf(ReplicaModel.Read(recovered, Ids)));
     }
 }

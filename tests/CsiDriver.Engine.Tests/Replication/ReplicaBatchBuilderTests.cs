@@ -20,22 +20,22 @@ public sealed class ReplicaBatchBuilderTests : IDisposable
             {
                 engine.CreateReplicaVolume(id, ReplicaModel.Size, "orders");
             }
-            var before = engine.GetJournalStatus("orders").LastSequence;
+            var before = engine.GetJournalStatus(engine.Group("orders")).LastSequence;
             var joined = new ReplicaBatchBuilder();
             for (var i = 0; i < 5; i++)
             {
                 Assert.True(joined.TryAdd(model.NextBatch()));
             }
-            await engine.ApplyReplicaBatchAsync("orders", joined.Build());
+            await engine.ApplyReplicaBatchAsync(engine.Group("orders"), joined.Build());
 
-            Assert.Equal(before + 1, engine.GetJournalStatus("orders").LastSequence);
-            Assert.Equal(model.Sequence, engine.GetReplicaPosition("orders").SourceSequence);
+            Assert.Equal(before + 1, engine.GetJournalStatus(engine.Group("orders")).LastSequence);
+            Assert.Equal(model.Sequence, engine.GetReplicaPosition(engine.Group("orders")).SourceSequence);
             engine.CloseWithoutCheckpoint();
         }
         using (var engine = StorageEngine.Open(_directory.Path, Manual))
         {
             Assert.Equal(1, engine.Recovery.Single(r => r.Journal == "orders").ReplayedRecords);
-            Assert.Equal(model.Sequence, engine.GetReplicaPosition("orders").SourceSequence);
+            Assert.Equal(model.Sequence, engine.GetReplicaPosition(engine.Group("orders")).SourceSequence);
             ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
         }
     }

@@ -24,7 +24,7 @@ public sealed class ReplicaResyncTests : IDisposable
         }
         for (var i = 0; i < 4; i++)
         {
-            engine.ApplyReplicaBatchAsync("orders", model.NextBatch()).AsTask().GetAwaiter().GetResult();
+            engine.ApplyReplicaBatchAsync(engine.Group("orders"), model.NextBatch()).AsTask().GetAwaiter().GetResult();
         }
         return model;
     }
@@ -48,36 +48,39 @@ public sealed class ReplicaResyncTests : IDisposable
             return image;
         });
 
+    private static Snapshot? ProtectionOf(StorageEngine engine, string volumeId) =>
+        engine.Snapshots.SingleOrDefault(s => s.VolumeId == volumeId && s.Purpose == SnapshotPurpose.ResyncProtection);
+
     private static void AssertProtected(StorageEngine engine, bool present) =>
-        Assert.All(Ids, id => Assert.Equal(present, engine.FindSnapshot(StorageEngine.ProtectiveSnapshotId(id)) != null));
+        Assert.All(Ids, id => Assert.Equal(present, ProtectionOf(engine, id) != null));
 
     [Fact]
     public async Task AResyncWritesChunksThenCompletesAtTheNewPosition()
     {
         using var engine = Open();
         var model = Prepare(engine, 1);
-        var before = engine.GetReplicaPosition("orders");
-        engine.BeginReplicaResync("orders");
-        engine.BeginReplicaResync("orders");
-        Assert.Equal(before with { Resyncing = true }, engine.GetReplicaPosition("orders"));
+        var before = engine.GetReplicaPosition(engine.Group("orders"));
+        engine.BeginReplicaResync(engine.Group("orders"));
+        engine.BeginReplicaResync(engine.Group("orders"));
+        Assert.Equal(before with { Resyncing = true }, engine.GetReplicaPosition(engine.Group("orders")));
         AssertProtected(engine, true);
         Assert.Throws<ReplicaResyncingException>(() => engine.CreateGroupSnapshot([("sales", "s1"), ("stock", "s2")]));
         Assert.Throws<ReplicaResyncingException>(() => engine.CloneVolume("copy", "sales", ReplicaModel.Size));
-        await Assert.ThrowsAsync<ReplicaResyncingException>(() => engine.ApplyReplicaBatchAsync("orders", model.NextBatch()).AsTask());
+        await Assert.ThrowsAsync<ReplicaResyncingException>(() => engine.ApplyReplicaBatchAsync(engine.Group("orders"), model.NextBatch()).AsTask());
 
         var chunks = Chunks(7);
-        await engine.WriteReplicaChunksAsync("orders", chunks);
+        await engine.WriteReplicaChunksAsync(engine.Group("orders"), chunks);
         var at = new ReplicaPosition(500, 1_800_000_000_000_000, false);
-        await engine.CompleteReplicaResyncAsync("orders", at);
-        await engine.CompleteReplicaResyncAsync("orders", at);
+        await engine.CompleteReplicaResyncAsync(engine.Group("orders"), at);
+        await engine.CompleteReplicaResyncAsync(engine.Group("orders"), at);
 
-        Assert.Equal(at, engine.GetReplicaPosition("orders"));
+        Assert.Equal(at, engine.GetReplicaPosition(engine.Group("orders")));
         AssertProtected(engine, false);
         ReplicaModel.AssertSameContent(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
         var next = new ReplicaBatch(500, 501, 1, [ReplicaUpdate.Write("sales", 0, Bytes.Pattern(4096, 9))]);
-        Assert.Equal(501, (await engine.ApplyReplicaBatchAsync("orders", next)).SourceSequence);
-        await Assert.ThrowsAsync<ReplicaNotResyncingException>(() => engine.CompleteReplicaResyncAsync("orders", at).AsTask());
-        await Assert.ThrowsAsync<ReplicaNotResyncingException>(() => engine.WriteReplicaChunksAsync("orders", chunks).AsTask());
+        Assert.Equal(501, (await engine.ApplyReplicaBatchAsync(engine.Group("orders"), next)).SourceSequence);
+        await Assert.ThrowsAsync<ReplicaNotResyncingException>(() => engine.CompleteReplicaResyncAsync(engine.Group("orders"), at).AsTask());
+        await Assert.ThrowsAsync<ReplicaNotResyncingException>(() => engine.WriteReplicaChunksAsync(engine.Group("orders"), chunks).AsTask());
     }
 
     [Fact]
@@ -85,20 +88,20 @@ public sealed class ReplicaResyncTests : IDisposable
     {
         using var engine = Open();
         var model = Prepare(engine, 2);
-        var before = engine.GetReplicaPosition("orders");
-        engine.BeginReplicaResync("orders");
-        await engine.WriteReplicaChunksAsync("orders", Chunks(8));
-        engine.AbortReplicaResync("orders");
-        engine.AbortReplicaResync("orders");
+        var before = engine.GetReplicaPosition(engine.Group("orders"));
+        engine.BeginReplicaResync(engine.Group("orders"));
+        await engine.WriteReplicaChunksAsync(engine.Group("orders"), Chunks(8));
+        engine.AbortReplicaResync(engine.Group("orders"));
+        engine.AbortReplicaResync(engine.Group("orders"));
 
-        Assert.Equal(before, engine.GetReplicaPosition("orders"));
+        Assert.Equal(before, engine.GetReplicaPosition(engine.Group("orders")));
         AssertProtected(engine, false);
         ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
-        await engine.ApplyReplicaBatchAsync("orders", model.NextBatch());
+        await engine.ApplyReplicaBatchAsync(engine.Group("orders"), model.NextBatch());
         ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
         engine.CloseWithoutCheckpoint();
         using var reopened = Open();
-        Assert.Equal(model.Sequence, reopened.GetReplicaPosition("orders").SourceSequence);
+        Assert.Equal(model.Sequence, reopened.GetReplicaPosition(reopened.Group("orders")).SourceSequence);
         ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(reopened, Ids));
     }
 
@@ -110,32 +113,32 @@ public sealed class ReplicaResyncTests : IDisposable
         using (var engine = Open())
         {
             model = Prepare(engine, 3);
-            engine.BeginReplicaResync("orders");
-            await engine.WriteReplicaChunksAsync("orders", chunks);
+            engine.BeginReplicaResync(engine.Group("orders"));
+            await engine.WriteReplicaChunksAsync(engine.Group("orders"), chunks);
             engine.CloseWithoutCheckpoint();
         }
         using (var engine = Open())
         {
-            Assert.Equal(new ReplicaPosition(model.Sequence, 1_700_000_000_000_000 + model.Sequence, true), engine.GetReplicaPosition("orders"));
+            Assert.Equal(new ReplicaPosition(model.Sequence, 1_700_000_000_000_000 + model.Sequence, true), engine.GetReplicaPosition(engine.Group("orders")));
             AssertProtected(engine, true);
             ReplicaModel.AssertSameContent(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
-            ReplicaModel.AssertSameContent(model.Volumes, Ids.ToDictionary(id => id, id => Bytes.ReadAll(engine.OpenSnapshot(StorageEngine.ProtectiveSnapshotId(id)))));
-            engine.AbortReplicaResync("orders");
+            ReplicaModel.AssertSameContent(model.Volumes, Ids.ToDictionary(id => id, id => Bytes.ReadAll(engine.OpenSnapshot(ProtectionOf(engine, id)!.Id))));
+            engine.AbortReplicaResync(engine.Group("orders"));
             engine.CloseWithoutCheckpoint();
         }
         using (var engine = Open())
         {
-            Assert.Equal(model.Sequence, engine.GetReplicaPosition("orders").SourceSequence);
+            Assert.Equal(model.Sequence, engine.GetReplicaPosition(engine.Group("orders")).SourceSequence);
             ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
-            engine.BeginReplicaResync("orders");
-            await engine.WriteReplicaChunksAsync("orders", chunks);
+            engine.BeginReplicaResync(engine.Group("orders"));
+            await engine.WriteReplicaChunksAsync(engine.Group("orders"), chunks);
             engine.Checkpoint();
-            await engine.CompleteReplicaResyncAsync("orders", new ReplicaPosition(900, 9, false));
+            await engine.CompleteReplicaResyncAsync(engine.Group("orders"), new ReplicaPosition(900, 9, false));
             engine.CloseWithoutCheckpoint();
         }
         using (var engine = Open())
         {
-            Assert.Equal(new ReplicaPosition(900, 9, false), engine.GetReplicaPosition("orders"));
+            Assert.Equal(new ReplicaPosition(900, 9, false), engine.GetReplicaPosition(engine.Group("orders")));
             AssertProtected(engine, false);
             ReplicaModel.AssertSameContent(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
         }
@@ -148,20 +151,21 @@ public sealed class ReplicaResyncTests : IDisposable
         using (var engine = Open())
         {
             model = Prepare(engine, 4);
-            // What BeginReplicaResync leaves when it dies between its snapshot and its record.
-            engine.CreateGroupSnapshot(Ids.Select(id => (id, StorageEngine.ProtectiveSnapshotId(id))).ToList());
+            // What BeginReplicaResync leaves when it dies between its snapshot and its record
+            // (whatever their names: the purpose says what they are).
+            engine.CreateGroupSnapshot(Ids.Select(id => (id, "left-behind-" + id)).ToList(), SnapshotPurpose.ResyncProtection);
             engine.CloseWithoutCheckpoint();
         }
         using (var engine = Open())
         {
-            Assert.False(engine.GetReplicaPosition("orders").Resyncing);
+            Assert.False(engine.GetReplicaPosition(engine.Group("orders")).Resyncing);
             AssertProtected(engine, false);
             ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
-            await engine.ApplyReplicaBatchAsync("orders", model.NextBatch());
+            await engine.ApplyReplicaBatchAsync(engine.Group("orders"), model.NextBatch());
             ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
         }
-        Assert.StartsWith("protect-", StorageEngine.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength)));
-        Assert.True(VolumeIds.IsValid(StorageEngine.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength))));
+        Assert.StartsWith("protect-", ReplicaApplier.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength)));
+        Assert.True(VolumeIds.IsValid(ReplicaApplier.ProtectiveSnapshotId(new string('v', VolumeIds.MaxLength))));
     }
 
     [Fact]
@@ -172,13 +176,13 @@ public sealed class ReplicaResyncTests : IDisposable
         {
             engine.CreateReplicaVolume(id, ReplicaModel.Size, "orders");
         }
-        engine.BeginReplicaResync("orders");
-        Assert.Equal(ReplicaPosition.None with { Resyncing = true }, engine.GetReplicaPosition("orders"));
-        await engine.WriteReplicaChunksAsync("orders", Chunks(10));
+        engine.BeginReplicaResync(engine.Group("orders"));
+        Assert.Equal(ReplicaPosition.None with { Resyncing = true }, engine.GetReplicaPosition(engine.Group("orders")));
+        await engine.WriteReplicaChunksAsync(engine.Group("orders"), Chunks(10));
         Assert.True(engine.DeleteVolume("stock"));
-        engine.AbortReplicaResync("orders");
+        engine.AbortReplicaResync(engine.Group("orders"));
 
-        Assert.Equal(ReplicaPosition.None, engine.GetReplicaPosition("orders"));
+        Assert.Equal(ReplicaPosition.None, engine.GetReplicaPosition(engine.Group("orders")));
         Assert.Empty(engine.Snapshots);
         Assert.Equal(-1, Bytes.ReadAll(engine.GetVolume("sales")).AsSpan().IndexOfAnyExcept((byte)0));
     }

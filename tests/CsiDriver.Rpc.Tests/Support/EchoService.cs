@@ -23,6 +23,9 @@ internal sealed class EchoService
 
     public CallContext? LastContext { get; private set; }
 
+    /// <summary>Every Say call's context, in arrival order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<CallContext> SayContexts { get; } = new();
+
     /// <summary>The message of the one exception type the Echo service translates itself.</summary>
     public const string TranslatedDetail = "the echo chamber is full";
 
@@ -43,6 +46,7 @@ internal sealed class EchoService
     private async Task<EchoReply> SayAsync(EchoRequest request, CallContext context)
     {
         LastContext = context;
+        SayContexts.Enqueue(context);
         switch (request.Text)
         {
             case "throw":

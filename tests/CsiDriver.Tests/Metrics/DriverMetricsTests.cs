@@ -79,10 +79,10 @@ public sealed class DriverMetricsTests : IDisposable
     public void Engine_journals_report_their_retention_and_sequences()
     {
         using var engine = StorageEngine.Open(_directory);
-        engine.CreateVolume("vol-a", 1 << 20, "cg-orders");
+        var orders = engine.CreateVolume("vol-a", 1 << 20, "cg-orders").Group;
         engine.CreateVolume("vol-b", 1 << 20, "cg-orders");
         engine.CreateVolume("vol-c", 1 << 20);
-        engine.RegisterJournalConsumer("cg-orders", "replication");
+        engine.RegisterJournalConsumer(orders, "replication");
 
         var text = PrometheusText.Render(DriverMetrics.Journals(engine));
 

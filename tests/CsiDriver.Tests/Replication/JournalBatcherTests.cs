@@ -29,9 +29,9 @@ public sealed class JournalBatcherTests : IDisposable
         }
         _engine.CreateSnapshot("mine", "snap");
         await mine.TrimAsync(0, 4096);
-        var last = _engine.GetJournalStatus("g").LastSequence;
+        var last = _engine.GetJournalStatus(mine.Group).LastSequence;
 
-        using var batcher = new JournalBatcher(_engine, "g", new HashSet<string> { "mine" });
+        using var batcher = new JournalBatcher(_engine, mine.Group, new HashSet<string> { "mine" });
         var batches = new List<Batch>();
         long after = 0;
         while (batcher.Next(after) is { } next)

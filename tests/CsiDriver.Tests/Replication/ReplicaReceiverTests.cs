@@ -21,7 +21,7 @@ public sealed class ReplicaReceiverTests : BackupSiteTests
         await using (var call = await OpenAsync(client))
         {
             Assert.Equal(0, call.Applied);
-            var journal = Backup.Engine.GetVolume("solo").JournalName;
+            var journal = Backup.Engine.GetVolume("solo").Group;
             recordsBefore = Backup.Engine.GetJournalStatus(journal).LastSequence;
             // Built first, then sent back to back: they queue up behind the first apply (an fsync).
             foreach (var batch in Enumerable.Range(1, firstRun).Select(sequence => Batch(sequence)).ToList())

@@ -64,7 +64,7 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
         await CaughtUpAsync(_main);
         await AssertSameAsync(_main, _backup);
         var backupInfo = _backup.Manager.GetInfo(Group);
-        Assert.Equal(_main.Engine.GetJournalStatus(Group).LastSequence, backupInfo.AppliedSequence);
+        Assert.Equal(_main.Engine.GetJournalStatus(_main.Engine.GetVolume("sales").Group).LastSequence, backupInfo.AppliedSequence);
         Assert.NotNull(backupInfo.LastSyncTime);
         Assert.Equal(6, _main.Manager.GetInfo(Group).LastResyncChunks);
     }
@@ -264,7 +264,7 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
         await CaughtUpAsync(_main);
         await AssertSameAsync(_main, _backup);
         Assert.Null(_backup.Engine.GetVolume("sales").ConsistencyGroup);
-        Assert.NotEqual(_backup.Engine.GetVolume("sales").JournalName, _backup.Engine.GetVolume("stock").JournalName);
+        Assert.NotEqual(_backup.Engine.GetVolume("sales").Group, _backup.Engine.GetVolume("stock").Group);
         Assert.Equal(ReplicationModeKind.PerVolume, _backup.Manager.GetInfo(Group).Mode);
     }
 
@@ -282,7 +282,7 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
     /// <summary>The primary's backup has applied everything the primary's journal holds now.</summary>
     private static Task CaughtUpAsync(TestSite primary)
     {
-        var journal = primary.Engine.GetVolume("sales").JournalName;
+        var journal = primary.Engine.GetVolume("sales").Group;
         // A completed initial sync is at a cut record, so at least at sequence 1.
         var last = Math.Max(primary.Engine.GetJournalStatus(journal).LastSequence, 1);
         return Volumes.WaitUntilAsync(() =>

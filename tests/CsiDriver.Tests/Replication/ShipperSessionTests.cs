@@ -47,12 +47,12 @@ public sealed class ShipperSessionTests : IAsyncLifetime
         await _backup.StopLinkAsync();
         await WriteOutageAsync(volume);
         await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo("solo").HealthMessage.Contains("budget exceeded", StringComparison.Ordinal), "the overrun to show");
-        Assert.True(_main.Engine.GetJournalStatus(volume.JournalName).Consumers.Single().Overrun);
+        Assert.True(_main.Engine.GetJournalStatus(volume.Group).Consumers.Single().Overrun);
 
         await _backup.StartLinkAsync();
         await CaughtUpAsync();
         Assert.Equal(32, _main.Manager.GetInfo("solo").LastResyncChunks);
-        Assert.False(_main.Engine.GetJournalStatus(volume.JournalName).Consumers.Single().Overrun);
+        Assert.False(_main.Engine.GetJournalStatus(volume.Group).Consumers.Single().Overrun);
         var expected = await Volumes.ReadAllAsync(volume);
         var replica = await Volumes.ReadAllAsync(_backup.Engine.GetVolume("solo"));
         Assert.True(expected.AsSpan().SequenceEqual(replica), "the replica differs from the source");
@@ -70,7 +70,7 @@ public sealed class ShipperSessionTests : IAsyncLifetime
 
         // Untracked: no consumer holds these records, so the journal lets them go at will.
         await WriteOutageAsync(volume);
-        Assert.True(_main.Engine.GetJournalStatus(volume.JournalName).FirstSequence > 2);
+        Assert.True(_main.Engine.GetJournalStatus(volume.Group).FirstSequence > 2);
 
         await _main.Manager.EnableAsync(spec, default);
         await CaughtUpAsync();
@@ -96,7 +96,7 @@ public sealed class ShipperSessionTests : IAsyncLifetime
 
     private Task CaughtUpAsync()
     {
-        var journal = _main.Engine.GetVolume("solo").JournalName;
+        var journal = _main.Engine.GetVolume("solo").Group;
         var last = _main.Engine.GetJournalStatus(journal).LastSequence;
         return Volumes.WaitUntilAsync(() =>
         {

@@ -69,6 +69,6 @@ public sealed class SiteLinkServiceTests : BackupSiteTests
         await call.WriteAsync(new ShipperMessage { Batch = new Batch { AfterSequence = 5, LastSequence = 6 } });
         var gap = await Assert.ThrowsAsync<RpcException>(async () => await responses.MoveNextAsync());
         Assert.Equal(StatusCode.FailedPrecondition, gap.Status);
-        Assert.Equal(0, Backup.Engine.GetReplicaPosition(Backup.Engine.GetVolume("solo").JournalName).SourceSequence);
+        Assert.Equal(0, Backup.Engine.GetReplicaPosition(Backup.Engine.GetVolume("solo").Group).SourceSequence);
     }
 }

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using CsiDriver.Engine.Journal;
-using CsiDriver.Engine.Layers;
 using CsiDriver.Engine.Replication;
 
 namespace CsiDriver.Engine;
@@ -15,18 +14,18 @@ namespace CsiDriver.Engine;
 /// <item>not resyncing ⇒ the members' tops are the image at the state's position (protective
 /// snapshots, if any are left, are stale and deleted on open or at the next begin);</item>
 /// <item>resyncing ⇒ every member that was in the group at the begin has its protective snapshot
-/// <c>protect-&lt;volume id&gt;</c>, holding the image at the protected position.</item>
+/// (purpose <see cref="SnapshotPurpose.ResyncProtection"/>), holding the image at the protected position.</item>
 /// </list>
 /// Each transition is ordered so that a crash between its steps leaves one of these: begin takes
 /// the snapshots before its record; complete deletes them after its record is durable; abort
 /// switches the tops (catalog) before its record.
 /// </summary>
-public sealed partial class StorageEngine
+internal sealed partial class ReplicaApplier
 {
     private const string ProtectivePrefix = "protect-";
 
-    /// <summary>Id of the snapshot that protects the volume's last consistent image during a
-    /// resync (front ends hide these from their snapshot lists).</summary>
+    /// <summary>Id given to the snapshot that protects the volume's last consistent image during
+    /// a resync: one a person reading a listing recognises (what it is, is its purpose).</summary>
     public static string ProtectiveSnapshotId(string volumeId) =>
         ProtectivePrefix.Length + volumeId.Length <= VolumeIds.MaxLength
             ? ProtectivePrefix + volumeId
@@ -35,12 +34,12 @@ public sealed partial class StorageEngine
     /// <summary>Starts a resync: takes the protective group snapshot of every member (one cut;
     /// constant time), then journals the Resyncing mark with the position to return to. Already
     /// resyncing: nothing to do (the protection taken first stays).</summary>
-    public void BeginReplicaResync(string journal)
+    public void BeginResync(ConsistencyGroup group)
     {
-        lock (_checkpointLock)
-        lock (_structure)
+        using (checkpointer.Exclusive())
+        using (catalog.Hold())
         {
-            var group = GetGroup(journal);
+            catalog.Require(group);
             var state = group.Replica ?? default;
             if (state.Resyncing)
             {
@@ -49,7 +48,7 @@ public sealed partial class StorageEngine
             DeleteProtectiveSnapshots(group);
             if (group.Members.Count > 0)
             {
-                CreateGroupSnapshot(group.Members.Select(v => (v.Id, ProtectiveSnapshotId(v.Id))).ToList(), out _);
+                catalog.CreateGroupSnapshot(group.Members.Select(v => (v.Id, ProtectiveSnapshotId(v.Id))).ToList(), SnapshotPurpose.ResyncProtection, out _);
             }
             var resyncing = state with
             {
@@ -64,19 +63,17 @@ public sealed partial class StorageEngine
     /// <summary>Writes whole-chunk data (or zero ranges, or a new size) of the resync into the
     /// replicas, journaled as ordinary records; the position does not change. Durable on return.</summary>
     /// <exception cref="ReplicaNotResyncingException">No resync is in progress.</exception>
-    public async ValueTask WriteReplicaChunksAsync(string journal, IReadOnlyList<ReplicaUpdate> chunks, CancellationToken ct = default)
+    public async ValueTask WriteResyncChunksAsync(ConsistencyGroup group, IReadOnlyList<ReplicaUpdate> chunks, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        ConsistencyGroup group;
         long last;
-        lock (_structure)
+        using (catalog.Hold())
         {
-            group = GetGroup(journal);
             var volumes = ResolveUpdates(group, chunks);
             using var pause = new GroupPause([group]);
             if (group.Replica is not { Resyncing: true })
             {
-                throw new ReplicaNotResyncingException(journal, "writing resync chunks");
+                throw new ReplicaNotResyncingException(group.JournalName, "writing resync chunks");
             }
             CheckMembers(group, volumes);
             last = group.Journal.LastSequence;
@@ -86,7 +83,7 @@ public sealed partial class StorageEngine
             }
             if (chunks.Any(c => c.Kind == JournalRecordKind.Resize))
             {
-                SaveCatalog();
+                catalog.Save();
             }
         }
         await group.Commit.WaitDurableAsync(last).ConfigureAwait(false);
@@ -96,15 +93,14 @@ public sealed partial class StorageEngine
     /// replicas and the position become current together), then drops the protective snapshots.
     /// Completing again at the same position is a no-op.</summary>
     /// <exception cref="ReplicaNotResyncingException">No resync is in progress (and the group is not at <paramref name="at"/>).</exception>
-    public async ValueTask CompleteReplicaResyncAsync(string journal, ReplicaPosition at, CancellationToken ct = default)
+    public async ValueTask CompleteResyncAsync(ConsistencyGroup group, ReplicaPosition at, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(at);
         ct.ThrowIfCancellationRequested();
-        ConsistencyGroup group;
         long sequence;
-        lock (_structure)
+        using (catalog.Hold())
         {
-            group = GetGroup(journal);
+            catalog.Require(group);
             var state = group.Replica ?? default;
             if (state.Resyncing)
             {
@@ -116,12 +112,12 @@ public sealed partial class StorageEngine
             }
             else
             {
-                throw new ReplicaNotResyncingException(journal, "completing a resync");
+                throw new ReplicaNotResyncingException(group.JournalName, "completing a resync");
             }
         }
         await group.Commit.WaitDurableAsync(sequence).ConfigureAwait(false);
-        lock (_checkpointLock)
-        lock (_structure)
+        using (checkpointer.Exclusive())
+        using (catalog.Hold())
         {
             if (group.Replica is not { Resyncing: true })
             {
@@ -136,49 +132,54 @@ public sealed partial class StorageEngine
     /// copied — and the position goes back to the protected one. A member that joined during the
     /// resync has no protection and starts empty. No-op when not resyncing.
     /// </summary>
-    public void AbortReplicaResync(string journal)
+    public void AbortResync(ConsistencyGroup group)
     {
-        lock (_checkpointLock)
-        lock (_structure)
+        using (checkpointer.Exclusive())
+        using (catalog.Hold())
         {
-            var group = GetGroup(journal);
+            catalog.Require(group);
             if (group.Replica is not { Resyncing: true } state)
             {
                 DeleteProtectiveSnapshots(group);
                 return;
             }
-            var leaving = new List<Layer>();
+            IReadOnlyList<Layers.Layer> former;
             long sequence;
-            using (var pause = PauseCheckpointed(group))
+            using (PauseCheckpointed(group))
             {
-                foreach (var volume in group.Members)
-                {
-                    var protection = FindProtectiveSnapshot(volume);
-                    var next = NewLayer(protection?.Layer, volume.Size);
-                    var old = volume.Top;
-                    old.Owner = null;
-                    StartTop(volume, next, group);
-                    leaving.Add(old);
-                }
-                SaveCatalog();
+                former = catalog.RestartTops(group, FindProtectiveSnapshot);
                 sequence = AppendState(group, new ReplicaState(state.ProtectedSequence, state.ProtectedTimestampMicros, false, 0, 0));
             }
-            leaving.SelectMany(Unlink).ToList().ForEach(layer => layer.DeleteFiles());
+            catalog.Drop(former);
             group.Commit.WaitDurable(sequence);
             DeleteProtectiveSnapshots(group);
+        }
+    }
+
+    /// <summary>On open: protective snapshots of groups not resyncing are what a crash inside
+    /// begin, complete or abort left behind.</summary>
+    public void RemoveStaleProtection()
+    {
+        using (checkpointer.Exclusive())
+        using (catalog.Hold())
+        {
+            foreach (var group in catalog.Groups.Where(g => g.Replica is not { Resyncing: true }))
+            {
+                DeleteProtectiveSnapshots(group);
+            }
         }
     }
 
     /// <summary>Checkpoints, then pauses the group with no record after the checkpoint: records
     /// are replayed into the topmost layer that started before them, so before a top is cut out
     /// of its chain none of its records may need replaying (they would land in the protected
-    /// layer). Caller holds the checkpoint and structure locks; only replica applies could
-    /// append meanwhile, and those are refused while resyncing.</summary>
+    /// layer). Caller holds the checkpoint and catalog locks; only replica applies could append
+    /// meanwhile, and those are refused while resyncing.</summary>
     private GroupPause PauseCheckpointed(ConsistencyGroup group)
     {
         for (var attempt = 0; attempt < 10; attempt++)
         {
-            CheckpointHeld();
+            checkpointer.CheckpointHeld();
             var pause = new GroupPause([group]);
             if (group.Journal.LastSequence == group.CheckpointSequence)
             {
@@ -186,10 +187,10 @@ public sealed partial class StorageEngine
             }
             pause.Dispose();
         }
-        throw new InvalidOperationException($"replica group '{group.JournalName}' kept being written while its resync was aborted");
+        throw new InvalidOperationException($"replica group '{group}' kept being written while its resync was aborted");
     }
 
-    private long AppendResyncUpdate(ConsistencyGroup group, Volume volume, ReplicaUpdate update)
+    private static long AppendResyncUpdate(ConsistencyGroup group, Volume volume, ReplicaUpdate update)
     {
         long sequence = 0;
         var done = 0L;
@@ -209,7 +210,7 @@ public sealed partial class StorageEngine
         return sequence;
     }
 
-    /// <summary>Journals a new replica state and makes it current. Caller holds the structure lock.</summary>
+    /// <summary>Journals a new replica state and makes it current. Caller holds the catalog's lock.</summary>
     private long AppendState(ConsistencyGroup group, ReplicaState state)
     {
         long sequence;
@@ -218,45 +219,22 @@ public sealed partial class StorageEngine
             sequence = group.Journal.Append(JournalRecordKind.ReplicaState, 0, 0, 0, state.ToBytes(), group.Journal.NowMicros());
             group.Replica = state;
         }
-        SignalReplicaChanged(group);
+        SignalChanged(group);
         return sequence;
     }
 
     private Snapshot? FindProtectiveSnapshot(Volume volume) =>
-        FindSnapshot(ProtectiveSnapshotId(volume.Id)) is { } snapshot && snapshot.VolumeId == volume.Id ? snapshot : null;
+        catalog.Snapshots.FirstOrDefault(s => s.Purpose == SnapshotPurpose.ResyncProtection && s.VolumeId == volume.Id);
 
     /// <summary>Deletes the protective snapshots of the group's members, and those of volumes
-    /// deleted since (nothing can return to them). Caller holds the checkpoint and structure locks.</summary>
+    /// deleted since (nothing can return to them). Caller holds the checkpoint and catalog locks.</summary>
     private void DeleteProtectiveSnapshots(ConsistencyGroup group)
     {
-        var protective = _snapshots.Values.Where(s => s.Id == ProtectiveSnapshotId(s.VolumeId)
-            && (FindVolume(s.VolumeId) is not { } volume || volume.Group == group)).ToList();
+        var protective = catalog.Snapshots.Where(s => s.Purpose == SnapshotPurpose.ResyncProtection
+            && (catalog.FindVolume(s.VolumeId) is not { } volume || volume.Group == group)).ToList();
         foreach (var snapshot in protective)
         {
-            DeleteSnapshot(snapshot.Id);
-        }
-    }
-
-    /// <summary>On open: protective snapshots of groups not resyncing are what a crash inside
-    /// begin, complete or abort left behind.</summary>
-    private void RemoveStaleProtectiveSnapshots()
-    {
-        lock (_checkpointLock)
-        lock (_structure)
-        {
-            foreach (var group in _groups.Values.Where(g => g.Replica is not { Resyncing: true }).ToList())
-            {
-                DeleteProtectiveSnapshots(group);
-            }
-        }
-    }
-
-    /// <summary>Snapshots and clones of a resyncing replica would not be a consistent image.</summary>
-    private static void CheckNotResyncing(ConsistencyGroup group, string operation)
-    {
-        if (group.Replica is { Resyncing: true })
-        {
-            throw new ReplicaResyncingException(group.JournalName, operation);
+            catalog.DeleteSnapshot(snapshot.Id);
         }
     }
 }

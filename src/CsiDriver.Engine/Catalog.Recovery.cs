@@ -1,46 +1,50 @@
 using CsiDriver.Engine.Journal;
 using CsiDriver.Engine.Layers;
 using CsiDriver.Engine.Metadata;
+using CsiDriver.Engine.Replication;
+using Microsoft.Extensions.Logging;
 
 namespace CsiDriver.Engine;
 
-public sealed partial class StorageEngine
+internal sealed partial class Catalog
 {
     /// <summary>
-    /// Opens (creating if needed) the engine's state under <paramref name="dataDirectory"/>:
-    /// loads the catalog and the chunk maps of the last checkpoint, replays every journal from
-    /// its checkpoint (cutting off a torn or corrupt tail, see <see cref="Recovery"/>), removes
-    /// leftovers of interrupted operations, and checkpoints what was replayed.
+    /// Loads the catalog and the chunk maps of the last checkpoint, replays every journal from
+    /// its checkpoint (cutting off a torn or corrupt tail, see <paramref name="reports"/>) into
+    /// the layers, sets each replica group's state to the one replayed, and removes leftovers of
+    /// interrupted operations.
     /// </summary>
-    /// <exception cref="CorruptionException">The catalog, the checkpoint or a chunk map is unreadable.</exception>
-    public static StorageEngine Open(string dataDirectory, EngineOptions? options = null)
+    /// <exception cref="CorruptionException">The catalog or a chunk map is unreadable.</exception>
+    public static Catalog Open(
+        string dataDirectory, EngineOptions options, Checkpointer checkpointer, CheckpointDocument checkpoint, ILogger logger,
+        out IReadOnlyList<JournalRecoveryReport> reports)
     {
-        var engine = new StorageEngine(Path.GetFullPath(dataDirectory), options ?? new EngineOptions());
+        var catalog = new Catalog(dataDirectory, options, checkpointer, logger);
         try
         {
-            engine.Load();
+            reports = catalog.Load(checkpoint);
+            return catalog;
         }
         catch
         {
-            engine.Close();
+            catalog.Close();
             throw;
         }
-        return engine;
     }
 
-    private void Load()
+    private List<JournalRecoveryReport> Load(CheckpointDocument checkpointDocument)
     {
         Directory.CreateDirectory(_layerDirectory);
         Directory.CreateDirectory(_journalDirectory);
-        var catalog = LoadCatalog();
-        var checkpoint = LoadCheckpoint().Journals.ToDictionary(j => j.Journal, StringComparer.Ordinal);
+        var payload = MetadataFile.Read(_path, CatalogDocument.FileMagic, CatalogDocument.Version);
+        var catalog = payload == null ? new CatalogDocument() : CatalogDocument.Parse(payload, _path);
+        var checkpoint = checkpointDocument.Journals.ToDictionary(j => j.Journal, StringComparer.Ordinal);
         _nextLayerId = catalog.NextLayerId;
         _nextVolumeNumber = catalog.NextVolumeNumber;
 
         foreach (var entry in catalog.Layers)
         {
-            var map = LoadMap(entry);
-            _layers[entry.Id] = new Layer(entry.Id, _layerDirectory, map)
+            _layers[entry.Id] = new Layer(entry.Id, _layerDirectory, LoadMap(entry))
             {
                 Journal = entry.Journal,
                 StartSequence = entry.StartSequence,
@@ -68,11 +72,6 @@ public sealed partial class StorageEngine
                 Replay(journal, replayTargets, replayed, header, payload), out var report);
             group.CheckpointSequence = from;
             group.Replica = replayed.State;
-            foreach (var consumer in entry?.Consumers ?? [])
-            {
-                group.Consumers[consumer.Name] = new JournalConsumer(consumer.Name, consumer.Position) { Overrun = consumer.Overrun };
-            }
-            RestoreDirtyMarks(group);
             reports.Add(report);
             if (report.ReplayedRecords > 0)
             {
@@ -87,7 +86,6 @@ public sealed partial class StorageEngine
                 }
             }
         }
-        Recovery = reports;
 
         foreach (var entry in catalog.Volumes.Select(replayed.WithReplayedSize))
         {
@@ -103,14 +101,12 @@ public sealed partial class StorageEngine
         foreach (var entry in catalog.Snapshots)
         {
             var layer = LayerById(entry.Layer);
-            var snapshot = new Snapshot(entry.Id, entry.VolumeId, entry.SizeBytes, entry.CreatedAt, entry.Sequence, entry.Group, layer);
+            var snapshot = new Snapshot(entry.Id, entry.VolumeId, entry.SizeBytes, entry.CreatedAt, entry.Sequence, entry.Group, entry.PurposeOrLegacy(), layer);
             layer.Snapshot = snapshot;
             _snapshots[entry.Id] = snapshot;
         }
         RemoveOrphans();
-        Checkpoint();
-        RemoveStaleProtectiveSnapshots();
-        StartCheckpointer();
+        return reports;
     }
 
     private ChunkMap LoadMap(LayerEntry entry)
@@ -122,8 +118,33 @@ public sealed partial class StorageEngine
         return map;
     }
 
-    private Layer LayerById(long id) =>
-        _layers.GetValueOrDefault(id) ?? throw new CorruptionException($"{CatalogPath}: layer {id} is referenced but not listed");
+    /// <summary>Deletes layer files and journal directories the catalog does not name: what an
+    /// operation interrupted by a crash left behind.</summary>
+    private void RemoveOrphans()
+    {
+        var removed = 0;
+        foreach (var file in Directory.EnumerateFiles(_layerDirectory))
+        {
+            var stem = Path.GetFileName(file).Split('.')[0];
+            if (!long.TryParse(stem, out var id) || !_layers.ContainsKey(id))
+            {
+                File.Delete(file);
+                removed++;
+            }
+        }
+        foreach (var directory in Directory.EnumerateDirectories(_journalDirectory))
+        {
+            if (!_groups.ContainsKey(Path.GetFileName(directory)))
+            {
+                Directory.Delete(directory, recursive: true);
+                removed++;
+            }
+        }
+        if (removed > 0)
+        {
+            EngineLog.OrphansRemoved(_logger, removed);
+        }
+    }
 
     /// <summary>Applies one record found after a checkpoint.</summary>
     private void Replay(string journal, Dictionary<uint, VolumeEntry> volumes, ReplicaReplay replayed, in RecordHeader header, ReadOnlySpan<byte> payload)
@@ -176,5 +197,54 @@ public sealed partial class StorageEngine
         {
             LayerChain.Discard(target, replayed.SizeOf(volume), offset, length);
         }
+    }
+
+    /// <summary>Replays a replica record: a batch's updates in order (each routed like an
+    /// ordinary record of the same sequence) and the position it carries, or a state change.
+    /// The record passed its checksum, so a batch that does not parse is corruption, not a torn write.</summary>
+    private void ReplayReplica(string journal, Dictionary<uint, VolumeEntry> volumes, ReplicaReplay replayed, in RecordHeader header, ReadOnlySpan<byte> payload)
+    {
+        if (header.Kind == JournalRecordKind.ReplicaState)
+        {
+            replayed.State = ReplicaState.TryParse(payload, out var state, out var stateError)
+                ? state
+                : throw new CorruptionException($"journal {journal} record {header.Sequence}: {stateError}");
+            return;
+        }
+        if (!ReplicaBatchRecord.TryParse(payload, out var reader, out var error))
+        {
+            throw new CorruptionException($"journal {journal} record {header.Sequence}: {error}");
+        }
+        while (reader.TryNext(out var update))
+        {
+            ReplayUpdate(journal, volumes, replayed, header.Sequence, update.VolumeNumber, update.Kind, update.Offset, update.Length, update.Data);
+        }
+        replayed.State = (replayed.State ?? default) with
+        {
+            SourceSequence = reader.LastSequence,
+            SourceTimestampMicros = reader.SourceTimestampMicros,
+        };
+    }
+
+    /// <summary>What replay learns beyond the data: the replica state of the journal being
+    /// replayed, and volume sizes that replica batches grew (the catalog may not have been saved
+    /// with them before a crash).</summary>
+    private sealed class ReplicaReplay
+    {
+        private readonly Dictionary<uint, long> _sizes = [];
+
+        public ReplicaState? State { get; set; }
+
+        public long SizeOf(VolumeEntry volume) => Math.Max(volume.SizeBytes, _sizes.GetValueOrDefault(volume.Number));
+
+        public void Grow(VolumeEntry volume, long sizeBytes, Layer top)
+        {
+            var size = Math.Max(SizeOf(volume), sizeBytes);
+            _sizes[volume.Number] = size;
+            top.Map.Grow(ChunksFor(size));
+            top.SizeBytes = Math.Max(top.SizeBytes, size);
+        }
+
+        public VolumeEntry WithReplayedSize(VolumeEntry volume) => volume with { SizeBytes = SizeOf(volume) };
     }
 }

@@ -14,61 +14,67 @@ namespace CsiDriver.Engine;
 /// dirty file that exists therefore marks its consumer overrun on open (the checkpoint written
 /// before the release may still say otherwise). A set may hold more than was lost, never less.
 /// </summary>
-public sealed partial class StorageEngine
+internal sealed partial class JournalConsumers
 {
     /// <summary>Chunks touched by records released before <paramref name="consumer"/> passed
     /// them, per volume id (volumes that no longer exist are left out), as ascending ranges.</summary>
-    public IReadOnlyDictionary<string, IReadOnlyList<ChunkRange>> GetDirtyChunks(string journal, string consumer)
+    public IReadOnlyDictionary<string, IReadOnlyList<ChunkRange>> DirtyChunks(ConsistencyGroup group, string consumer)
     {
-        lock (_structure)
+        catalog.Require(group);
+        DirtyChunkSet? set;
+        lock (_lock)
         {
-            GetGroup(journal);
-            var set = LoadDirtySet(journal, consumer);
-            var result = new Dictionary<string, IReadOnlyList<ChunkRange>>(StringComparer.Ordinal);
-            foreach (var volumeId in set?.VolumeIds ?? [])
-            {
-                if (FindVolume(volumeId) is { } volume && set!.Ranges(volumeId, volume.Size) is { Count: > 0 } ranges)
-                {
-                    result[volumeId] = ranges;
-                }
-            }
-            return result;
+            set = LoadDirtySet(group, consumer);
         }
+        var result = new Dictionary<string, IReadOnlyList<ChunkRange>>(StringComparer.Ordinal);
+        foreach (var volumeId in set?.VolumeIds ?? [])
+        {
+            if (catalog.FindVolume(volumeId) is { } volume && set!.Ranges(volumeId, volume.Size) is { Count: > 0 } ranges)
+            {
+                result[volumeId] = ranges;
+            }
+        }
+        return result;
     }
 
     /// <summary>After a delta resync: the consumer continues from <paramref name="position"/>
     /// (the resync's cut), no longer overrun, and its dirty set is cleared. Durable on return.</summary>
     /// <exception cref="OutOfRangeException">Records after <paramref name="position"/> were released meanwhile: resync again from a newer cut.</exception>
-    public void ResetJournalConsumer(string journal, string consumer, long position)
+    public void Reset(ConsistencyGroup group, string consumer, long position)
     {
-        lock (_checkpointLock)
-        lock (_structure)
+        using (checkpointer.Exclusive())
         {
-            var group = GetGroup(journal);
-            var registered = group.Consumers.GetValueOrDefault(consumer)
-                ?? throw new ArgumentException($"no consumer '{consumer}' on journal '{journal}'", nameof(consumer));
-            if (position > group.Journal.LastSequence)
+            catalog.Require(group);
+            JournalConsumer registered;
+            lock (_lock)
             {
-                throw new ArgumentException($"position {position} is past the journal's newest record {group.Journal.LastSequence}", nameof(position));
+                registered = Registered(group, consumer);
+                if (position > group.Journal.LastSequence)
+                {
+                    throw new ArgumentException($"position {position} is past the journal's newest record {group.Journal.LastSequence}", nameof(position));
+                }
+                if (position < group.Journal.FirstSequence - 1)
+                {
+                    throw new OutOfRangeException($"journal '{group}' released records after {position}; the oldest held is {group.Journal.FirstSequence}");
+                }
+                registered.Position = position;
+                registered.Overrun = false;
             }
-            if (position < group.Journal.FirstSequence - 1)
+            checkpointer.CheckpointHeld();
+            lock (_lock)
             {
-                throw new OutOfRangeException($"journal '{journal}' released records after {position}; the oldest held is {group.Journal.FirstSequence}");
-            }
-            registered.Position = position;
-            registered.Overrun = false;
-            CheckpointHeld();
-            if (!registered.Overrun)
-            {
-                File.Delete(DirtySetPath(journal, consumer)); // overrun again inside the checkpoint: keep the superset
+                if (!registered.Overrun)
+                {
+                    File.Delete(DirtySetPath(group, consumer)); // overrun again inside the checkpoint: keep the superset
+                }
             }
         }
     }
 
     /// <summary>Before records through <paramref name="through"/> are released: merges what the
     /// ones <paramref name="losing"/> consumers had not passed touched into their dirty sets.
-    /// Caller holds the structure lock. Reads the released records once (payloads included:
-    /// the journal reader checks every record); only ever on overrun.</summary>
+    /// Caller holds this lock. Reads the released records once (payloads included: the journal
+    /// reader checks every record); only ever on overrun.</summary>
     private void TrackReleased(ConsistencyGroup group, long through, IReadOnlyCollection<JournalConsumer> losing)
     {
         var boundary = group.Journal.ReleaseBoundary(through);
@@ -78,7 +84,7 @@ public sealed partial class StorageEngine
             return;
         }
         var from = Math.Max(group.Journal.FirstSequence, losers.Min(c => c.Position) + 1);
-        var names = _volumes.Values.ToDictionary(v => v.Number, v => v.Id);
+        var names = catalog.Volumes.ToDictionary(v => v.Number, v => v.Id);
         var touched = new List<(long Sequence, string VolumeId, long First, long Last)>();
         foreach (var (header, payload) in group.Journal.Read(from))
         {
@@ -90,12 +96,12 @@ public sealed partial class StorageEngine
         }
         foreach (var consumer in losers)
         {
-            var set = LoadDirtySet(group.JournalName, consumer.Name) ?? new DirtyChunkSet();
+            var set = LoadDirtySet(group, consumer.Name) ?? new DirtyChunkSet();
             foreach (var (_, volumeId, first, last) in touched.Where(t => t.Sequence > consumer.Position))
             {
                 set.Add(volumeId, first, last);
             }
-            MetadataFile.Write(DirtySetPath(group.JournalName, consumer.Name), DirtyChunkSet.FileMagic, set.Serialize());
+            MetadataFile.Write(DirtySetPath(group, consumer.Name), DirtyChunkSet.FileMagic, set.Serialize());
         }
     }
 
@@ -127,18 +133,9 @@ public sealed partial class StorageEngine
         }
     }
 
-    /// <summary>On open: a consumer whose dirty set exists is overrun (see the invariant above).</summary>
-    private void RestoreDirtyMarks(ConsistencyGroup group)
+    private DirtyChunkSet? LoadDirtySet(ConsistencyGroup group, string consumer)
     {
-        foreach (var consumer in group.Consumers.Values.Where(c => File.Exists(DirtySetPath(group.JournalName, c.Name))))
-        {
-            consumer.Overrun = true;
-        }
-    }
-
-    private DirtyChunkSet? LoadDirtySet(string journal, string consumer)
-    {
-        var path = DirtySetPath(journal, consumer);
+        var path = DirtySetPath(group, consumer);
         var payload = MetadataFile.Read(path, DirtyChunkSet.FileMagic);
         if (payload == null)
         {
@@ -148,6 +145,6 @@ public sealed partial class StorageEngine
     }
 
     /// <summary>Consumer names that are not valid file names are stored hex-encoded.</summary>
-    private string DirtySetPath(string journal, string consumer) =>
-        Path.Combine(_journalDirectory, journal, "dirty-" + (VolumeIds.IsValid(consumer) ? consumer : Convert.ToHexStringLower(System.Text.Encoding.UTF8.GetBytes(consumer))));
+    private string DirtySetPath(ConsistencyGroup group, string consumer) =>
+        Path.Combine(catalog.JournalDirectory, group.JournalName, "dirty-" + (VolumeIds.IsValid(consumer) ? consumer : Convert.ToHexStringLower(System.Text.Encoding.UTF8.GetBytes(consumer))));
 }

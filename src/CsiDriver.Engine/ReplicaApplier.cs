@@ -9,34 +9,31 @@ namespace CsiDriver.Engine;
 /// <summary>
 /// The backup site's side of replication: replica groups apply the main site's journal in
 /// batches. A replica group is an ordinary consistency group whose volumes are read-only to
-/// everyone but these methods; its state (<see cref="ReplicaState"/>) is journaled with the
-/// data, so after any crash the replicas equal the main site's group at the recovered position.
+/// everyone but this component; its state (<see cref="ReplicaState"/>, held on the group) is
+/// journaled with the data, so after any crash the replicas equal the main site's group at the
+/// recovered position.
+/// <para>State: each group's replica state, changed only while the group is paused, and the
+/// waiters for a change. Lock: none of its own. It calls down: the checkpointer's lock first
+/// (resync begin and abort), then the catalog's (<see cref="Catalog.Hold"/>), then the group's pause.</para>
 /// </summary>
-public sealed partial class StorageEngine
+internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer checkpointer)
 {
-    /// <summary>Per journal: completed (and removed) when its replica state changes next.</summary>
-    private readonly ConcurrentDictionary<string, TaskCompletionSource> _replicaChanged = new(StringComparer.Ordinal);
+    /// <summary>Per group: completed (and removed) when its replica state changes next.</summary>
+    private readonly ConcurrentDictionary<ConsistencyGroup, TaskCompletionSource> _changed = new();
 
-    /// <summary>How far the replica group of <paramref name="journal"/> (the <see cref="Volume.JournalName"/>
-    /// of any member) has applied; <see cref="ReplicaPosition.None"/> before its first batch.</summary>
-    public ReplicaPosition GetReplicaPosition(string journal)
-    {
-        lock (_structure)
-        {
-            return (GetGroup(journal).Replica ?? default).Position;
-        }
-    }
+    /// <summary>How far the replica group has applied; <see cref="ReplicaPosition.None"/> before its first batch.</summary>
+    public ReplicaPosition Position(ConsistencyGroup group) => (catalog.Require(group).Replica ?? default).Position;
 
     /// <summary>Waits until the replica group is not resyncing and its position satisfies
     /// <paramref name="reached"/> (e.g. a sequence or main-site time no older than asked): for a
     /// backup snapshot that must include everything up to a point. Bounded by <paramref name="ct"/>.</summary>
-    public async ValueTask<ReplicaPosition> WaitForReplicaPositionAsync(string journal, Func<ReplicaPosition, bool> reached, CancellationToken ct = default)
+    public async ValueTask<ReplicaPosition> WaitForPositionAsync(ConsistencyGroup group, Func<ReplicaPosition, bool> reached, CancellationToken ct)
     {
         while (true)
         {
             // Taken before the position is read: a change after the read completes it.
-            var changed = _replicaChanged.GetOrAdd(journal, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-            var position = GetReplicaPosition(journal);
+            var changed = _changed.GetOrAdd(group, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            var position = Position(group);
             if (!position.Resyncing && reached(position))
             {
                 return position;
@@ -45,19 +42,10 @@ public sealed partial class StorageEngine
         }
     }
 
-    /// <summary>Wakes the waiters of <see cref="WaitForReplicaPositionAsync"/>; called after the state changed.</summary>
-    private void SignalReplicaChanged(ConsistencyGroup group)
-    {
-        if (_replicaChanged.TryRemove(group.JournalName, out var changed))
-        {
-            changed.TrySetResult();
-        }
-    }
-
-    /// <summary>Creates a replica volume: like <see cref="CreateVolume"/>, but read-only from
-    /// the start (one catalog write), so nothing but the applier ever writes it.</summary>
-    public Volume CreateReplicaVolume(string volumeId, long capacityBytes, string? consistencyGroup = null) =>
-        CreateEmptyVolume(volumeId, capacityBytes, consistencyGroup, volume =>
+    /// <summary>Creates a replica volume: like <see cref="Catalog.CreateVolume"/>, but read-only
+    /// from the start (one catalog write), so nothing but the applier ever writes it.</summary>
+    public Volume CreateVolume(string volumeId, long capacityBytes, string? consistencyGroup) =>
+        catalog.CreateVolume(volumeId, capacityBytes, consistencyGroup, volume =>
         {
             volume.SetReadOnly(true);
             using (new GroupPause([volume.Group]))
@@ -68,9 +56,9 @@ public sealed partial class StorageEngine
 
     /// <summary>Main-site time (unix µs) of the journal's record <paramref name="sequence"/>, or
     /// null when it was released or not written yet: what a replication position carries.</summary>
-    public long? GetRecordTimestampMicros(string journal, long sequence)
+    public long? RecordTimestampMicros(ConsistencyGroup group, long sequence)
     {
-        var source = JournalOf(journal);
+        var source = catalog.Require(group).Journal;
         if (sequence < 1 || sequence > source.LastSequence || sequence < source.FirstSequence)
         {
             return null;
@@ -102,7 +90,7 @@ public sealed partial class StorageEngine
     /// <exception cref="ReplicaResyncingException">The group is being resynced.</exception>
     /// <exception cref="ArgumentException">An update is malformed, names a volume outside the group,
     /// or the encoded batch exceeds the journal's record limit (32 MiB).</exception>
-    public async ValueTask<ReplicaPosition> ApplyReplicaBatchAsync(string journal, ReplicaBatch batch, CancellationToken ct = default)
+    public async ValueTask<ReplicaPosition> ApplyBatchAsync(ConsistencyGroup group, ReplicaBatch batch, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.LastSequence < batch.AfterSequence || batch.AfterSequence < 0)
@@ -115,35 +103,32 @@ public sealed partial class StorageEngine
             throw new ArgumentException($"batch of {size} bytes exceeds the {JournalFormat.MaxPayload}-byte record limit; split it", nameof(batch));
         }
         ct.ThrowIfCancellationRequested();
-        (ConsistencyGroup Group, long DurableAt, ReplicaPosition Position) applied;
+        (long DurableAt, ReplicaPosition Position) applied;
         if (batch.Updates.Any(u => u.Kind == JournalRecordKind.Resize))
         {
-            // A new size goes into the catalog, which needs the structure lock (taken before the gate).
-            lock (_structure)
+            // A new size goes into the catalog, which needs its lock (taken before the pause).
+            using (catalog.Hold())
             {
-                var group = GetGroup(journal);
                 applied = AppendBatch(group, ResolveUpdates(group, batch.Updates), batch, saveCatalog: true);
             }
         }
         else
         {
-            ConsistencyGroup group;
             List<Volume> volumes;
-            lock (_structure)
+            using (catalog.Hold())
             {
-                group = GetGroup(journal);
                 volumes = ResolveUpdates(group, batch.Updates);
             }
             applied = AppendBatch(group, volumes, batch, saveCatalog: false);
         }
-        SignalReplicaChanged(applied.Group);
-        await applied.Group.Commit.WaitDurableAsync(applied.DurableAt).ConfigureAwait(false);
+        SignalChanged(group);
+        await group.Commit.WaitDurableAsync(applied.DurableAt).ConfigureAwait(false);
         return applied.Position;
     }
 
     /// <summary>Journals and applies the batch under a pause of the group; returns the sequence
     /// to wait for (for a duplicate: the newest, so its position is durable too).</summary>
-    private (ConsistencyGroup, long, ReplicaPosition) AppendBatch(ConsistencyGroup group, List<Volume> volumes, ReplicaBatch batch, bool saveCatalog)
+    private (long, ReplicaPosition) AppendBatch(ConsistencyGroup group, List<Volume> volumes, ReplicaBatch batch, bool saveCatalog)
     {
         using var pause = new GroupPause([group]);
         var state = group.Replica ?? default;
@@ -153,7 +138,7 @@ public sealed partial class StorageEngine
         }
         if (batch.LastSequence <= state.SourceSequence)
         {
-            return (group, group.Journal.LastSequence, state.Position);
+            return (group.Journal.LastSequence, state.Position);
         }
         if (batch.AfterSequence != state.SourceSequence)
         {
@@ -186,22 +171,23 @@ public sealed partial class StorageEngine
         group.Replica = next;
         if (saveCatalog)
         {
-            SaveCatalog(); // inside the pause, as ExpandVolume: no record past the old end before the size is durable
+            catalog.Save(); // inside the pause, as ExpandVolume: no record past the old end before the size is durable
         }
-        return (group, sequence, next.Position);
+        return (sequence, next.Position);
     }
 
-    /// <summary>Checks every update before anything is changed and finds its volume. Caller holds the structure lock.</summary>
+    /// <summary>Checks every update before anything is changed and finds its volume. Caller holds the catalog's lock.</summary>
     private List<Volume> ResolveUpdates(ConsistencyGroup group, IReadOnlyList<ReplicaUpdate> updates)
     {
+        catalog.Require(group);
         var volumes = new List<Volume>(updates.Count);
         var sizes = new Dictionary<Volume, long>();
         foreach (var update in updates)
         {
-            var volume = GetVolume(update.VolumeId);
+            var volume = catalog.GetVolume(update.VolumeId);
             if (volume.Group != group)
             {
-                throw new ArgumentException($"volume '{update.VolumeId}' is not in replica group '{group.JournalName}'", nameof(updates));
+                throw new ArgumentException($"volume '{update.VolumeId}' is not in replica group '{group}'", nameof(updates));
             }
             var size = sizes.GetValueOrDefault(volume, volume.Size);
             var valid = update.Kind switch
@@ -251,10 +237,19 @@ public sealed partial class StorageEngine
                 LayerChain.Discard(volume.Top, volume.Size, offset, length);
                 break;
             case JournalRecordKind.Resize when length > volume.Size:
-                volume.Top.Map.Grow(ChunksFor(length));
+                volume.Top.Map.Grow(Catalog.ChunksFor(length));
                 volume.Top.SizeBytes = length;
                 volume.SetSize(length);
                 break;
+        }
+    }
+
+    /// <summary>Wakes the waiters of <see cref="WaitForPositionAsync"/>; called after the state changed.</summary>
+    private void SignalChanged(ConsistencyGroup group)
+    {
+        if (_changed.TryRemove(group, out var changed))
+        {
+            changed.TrySetResult();
         }
     }
 }

@@ -1,0 +1,263 @@
+using System.Text;
+using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Layers;
+using CsiDriver.Engine.Metadata;
+
+namespace CsiDriver.Engine;
+
+internal sealed partial class Catalog
+{
+    /// <summary>Creates an empty thin volume, in the named consistency group (created on first
+    /// use) or, with null, in a group of its own; <paramref name="prepare"/> finishes it before
+    /// the one catalog write that makes it durable.</summary>
+    public Volume CreateVolume(string volumeId, long capacityBytes, string? consistencyGroup, Action<Volume>? prepare = null)
+    {
+        CheckNewVolume(volumeId, capacityBytes, consistencyGroup);
+        lock (_lock)
+        {
+            CheckVolumeAbsent(volumeId);
+            return AddVolume(volumeId, capacityBytes, consistencyGroup, parent: null, prepare);
+        }
+    }
+
+    /// <summary>Deletes the volume; returns false when it did not exist (deleting what is gone
+    /// succeeds). Its snapshots stay readable: they hold their own frozen layers, and layers
+    /// the volume shared with them are released only once nothing refers to them.</summary>
+    public bool DeleteVolume(string volumeId)
+    {
+        using (_checkpointer.Exclusive())
+        lock (_lock)
+        {
+            if (!_volumes.TryGetValue(volumeId, out var volume))
+            {
+                return false;
+            }
+            var group = volume.Group;
+            using (new GroupPause([group]))
+            {
+                volume.MarkDeleted();
+                group.Members.Remove(volume);
+            }
+            // Once the volume is gone its journal records are no longer replayed, so the layers
+            // it leaves to its snapshots and clones must be durable now.
+            _checkpointer.CheckpointHeld();
+            _volumes.TryRemove(volumeId, out _);
+            var top = volume.Top;
+            top.Owner = null;
+            var dropped = Unlink(top);
+            if (group.Name == null)
+            {
+                _groups.TryRemove(group.JournalName, out _);
+            }
+            Save();
+            dropped.ForEach(layer => layer.DeleteFiles());
+            if (group.Name == null)
+            {
+                group.Journal.Delete();
+            }
+            CompactHidden();
+            return true;
+        }
+    }
+
+    /// <summary>Grows the volume to <paramref name="newCapacityBytes"/>; never shrinks.</summary>
+    public void ExpandVolume(string volumeId, long newCapacityBytes)
+    {
+        CheckCapacity(newCapacityBytes);
+        lock (_lock)
+        {
+            var volume = GetVolume(volumeId);
+            if (newCapacityBytes < volume.Size)
+            {
+                throw new OutOfRangeException($"volume '{volumeId}' is {volume.Size} bytes; shrinking to {newCapacityBytes} is not supported");
+            }
+            // The catalog is saved inside the pause: no write past the old end may reach the
+            // journal before the new size is durable.
+            using var pause = new GroupPause([volume.Group]);
+            var journal = volume.Group.Journal;
+            journal.Append(JournalRecordKind.Resize, volume.Number, 0, newCapacityBytes, ReadOnlyMemory<byte>.Empty, journal.NowMicros());
+            volume.Top.Map.Grow(ChunksFor(newCapacityBytes));
+            volume.Top.SizeBytes = newCapacityBytes;
+            volume.SetSize(newCapacityBytes);
+            Save();
+        }
+    }
+
+    /// <summary>Makes the volume refuse (or accept again) writes: replicas at the backup site
+    /// are read-only to everyone but the applier.</summary>
+    public void SetReadOnly(string volumeId, bool readOnly)
+    {
+        lock (_lock)
+        {
+            var volume = GetVolume(volumeId);
+            using var pause = new GroupPause([volume.Group]);
+            volume.SetReadOnly(readOnly);
+            Save();
+        }
+    }
+
+    /// <summary>
+    /// Moves a volume into the named group (created on first use), or with null into a group
+    /// of its own. Order is kept across the move: both groups are paused (in the fixed order),
+    /// the volume's data files and chunk maps are synced (so none of its records in the old
+    /// journal is needed again), a barrier record is appended to each journal, and the volume
+    /// continues in the new one. Its records in the new journal count from the barrier on.
+    /// </summary>
+    public void MoveVolume(string volumeId, string? consistencyGroup)
+    {
+        ValidateGroupName(consistencyGroup);
+        using (_checkpointer.Exclusive())
+        lock (_lock)
+        {
+            var volume = GetVolume(volumeId);
+            var source = volume.Group;
+            if (source.Name == consistencyGroup)
+            {
+                return;
+            }
+            var target = GroupFor(consistencyGroup, volume.Number);
+            using (new GroupPause([source, target]))
+            {
+                for (var layer = volume.Top; layer != null; layer = layer.Parent)
+                {
+                    Native.DataSync(layer.Handle);
+                    try
+                    {
+                        MetadataFile.Write(layer.MapPath, ChunkMap.FileMagic, layer.Map.TakeForCheckpoint());
+                    }
+                    catch
+                    {
+                        // The move is abandoned; the next checkpoint must still write this map.
+                        layer.Map.MarkDirty();
+                        throw;
+                    }
+                }
+                var now = source.Journal.NowMicros();
+                source.Journal.Append(JournalRecordKind.Barrier, volume.Number, 0, 0, Encoding.UTF8.GetBytes("leave " + target.JournalName), now);
+                var join = target.Journal.Append(JournalRecordKind.Barrier, volume.Number, 0, 0, Encoding.UTF8.GetBytes("join " + source.JournalName), now);
+                source.Members.Remove(volume);
+                target.Members.Add(volume);
+                volume.Group = target;
+                volume.JoinedSequence = join;
+                volume.Top.Journal = target.JournalName;
+                volume.Top.StartSequence = join + 1;
+                if (source.Name == null)
+                {
+                    _groups.TryRemove(source.JournalName, out _);
+                }
+                Save();
+            }
+            if (source.Name == null)
+            {
+                source.Journal.Delete();
+            }
+        }
+    }
+
+    /// <summary>Adds a volume with a new top layer over <paramref name="parent"/> to its group,
+    /// finished by <paramref name="prepare"/> and made durable by one catalog write. When any of
+    /// it fails (no space, say) nothing is left of it: no file, no group made for it. Caller
+    /// holds this lock.</summary>
+    private Volume AddVolume(string volumeId, long capacityBytes, string? consistencyGroup, Layer? parent, Action<Volume>? prepare = null)
+    {
+        var number = _nextVolumeNumber++;
+        var existing = consistencyGroup == null ? null : _groups.GetValueOrDefault(consistencyGroup);
+        var group = existing ?? GroupFor(consistencyGroup, number);
+        Volume? volume = null;
+        try
+        {
+            var top = NewLayer(parent, capacityBytes);
+            volume = new Volume(volumeId, number, capacityBytes, readOnly: false, group, top);
+            lock (group.Gate)
+            {
+                StartTop(volume, top, group);
+                volume.JoinedSequence = group.Journal.LastSequence;
+                group.Members.Add(volume);
+            }
+            _volumes[volumeId] = volume;
+            prepare?.Invoke(volume);
+            Save();
+            return volume;
+        }
+        catch
+        {
+            if (volume != null)
+            {
+                Forget(volume);
+            }
+            if (existing == null && group.Members.Count == 0 && _groups.TryRemove(group.JournalName, out _))
+            {
+                group.Journal.Delete();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Takes back a volume no catalog on disk names yet, with its top layer's files.</summary>
+    private void Forget(Volume volume)
+    {
+        _volumes.TryRemove(volume.Id, out _);
+        using (new GroupPause([volume.Group]))
+        {
+            volume.MarkDeleted();
+            volume.Group.Members.Remove(volume);
+        }
+        volume.Top.Owner = null;
+        foreach (var layer in Unlink(volume.Top))
+        {
+            layer.Handle.Dispose();
+            layer.DeleteFiles();
+        }
+    }
+
+    /// <summary>The named group (opened on first use), or a new group of one for volume <paramref name="number"/>.</summary>
+    private ConsistencyGroup GroupFor(string? consistencyGroup, uint number) =>
+        consistencyGroup == null
+            ? OpenGroup(ConsistencyGroup.SoloJournalName(number), null)
+            : _groups.GetValueOrDefault(consistencyGroup) ?? OpenGroup(consistencyGroup, consistencyGroup);
+
+    private ConsistencyGroup OpenGroup(string journalName, string? name) =>
+        OpenGroup(journalName, name, 0, static (in RecordHeader _, ReadOnlySpan<byte> _) => { }, out _);
+
+    private ConsistencyGroup OpenGroup(
+        string journalName, string? name, long checkpointSequence, GroupJournal.ReplayRecord replay, out JournalRecoveryReport report)
+    {
+        var journal = GroupJournal.Open(
+            Path.Combine(_journalDirectory, journalName), journalName, checkpointSequence, _options.SegmentBytes, _options.Clock, replay, out report);
+        var group = new ConsistencyGroup(journalName, name, journal);
+        group.Commit.MarkDurable(checkpointSequence);
+        _groups[journalName] = group;
+        return group;
+    }
+
+    private static void CheckNewVolume(string volumeId, long capacityBytes, string? consistencyGroup)
+    {
+        VolumeIds.Validate(volumeId);
+        ValidateGroupName(consistencyGroup);
+        CheckCapacity(capacityBytes);
+    }
+
+    private static void CheckCapacity(long capacityBytes)
+    {
+        if (capacityBytes <= 0 || capacityBytes % VolumeIds.BlockSize != 0)
+        {
+            throw new OutOfRangeException($"capacity {capacityBytes} must be a positive multiple of {VolumeIds.BlockSize}");
+        }
+    }
+
+    private static void ValidateGroupName(string? consistencyGroup)
+    {
+        if (consistencyGroup != null && !VolumeIds.IsValid(consistencyGroup))
+        {
+            throw new ArgumentException($"consistency group '{consistencyGroup}' must follow the volume id rules", nameof(consistencyGroup));
+        }
+    }
+
+    private void CheckVolumeAbsent(string volumeId)
+    {
+        if (_volumes.ContainsKey(volumeId))
+        {
+            throw new VolumeExistsException(volumeId);
+        }
+    }
+}

@@ -1,0 +1,262 @@
+using System.Collections.Concurrent;
+using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Layers;
+using CsiDriver.Engine.Metadata;
+using CsiDriver.Engine.Replication;
+using Microsoft.Extensions.Logging;
+
+namespace CsiDriver.Engine;
+
+/// <summary>
+/// The engine's structure: volumes, snapshots, the layers under them and the consistency groups,
+/// written whole to <c>catalog</c> on every change (<see cref="CatalogDocument"/>).
+/// <para>State: the collections and id counters below, each volume's group and top layer, and
+/// each layer's place in its chain. Lock: the structure lock, held for a whole structural
+/// operation. The data path never takes it; readers of a volume, a snapshot or a group take no
+/// lock (those maps are concurrent, and an entry is complete before it is added).</para>
+/// <para>Lock order: the checkpoint lock (<see cref="Checkpointer.Exclusive"/>) before this one,
+/// this one before any group's gate (<see cref="GroupPause"/>). So an operation here that needs a
+/// checkpoint on the way (delete, move, clone, a volume from a snapshot, compaction) enters the
+/// checkpointer first, and a component that pauses groups to change the structure (the replica
+/// applier) takes <see cref="Hold"/> first.</para>
+/// <para>A group ends (a group of one whose volume is deleted or moves into a named group) only
+/// under the checkpoint lock, or, made by a create that failed, before anyone could see it:
+/// checkpoints and the journal consumers rely on a group they hold not ending under them.</para>
+/// </summary>
+internal sealed partial class Catalog
+{
+    private readonly object _lock = new();
+    private readonly ConcurrentDictionary<string, Volume> _volumes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Snapshot> _snapshots = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConsistencyGroup> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, Layer> _layers = [];
+    private readonly string _path;
+    private readonly string _layerDirectory;
+    private readonly string _journalDirectory;
+    private readonly EngineOptions _options;
+    private readonly Checkpointer _checkpointer;
+    private readonly ILogger _logger;
+    private long _nextLayerId = 1;
+    private uint _nextVolumeNumber = 1;
+    private bool _closed;
+
+    private Catalog(string dataDirectory, EngineOptions options, Checkpointer checkpointer, ILogger logger)
+    {
+        _path = Path.Combine(dataDirectory, "catalog");
+        _layerDirectory = Path.Combine(dataDirectory, "layers");
+        _journalDirectory = Path.Combine(dataDirectory, "journals");
+        _options = options;
+        _checkpointer = checkpointer;
+        _logger = logger;
+    }
+
+    public IReadOnlyCollection<Volume> Volumes => _volumes.Values.ToArray();
+
+    public IReadOnlyCollection<Snapshot> Snapshots => _snapshots.Values.ToArray();
+
+    public IReadOnlyCollection<ConsistencyGroup> Groups => _groups.Values.ToArray();
+
+    /// <summary>Where each group's journal directory is (its dirty-chunk sets live there too).</summary>
+    public string JournalDirectory => _journalDirectory;
+
+    /// <summary>The structure lock, lent for a change of several steps (see the lock order above).</summary>
+    public Held Hold() => new(_lock);
+
+    public Volume? FindVolume(string volumeId) => _volumes.GetValueOrDefault(volumeId);
+
+    public Volume GetVolume(string volumeId) => FindVolume(volumeId) ?? throw new VolumeNotFoundException(volumeId);
+
+    public Snapshot? FindSnapshot(string snapshotId) => _snapshots.GetValueOrDefault(snapshotId);
+
+    public Snapshot GetSnapshot(string snapshotId) => FindSnapshot(snapshotId) ?? throw new SnapshotNotFoundException(snapshotId);
+
+    /// <summary>The group, if it still exists.</summary>
+    /// <exception cref="ArgumentException">It ended (a group of one whose volume was deleted or moved).</exception>
+    public ConsistencyGroup Require(ConsistencyGroup group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        return IsLive(group) ? group : throw new ArgumentException($"consistency group '{group}' no longer exists", nameof(group));
+    }
+
+    public bool IsLive(ConsistencyGroup group) => _groups.GetValueOrDefault(group.JournalName) == group;
+
+    /// <summary>Ids of the group's volumes now.</summary>
+    public IReadOnlyList<string> MemberIds(ConsistencyGroup group)
+    {
+        lock (_lock)
+        {
+            return Require(group).Members.Select(v => v.Id).ToArray();
+        }
+    }
+
+    /// <summary>Volume ids by number, each looked up when its number first appears (so a volume
+    /// created after a reader opened is named too); null for a volume that no longer exists.</summary>
+    public Func<uint, string?> VolumeIdLookup()
+    {
+        var known = new Dictionary<uint, string?>();
+        return number =>
+        {
+            if (!known.TryGetValue(number, out var volumeId))
+            {
+                volumeId = known[number] = _volumes.Values.FirstOrDefault(v => v.Number == number)?.Id;
+            }
+            return volumeId;
+        };
+    }
+
+    /// <summary>Free bytes the journals have set aside (see GroupJournal.Space.cs).</summary>
+    public long JournalReservation => _groups.Values.Sum(g => g.Journal.ReservedBytes);
+
+    /// <summary>
+    /// The checkpoint's cut: every group paused for a moment to read its sequence, and the chunk
+    /// maps changed since the last cut copied (their marks cleared), with the layers whose data
+    /// changed; null once closed. Under this lock, so no structural change is half done in it.
+    /// </summary>
+    public CheckpointCut? TakeCut()
+    {
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return null;
+            }
+            var groups = new List<CheckpointCut.Point>();
+            var maps = new List<(Layer, byte[])>();
+            var data = new List<Layer>();
+            using var pause = new GroupPause(_groups.Values);
+            foreach (var group in _groups.Values)
+            {
+                groups.Add(new CheckpointCut.Point(group, group.Journal.LastSequence, group.Journal.AppendedBytes, group.Replica));
+            }
+            foreach (var layer in _layers.Values)
+            {
+                if (layer.Map.IsDirty)
+                {
+                    maps.Add((layer, layer.Map.TakeForCheckpoint()));
+                }
+                if (layer.DataDirty)
+                {
+                    layer.DataDirty = false;
+                    data.Add(layer);
+                }
+            }
+            return new CheckpointCut(groups, maps, data, (long)pause.Elapsed.TotalMicroseconds);
+        }
+    }
+
+    /// <summary>Layers whose data changed since the last checkpoint's cut.</summary>
+    public List<Layer> DirtyLayers()
+    {
+        lock (_lock)
+        {
+            return _layers.Values.Where(l => l.DataDirty).ToList();
+        }
+    }
+
+    /// <summary>Writes the structure as it is now.</summary>
+    /// <exception cref="InsufficientSpaceException">No space to write it; the file on disk is the previous one.</exception>
+    public void Save()
+    {
+        lock (_lock)
+        {
+            var document = new CatalogDocument
+            {
+                NextLayerId = _nextLayerId,
+                NextVolumeNumber = _nextVolumeNumber,
+                Groups = _groups.Values.Where(g => g.Name != null).Select(g => g.Name!).Order(StringComparer.Ordinal).ToList(),
+                Volumes = _volumes.Values
+                    .Select(v => new VolumeEntry(v.Id, v.Number, v.ConsistencyGroup, v.Size, v.IsReadOnly, v.Top.Id, v.JoinedSequence))
+                    .ToList(),
+                Layers = _layers.Values
+                    .Select(l => new LayerEntry(l.Id, l.Parent?.Id ?? 0, l.Journal, l.StartSequence, l.SizeBytes))
+                    .ToList(),
+                Snapshots = _snapshots.Values
+                    .Select(s => new SnapshotEntry(s.Id, s.VolumeId, s.Layer.Id, s.SizeBytes, s.CreatedAt, s.Sequence, s.ConsistencyGroup, s.Purpose))
+                    .ToList(),
+            };
+            MetadataFile.Write(_path, CatalogDocument.FileMagic, document.Serialize(), CatalogDocument.Version, document.MinCompatibleVersion);
+        }
+    }
+
+    /// <summary>Closes every journal and layer file; a checkpoint after this finds nothing to cut.</summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            foreach (var group in _groups.Values)
+            {
+                group.Journal.Dispose();
+            }
+            foreach (var layer in _layers.Values)
+            {
+                layer.Handle.Dispose();
+            }
+        }
+    }
+
+    /// <summary>A new empty layer over <paramref name="parent"/>. Caller holds this lock and saves.</summary>
+    /// <exception cref="InsufficientSpaceException">No space for its files.</exception>
+    private Layer NewLayer(Layer? parent, long sizeBytes)
+    {
+        Layer layer;
+        try
+        {
+            layer = new Layer(_nextLayerId++, _layerDirectory, new ChunkMap(ChunksFor(sizeBytes))) { Parent = parent, SizeBytes = sizeBytes };
+        }
+        catch (IOException e) when (Native.IsDiskFull(e))
+        {
+            throw new InsufficientSpaceException("no space for a new layer's files", e);
+        }
+        if (parent != null)
+        {
+            parent.Children++;
+        }
+        _layers[layer.Id] = layer;
+        return layer;
+    }
+
+    /// <summary>Forgets <paramref name="layer"/> if nothing refers to it any more, and so on up
+    /// its chain; returns the layers forgotten (their files go once the catalog is saved).</summary>
+    private List<Layer> Unlink(Layer layer)
+    {
+        var dropped = new List<Layer>();
+        for (var current = layer; current is { IsUnreferenced: true }; current = current.Parent)
+        {
+            _layers.Remove(current.Id);
+            dropped.Add(current);
+            if (current.Parent != null)
+            {
+                current.Parent.Children--;
+            }
+        }
+        return dropped;
+    }
+
+    /// <summary>Makes <paramref name="top"/> the volume's top layer: its records from the next
+    /// sequence of <paramref name="group"/> on land there. Caller holds the group's gate.</summary>
+    private static void StartTop(Volume volume, Layer top, ConsistencyGroup group)
+    {
+        top.Owner = volume;
+        top.Journal = group.JournalName;
+        top.StartSequence = group.Journal.LastSequence + 1;
+        top.SizeBytes = volume.Size;
+        volume.Top = top;
+    }
+
+    private Layer LayerById(long id) =>
+        _layers.GetValueOrDefault(id) ?? throw new CorruptionException($"{_path}: layer {id} is referenced but not listed");
+
+    internal static long ChunksFor(long sizeBytes) => (sizeBytes + ChunkRange.ChunkSize - 1) / ChunkRange.ChunkSize;
+}
+
+/// <summary>What a checkpoint covers, read at one instant (see <see cref="Catalog.TakeCut"/>).</summary>
+internal sealed record CheckpointCut(
+    IReadOnlyList<CheckpointCut.Point> Groups,
+    IReadOnlyList<(Layer Layer, byte[] Bits)> Maps,
+    IReadOnlyList<Layer> Data,
+    long PauseMicros)
+{
+    /// <param name="Appended">The journal's <see cref="GroupJournal.AppendedBytes"/> at the cut.</param>
+    internal sealed record Point(ConsistencyGroup Group, long Sequence, long Appended, ReplicaState? Replica);
+}
