@@ -12,6 +12,8 @@ public sealed class RestartableNode : IAsyncDisposable
 {
     private static readonly DriverSettings WithHolder = new() { SessionHolder = true };
 
+    private int _resentBefore;
+
     private RestartableNode(DriverWorkspace workspace, SessionHolderProcess holder, DriverProcess driver)
     {
         Workspace = workspace;
@@ -41,9 +43,14 @@ public sealed class RestartableNode : IAsyncDisposable
     public async Task RestartAsync(bool crash)
     {
         await (crash ? Driver.CrashAsync() : Driver.StopAsync());
+        _resentBefore += ResentBy(Driver);
         await Driver.DisposeAsync();
         Driver = await DriverProcess.StartAsync(Workspace, WithHolder);
     }
+
+    /// <summary>FUSE requests the kernel resent (FUSE_NOTIFY_RESEND) because a killed csidriver
+    /// had read them and not answered, as every csidriver run so far logged them.</summary>
+    public int ResentRequests => _resentBefore + ResentBy(Driver);
 
     /// <summary>Kills the session holder (SIGKILL), as a crash would end it.</summary>
     public Task KillHolderAsync() => Holder.KillAsync();
@@ -54,6 +61,9 @@ public sealed class RestartableNode : IAsyncDisposable
         await Holder.DisposeAsync();
         Holder = await SessionHolderProcess.StartAsync(Workspace);
     }
+
+    private static int ResentBy(DriverProcess driver) =>
+        driver.Output.StandardOutput.Count(line => line.Contains("was resent by the kernel", StringComparison.Ordinal));
 
     public async ValueTask DisposeAsync()
     {

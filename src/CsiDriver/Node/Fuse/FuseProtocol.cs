@@ -67,6 +67,12 @@ public enum FuseNotifyCode
     Resend = 7,
 }
 
+public static class FuseUnique
+{
+    /// <summary>FUSE_UNIQUE_RESEND: set in the unique id of a request sent again after FUSE_NOTIFY_RESEND.</summary>
+    public const ulong Resent = 1UL << 63;
+}
+
 /// <summary>INIT flags; bits 32–63 travel in the flags2 field (FUSE_INIT_EXT).</summary>
 [Flags]
 public enum FuseInitFlags : ulong

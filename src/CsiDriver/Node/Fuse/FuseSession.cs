@@ -206,6 +206,11 @@ public sealed partial class FuseSession
             Initialize(header.Unique, argument.Span, reply);
             return;
         }
+        if ((header.Unique & FuseUnique.Resent) != 0)
+        {
+            // Read by the csidriver that died before answering it: served now, exactly once more.
+            LogResent(VolumeId, header.Opcode.ToString(), header.Unique & ~FuseUnique.Resent);
+        }
         FuseOutcome outcome;
         try
         {
@@ -311,6 +316,9 @@ public sealed partial class FuseSession
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "FUSE {Opcode} on volume {VolumeId} failed: {Reason}")]
     private partial void LogRequestFailed(string volumeId, string opcode, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "FUSE {Opcode} {Unique} on volume {VolumeId} was resent by the kernel: the previous csidriver read it and did not answer")]
+    private partial void LogResent(string volumeId, string opcode, ulong unique);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "FUSE reply for volume {VolumeId} not delivered: {Reason}")]
     private partial void LogReplyFailed(string volumeId, string reason);
