@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.ConformanceTests.Replication;
-using CsiDriver.Engine.Nbd;
+using CsiDriver.TestSupport;
 
 namespace CsiDriver.Benchmarks;
 

@@ -12,8 +12,6 @@ public static class CommandLine
             "replicates whole services, as consistency groups, to a backup site.");
         root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(SessionHolderCommand.Build());
-        root.Subcommands.Add(CheckConsistencyCommand.Build());
-        root.Subcommands.Add(DemoCommand.Build());
         return root;
     }
 }

@@ -1,5 +1,4 @@
 using Csi.V1;
-using CsiDriver.Hosting;
 using CsiDriver.Rpc;
 using CsiDriver.State;
 
@@ -143,7 +142,7 @@ public sealed partial class ControllerService
             using var reservation = driver.Budget.Reserve(size - record.CapacityBytes);
             driver.Engine.ExpandVolume(record.Id, size);
             reservation.Commit(() => driver.State.UpdateCapacity(record.Id, size));
-            driver.ShowGrownVolume(record.Id);
+            volumeGrown(record.Id);
         }
         return Task.FromResult(new ControllerExpandVolumeResponse
         {

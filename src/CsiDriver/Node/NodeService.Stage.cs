@@ -63,7 +63,7 @@ public sealed partial class NodeService
             throw new RpcException(StatusCode.InvalidArgument, $"staging_target_path {stagingPath} does not exist; the CO creates it");
         }
 
-        var device = driver.OpenVolumeDevice(volume.Id, readOnly)
+        var device = VolumeAttacher.EngineDevice(driver.Engine, volume.Id, readOnly)
             ?? throw new RpcException(StatusCode.NotFound, $"volume '{volume.Id}' does not exist in the engine");
         var attachment = await attacher.AttachAsync(volume.Id, device, readOnly, context.CancellationToken);
         StagingRecord staging;

@@ -21,14 +21,13 @@ public sealed partial class VolumeAttacher
     /// its staging stays, reported lost, for NodeStageVolume to repair or NodeUnstageVolume to
     /// remove. Nothing outside this attach directory is touched: other drivers' are not ours.
     /// </summary>
-    /// <param name="openDevice">The engine device of a volume id (read-only view when asked), or null when it is gone.</param>
-    public async Task ResumeAsync(IReadOnlyList<StagingRecord> stagings, Func<string, bool, IBlockDevice?> openDevice)
+    public async Task ResumeAsync(IReadOnlyList<StagingRecord> stagings, StorageEngine engine)
     {
         var prefix = AttachDirectory + "/";
         foreach (var held in TakeBack(prefix))
         {
             if (SessionTicket.Decode(held.Ticket) is { } ticket && ticket.MountPoint == held.Name
-                && openDevice(ticket.VolumeId, ticket.ReadOnly) is { } device)
+                && EngineDevice(engine, ticket.VolumeId, ticket.ReadOnly) is { } device)
             {
                 try
                 {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using CsiDriver.Engine;
+using CsiDriver.Engine.Nbd;
 using CsiDriver.Native;
 using CsiDriver.Node.Fuse;
 using CsiDriver.Sessions;
@@ -46,6 +47,11 @@ public sealed partial class VolumeAttacher(string attachDirectory, SessionHolder
     /// <summary>True while some session this process serves would not survive its exit; the
     /// host then writes back staged file systems before csidriver stops.</summary>
     public bool ServesUnprotectedSessions => _sessions.Values.Any(s => !IsProtected(s));
+
+    /// <summary>The engine device an attachment of a volume serves: the volume, or a read-only
+    /// view of it; null when the volume is gone.</summary>
+    public static IBlockDevice? EngineDevice(StorageEngine engine, string volumeId, bool readOnly) =>
+        engine.FindVolume(volumeId) is { } volume ? (readOnly ? new ReadOnlyBlockDevice(volume) : volume) : null;
 
     public async Task<Attachment> AttachAsync(string volumeId, IBlockDevice device, bool readOnly, CancellationToken cancellationToken)
     {

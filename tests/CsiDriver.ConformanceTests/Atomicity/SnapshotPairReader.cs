@@ -1,7 +1,7 @@
-using CsiDriver.Engine.Nbd;
 using Csi.V1;
 using CsiDriver.ConformanceTests.Infrastructure;
-using CsiDriver.Engine.Consistency;
+using CsiDriver.TestSupport;
+using CsiDriver.TestSupport.Consistency;
 
 namespace CsiDriver.ConformanceTests.Atomicity;
 

@@ -1,6 +1,6 @@
 using CsiDriver.Engine;
-using CsiDriver.Engine.Consistency;
-using CsiDriver.Engine.Nbd;
+using CsiDriver.TestSupport;
+using CsiDriver.TestSupport.Consistency;
 
 namespace CsiDriver.ConformanceTests.Replication;
 

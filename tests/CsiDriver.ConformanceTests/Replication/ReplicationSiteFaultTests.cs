@@ -1,5 +1,5 @@
 using CsiDriver.ConformanceTests.Infrastructure;
-using CsiDriver.Engine.Nbd;
+using CsiDriver.TestSupport;
 using Xunit.Abstractions;
 
 namespace CsiDriver.ConformanceTests.Replication;
@@ -35,7 +35,7 @@ public sealed class ReplicationSiteFaultTests(ITestOutputHelper output)
 
         await sites.Main.Addons.WaitForReplicationAsync(group.GroupId,
             info => ReplicatedGroup.Replicating(info) && info.Lag() < TimeSpan.FromSeconds(1), "resumed", CatchUpTimeout);
-        var probe = await new BackupProbe(sites, group, seed: 3, linkFaults: false).RunAsync(maxChecks: 50, TimeSpan.FromSeconds(10), stopAtFirstViolation: false);
+        var probe = await new BackupProbe(sites, group, seed: 3, linkFaults: false).RunAsync(checkCount: 50, stopAtFirstViolation: false);
         var committed = await group.StopWritingAsync();
         var final = await group.WaitForBackupAsync(committed, CatchUpTimeout);
 

@@ -1,5 +1,5 @@
-using CsiDriver.Engine.Consistency;
-using CsiDriver.Engine.Nbd;
+using CsiDriver.TestSupport;
+using CsiDriver.TestSupport.Consistency;
 
 namespace CsiDriver.ConformanceTests.Replication;
 
