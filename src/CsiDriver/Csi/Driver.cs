@@ -6,7 +6,7 @@ using CsiDriver.State;
 namespace CsiDriver.Csi;
 
 /// <summary>
-/// What every service shares: options, the operation locks, the clock, this run's id and, once
+/// What every service shares: options, the operation locks, the clock and, once
 /// the host has loaded them, the engine, the state store and the replication manager. The
 /// sockets open before the engine has loaded, so that Probe can say "not ready yet"; until then
 /// every other call gets UNAVAILABLE.
