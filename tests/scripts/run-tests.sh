@@ -4,12 +4,15 @@
 # CI can read it. The run fails when anything failed, when a test project ran no test (it would
 # otherwise vanish from the total), or when csi-sanity could not be run.
 # SKIP_SANITY=1 leaves csi-sanity out, and says so in the summary (never set in CI).
+# The fault-injection probes append one line of figures each (cases, failures) to the file
+# FORMATION_FAULT_FIGURES names; they are printed together before the summary.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 log=$(mktemp)
 sanity_log=$(mktemp)
-trap 'rm -f "$log" "$sanity_log"' EXIT
+export FORMATION_FAULT_FIGURES=$(mktemp)
+trap 'rm -f "$log" "$sanity_log" "$FORMATION_FAULT_FIGURES"' EXIT
 export CSIDRIVER_BIN="${CSIDRIVER_BIN:-$PWD/out/csidriver/csidriver}"
 export FORMATION_DEMO_BIN="${FORMATION_DEMO_BIN:-$PWD/out/demo/formation-demo}"
 dotnet test CsiDriver.sln -c Release --nologo 2>&1 | tee "$log"
@@ -66,6 +69,9 @@ for mode in single; do
   fi
 done
 
+echo
+echo "=== fault-injection suite (cases, failures found) ==="
+sort "$FORMATION_FAULT_FIGURES"
 echo
 printf '%s\n' "${sanity_lines[@]}"
 for problem in "${problems[@]}"; do echo "FAILED: $problem"; done

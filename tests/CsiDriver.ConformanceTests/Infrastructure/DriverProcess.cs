@@ -38,6 +38,9 @@ public sealed class DriverProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    /// <summary>True once the process has ended (a crash, if nobody stopped it).</summary>
+    public bool HasExited => _process.HasExited;
+
     /// <summary>Starts the driver without waiting for it to be ready.</summary>
     public static DriverProcess Launch(DriverWorkspace workspace, DriverSettings? settings = null)
     {
