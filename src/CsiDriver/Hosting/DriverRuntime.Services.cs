@@ -12,7 +12,7 @@ public sealed partial class DriverRuntime
     public IEnumerable<ServiceBinding> CsiServices() => RequestSizeLimits.Csi.Guard(
     [
         Identity().Binding(),
-        new ControllerService(Driver).Binding(),
+        new ControllerService(Driver, ShowGrownVolume).Binding(),
         new GroupControllerService(Driver).Binding(),
         new NodeService(Driver, Paths, Attacher).Binding(),
     ]);
@@ -28,7 +28,7 @@ public sealed partial class DriverRuntime
     /// limits, and the catalog.</summary>
     public IEnumerable<ServiceBinding> NodeLinkServices() =>
     [
-        .. RequestSizeLimits.Csi.Guard([Identity().Binding(), new ControllerService(Driver).Binding(), new GroupControllerService(Driver).Binding()]),
+        .. RequestSizeLimits.Csi.Guard([Identity().Binding(), new ControllerService(Driver, ShowGrownVolume).Binding(), new GroupControllerService(Driver).Binding()]),
         .. RequestSizeLimits.CsiAddons.Guard(CsiAddonsControllerServices()),
         new NodeCatalogService(Driver).Binding(),
     ];

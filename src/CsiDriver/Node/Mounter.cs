@@ -44,14 +44,22 @@ public static partial class Mounter
     /// <summary>Mounts a file system on <paramref name="device"/> at the directory open as
     /// <paramref name="target"/> (a <see cref="PinnedPath"/> entry), given to mount(2) through
     /// its descriptor; <paramref name="targetPath"/> names it in messages.</summary>
-    public static void MountFileSystem(string device, SafeFileHandle target, string targetPath, string fsType, IEnumerable<string> options, bool readOnly)
+    public static void MountFileSystem(string device, SafeFileHandle target, string targetPath, string fsType, IEnumerable<string> options, bool readOnly) =>
+        MountFileSystem(device, PinnedPath.ProcPath(target), targetPath, fsType, options, readOnly);
+
+    /// <summary>Mounts a file system at <paramref name="target"/>, a path the driver owns (its
+    /// data directory), by name; kubelet's paths go through <see cref="PinnedPath"/>.</summary>
+    public static void MountFileSystem(string device, string target, string fsType, IEnumerable<string> options, bool readOnly) =>
+        MountFileSystem(device, target, target, fsType, options, readOnly);
+
+    private static void MountFileSystem(string device, string target, string name, string fsType, IEnumerable<string> options, bool readOnly)
     {
         var (flags, data) = Split(options);
         if (readOnly)
         {
             flags |= MsReadOnly;
         }
-        Check(mount(device, PinnedPath.ProcPath(target), fsType, flags, data.Length == 0 ? null : data), $"mount {device} on {targetPath} as {fsType}");
+        Check(mount(device, target, fsType, flags, data.Length == 0 ? null : data), $"mount {device} on {name} as {fsType}");
     }
 
     /// <summary>Bind-mounts <paramref name="source"/> (a directory or a device file; a name
@@ -78,14 +86,22 @@ public static partial class Mounter
     /// <summary>Unmounts the topmost mount at the pinned <paramref name="target"/>, named through
     /// its open directory and not followed if it is a link; with <paramref name="lazy"/> detaches
     /// it even while in use (for repairing a lost attachment). Not mounted is not an error.</summary>
-    public static void Unmount(PinnedPath target, bool lazy = false)
+    public static void Unmount(PinnedPath target, bool lazy = false) =>
+        Unmount(target.EntryThroughDirectory, target.Path, (lazy ? MntDetach : 0) | UmountNoFollow);
+
+    /// <summary>Unmounts the topmost mount at <paramref name="target"/>, a path the driver owns
+    /// (its data directory), by name; kubelet's paths go through <see cref="PinnedPath"/>.</summary>
+    public static void Unmount(string target, bool lazy = false) =>
+        Unmount(target, target, lazy ? MntDetach : 0);
+
+    private static void Unmount(string target, string name, int flags)
     {
-        if (umount2(target.EntryThroughDirectory, (lazy ? MntDetach : 0) | UmountNoFollow) != 0)
+        if (umount2(target, flags) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             if (errno != Einval)
             {
-                throw new IOException($"unmount {target.Path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+                throw new IOException($"unmount {name}: {Marshal.GetPInvokeErrorMessage(errno)}");
             }
         }
     }

@@ -48,22 +48,9 @@ public sealed partial class NodeService
         {
             throw new RpcException(StatusCode.FailedPrecondition, $"something the driver did not mount is already mounted at {targetPath}");
         }
-
-        using var target = paths.Pin(targetPath, "target_path");
-        if (volume.AccessType == AccessType.Block)
-        {
-            using var entry = CreateTarget(target, directory: false);
-            Mounter.Bind(null, staged.Device, entry, targetPath, readOnly);
-        }
-        else
-        {
-            // The staged file system is bound from the staging path held the same way, so a link
-            // swapped onto that path cannot hand the pod something else.
-            using var staging = paths.Pin(stagingPath, "staging_target_path");
-            using var entry = CreateTarget(target, directory: true);
-            Mounter.Bind(staging.Directory, staging.Name, entry, targetPath, readOnly);
-        }
-        driver.State.InsertNodePublication(new NodePublicationRecord(targetPath, volume.Id, readOnly));
+        var publication = new NodePublicationRecord(targetPath, volume.Id, readOnly);
+        Bind(publication, staged);
+        driver.State.InsertNodePublication(publication);
         return Task.FromResult(new NodePublishVolumeResponse());
     }
 
@@ -100,6 +87,45 @@ public sealed partial class NodeService
         driver.State.DeleteNodePublication(targetPath);
         return Task.FromResult(new NodeUnpublishVolumeResponse());
     }
+
+    /// <summary>The staged file system (or device, for a block volume) bound at the publication's
+    /// target, which is made when missing. Both paths are held by their directories (see
+    /// <see cref="PinnedPath"/>), so a link swapped onto either cannot move the mount or hand
+    /// the pod something else.</summary>
+    private void Bind(NodePublicationRecord publication, StagingRecord staged)
+    {
+        var block = staged.AccessType == AccessType.Block;
+        using var target = paths.Pin(publication.TargetPath, "target_path");
+        using var entry = CreateTarget(target, directory: !block);
+        if (block)
+        {
+            Mounter.Bind(null, staged.Device, entry, publication.TargetPath, publication.ReadOnly);
+            return;
+        }
+        using var staging = paths.Pin(staged.StagingPath, "staging_target_path");
+        Mounter.Bind(staging.Directory, staging.Name, entry, publication.TargetPath, publication.ReadOnly);
+    }
+
+    /// <summary>After a repair: the pod's target, still bound to the lost device, is detached
+    /// (lazily: the pod may hold files open on it) and bound to the new one.</summary>
+    private void Rebind(NodePublicationRecord publication, StagingRecord staged)
+    {
+        using (var target = paths.Pin(publication.TargetPath, "target_path"))
+        {
+            if (MountTable.IsMountPoint(target.CurrentPath))
+            {
+                Mounter.Unmount(target, lazy: true);
+            }
+        }
+        Bind(publication, staged);
+    }
+
+    /// <summary>Null when all that is mounted at the publication's target is the driver's bind of
+    /// <paramref name="staged"/>'s device (or nothing); otherwise what is there besides.</summary>
+    private static string? ForeignMountOn(NodePublicationRecord publication, StagingRecord staged) =>
+        MountTable.At(publication.TargetPath).FirstOrDefault(m => !IsPublicationMount(m, publication.TargetPath, staged)) is { } foreign
+            ? $"{MountTable.Describe(foreign)} is at {publication.TargetPath}, not mounted by the driver"
+            : null;
 
     /// <summary>The bind mount NodePublishVolume made at <paramref name="targetPath"/>: the staged
     /// file system's root (mount volumes), or the staged device's node in devtmpfs (block volumes).</summary>

@@ -10,8 +10,10 @@ public sealed partial class NodeService
     /// <summary>
     /// Attaches the volume as a block device and, for a mount volume, mounts its file system at
     /// the staging path, creating the file system on first use and growing it to the volume's
-    /// size when the volume was expanded since. Repeating a successful stage succeeds; staging
-    /// a volume whose attachment was lost repairs it.
+    /// size when the volume was expanded since. Repeating a successful stage succeeds. Staging a
+    /// volume whose attachment was lost repairs it: a new device, and every publication of the
+    /// volume bound again to it; staging one whose session the holder no longer keeps hands the
+    /// session to the holder again.
     /// </summary>
     private async Task<NodeStageVolumeResponse> NodeStageVolume(NodeStageVolumeRequest request, CallContext context)
     {
@@ -26,6 +28,7 @@ public sealed partial class NodeService
         }
         var readOnly = VolumeCapabilities.IsReadOnlyMode(request.VolumeCapability.AccessMode.Mode);
 
+        var publications = driver.State.NodePublicationsOf(volume.Id);
         if (driver.State.FindStaging(volume.Id) is { } staged)
         {
             if (staged.StagingPath != stagingPath)
@@ -38,18 +41,31 @@ public sealed partial class NodeService
                 throw new RpcException(StatusCode.AlreadyExists,
                     $"volume '{volume.Id}' is staged at {stagingPath} with read-only={staged.ReadOnly}");
             }
-            if (Problem(staged) is null)
+            switch (Condition(staged).State)
             {
-                return new NodeStageVolumeResponse();
+                case AttachmentState.Healthy:
+                    return new NodeStageVolumeResponse();
+                case AttachmentState.Unprotected:
+                    attacher.Protect(AttachmentOf(staged));
+                    return new NodeStageVolumeResponse();
             }
-            await TearDownAsync(staged, lazy: true, context.CancellationToken);
+            // Lost: every publication must be bound again to the new device, or none is touched.
+            if (publications.Select(p => ForeignMountOn(p, staged)).OfType<string>().FirstOrDefault() is { } foreign)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition,
+                    $"volume '{volume.Id}' lost its attachment, and it cannot be repaired: {foreign}; unmount that first");
+            }
+            await TearDownAsync(staged, lazy: true);
         }
 
         // A mount volume's staging path is held by its directory from here on (see PinnedPath).
-        using var staging = volume.AccessType == AccessType.Mount ? paths.Pin(stagingPath, "staging_target_path") : null;
-        using var stagingEntry = staging?.RequireEntry("the CO creates it");
+        using var stagingDirectory = volume.AccessType == AccessType.Mount ? paths.Pin(stagingPath, "staging_target_path") : null;
+        using var stagingEntry = stagingDirectory?.RequireEntry("the CO creates it");
 
-        var attachment = await attacher.AttachAsync(volume.Id, readOnly, context.CancellationToken);
+        var device = VolumeAttacher.EngineDevice(driver.Engine, volume.Id, readOnly)
+            ?? throw new RpcException(StatusCode.NotFound, $"volume '{volume.Id}' does not exist in the engine");
+        var attachment = await attacher.AttachAsync(volume.Id, device, readOnly, context.CancellationToken);
+        StagingRecord staging;
         try
         {
             if (stagingEntry is not null)
@@ -58,17 +74,22 @@ public sealed partial class NodeService
                 Mounter.MountFileSystem(attachment.Device, stagingEntry, stagingPath, volume.FsType,
                     request.VolumeCapability.Mount.MountFlags, readOnly);
             }
-            driver.State.InsertStaging(new StagingRecord(volume.Id, stagingPath, attachment.Device, attachment.FuseDirectory,
-                attachment.HelperPid, driver.ServerInstance, volume.AccessType, volume.FsType, readOnly));
+            staging = new StagingRecord(volume.Id, stagingPath, attachment.Device, attachment.MountPoint,
+                volume.AccessType, volume.FsType, readOnly);
+            driver.State.InsertStaging(staging);
         }
         catch
         {
-            if (staging is not null && MountTable.Find(staging.CurrentPath)?.Source == attachment.Device)
+            if (stagingDirectory is not null && MountTable.Find(stagingDirectory.CurrentPath)?.Source == attachment.Device)
             {
-                Mounter.Unmount(staging);
+                Mounter.Unmount(stagingDirectory);
             }
-            await attacher.DetachAsync(attachment, CancellationToken.None);
+            await attacher.DetachAsync(attachment);
             throw;
+        }
+        foreach (var publication in publications)
+        {
+            Rebind(publication, staging);
         }
         return new NodeStageVolumeResponse();
     }
@@ -128,7 +149,7 @@ public sealed partial class NodeService
             throw new RpcException(StatusCode.FailedPrecondition,
                 $"volume '{staged.VolumeId}' cannot be unstaged: {MountTable.Describe(foreign)} was not mounted by the driver; unmount it first");
         }
-        await TearDownAsync(staged, lazy: Problem(staged) is not null, context.CancellationToken);
+        await TearDownAsync(staged, lazy: Condition(staged).State == AttachmentState.Lost);
         return new NodeUnstageVolumeResponse();
     }
 
@@ -138,7 +159,7 @@ public sealed partial class NodeService
 
     /// <summary>Undoes a staging; <paramref name="lazy"/> detaches a lost attachment's mount even
     /// while something still holds it.</summary>
-    private async Task TearDownAsync(StagingRecord staged, bool lazy, CancellationToken cancellationToken)
+    private async Task TearDownAsync(StagingRecord staged, bool lazy)
     {
         if (staged.AccessType == AccessType.Mount)
         {
@@ -148,7 +169,7 @@ public sealed partial class NodeService
                 Mounter.Unmount(staging, lazy);
             }
         }
-        await attacher.DetachAsync(AttachmentOf(staged), cancellationToken);
+        await attacher.DetachAsync(AttachmentOf(staged));
         driver.State.DeleteStaging(staged.VolumeId);
     }
 }
