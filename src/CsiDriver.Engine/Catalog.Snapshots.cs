@@ -274,17 +274,20 @@ internal sealed partial class Catalog
             var target = GetSnapshot(targetSnapshotId);
             var chunks = ChangedChunks(baseSnapshotId, targetSnapshotId);
             var size = Math.Max(target.SizeBytes, baseline.SizeBytes);
-            var between = Ancestry(target.Layer).TakeWhile(l => l != baseline.Layer).ToList();
+            var targetChain = Ancestry(target.Layer);
+            var between = targetChain.TakeWhile(l => l != baseline.Layer).ToList();
             if (between.Count == 0 || between[^1].Parent != baseline.Layer)
             {
-                return new DeltaPlan(baseline, target, size, chunks, null, "the target does not descend from the base's layer (not a later snapshot of the same volume)");
+                var shared = targetChain.Intersect(Ancestry(baseline.Layer)).Any();
+                var why = shared ? "the target does not descend from the base's layer (not a later snapshot of the same volume)" : "the snapshots share no history";
+                return new DeltaPlan(baseline, target, size, chunks, shared, null, why);
             }
             var journal = between[0].Journal;
             if (baseline.ConsistencyGroup != target.ConsistencyGroup || between.Any(l => l.Journal != journal) || _groups.GetValueOrDefault(journal) is not { } group)
             {
-                return new DeltaPlan(baseline, target, size, chunks, null, "the volume changed consistency group between the snapshots");
+                return new DeltaPlan(baseline, target, size, chunks, true, null, "the volume changed consistency group between the snapshots");
             }
-            return new DeltaPlan(baseline, target, size, chunks, group, null);
+            return new DeltaPlan(baseline, target, size, chunks, true, group, null);
         }
     }
 
@@ -310,5 +313,6 @@ internal sealed partial class Catalog
 }
 
 /// <summary>What <see cref="Catalog.PlanDelta"/> read: the two snapshots, the size the delta
-/// covers, the changed chunks, and the group whose journal may refine them (or why none).</summary>
-internal sealed record DeltaPlan(Snapshot Base, Snapshot Target, long SizeBytes, IReadOnlyList<ChunkRange> Chunks, ConsistencyGroup? Group, string? NoJournal);
+/// covers, the changed chunks, whether the two share a layer, and the group whose journal may
+/// refine the chunks (or why none).</summary>
+internal sealed record DeltaPlan(Snapshot Base, Snapshot Target, long SizeBytes, IReadOnlyList<ChunkRange> Chunks, bool SharesHistory, ConsistencyGroup? Group, string? NoJournal);

@@ -23,7 +23,7 @@ internal sealed partial class JournalConsumers
         var plan = catalog.PlanDelta(baseSnapshotId, targetSnapshotId);
         if (plan.Chunks.Count == 0)
         {
-            return new SnapshotDelta(plan.SizeBytes, SnapshotDelta.JournalBlockSize, [], null);
+            return new SnapshotDelta(plan.SizeBytes, SnapshotDelta.JournalBlockSize, [], null, plan.SharesHistory);
         }
         var why = plan.NoJournal;
         if (plan.Group is { } group)
@@ -35,7 +35,7 @@ internal sealed partial class JournalConsumers
                 why = MarkWrittenBlocks(group, plan.Base, plan.Target, blocks) ?? Refine(plan, blocks, out ranges);
                 if (why == null)
                 {
-                    return new SnapshotDelta(plan.SizeBytes, SnapshotDelta.JournalBlockSize, ranges!, null);
+                    return new SnapshotDelta(plan.SizeBytes, SnapshotDelta.JournalBlockSize, ranges!, null, true);
                 }
             }
             catch (OutOfRangeException)
@@ -47,7 +47,7 @@ internal sealed partial class JournalConsumers
                 why = "the volume's journal ended (the volume was deleted or moved)";
             }
         }
-        return new SnapshotDelta(plan.SizeBytes, ChunkRange.ChunkSize, plan.Chunks, why);
+        return new SnapshotDelta(plan.SizeBytes, ChunkRange.ChunkSize, plan.Chunks, why, plan.SharesHistory);
     }
 
     /// <summary>

@@ -15,7 +15,9 @@ namespace CsiDriver.Engine;
 /// </summary>
 /// <param name="SizeBytes">The larger of the two snapshots' sizes.</param>
 /// <param name="Why">Why the answer is per chunk, not per block; null when per block.</param>
-public sealed record SnapshotDelta(long SizeBytes, int BlockSize, IReadOnlyList<ChunkRange> Ranges, string? Why)
+/// <param name="SharesHistory">False when the two snapshots share no layer (a volume deleted and
+/// created again under the same id): then every allocated chunk of either is listed.</param>
+public sealed record SnapshotDelta(long SizeBytes, int BlockSize, IReadOnlyList<ChunkRange> Ranges, string? Why, bool SharesHistory)
 {
     /// <summary>The journal's unit: NBD and file systems write whole 4 KiB blocks.</summary>
     public const int JournalBlockSize = 4096;

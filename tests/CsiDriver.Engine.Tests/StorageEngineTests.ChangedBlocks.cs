@@ -97,6 +97,7 @@ public sealed partial class StorageEngineTests
         var across = engine.ChangedBlocks("s2", "c2");
         Assert.Equal(Chunk, across.BlockSize);
         Assert.NotNull(across.Why);
+        Assert.True(across.SharesHistory);
         Assert.Equal([new ChunkRange(4 * Chunk, Chunk), new ChunkRange(9 * Chunk, Chunk)], across.Ranges);
         Assert.True(OutsideEqual(Bytes.ReadAll(engine.OpenSnapshot("s2")), Bytes.ReadAll(engine.OpenSnapshot("c2")), across.Ranges));
 
@@ -123,6 +124,22 @@ public sealed partial class StorageEngineTests
         Assert.Equal(Chunk, delta.BlockSize);
         Assert.Contains("consistency group", delta.Why);
         Assert.Equal([new ChunkRange(0, Chunk), new ChunkRange(3 * Chunk, Chunk)], delta.Ranges);
+    }
+
+    [Fact]
+    public void SnapshotsOfAVolumeCreatedAgainUnderItsIdShareNoHistory()
+    {
+        using var engine = Open();
+        Bytes.Write(engine.CreateVolume("v", 4 * Chunk), Chunk, Bytes.Pattern(Block, 1));
+        engine.CreateSnapshot("v", "s1");
+        engine.DeleteVolume("v");
+        Bytes.Write(engine.CreateVolume("v", 4 * Chunk), 3 * Chunk, Bytes.Pattern(Block, 2));
+        engine.CreateSnapshot("v", "s2");
+
+        var delta = engine.ChangedBlocks("s1", "s2");
+
+        Assert.False(delta.SharesHistory);
+        Assert.Equal([new ChunkRange(Chunk, Chunk), new ChunkRange(3 * Chunk, Chunk)], delta.Ranges);
     }
 
     /// <summary>At the backup site the writes arrive inside replica batches: two snapshots of a

@@ -12,6 +12,7 @@ public static class CommandLine
             "replicates whole services, as consistency groups, to a backup site.");
         root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(CheckConsistencyCommand.Build());
+        root.Subcommands.Add(CopySnapshotCommand.Build());
         root.Subcommands.Add(DemoCommand.Build());
         return root;
     }

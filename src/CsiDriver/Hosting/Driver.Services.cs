@@ -14,6 +14,7 @@ public sealed partial class Driver
             new IdentityService(this).Binding(),
             new ControllerService(this).Binding(),
             new GroupControllerService(this).Binding(),
+            new SnapshotMetadataService(this).Binding(),
             new NodeService(this, Paths, Attacher).Binding(),
         }.Select(b => b.CheckingRequests(RequestSizeLimits.Csi.Check));
 
