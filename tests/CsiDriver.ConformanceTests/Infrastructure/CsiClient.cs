@@ -14,6 +14,7 @@ public sealed class CsiClient(string socketPath) : IDisposable
     private static readonly ServiceDescriptor ControllerService = Service("Controller");
     private static readonly ServiceDescriptor NodeService = Service("Node");
     private static readonly ServiceDescriptor GroupControllerService = Service("GroupController");
+    private static readonly ServiceDescriptor SnapshotMetadataService = Service("SnapshotMetadata");
     private static readonly TimeSpan NodeDeadline = TimeSpan.FromSeconds(90);
 
     private readonly GrpcClient _grpc = GrpcClient.ForUnixSocket(socketPath);
@@ -104,7 +105,31 @@ public sealed class CsiClient(string socketPath) : IDisposable
     public Task<GetVolumeGroupSnapshotResponse> GetVolumeGroupSnapshot(GetVolumeGroupSnapshotRequest request) =>
         Call<GetVolumeGroupSnapshotRequest, GetVolumeGroupSnapshotResponse>(GroupControllerService, "GetVolumeGroupSnapshot", request);
 
+    /// <summary>Every message of the GetMetadataAllocated stream.</summary>
+    public Task<List<GetMetadataAllocatedResponse>> GetMetadataAllocated(GetMetadataAllocatedRequest request) =>
+        Stream<GetMetadataAllocatedRequest, GetMetadataAllocatedResponse>(SnapshotMetadataService, "GetMetadataAllocated", request);
+
+    /// <summary>Every message of the GetMetadataDelta stream.</summary>
+    public Task<List<GetMetadataDeltaResponse>> GetMetadataDelta(GetMetadataDeltaRequest request) =>
+        Stream<GetMetadataDeltaRequest, GetMetadataDeltaResponse>(SnapshotMetadataService, "GetMetadataDelta", request);
+
     public void Dispose() => _grpc.Dispose();
+
+    private async Task<List<TResponse>> Stream<TRequest, TResponse>(ServiceDescriptor service, string method, TRequest request)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse>, new()
+    {
+        var responses = new List<TResponse>();
+        var call = _grpc.ServerStreamingAsync<TRequest, TResponse>(
+            service.FindMethodByName(method) ?? throw new ArgumentException($"{service.FullName} has no method {method}"),
+            request,
+            new CallOptions { Timeout = DefaultDeadline });
+        await foreach (var response in call)
+        {
+            responses.Add(response);
+        }
+        return responses;
+    }
 
     private static ServiceDescriptor Service(string name) =>
         CsiReflection.Descriptor.Services.Single(service => service.Name == name);
