@@ -2,15 +2,20 @@
 DOTNET      ?= dotnet
 OUT         := out/csidriver
 BIN         := $(OUT)/csidriver
+DEMO_BIN    := out/demo/formation-demo
 RUN_DIR     ?= $(CURDIR)/.run
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: build run test test-deps sanity bench clean demo
+.PHONY: build build-demo run test test-deps sanity bench clean demo
 
 ## build: publish the csidriver executable to out/csidriver/csidriver
 build:
 	$(DOTNET) publish src/CsiDriver/CsiDriver.csproj -c Release -o $(OUT) --nologo -v quiet
+
+## build-demo: publish the demonstration (not part of the driver) to out/demo/formation-demo
+build-demo:
+	$(DOTNET) publish tests/CsiDriver.Demo/CsiDriver.Demo.csproj -c Release -o $(dir $(DEMO_BIN)) --nologo -v quiet
 
 ## run: build and serve on an embedded default data directory under .run/
 run: build
@@ -22,7 +27,7 @@ run: build
 	  --node-id $$(hostname) --data-dir $(RUN_DIR)/data
 
 ## test: install what the tests need, build, run every test project
-test: test-deps build
+test: test-deps build build-demo
 	tests/scripts/run-tests.sh
 
 test-deps:
@@ -33,7 +38,7 @@ sanity: build
 	tests/scripts/sanity.sh
 
 clean:
-	rm -rf $(OUT) $(RUN_DIR)
+	rm -rf $(OUT) $(dir $(DEMO_BIN)) $(RUN_DIR)
 	$(DOTNET) clean --nologo -v quiet
 
 ## bench: side-by-side benchmarks printing ratios (ONLY=name to pick some)
@@ -42,5 +47,5 @@ bench: test-deps build
 
 ## demo: the whole story on this machine (two sites, a shop, replication, a disaster) in
 ## under 3 minutes; PASS or FAIL, report in .run/demo/report.html (DEMO_ARGS="--keep" etc.)
-demo: test-deps build
-	$(BIN) demo --output $(RUN_DIR)/demo $(DEMO_ARGS)
+demo: test-deps build build-demo
+	$(DEMO_BIN) --csidriver $(BIN) --output $(RUN_DIR)/demo $(DEMO_ARGS)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CsiDriver.Engine;
-using CsiDriver.Engine.Consistency;
+using CsiDriver.TestSupport;
+using CsiDriver.TestSupport.Consistency;
 
 namespace CsiDriver.Benchmarks;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.ConformanceTests.Replication;
+using CsiDriver.TestSupport;
 using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.Benchmarks;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Runtime.Versioning;
 using System.Security.Cryptography.X509Certificates;
-using CsiDriver.Rpc.Tls;
+using CsiDriver.TestSupport.Tls;
 
 namespace CsiDriver.Rpc.Tests;
 

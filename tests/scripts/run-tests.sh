@@ -11,6 +11,7 @@ log=$(mktemp)
 sanity_log=$(mktemp)
 trap 'rm -f "$log" "$sanity_log"' EXIT
 export CSIDRIVER_BIN="${CSIDRIVER_BIN:-$PWD/out/csidriver/csidriver}"
+export FORMATION_DEMO_BIN="${FORMATION_DEMO_BIN:-$PWD/out/demo/formation-demo}"
 dotnet test CsiDriver.sln -c Release --nologo 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 problems=()

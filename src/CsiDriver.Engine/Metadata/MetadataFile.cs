@@ -14,7 +14,7 @@ namespace CsiDriver.Engine.Metadata;
 /// it, renaming it over <c>name</c> and fsyncing the directory, so after any crash the file
 /// holds either the old or the new content in full.
 /// </summary>
-internal static class MetadataFile
+public static class MetadataFile
 {
     public const int HeaderSize = 16;
     public const ushort Version = 1;

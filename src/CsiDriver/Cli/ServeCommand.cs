@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CsiDriver.Csi;
 using CsiDriver.Hosting;
 using CsiDriver.Metrics;
 

@@ -1,5 +1,4 @@
 using CsiAddons.Identity;
-using CsiDriver.Hosting;
 using CsiDriver.Rpc;
 using VolumeGroupType = CsiAddons.Identity.Capability.Types.VolumeGroup.Types.Type;
 

@@ -1,5 +1,4 @@
 using Csi.V1;
-using CsiDriver.Hosting;
 using CsiDriver.State;
 using CsiVolume = Csi.V1.Volume;
 

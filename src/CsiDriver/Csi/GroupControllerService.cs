@@ -1,5 +1,4 @@
 using Csi.V1;
-using CsiDriver.Hosting;
 using CsiDriver.Rpc;
 using CsiDriver.State;
 using Google.Protobuf.WellKnownTypes;

@@ -1,6 +1,5 @@
 using System.Reflection;
 using Csi.V1;
-using CsiDriver.Hosting;
 using CsiDriver.Rpc;
 using static Csi.V1.PluginCapability.Types;
 

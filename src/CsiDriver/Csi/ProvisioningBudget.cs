@@ -1,4 +1,3 @@
-using CsiDriver.Hosting;
 using CsiDriver.Rpc;
 
 namespace CsiDriver.Csi;

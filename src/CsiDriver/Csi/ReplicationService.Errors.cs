@@ -8,7 +8,8 @@ public sealed partial class ReplicationService
 {
     /// <summary>
     /// The replication manager's failures as csi-addons statuses (replication/README.md):
-    /// another transition running is ABORTED; a transition that does not apply in the current
+    /// another transition running is ABORTED; an enable repeated with other parameters is
+    /// ALREADY_EXISTS (disable first); a transition that does not apply in the current
     /// role or state is FAILED_PRECONDITION; so is a promotion without force that is refused
     /// because the peer is primary or cannot be asked (the README's "cannot be promoted without
     /// force option"); a replication the manager does not know is FAILED_PRECONDITION too (the
@@ -18,6 +19,7 @@ public sealed partial class ReplicationService
     private static RpcException? Translate(Exception exception) => exception switch
     {
         ReplicationBusyException e => new RpcException(StatusCode.Aborted, e.Message),
+        ReplicationConflictException e => new RpcException(StatusCode.AlreadyExists, e.Message),
         ReplicationNotFoundException e => new RpcException(StatusCode.FailedPrecondition, e.Message + "; enable replication first"),
         ReplicationStateException or PeerIsPrimaryException or PeerUnreachableException => new RpcException(StatusCode.FailedPrecondition, exception.Message),
         EngineException e => EngineErrors.ToRpc(e),

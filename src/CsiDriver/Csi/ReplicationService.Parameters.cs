@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using CsiDriver.Cli;
 using CsiDriver.Replication;
 using CsiDriver.Rpc;
 using CsiDriver.State;
@@ -62,7 +61,8 @@ public sealed partial class ReplicationService
             PeerAddress,
             Mode,
             JournalBudgetBytes,
-            Tls);
+            Tls,
+            Parameters);
 
         private static string ParsePeerAddress(Dictionary<string, string> parameters)
         {
@@ -115,7 +115,7 @@ public sealed partial class ReplicationService
             }
             try
             {
-                return SiteLinkTls.FromPem(secrets[CertificateSecret], secrets[KeySecret], secrets[AuthoritySecret]);
+                return SiteLinkTls.FromPem(new SiteLinkPem(secrets[CertificateSecret], secrets[KeySecret], secrets[AuthoritySecret]));
             }
             catch (Exception e) when (e is CryptographicException or ArgumentException)
             {

@@ -1,13 +1,20 @@
 using CsiAddons.Replication;
 using CsiDriver.Replication;
 using CsiDriver.Rpc;
-using CsiDriver.State;
 using Google.Protobuf;
 
 namespace CsiDriver.Csi;
 
 public sealed partial class ReplicationService
 {
+    /// <summary>What a csi-addons replication source is: one volume, or a volume group (an engine
+    /// consistency group).</summary>
+    private enum ReplicationSourceKind
+    {
+        Volume,
+        VolumeGroup,
+    }
+
     /// <summary>What a request replicates. Its id is the replication id: a volume group's id
     /// is also its consistency group's name, so a group and a volume never share one.</summary>
     private sealed record Source(ReplicationSourceKind Kind, string Id)
@@ -103,7 +110,7 @@ public sealed partial class ReplicationService
     /// replicated at this site.</summary>
     private void RequireReplicated(Source source)
     {
-        if (!IsManaged(source.Id))
+        if (!driver.Replication.IsReplicated(source.Id))
         {
             RequireExists(source);
             throw new RpcException(StatusCode.FailedPrecondition, $"replication of {source} is not enabled at this site; enable it first");
@@ -139,21 +146,6 @@ public sealed partial class ReplicationService
             throw new RpcException(StatusCode.FailedPrecondition, $"{source} has no volumes; add volumes before enabling replication");
         }
         return members;
-    }
-
-    /// <summary>Whether the replication manager runs a replication of this id here (enabled
-    /// here, or received from a main site at this backup).</summary>
-    private bool IsManaged(string replicationId)
-    {
-        try
-        {
-            driver.Replication.GetInfo(replicationId);
-            return true;
-        }
-        catch (ReplicationNotFoundException)
-        {
-            return false;
-        }
     }
 
     private List<string> GroupMembers(string groupId) =>

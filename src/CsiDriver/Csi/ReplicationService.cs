@@ -1,8 +1,7 @@
 using CsiAddons.Replication;
-using CsiDriver.Hosting;
 using CsiDriver.Replication;
 using CsiDriver.Rpc;
-using CsiDriver.State;
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using InfoStatus = CsiAddons.Replication.GetVolumeReplicationInfoResponse.Types.Status;
 
@@ -31,9 +30,9 @@ public sealed partial class ReplicationService(Driver driver)
             .Unary<GetVolumeReplicationInfoRequest, GetVolumeReplicationInfoResponse>("GetVolumeReplicationInfo", GetVolumeReplicationInfo);
 
     /// <summary>
-    /// Enabling again with the same parameters succeeds (and finishes an enable a crash
-    /// interrupted); with other parameters it is ALREADY_EXISTS: disable first to change them.
-    /// The row is written before the manager starts (see StateStore's replication invariant).
+    /// Enabling again with the same parameters succeeds (and may give new TLS secrets); with
+    /// other parameters it is ALREADY_EXISTS: disable first to change them. The manager records
+    /// the replication, parameters and secret TLS included, only once the enable has succeeded.
     /// </summary>
     private async Task<EnableVolumeReplicationResponse> EnableVolumeReplication(EnableVolumeReplicationRequest request, CallContext context)
     {
@@ -41,73 +40,55 @@ public sealed partial class ReplicationService(Driver driver)
         var settings = ReplicationSettings.Parse(request.Parameters, request.Secrets);
         using var _ = Lock(source);
         var members = RequireReplicable(source);
-        if (driver.State.FindReplication(source.Id) is { } enabled)
-        {
-            if (enabled.SourceKind != source.Kind || !RequestFields.SameEntries(enabled.Parameters, settings.Parameters))
-            {
-                throw new RpcException(StatusCode.AlreadyExists,
-                    $"replication of {source} is already enabled with parameters {Describe(enabled.Parameters)}; disable it before enabling it with {Describe(settings.Parameters)}");
-            }
-        }
-        else
-        {
-            driver.State.InsertReplication(new EnabledReplicationRecord(
-                source.Id, source.Kind, request.ReplicationId, settings.Parameters, driver.Clock.GetUtcNow()));
-        }
         await driver.Replication.EnableAsync(settings.ToSpec(source, members), context.CancellationToken);
         return new EnableVolumeReplicationResponse();
     }
 
-    /// <summary>Disabling what is not replicated succeeds, as long as the source exists. The
-    /// row goes only once the manager has stopped (see StateStore's replication invariant).</summary>
+    /// <summary>Disabling what is not replicated succeeds, as long as the source exists.</summary>
     private async Task<DisableVolumeReplicationResponse> DisableVolumeReplication(DisableVolumeReplicationRequest request, CallContext context)
     {
         var source = Source.From(request);
         using var _ = Lock(source);
-        var managed = IsManaged(source.Id);
-        if (!managed && driver.State.FindReplication(source.Id) is null)
+        if (!driver.Replication.IsReplicated(source.Id))
         {
             RequireExists(source);
             return new DisableVolumeReplicationResponse();
         }
-        if (managed)
-        {
-            await driver.Replication.DisableAsync(source.Id, context.CancellationToken);
-        }
-        driver.State.DeleteReplication(source.Id);
+        await driver.Replication.DisableAsync(source.Id, context.CancellationToken);
         return new DisableVolumeReplicationResponse();
     }
 
     /// <summary>Makes this site primary. Without force the manager refuses while the peer is
     /// reachable and primary; with force it promotes at the last applied cut.</summary>
-    private async Task<PromoteVolumeResponse> PromoteVolume(PromoteVolumeRequest request, CallContext context)
-    {
-        var source = Source.From(request);
-        using var _ = Lock(source);
-        RequireReplicated(source);
-        await driver.Replication.PromoteAsync(source.Id, request.Force, context.CancellationToken);
-        return new PromoteVolumeResponse();
-    }
+    private Task<PromoteVolumeResponse> PromoteVolume(PromoteVolumeRequest request, CallContext context) =>
+        TransitionAsync(request, context, async (id, cancellation) =>
+        {
+            await driver.Replication.PromoteAsync(id, request.Force, cancellation);
+            return new PromoteVolumeResponse();
+        });
 
     /// <summary>Makes this site secondary: its volumes refuse writes from then on.</summary>
-    private async Task<DemoteVolumeResponse> DemoteVolume(DemoteVolumeRequest request, CallContext context)
-    {
-        var source = Source.From(request);
-        using var _ = Lock(source);
-        RequireReplicated(source);
-        await driver.Replication.DemoteAsync(source.Id, context.CancellationToken);
-        return new DemoteVolumeResponse();
-    }
+    private Task<DemoteVolumeResponse> DemoteVolume(DemoteVolumeRequest request, CallContext context) =>
+        TransitionAsync(request, context, async (id, cancellation) =>
+        {
+            await driver.Replication.DemoteAsync(id, cancellation);
+            return new DemoteVolumeResponse();
+        });
 
     /// <summary>At a demoted old primary: takes in what diverged from the new primary; ready
     /// stays false until the replicas are a consistent image again (the CO polls).</summary>
-    private async Task<ResyncVolumeResponse> ResyncVolume(ResyncVolumeRequest request, CallContext context)
+    private Task<ResyncVolumeResponse> ResyncVolume(ResyncVolumeRequest request, CallContext context) =>
+        TransitionAsync(request, context, async (id, cancellation) =>
+            new ResyncVolumeResponse { Ready = (await driver.Replication.ResyncAsync(id, cancellation)).Ready });
+
+    /// <summary>A transition of a replicated source: its source checked, locked and replicated
+    /// here, then the manager's step on the replication of that id.</summary>
+    private async Task<TResponse> TransitionAsync<TResponse>(IMessage request, CallContext context, Func<string, CancellationToken, Task<TResponse>> step)
     {
         var source = Source.From(request);
         using var _ = Lock(source);
         RequireReplicated(source);
-        var progress = await driver.Replication.ResyncAsync(source.Id, context.CancellationToken);
-        return new ResyncVolumeResponse { Ready = progress.Ready };
+        return await step(source.Id, context.CancellationToken);
     }
 
     /// <summary>Read-only, so it takes no lock: it never makes a transition wait or fail.</summary>
@@ -137,7 +118,4 @@ public sealed partial class ReplicationService(Driver driver)
         }
         return Task.FromResult(response);
     }
-
-    private static string Describe(IReadOnlyDictionary<string, string> parameters) =>
-        "{" + string.Join(", ", parameters.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")) + "}";
 }

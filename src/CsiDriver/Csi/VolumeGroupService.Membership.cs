@@ -51,12 +51,12 @@ public sealed partial class VolumeGroupService
     /// cannot race with an enable).</summary>
     private void RequireNotReplicated(string groupId, IEnumerable<string> moving)
     {
-        if (driver.State.FindReplication(groupId) is not null)
+        if (driver.Replication.IsReplicated(groupId))
         {
             throw new RpcException(StatusCode.FailedPrecondition,
                 $"volume group '{groupId}' is replicated; disable its replication (DisableVolumeReplication) before changing its membership");
         }
-        if (moving.FirstOrDefault(volumeId => driver.State.FindReplication(volumeId) is not null) is { } replicated)
+        if (moving.FirstOrDefault(volumeId => driver.Replication.IsReplicated(volumeId)) is { } replicated)
         {
             throw new RpcException(StatusCode.FailedPrecondition,
                 $"volume '{replicated}' is replicated on its own; disable its replication (DisableVolumeReplication) before moving it between groups");

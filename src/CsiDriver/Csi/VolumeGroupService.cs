@@ -1,5 +1,4 @@
 using CsiAddons.VolumeGroup;
-using CsiDriver.Hosting;
 using CsiDriver.Rpc;
 using CsiDriver.State;
 using AddonsVolumeGroup = CsiAddons.VolumeGroup.VolumeGroup;

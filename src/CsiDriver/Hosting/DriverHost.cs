@@ -21,16 +21,16 @@ public static partial class DriverHost
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
 
-        await using var driver = new Driver(options, loggerFactory);
+        await using var runtime = new DriverRuntime(options, loggerFactory);
         var rpcLog = loggerFactory.CreateLogger("rpc");
-        var servers = new List<GrpcServer> { Server(options.Endpoint, driver.CsiServices(), rpcLog, loggerFactory) };
+        var servers = new List<GrpcServer> { Server(options.Endpoint, runtime.CsiServices(), rpcLog, loggerFactory) };
         if (options.CsiAddonsEndpoint is { } addons)
         {
-            servers.Add(Server(addons, driver.CsiAddonsServices(), rpcLog, loggerFactory));
+            servers.Add(Server(addons, runtime.CsiAddonsServices(), rpcLog, loggerFactory));
         }
         // Serves before the engine loads, like the sockets: a scrape then says driver_ready 0.
         await using var metrics = options.MetricsAddress is { } address
-            ? new MetricsServer(MetricsAddress.Parse(address), () => DriverMetrics.Collect(driver), loggerFactory.CreateLogger("metrics"))
+            ? new MetricsServer(MetricsAddress.Parse(address), () => DriverMetrics.Collect(runtime.Driver), loggerFactory.CreateLogger("metrics"))
             : null;
         try
         {
@@ -43,10 +43,10 @@ public static partial class DriverHost
                 await metrics.StartAsync(stop.Token);
             }
             LogServing(log, options.DriverName, IdentityService.VendorVersion, options.Endpoint, options.NodeId);
-            await driver.LoadAsync(stop.Token);
+            await runtime.LoadAsync(stop.Token);
             if (options.SiteLinkAddress is { } siteLink)
             {
-                var linkServer = SiteLinkServer(siteLink, driver, rpcLog, loggerFactory);
+                var linkServer = SiteLinkServer(siteLink, runtime, rpcLog, loggerFactory);
                 servers.Add(linkServer);
                 await linkServer.StartAsync(stop.Token);
             }
@@ -88,9 +88,9 @@ public static partial class DriverHost
     }
 
     /// <summary>The site link: mutual TLS, the peer's certificate checked against --site-link-ca only.</summary>
-    private static GrpcServer SiteLinkServer(string address, Driver driver, ILogger rpcLog, ILoggerFactory loggerFactory)
+    private static GrpcServer SiteLinkServer(string address, DriverRuntime runtime, ILogger rpcLog, ILoggerFactory loggerFactory)
     {
-        var tls = driver.SiteLinkTls ?? throw new InvalidOperationException("--site-link-address needs --site-link-cert, --site-link-key and --site-link-ca");
+        var tls = runtime.SiteLinkTls ?? throw new InvalidOperationException("--site-link-address needs --site-link-cert, --site-link-key and --site-link-ca");
         var options = new GrpcServerOptions
         {
             LoggerFactory = loggerFactory,
@@ -98,7 +98,7 @@ public static partial class DriverHost
             ReceiveWindowBytes = Replication.SiteLinkProtocol.MaxInflightBytes,
         };
         options.Endpoints.Add(new ServerEndpoint.Tcp(Replication.SiteLinkAddress.Parse(address).ToListenEndPoint(), tls.Certificate, tls.Authorities));
-        return new GrpcServer(options, driver.SiteLinkServices());
+        return new GrpcServer(options, runtime.SiteLinkServices());
     }
 
     private static void LogCall(ILogger log, CallCompletion call)

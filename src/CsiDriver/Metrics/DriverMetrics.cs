@@ -1,5 +1,5 @@
+using CsiDriver.Csi;
 using CsiDriver.Engine;
-using CsiDriver.Hosting;
 using CsiDriver.Replication;
 
 namespace CsiDriver.Metrics;

@@ -1,6 +1,5 @@
 using Csi.V1;
 using CsiDriver.Csi;
-using CsiDriver.Hosting;
 using CsiDriver.Rpc;
 using CsiDriver.State;
 using Type = Csi.V1.NodeServiceCapability.Types.RPC.Types.Type;

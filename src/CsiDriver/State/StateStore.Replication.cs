@@ -1,19 +1,20 @@
-using System.Globalization;
 using System.Text.Json;
+using CsiDriver.Replication;
+using Microsoft.Data.Sqlite;
 
 namespace CsiDriver.State;
 
 /// <summary>
-/// Replications enabled through csi-addons (schema version 2). Invariant with the replication
-/// manager's catalog: EnableVolumeReplication writes this row before it asks the manager to
-/// enable, and DisableVolumeReplication deletes it only after the manager has disabled. So
-/// after a crash a row may exist for a replication the manager does not know (an interrupted
-/// enable, which the CO's retry finishes, or an interrupted disable, which its retry finishes),
-/// never the reverse for a replication enabled here.
+/// The replication manager's records (schema 3): one row per replication this site takes part
+/// in, written whole in one transaction (see <see cref="IReplicationStore"/> for the invariant),
+/// with the parameters it was enabled with and the link TLS its secrets gave, which is why the
+/// store is owner-only. Schema 2 had a second table for the enable's parameters, kept apart from
+/// the manager's own file (<see cref="LegacyReplicationCatalog"/>); step 3 takes both into this
+/// one table, so no two stores have to agree on a replication any more.
 /// </summary>
-public sealed partial class StateStore
+public sealed partial class StateStore : IReplicationStore
 {
-    private const string ReplicationSchema = """
+    private const string ReplicationRequestSchema = """
         CREATE TABLE replications (
             id TEXT PRIMARY KEY,
             source_kind TEXT NOT NULL,
@@ -22,27 +23,93 @@ public sealed partial class StateStore
             enabled_at TEXT NOT NULL);
         """;
 
-    public EnabledReplicationRecord? FindReplication(string id) => Replications("WHERE id = $k", ("$k", id)).SingleOrDefault();
+    private const string ReplicationRecordSchema = """
+        CREATE TABLE replication_records (
+            id TEXT PRIMARY KEY,
+            volume_ids TEXT NOT NULL,
+            group_name TEXT,
+            peer_address TEXT,
+            mode TEXT NOT NULL,
+            journal_budget INTEGER,
+            role TEXT NOT NULL,
+            secondary_state TEXT NOT NULL,
+            common_cut_sequence INTEGER NOT NULL,
+            promotion_snapshots TEXT NOT NULL,
+            protection_snapshots TEXT NOT NULL,
+            parameters TEXT,
+            tls_certificate TEXT,
+            tls_key TEXT,
+            tls_authorities TEXT);
+        """;
 
-    /// <summary>Every replication enabled here, in id order.</summary>
-    public IReadOnlyList<EnabledReplicationRecord> ListReplications() => Replications("");
+    private const string Columns = """
+        id, volume_ids, group_name, peer_address, mode, journal_budget, role, secondary_state,
+        common_cut_sequence, promotion_snapshots, protection_snapshots, parameters, tls_certificate, tls_key, tls_authorities
+        """;
 
-    public void InsertReplication(EnabledReplicationRecord r) => Execute("""
-        INSERT INTO replications (id, source_kind, co_replication_id, parameters, enabled_at)
-        VALUES ($id, $kind, $co, $params, $enabled)
+    public IReadOnlyList<ReplicationRecord> LoadReplications() =>
+        Query($"SELECT {Columns} FROM replication_records ORDER BY id", ReadReplication);
+
+    public void SaveReplication(ReplicationRecord record)
+    {
+        var (sql, parameters) = InsertReplication(record);
+        Execute(sql, parameters);
+    }
+
+    public void RemoveReplication(string replicationId) =>
+        Execute("DELETE FROM replication_records WHERE id = $id", ("$id", replicationId));
+
+    /// <summary>
+    /// Schema 2 → 3: the manager's records from <c>replication.catalog</c>, each with the
+    /// parameters of its <c>replications</c> row where it has one, into <c>replication_records</c>.
+    /// A row without a record was an enable interrupted by a crash (the row came first): it is
+    /// dropped, and the CO's retry enables afresh. The file is deleted after the commit.
+    /// </summary>
+    private IEnumerable<(string Sql, (string Name, object Value)[] Parameters)> ReplicationRecordsStep(string dataDirectory)
+    {
+        var hasRequests = Convert.ToInt64(Scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'replications'"), System.Globalization.CultureInfo.InvariantCulture) > 0;
+        var requested = hasRequests
+            ? Query("SELECT id, parameters FROM replications", r => (Id: r.GetString(0), Parameters: JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(1))!))
+                .ToDictionary(r => r.Id, r => r.Parameters, StringComparer.Ordinal)
+            : new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
+        var statements = new List<(string, (string, object)[])> { (ReplicationRecordSchema, []) };
+        foreach (var record in LegacyReplicationCatalog.Read(dataDirectory))
+        {
+            statements.Add(InsertReplication(record with { Parameters = requested.GetValueOrDefault(record.Id) }));
+        }
+        statements.Add(("DROP TABLE IF EXISTS replications", []));
+        return statements;
+    }
+
+    private static (string Sql, (string Name, object Value)[] Parameters) InsertReplication(ReplicationRecord r) => ($"""
+        INSERT OR REPLACE INTO replication_records ({Columns})
+        VALUES ($id, $volumes, $group, $peer, $mode, $budget, $role, $state, $cut, $promotion, $protection, $params, $cert, $key, $ca)
         """,
-        ("$id", r.Id), ("$kind", r.SourceKind.ToString()), ("$co", r.CoReplicationId),
-        ("$params", JsonSerializer.Serialize(r.Parameters)), ("$enabled", r.EnabledAt.ToString("o", CultureInfo.InvariantCulture)));
+        [
+            ("$id", r.Id), ("$volumes", JsonSerializer.Serialize(r.VolumeIds)), ("$group", OrNull(r.GroupName)), ("$peer", OrNull(r.PeerAddress)),
+            ("$mode", r.Mode.ToString()), ("$budget", r.JournalBudgetBytes is { } budget ? budget : DBNull.Value), ("$role", r.Role.ToString()),
+            ("$state", r.SecondaryState.ToString()), ("$cut", r.CommonCutSequence),
+            ("$promotion", JsonSerializer.Serialize(r.PromotionSnapshots)), ("$protection", JsonSerializer.Serialize(r.ProtectionSnapshots)),
+            ("$params", r.Parameters is null ? DBNull.Value : JsonSerializer.Serialize(r.Parameters)),
+            ("$cert", OrNull(r.Tls?.Certificate)), ("$key", OrNull(r.Tls?.Key)), ("$ca", OrNull(r.Tls?.Authorities)),
+        ]);
 
-    public void DeleteReplication(string id) => Execute("DELETE FROM replications WHERE id = $id", ("$id", id));
+    private static ReplicationRecord ReadReplication(SqliteDataReader r) => new()
+    {
+        Id = r.GetString(0),
+        VolumeIds = JsonSerializer.Deserialize<string[]>(r.GetString(1))!,
+        GroupName = r.IsDBNull(2) ? null : r.GetString(2),
+        PeerAddress = r.IsDBNull(3) ? null : r.GetString(3),
+        Mode = Enum.Parse<ReplicationModeKind>(r.GetString(4)),
+        JournalBudgetBytes = r.IsDBNull(5) ? null : r.GetInt64(5),
+        Role = Enum.Parse<ReplicationRole>(r.GetString(6)),
+        SecondaryState = Enum.Parse<ReplicationState>(r.GetString(7)),
+        CommonCutSequence = r.GetInt64(8),
+        PromotionSnapshots = JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(9))!,
+        ProtectionSnapshots = JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(10))!,
+        Parameters = r.IsDBNull(11) ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(11)),
+        Tls = r.IsDBNull(12) ? null : new SiteLinkPem(r.GetString(12), r.GetString(13), r.GetString(14)),
+    };
 
-    private List<EnabledReplicationRecord> Replications(string where, params (string Name, object Value)[] parameters) =>
-        Query($"SELECT id, source_kind, co_replication_id, parameters, enabled_at FROM replications {where} ORDER BY id",
-            r => new EnabledReplicationRecord(
-                r.GetString(0),
-                Enum.Parse<ReplicationSourceKind>(r.GetString(1)),
-                r.GetString(2),
-                JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(3))!,
-                DateTimeOffset.Parse(r.GetString(4), CultureInfo.InvariantCulture)),
-            parameters);
+    private static object OrNull(string? value) => value is null ? DBNull.Value : value;
 }

@@ -27,44 +27,82 @@ public sealed partial class StateStore : IDisposable
 
     public static StateStore Open(string path)
     {
+        KeepOwnerOnly(path);
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         connection.Open();
         var store = new StateStore(connection);
-        // WAL with synchronous=FULL: a committed change survives power loss; the mode cannot
-        // be switched inside a transaction, so it is set on the bare connection.
-        using (var pragma = store.Command("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"))
+        try
         {
-            pragma.ExecuteNonQuery();
+            // WAL with synchronous=FULL: a committed change survives power loss; the mode cannot
+            // be switched inside a transaction, so it is set on the bare connection.
+            using (var pragma = store.Command("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"))
+            {
+                pragma.ExecuteNonQuery();
+            }
+            store.Migrate(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            return store;
         }
-        store.Migrate();
-        return store;
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The store holds the site-link keys replications were given in their secrets, so only its
+    /// owner may read it: created so, and narrowed where an older csidriver left it wider. SQLite
+    /// creates its -wal and -shm files with the database file's mode.
+    /// </summary>
+    private static void KeepOwnerOnly(string path)
+    {
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        if (OperatingSystem.IsWindows())
+        {
+            return; // no Unix modes; csidriver serves Linux nodes
+        }
+        if (!File.Exists(path))
+        {
+            using var created = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = ownerOnly });
+        }
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" }.Where(File.Exists))
+        {
+            File.SetUnixFileMode(file, ownerOnly);
+        }
     }
 
     /// <summary>
     /// Brings the schema from the version the file has (PRAGMA user_version; 0 for a new file) up
     /// to <see cref="SchemaVersion"/>, one step per version, all steps and the new version in one
     /// transaction: a crash part way leaves the file at its old version, and the next start
-    /// repeats the steps. A file from a newer csidriver is refused rather than guessed at.
+    /// repeats the steps. A file from a newer csidriver is refused rather than guessed at. A file
+    /// a step took in is deleted only once the new version is committed.
     /// </summary>
-    private void Migrate()
+    private void Migrate(string dataDirectory)
     {
         var version = Convert.ToInt32(Scalar("PRAGMA user_version"), CultureInfo.InvariantCulture);
         if (version > SchemaVersion)
         {
             throw new InvalidOperationException($"state database schema {version} is newer than this csidriver understands ({SchemaVersion})");
         }
-        if (version == SchemaVersion)
+        if (version < SchemaVersion)
         {
-            return;
+            var steps = MigrationSteps.Skip(version).SelectMany(step => step(this, dataDirectory)).ToList();
+            ExecuteAll([.. steps, ($"PRAGMA user_version = {SchemaVersion}", [])]);
         }
-        var steps = MigrationSteps.Skip(version).Select(sql => (sql, Array.Empty<(string, object)>()));
-        ExecuteAll([.. steps, ($"PRAGMA user_version = {SchemaVersion}", [])]);
+        LegacyReplicationCatalog.DeleteTakenIn(dataDirectory);
     }
 
-    /// <summary>Step i takes the schema from version i to i + 1.</summary>
-    private static readonly string[] MigrationSteps =
+    /// <summary>Step i takes the schema from version i to i + 1: the statements it runs, given
+    /// the data directory (a step may take in a file an older csidriver kept there).</summary>
+    private static readonly Func<StateStore, string, IEnumerable<(string Sql, (string Name, object Value)[] Parameters)>>[] MigrationSteps =
     [
-        """
+        (_, _) => [(InitialSchema, [])],
+        (_, _) => [(ReplicationRequestSchema, [])],
+        (store, dataDirectory) => store.ReplicationRecordsStep(dataDirectory),
+    ];
+
+    private const string InitialSchema = """
             CREATE TABLE volumes (
                 id TEXT PRIMARY KEY,
                 name TEXT NOT NULL UNIQUE,
@@ -113,9 +151,7 @@ public sealed partial class StateStore : IDisposable
                 parameters TEXT NOT NULL,
                 pending_volume_ids TEXT,
                 created_at TEXT NOT NULL);
-        """,
-        ReplicationSchema,
-    ];
+        """;
 
     /// <summary>Ids of every volume with a row (see the invariant above).</summary>
     public IReadOnlySet<string> VolumeIds() =>

@@ -1,10 +1,11 @@
 using CsiDriver.ConformanceTests.Infrastructure;
-using CsiDriver.Engine.Consistency;
+using CsiDriver.TestSupport;
+using CsiDriver.TestSupport.Consistency;
 using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.ConformanceTests.Atomicity;
 
-/// <summary>`csidriver check-consistency`, the checker as a tool, run as a process against a
+/// <summary>`formation-demo check-consistency`, the checker as a tool, run as a process against a
 /// running driver's NBD socket: it passes a pair the workload wrote and fails one whose mirror
 /// was pushed ahead.</summary>
 public sealed class CheckConsistencyCommandTests(DriverFixture fixture) : IClassFixture<DriverFixture>
@@ -17,7 +18,7 @@ public sealed class CheckConsistencyCommandTests(DriverFixture fixture) : IClass
         DriverCommand.RunToExitAsync(
             ["check-consistency", "--nbd-socket", NbdSocket, "--primary", primary, "--mirror", mirror,
              "--slots", MirroredVolumes.Layout.Slots.ToString(System.Globalization.CultureInfo.InvariantCulture)],
-            CommandTimeout);
+            CommandTimeout, PublishedBinary.Demo);
 
     [Fact]
     public async Task A_pair_the_workload_wrote_passes_and_a_mirror_pushed_ahead_fails()

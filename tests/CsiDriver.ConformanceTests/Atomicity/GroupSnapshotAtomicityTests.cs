@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using CsiDriver.ConformanceTests.Infrastructure;
-using CsiDriver.Engine.Consistency;
+using CsiDriver.TestSupport.Consistency;
 using Xunit.Abstractions;
 
 namespace CsiDriver.ConformanceTests.Atomicity;

@@ -1,7 +1,8 @@
-using CsiDriver.Engine.Nbd;
 using Csi.V1;
 using CsiDriver.ConformanceTests.Infrastructure;
-using CsiDriver.Engine.Consistency;
+using CsiDriver.TestSupport;
+using CsiDriver.TestSupport.Consistency;
+using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.ConformanceTests.Atomicity;
 

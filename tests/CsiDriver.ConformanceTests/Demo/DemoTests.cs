@@ -3,10 +3,10 @@ using CsiDriver.ConformanceTests.Infrastructure;
 namespace CsiDriver.ConformanceTests.Demo;
 
 /// <summary>
-/// `csidriver demo` end to end, short: the real binary starts its two sites, runs the shop,
-/// and (where this build has the site link) replicates, snapshots and clones at the backup,
-/// kills the main and promotes the backup, then contrasts per-volume mode. The test fails if
-/// any step fails — in particular if the checker finds an inconsistent backup in group mode.
+/// `formation-demo` end to end, short: it starts two sites of the published csidriver, runs the
+/// shop, replicates, snapshots and clones at the backup, kills the main and promotes the
+/// backup, then contrasts per-volume mode. The test fails if any step fails — in particular if
+/// the checker finds an inconsistent backup in group mode.
 /// </summary>
 public sealed class DemoTests
 {
@@ -19,24 +19,23 @@ public sealed class DemoTests
         try
         {
             var (exitCode, process) = await DriverCommand.RunToExitAsync(
-                ["demo", "--duration", "12s", "--rate", "40", "--snapshot-checks", "3", "--output", output], Limit);
+                ["--csidriver", PublishedBinary.Driver.RequirePath(), "--duration", "12s", "--rate", "40", "--snapshot-checks", "3", "--output", output],
+                Limit, PublishedBinary.Demo);
             var text = process.AllText;
 
-            Assert.True(exitCode == 0, $"csidriver demo exited with {exitCode}:\n{text}");
+            Assert.True(exitCode == 0, $"formation-demo exited with {exitCode}:\n{text}");
             Assert.Contains("PASS", text);
             Assert.DoesNotContain("FAIL", text);
             Assert.Contains("business processing: PASS", text);
             var report = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
             Assert.Contains("<svg", report);
             Assert.Contains("class=\"verdict Pass\"", report);
-            if (text.Contains("backup configuration: PASS", StringComparison.Ordinal))
-            {
-                // Group mode with replication: every backup snapshot consistent, the promoted
-                // backup consistent after the main site was killed.
-                Assert.Contains("group: inconsistent backup snapshots", text);
-                Assert.Contains("snapshot development at the backup: PASS", text);
-                Assert.Contains("promoted volumes checked: PASS", text);
-            }
+            // Group mode with replication: every backup snapshot consistent, the promoted backup
+            // consistent after the main site was killed.
+            Assert.Contains("backup configuration: PASS", text);
+            Assert.Contains("group: inconsistent backup snapshots", text);
+            Assert.Contains("snapshot development at the backup: PASS", text);
+            Assert.Contains("promoted volumes checked: PASS", text);
             Assert.DoesNotContain(File.ReadLines("/proc/self/mountinfo"), line => line.Contains(output, StringComparison.Ordinal));
         }
         finally

@@ -2,12 +2,12 @@ using System.Diagnostics;
 
 namespace CsiDriver.ConformanceTests.Infrastructure;
 
-/// <summary>Runs the csidriver executable with given arguments, output captured.</summary>
+/// <summary>Runs the csidriver executable (or another published one) with given arguments, output captured.</summary>
 public static class DriverCommand
 {
-    public static Process Start(IReadOnlyList<string> arguments, ProcessOutput output)
+    public static Process Start(IReadOnlyList<string> arguments, ProcessOutput output, PublishedBinary? binary = null)
     {
-        var startInfo = new ProcessStartInfo(DriverBinary.RequirePath())
+        var startInfo = new ProcessStartInfo((binary ?? PublishedBinary.Driver).RequirePath())
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -24,10 +24,10 @@ public static class DriverCommand
 
     /// <summary>Runs a command that is expected to end by itself (help, refused start) and
     /// returns its exit code; fails the test if it is still running after the time limit.</summary>
-    public static async Task<(int ExitCode, ProcessOutput Output)> RunToExitAsync(IReadOnlyList<string> arguments, TimeSpan timeout)
+    public static async Task<(int ExitCode, ProcessOutput Output)> RunToExitAsync(IReadOnlyList<string> arguments, TimeSpan timeout, PublishedBinary? binary = null)
     {
         var output = new ProcessOutput();
-        using var process = Start(arguments, output);
+        using var process = Start(arguments, output, binary);
         using var cancellation = new CancellationTokenSource(timeout);
         try
         {
@@ -37,7 +37,7 @@ public static class DriverCommand
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
-            Assert.Fail($"`csidriver {string.Join(' ', arguments)}` still running after {timeout.TotalSeconds} s; output:\n{output.AllText}");
+            Assert.Fail($"`{Path.GetFileName(process.StartInfo.FileName)} {string.Join(' ', arguments)}` still running after {timeout.TotalSeconds} s; output:\n{output.AllText}");
         }
         // WaitForExit without a timeout also drains the redirected streams.
         await process.WaitForExitAsync();

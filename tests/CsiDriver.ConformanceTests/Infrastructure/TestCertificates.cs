@@ -1,5 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
-using CsiDriver.Rpc.Tls;
+using CsiDriver.TestSupport.Tls;
 
 namespace CsiDriver.ConformanceTests.Infrastructure;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using CsiDriver.ConformanceTests.Atomicity;
 using CsiDriver.ConformanceTests.Infrastructure;
-using CsiDriver.Engine.Consistency;
+using CsiDriver.TestSupport.Consistency;
 
 namespace CsiDriver.ConformanceTests.Replication;
 

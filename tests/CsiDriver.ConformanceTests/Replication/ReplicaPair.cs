@@ -1,5 +1,6 @@
 using CsiDriver.Engine;
-using CsiDriver.Engine.Consistency;
+using CsiDriver.TestSupport;
+using CsiDriver.TestSupport.Consistency;
 using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.ConformanceTests.Replication;

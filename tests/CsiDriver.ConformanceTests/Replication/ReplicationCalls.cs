@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using CsiAddons.Replication;
 using CsiDriver.ConformanceTests.Infrastructure;
-using CsiDriver.Rpc.Tls;
+using CsiDriver.TestSupport.Tls;
 
 namespace CsiDriver.ConformanceTests.Replication;
 
@@ -74,5 +74,19 @@ public static class ReplicationCalls
             ["tls.key"] = site.KeyPem,
             ["ca.crt"] = authority.CertificatePem,
         };
+    }
+
+    /// <summary>Polls (bounded: 20 s) until the condition holds; fails with the last answer.</summary>
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var last = await read();
+        while (!condition(last) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+            last = await read();
+        }
+        Assert.True(condition(last), $"condition not met within 20 s; last answer: {last}");
+        return last;
     }
 }

@@ -1,7 +1,8 @@
 using CsiDriver.ConformanceTests.Infrastructure;
-using CsiDriver.Engine.Nbd;
 using CsiDriver.Rpc;
+using CsiDriver.TestSupport;
 using Xunit.Abstractions;
+using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.ConformanceTests.Replication;
 
@@ -114,7 +115,7 @@ public sealed partial class ReplicationFailoverTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<Engine.Consistency.ConsistencyReport> ReadBackupAsync(TwoSites sites, ReplicatedGroup group)
+    private static async Task<TestSupport.Consistency.ConsistencyReport> ReadBackupAsync(TwoSites sites, ReplicatedGroup group)
     {
         await using var replicas = await ReplicaPair.OpenAsync(sites.Backup.NbdSocket, group.PrimaryId, group.MirrorId, readOnly: false);
         return await replicas.CheckAsync();

@@ -100,7 +100,7 @@ public sealed class ReplicationLinkFaultTests(ITestOutputHelper output)
 
     /// <summary>Cuts the link long enough to write several times the 2 MiB budget; returns the
     /// backup's image during the outage, which is stable (nothing arrives) and must be consistent.</summary>
-    private static async Task<Engine.Consistency.ConsistencyReport> OutageBeyondBudgetAsync(TwoSites sites, ReplicatedGroup group)
+    private static async Task<TestSupport.Consistency.ConsistencyReport> OutageBeyondBudgetAsync(TwoSites sites, ReplicatedGroup group)
     {
         sites.Link.Down();
         var atCut = group.Workload.Committed;
@@ -110,7 +110,7 @@ public sealed class ReplicationLinkFaultTests(ITestOutputHelper output)
         var overrun = new PrometheusSamples(metrics).Find(ReplicationMetrics.ConsumerOverrun, "consumer", ReplicationMetrics.ShipperConsumer);
         Assert.True(overrun == 1, $"the replication's journal consumer is not marked overrun after the outage ({overrun?.ToString() ?? "no sample"}):\n" +
             string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("formation_journal", StringComparison.Ordinal))));
-        Assert.True(group.Workload.Committed - atCut > 2 * (2 << 20) / (2 * Engine.Consistency.TransactionRecord.Size),
+        Assert.True(group.Workload.Committed - atCut > 2 * (2 << 20) / (2 * TestSupport.Consistency.TransactionRecord.Size),
             $"only {group.Workload.Committed - atCut} transactions during the outage: the budget was not exceeded");
         await using var replicas = await ReplicaPair.OpenAsync(sites.Backup.NbdSocket, group.PrimaryId, group.MirrorId);
         var image = await replicas.CheckAsync();

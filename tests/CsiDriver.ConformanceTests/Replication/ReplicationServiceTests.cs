@@ -366,18 +366,4 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
         await _addons.Promote(source, force: true);
         await _addons.Disable(source);
     }
-
-    /// <summary>Polls (bounded: 20 s) until the condition holds; fails with the last answer.</summary>
-    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        var last = await read();
-        while (!condition(last) && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-            last = await read();
-        }
-        Assert.True(condition(last), $"condition not met within 20 s; last answer: {last}");
-        return last;
-    }
 }

@@ -1,4 +1,5 @@
-using CsiDriver.Engine.Consistency;
+using CsiDriver.TestSupport;
+using CsiDriver.TestSupport.Consistency;
 using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.ConformanceTests.Replication;

@@ -1,4 +1,4 @@
-using CsiDriver.Engine.Consistency;
+using CsiDriver.TestSupport.Consistency;
 
 namespace CsiDriver.Engine.Tests.Consistency;
 

@@ -1,5 +1,4 @@
 using CsiDriver.Csi;
-using CsiDriver.Hosting;
 
 namespace CsiDriver.Tests.Deploy;
 

@@ -1,69 +1,187 @@
+using System.Runtime.Versioning;
+using System.Text;
+using CsiDriver.Engine;
+using CsiDriver.Engine.Metadata;
+using CsiDriver.Replication;
 using CsiDriver.State;
 using Microsoft.Data.Sqlite;
 
 namespace CsiDriver.Tests.State;
 
-/// <summary>Replication rows, and the step from schema 1 (before replication) to 2.</summary>
+/// <summary>The replication manager's records, the store's owner-only mode, and the steps from
+/// schemas 1 and 2 (records in <c>replication.catalog</c>, parameters in a second table) to 3.</summary>
 public sealed partial class StateStoreTests
 {
-    private static EnabledReplicationRecord Replication(string id) => new(
-        id,
-        ReplicationSourceKind.VolumeGroup,
-        "vr-orders",
-        new Dictionary<string, string> { ["peerAddress"] = "127.0.0.1:7443", ["mode"] = "group" },
-        DateTimeOffset.Parse("2026-11-22T05:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private static readonly SiteLinkPem Pem = new("-----BEGIN CERTIFICATE-----\nc\n", "-----BEGIN PRIVATE KEY-----\nk\n", "-----BEGIN CERTIFICATE-----\na\n");
+
+    private static ReplicationRecord Replication(string id) => new()
+    {
+        Id = id,
+        VolumeIds = ["sales", "stock"],
+        GroupName = id,
+        PeerAddress = "127.0.0.1:7443",
+        JournalBudgetBytes = 64 << 20,
+        Role = ReplicationRole.Primary,
+        Parameters = new Dictionary<string, string> { ["peerAddress"] = "127.0.0.1:7443", ["mode"] = "group" },
+        Tls = Pem,
+    };
 
     [Fact]
-    public void Replications_survive_reopening()
+    public void Replication_records_survive_reopening_whole()
     {
         using (var store = StateStore.Open(DatabasePath))
         {
-            store.InsertReplication(Replication("vg-b"));
-            store.InsertReplication(Replication("vg-a"));
+            store.SaveReplication(Replication("vg-b"));
+            store.SaveReplication(Replication("vg-a") with { Tls = null, Parameters = null, GroupName = null, PeerAddress = null, JournalBudgetBytes = null });
+            store.SaveReplication(Replication("vg-b") with
+            {
+                Role = ReplicationRole.Secondary,
+                SecondaryState = ReplicationState.AwaitingResync,
+                CommonCutSequence = 42,
+                ProtectionSnapshots = new Dictionary<string, string> { ["sales"] = "repl-protect-x-0" },
+            });
         }
 
         using var reopened = StateStore.Open(DatabasePath);
-        Assert.Equal(["vg-a", "vg-b"], reopened.ListReplications().Select(r => r.Id));
-        var b = reopened.FindReplication("vg-b")!;
-        Assert.Equal(ReplicationSourceKind.VolumeGroup, b.SourceKind);
-        Assert.Equal("vr-orders", b.CoReplicationId);
-        Assert.Equal("127.0.0.1:7443", b.Parameters["peerAddress"]);
-        Assert.Equal(Replication("vg-b").EnabledAt, b.EnabledAt);
+        var records = reopened.LoadReplications();
+        Assert.Equal(["vg-a", "vg-b"], records.Select(r => r.Id));
+        var a = records[0];
+        Assert.Null(a.Tls);
+        Assert.Null(a.Parameters);
+        Assert.Null(a.GroupName);
+        Assert.Null(a.PeerAddress);
+        Assert.Null(a.JournalBudgetBytes);
+        var b = records[1];
+        Assert.Equal(ReplicationState.AwaitingResync, b.SecondaryState);
+        Assert.Equal(42, b.CommonCutSequence);
+        Assert.Equal("repl-protect-x-0", b.ProtectionSnapshots["sales"]);
+        Assert.Equal(["sales", "stock"], b.VolumeIds);
+        Assert.Equal(64 << 20, b.JournalBudgetBytes);
+        Assert.Equal("group", b.Parameters!["mode"]);
+        Assert.Equal(Pem, b.Tls);
     }
 
     [Fact]
-    public void One_row_per_id_and_deleting_twice_is_harmless()
+    public void Removing_a_replication_twice_is_harmless()
     {
         using var store = StateStore.Open(DatabasePath);
-        store.InsertReplication(Replication("vol-a"));
-        Assert.ThrowsAny<SqliteException>(() => store.InsertReplication(Replication("vol-a")));
-        Assert.Single(store.ListReplications());
+        store.SaveReplication(Replication("vol-a"));
 
-        store.DeleteReplication("vol-a");
-        Assert.Null(store.FindReplication("vol-a"));
-        store.DeleteReplication("vol-a");
+        store.RemoveReplication("vol-a");
+        store.RemoveReplication("vol-a");
+
+        Assert.Empty(store.LoadReplications());
     }
 
     [Fact]
-    public void A_schema_1_file_keeps_its_rows_and_gains_replications()
+    public void A_record_never_shows_its_tls()
+    {
+        Assert.DoesNotContain("PRIVATE KEY", Replication("vol-a").ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public void The_store_is_owner_only_even_where_an_older_csidriver_left_it_readable()
+    {
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var store = StateStore.Open(DatabasePath))
+        {
+            store.SaveReplication(Replication("vol-a"));
+            Assert.Equal(ownerOnly, File.GetUnixFileMode(DatabasePath));
+            Assert.Equal(ownerOnly, File.GetUnixFileMode(DatabasePath + "-wal"));
+        }
+        File.SetUnixFileMode(DatabasePath, ownerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        using var reopened = StateStore.Open(DatabasePath);
+
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(DatabasePath));
+    }
+
+    [Fact]
+    public void A_schema_2_store_takes_in_the_replication_catalog_and_its_enable_parameters()
+    {
+        using (var store = StateStore.Open(DatabasePath))
+        {
+            store.InsertVolume(Record("vol-a", "alpha"));
+        }
+        ToSchema2();
+        RunRaw("""
+            INSERT INTO replications VALUES ('orders', 'VolumeGroup', 'vr-1', '{"peerAddress":"10.0.0.2:7400"}', '2026-11-22T05:00:00Z');
+            INSERT INTO replications VALUES ('interrupted', 'Volume', '', '{"peerAddress":"10.0.0.2:7400"}', '2026-11-22T05:00:00Z');
+            """);
+        // What csidriver wrote before schema 3: the engine's metadata frame around JSON records.
+        MetadataFile.Write(Path.Combine(_directory, LegacyReplicationCatalog.FileName), LegacyReplicationCatalog.Magic, Encoding.UTF8.GetBytes("""
+            [{"Id":"orders","VolumeIds":["sales","stock"],"GroupName":"orders","PeerAddress":"10.0.0.2:7400","Mode":"Group","JournalBudgetBytes":null,
+              "Role":"Primary","SecondaryState":"Waiting","CommonCutSequence":0,"PromotionSnapshots":{},"ProtectionSnapshots":{}},
+             {"Id":"solo","VolumeIds":["solo"],"GroupName":null,"PeerAddress":null,"Mode":"PerVolume","JournalBudgetBytes":1048576,
+              "Role":"Secondary","SecondaryState":"Demoted","CommonCutSequence":7,"PromotionSnapshots":{"solo":"repl-promoted-x-0"},"ProtectionSnapshots":{}}]
+            """));
+
+        using (var upgraded = StateStore.Open(DatabasePath))
+        {
+            Assert.Equal("alpha", upgraded.FindVolume("vol-a")!.Name);
+            var records = upgraded.LoadReplications();
+            // The row of an enable a crash interrupted before its record is dropped; the CO's retry enables afresh.
+            Assert.Equal(["orders", "solo"], records.Select(r => r.Id));
+            Assert.Equal("10.0.0.2:7400", records[0].Parameters!["peerAddress"]);
+            Assert.Equal(["sales", "stock"], records[0].VolumeIds);
+            Assert.Null(records[1].Parameters);
+            Assert.Equal(ReplicationState.Demoted, records[1].SecondaryState);
+            Assert.Equal(ReplicationModeKind.PerVolume, records[1].Mode);
+            Assert.Equal(1048576, records[1].JournalBudgetBytes);
+            Assert.Equal("repl-promoted-x-0", records[1].PromotionSnapshots["solo"]);
+        }
+        Assert.Equal(3L, ScalarRaw("PRAGMA user_version"));
+        Assert.Equal(0L, ScalarRaw("SELECT count(*) FROM sqlite_master WHERE name = 'replications'"));
+        Assert.False(File.Exists(Path.Combine(_directory, LegacyReplicationCatalog.FileName)));
+    }
+
+    [Fact]
+    public void A_damaged_replication_catalog_is_refused_and_the_store_stays_at_schema_2()
+    {
+        using (StateStore.Open(DatabasePath))
+        {
+        }
+        ToSchema2();
+        var catalog = Path.Combine(_directory, LegacyReplicationCatalog.FileName);
+        MetadataFile.Write(catalog, LegacyReplicationCatalog.Magic, Encoding.UTF8.GetBytes("[]"));
+        var bytes = File.ReadAllBytes(catalog);
+        bytes[^1] ^= 0x20;
+        File.WriteAllBytes(catalog, bytes);
+
+        var refused = Assert.Throws<CorruptionException>(() => StateStore.Open(DatabasePath));
+
+        Assert.Contains(LegacyReplicationCatalog.FileName, refused.Message, StringComparison.Ordinal);
+        Assert.Equal(2L, ScalarRaw("PRAGMA user_version"));
+        Assert.True(File.Exists(catalog));
+    }
+
+    [Fact]
+    public void A_schema_1_file_keeps_its_rows_and_gains_replication_records()
     {
         using (var store = StateStore.Open(DatabasePath))
         {
             store.InsertVolume(Record("vol-a", "alpha"));
         }
         // What a csidriver from before replication left: the same tables without replications.
-        RunRaw("DROP TABLE replications; PRAGMA user_version = 1;");
-        Assert.Equal(1L, ScalarRaw("PRAGMA user_version"));
+        RunRaw("DROP TABLE replication_records; PRAGMA user_version = 1;");
 
         using (var upgraded = StateStore.Open(DatabasePath))
         {
             Assert.Equal("alpha", upgraded.FindVolume("vol-a")!.Name);
-            upgraded.InsertReplication(Replication("vol-a"));
+            upgraded.SaveReplication(Replication("vol-a"));
         }
-        Assert.Equal(2L, ScalarRaw("PRAGMA user_version"));
+        Assert.Equal(3L, ScalarRaw("PRAGMA user_version"));
         using var again = StateStore.Open(DatabasePath);
-        Assert.Equal("vol-a", Assert.Single(again.ListReplications()).Id);
+        Assert.Equal("vol-a", Assert.Single(again.LoadReplications()).Id);
     }
+
+    /// <summary>The store as a schema-2 csidriver left it: a table of enable parameters, the records elsewhere.</summary>
+    private void ToSchema2() => RunRaw("""
+        DROP TABLE replication_records;
+        CREATE TABLE replications (id TEXT PRIMARY KEY, source_kind TEXT NOT NULL, co_replication_id TEXT NOT NULL, parameters TEXT NOT NULL, enabled_at TEXT NOT NULL);
+        PRAGMA user_version = 2;
+        """);
 
     private void RunRaw(string sql)
     {

@@ -1,0 +1,74 @@
+using CsiDriver.Engine;
+using CsiDriver.Engine.Journal;
+
+namespace CsiDriver.Replication;
+
+/// <summary>
+/// Cuts a journal into batches for the site link: records after a sequence, in order, at most
+/// <see cref="SiteLinkProtocol.MaxPayloadPerMessage"/> payload bytes and
+/// <see cref="SiteLinkProtocol.MaxUpdatesPerMessage"/> records each. A batch covers every
+/// sequence in its range; records of volumes outside the link (another replication's, or
+/// another volume's in per-volume mode) and records that change no data are left out.
+/// One resumable reader of the journal serves consecutive batches, also across the moments
+/// the shipper has caught up with the writers, so tailing the journal reads each record once.
+/// </summary>
+public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journal, IReadOnlySet<string> volumeIds) : IDisposable
+{
+    private JournalReader? _reader;
+    private JournalRecord? _held;
+
+    /// <summary>The next batch after <paramref name="after"/>, or null when the journal holds nothing newer.</summary>
+    /// <exception cref="Engine.OutOfRangeException">Records after <paramref name="after"/> were released (overrun).</exception>
+    public JournalBatch? Next(long after)
+    {
+        if (_reader is null || after + 1 != (_held?.Sequence ?? _reader.NextSequence))
+        {
+            EndRead();
+            if (engine.GetJournalStatus(journal).LastSequence <= after)
+            {
+                return null;
+            }
+            _reader = engine.OpenJournalReader(journal, after + 1);
+        }
+        List<JournalRecord>? records = null;
+        long bytes = 0, last = after, timestamp = 0;
+        while (_held is not null || _reader.TryRead(out _held))
+        {
+            var record = _held;
+            var shipped = IsShipped(record);
+            if (shipped && records is { Count: > 0 }
+                && (bytes + record.Payload.Length > SiteLinkProtocol.MaxPayloadPerMessage || records.Count >= SiteLinkProtocol.MaxUpdatesPerMessage))
+            {
+                break; // the held record starts the next batch
+            }
+            _held = null;
+            records ??= [];
+            if (shipped)
+            {
+                records.Add(record);
+                bytes += record.Payload.Length;
+            }
+            last = record.Sequence;
+            timestamp = record.TimestampMicros;
+        }
+        return records is null ? null : new JournalBatch(after, last, timestamp, records, bytes);
+    }
+
+    public void Dispose() => EndRead();
+
+    private void EndRead()
+    {
+        _reader?.Dispose();
+        _reader = null;
+        _held = null;
+    }
+
+    private bool IsShipped(JournalRecord record) =>
+        record.VolumeId is not null && volumeIds.Contains(record.VolumeId)
+        && record.Kind is JournalRecordKind.Write or JournalRecordKind.Trim or JournalRecordKind.WriteZeroes or JournalRecordKind.Resize;
+}
+
+/// <summary>The journal records in (<paramref name="AfterSequence"/>, <paramref name="LastSequence"/>]
+/// that a link ships; <paramref name="SourceTimestampMicros"/> is the main-site time of the record at
+/// the last sequence, <paramref name="PayloadBytes"/> what the records carry.</summary>
+public sealed record JournalBatch(long AfterSequence, long LastSequence, long SourceTimestampMicros, IReadOnlyList<JournalRecord> Records, long PayloadBytes);

@@ -1,0 +1,120 @@
+using CsiDriver.Engine;
+using Microsoft.Extensions.Logging;
+
+namespace CsiDriver.Replication;
+
+/// <summary>
+/// Ships one link's journal to the receiver for as long as it runs: opens a stream, lets the
+/// session resync or stream, and when the link breaks reconnects with exponential backoff
+/// (capped), resuming from the position the receiver reports. The shipper only reads the
+/// journal, so writers never wait for it.
+/// </summary>
+public sealed partial class JournalShipper : IAsyncDisposable
+{
+    private readonly StorageEngine _engine;
+    private readonly ShipperSettings _settings;
+    private readonly ILogger _log;
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+
+    public JournalShipper(StorageEngine engine, ShipperTarget target, ShipperSettings settings, ILogger log)
+    {
+        _engine = engine;
+        Target = target;
+        _settings = settings;
+        _log = log;
+    }
+
+    public ShipperTarget Target { get; }
+
+    public LinkStatus Status { get; } = new();
+
+    public void Start() => _loop ??= Task.Run(RunAsync);
+
+    /// <summary>Waits until the receiver has applied everything the journal holds now; false on
+    /// timeout, or once the link has been down for <paramref name="linkGrace"/> (a peer that
+    /// refuses us — it was promoted meanwhile — will never drain, and the demotion must not
+    /// outlast its caller's deadline waiting for it).</summary>
+    public async Task<bool> DrainAsync(TimeSpan timeout, TimeSpan linkGrace, CancellationToken cancellationToken)
+    {
+        var last = _engine.GetJournalStatus(Target.Journal).LastSequence;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            while (Status.Snapshot() is var link && (link.AppliedSequence < last || link.Resyncing))
+            {
+                if (!link.Connected && DateTimeOffset.UtcNow - link.DisconnectedSince > linkGrace)
+                {
+                    return false;
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(10), deadline.Token).ConfigureAwait(false);
+            }
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        using var client = new SiteLinkClient(Target.Peer, Target.Tls);
+        var backoff = _settings.InitialBackoff;
+        var attempt = 0;
+        string? lastReason = null;
+        while (!_stop.IsCancellationRequested)
+        {
+            var session = new ShipperSession(_engine, Target, _settings, Status, _log);
+            try
+            {
+                attempt++;
+                await session.RunAsync(client, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                var failure = (e as LinkFailedException)?.Failure ?? new LinkFailure(e.Message, Refused: false);
+                Status.Disconnected(failure);
+                // A link down for hours retries every second: say so once per reason, not per attempt.
+                if (failure.Reason != lastReason)
+                {
+                    LogLinkFailed(Target.ReplicationId, Target.Peer.ToString(), attempt, backoff.TotalMilliseconds, failure.Reason);
+                }
+                lastReason = failure.Reason;
+            }
+            if (session.ReachedStreaming)
+            {
+                backoff = _settings.InitialBackoff;
+                lastReason = null;
+            }
+            try
+            {
+                await Task.Delay(backoff, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _settings.MaxBackoff.Ticks));
+        }
+        Status.Disconnected();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "replication {ReplicationId}: link to {Peer} failed (attempt {Attempt}), retrying with backoff (next in {DelayMs} ms): {Reason}")]
+    private partial void LogLinkFailed(string replicationId, string peer, int attempt, double delayMs, string reason);
+}

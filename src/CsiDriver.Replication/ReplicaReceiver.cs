@@ -1,0 +1,248 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using CsiDriver.Engine;
+using CsiDriver.Engine.Replication;
+using CsiDriver.Rpc;
+using Formation.SiteLink.V1;
+using Microsoft.Extensions.Logging;
+
+namespace CsiDriver.Replication;
+
+/// <summary>
+/// The backup's side of one Replicate stream, the receiving half of the site link's edge (the
+/// <see cref="SiteLinkService"/> hands it each stream): messages in, domain calls to the
+/// manager and the engine, acknowledgements out. Checks the Open, has the manager accept it
+/// (replica volumes and rows created, role checked), answers Opened with the replicas'
+/// position, then applies every message in order and acknowledges each once it is durable.
+/// The engine applies a batch atomically with its position, ignores a duplicate and refuses a
+/// gap, so a resumed stream can neither skip nor repeat a record.
+/// </summary>
+public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageEngine engine, ILoggerFactory loggerFactory)
+{
+    private readonly ILogger _log = loggerFactory.CreateLogger<ReplicaReceiver>();
+
+    public async Task RunAsync(IAsyncEnumerable<ShipperMessage> requests, IResponseStream<ReceiverMessage> responses, CallContext context)
+    {
+        // Not disposed: a read abandoned on silence or takeover may still be pending (the request
+        // stream follows the call's cancellation only), and it ends with the call.
+        var messages = requests.GetAsyncEnumerator(context.CancellationToken);
+        if (!await messages.MoveNextAsync().ConfigureAwait(false) || messages.Current.Open is not { } open)
+        {
+            throw new MalformedMessageException("the first message of a Replicate stream must be Open");
+        }
+        var request = SiteLinkProtocol.FromWire(open);
+        using var lease = await manager.AcceptStreamAsync(request, context.CancellationToken).ConfigureAwait(false);
+        using var stream = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lease.Superseded);
+        var position = engine.GetReplicaPosition(lease.Journal);
+        var status = lease.Status;
+        status.Connected();
+        status.Applied(position.SourceSequence, position.SourceTimestampMicros);
+        var opened = new Opened
+        {
+            ProtocolVersion = SiteLinkProtocol.CurrentVersion,
+            AppliedSequence = position.SourceSequence,
+            AppliedSourceTimestampMicros = position.SourceTimestampMicros,
+            Resyncing = position.Resyncing,
+            SiteId = manager.SiteId,
+            AwaitingFailback = lease.Divergence is not null,
+            FullResyncRequired = lease.Divergence?.NeedsEverything ?? false,
+        };
+        if (lease.Divergence is { NeedsEverything: false } divergence)
+        {
+            foreach (var volume in request.Volumes)
+            {
+                opened.Diverged.Add(SiteLinkProtocol.ToWire(volume.VolumeId, divergence.Ranges(volume.VolumeId, engine.GetVolume(volume.VolumeId).Size)));
+            }
+        }
+        LogAccepted(request.ReplicationId, request.SiteId, position.SourceSequence, lease.Divergence is not null);
+        await responses.WriteAsync(new ReceiverMessage { Opened = opened }, stream.Token).ConfigureAwait(false);
+        using var pipeline = CancellationTokenSource.CreateLinkedTokenSource(stream.Token);
+        var queue = Channel.CreateBounded<Received>(new BoundedChannelOptions(QueuedMessages) { SingleReader = true, SingleWriter = true });
+        var receiving = ReceiveAsync(messages, queue.Writer, lease, pipeline.Token);
+        try
+        {
+            try
+            {
+                await ApplyQueuedAsync(queue.Reader, lease, position, responses, pipeline.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Applying failed or the stream ended: the receiving loop stops with it.
+                await pipeline.CancelAsync().ConfigureAwait(false);
+            }
+            await receiving.ConfigureAwait(false); // its failure (silence, a malformed message) ends the stream
+        }
+        catch (OperationCanceledException) when (lease.Superseded.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(StatusCode.Aborted, $"replication '{request.ReplicationId}': the stream was superseded (promotion, disable or a newer stream)");
+        }
+        catch (TimeoutException)
+        {
+            throw new RpcException(StatusCode.DeadlineExceeded, $"replication '{request.ReplicationId}': the shipper sent nothing for {manager.ReceiverSilenceTimeout.TotalSeconds:0} s");
+        }
+        catch (ReplicaSequenceException e)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"replication '{request.ReplicationId}': {e.Message}");
+        }
+        finally
+        {
+            status.Disconnected();
+            // Stopped with the pipeline; its failure counts only where applying did not fail first.
+            await receiving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>Received messages the applier has not taken yet: all a shipper may have in flight.</summary>
+    private const int QueuedMessages = SiteLinkProtocol.MaxInflightBytes / SiteLinkProtocol.MaxPayloadPerMessage + 1;
+
+    /// <summary>A received message, numbered from 1 after Open; a Batch already turned into the engine's form.</summary>
+    private sealed record Received(long Number, ShipperMessage Message, ReplicaBatch? Batch);
+
+    /// <summary>Reads the stream into <paramref name="queue"/> while earlier messages are applied,
+    /// so receiving, decrypting and parsing overlap the backup's writes and syncs.</summary>
+    private async Task ReceiveAsync(IAsyncEnumerator<ShipperMessage> messages, ChannelWriter<Received> queue, ReceiverLease lease, CancellationToken cancellationToken)
+    {
+        try
+        {
+            long number = 0;
+            // A shipper sends at least a heartbeat a second; a stream silent for much longer is
+            // dead (a partition leaves the connection open) and must not hold the link.
+            while (await messages.MoveNextAsync().AsTask().WaitAsync(manager.ReceiverSilenceTimeout, cancellationToken).ConfigureAwait(false))
+            {
+                lease.Status.Heard();
+                var message = messages.Current;
+                var batch = message.Batch is { } b
+                    ? new ReplicaBatch(b.AfterSequence, b.LastSequence, b.SourceTimestampMicros, Updates(b.Updates, lease))
+                    : null;
+                await queue.WriteAsync(new Received(++number, message, batch), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            queue.TryComplete();
+        }
+    }
+
+    /// <summary>Applies the received messages in order and acknowledges each once durable.
+    /// Batches already queued behind the next one due are joined into one engine batch (one
+    /// record, one sync), acknowledged together by the last one's number: the join is atomic
+    /// like any batch, so the position still moves only by whole messages' worth. A batch that
+    /// is not the next one due (a duplicate or a gap) is applied alone, for the engine to
+    /// ignore or refuse as before.</summary>
+    private async Task ApplyQueuedAsync(ChannelReader<Received> queue, ReceiverLease lease, ReplicaPosition position, IResponseStream<ReceiverMessage> responses, CancellationToken cancellationToken)
+    {
+        while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (!queue.TryRead(out var received))
+            {
+                continue;
+            }
+            var through = received.Number;
+            if (received.Batch is { } first && first.AfterSequence == position.SourceSequence)
+            {
+                var joined = new ReplicaBatchBuilder();
+                joined.TryAdd(first);
+                while (queue.TryPeek(out var next) && next.Batch is { } batch && joined.TryAdd(batch))
+                {
+                    queue.TryRead(out _);
+                    through = next.Number;
+                }
+                position = await ApplyBatchAsync(joined.Build(), lease, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                position = await ApplyAsync(received.Message, received.Batch, lease, position, cancellationToken).ConfigureAwait(false);
+            }
+            await responses.WriteAsync(new ReceiverMessage
+            {
+                Ack = new Ack
+                {
+                    ThroughMessage = through,
+                    AppliedSequence = position.SourceSequence,
+                    AppliedSourceTimestampMicros = position.SourceTimestampMicros,
+                },
+            }, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ReplicaPosition> ApplyAsync(ShipperMessage message, ReplicaBatch? batch, ReceiverLease lease, ReplicaPosition position, CancellationToken cancellationToken)
+    {
+        var status = lease.Status;
+        switch (message.BodyCase)
+        {
+            case ShipperMessage.BodyOneofCase.ResyncBegin:
+                engine.BeginReplicaResync(lease.Journal);
+                status.BeginResync(message.ResyncBegin.ChunksTotal, message.ResyncBegin.BytesTotal);
+                LogResyncBegins(lease.ReplicationId, message.ResyncBegin.ChunksTotal, message.ResyncBegin.BytesTotal);
+                return engine.GetReplicaPosition(lease.Journal);
+            case ShipperMessage.BodyOneofCase.Chunks:
+                var updates = Updates(message.Chunks.Updates, lease);
+                await engine.WriteReplicaChunksAsync(lease.Journal, updates, cancellationToken).ConfigureAwait(false);
+                RecordSizes(updates);
+                var data = updates.Where(u => u.Kind != Engine.Journal.JournalRecordKind.Resize).ToList();
+                status.AddResyncProgress(data.Count, data.Sum(u => u.Length));
+                return position;
+            case ShipperMessage.BodyOneofCase.ResyncComplete:
+                var complete = message.ResyncComplete;
+                await engine.CompleteReplicaResyncAsync(lease.Journal, new ReplicaPosition(complete.SourceSequence, complete.SourceTimestampMicros, false), cancellationToken).ConfigureAwait(false);
+                var chunks = status.CompleteResync();
+                manager.OnReceiverResyncCompleted(lease);
+                LogResyncCompleted(lease.ReplicationId, chunks, complete.SourceSequence);
+                position = engine.GetReplicaPosition(lease.Journal);
+                status.Applied(position.SourceSequence, position.SourceTimestampMicros);
+                return position;
+            case ShipperMessage.BodyOneofCase.Batch:
+                return await ApplyBatchAsync(batch!, lease, cancellationToken).ConfigureAwait(false);
+            case ShipperMessage.BodyOneofCase.Heartbeat:
+                status.SourceAt(Math.Max(message.Heartbeat.SourceLastSequence, position.SourceSequence));
+                return position;
+            default:
+                throw new MalformedMessageException($"unexpected {message.BodyCase} after Open");
+        }
+    }
+
+    private async Task<ReplicaPosition> ApplyBatchAsync(ReplicaBatch batch, ReceiverLease lease, CancellationToken cancellationToken)
+    {
+        var status = lease.Status;
+        var started = Stopwatch.GetTimestamp();
+        var position = await engine.ApplyReplicaBatchAsync(lease.Journal, batch, cancellationToken).ConfigureAwait(false);
+        RecordSizes(batch.Updates);
+        var bytes = batch.Updates.Sum(u => (long)u.Payload.Length);
+        status.CountApplied(bytes);
+        status.Synced(Stopwatch.GetElapsedTime(started), bytes);
+        status.Applied(position.SourceSequence, position.SourceTimestampMicros);
+        return position;
+    }
+
+    /// <summary>The replicas' rows follow a size the main site gave them (the engine applied it).</summary>
+    private void RecordSizes(IEnumerable<ReplicaUpdate> updates)
+    {
+        foreach (var resize in updates.Where(u => u.Kind == Engine.Journal.JournalRecordKind.Resize))
+        {
+            manager.Rows.RecordSize(resize.VolumeId, engine.GetVolume(resize.VolumeId).Size);
+        }
+    }
+
+    private static List<ReplicaUpdate> Updates(IEnumerable<Update> updates, ReceiverLease lease)
+    {
+        var list = new List<ReplicaUpdate>();
+        foreach (var update in updates)
+        {
+            if (!lease.VolumeIds.Contains(update.VolumeId))
+            {
+                throw new MalformedMessageException($"update for volume '{update.VolumeId}', which the Open did not name");
+            }
+            list.Add(SiteLinkProtocol.FromWire(update));
+        }
+        return list;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "replication {ReplicationId}: accepted the shipper of site {SiteId}; replicas at source sequence {Applied}; failback resync {Failback}")]
+    private partial void LogAccepted(string replicationId, string siteId, long applied, bool failback);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "replication {ReplicationId}: resync begins: {Chunks} chunks, {Bytes} bytes")]
+    private partial void LogResyncBegins(string replicationId, long chunks, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "replication {ReplicationId}: resync complete ({Chunks} chunks) at source sequence {Sequence}")]
+    private partial void LogResyncCompleted(string replicationId, long chunks, long sequence);
+}

@@ -1,0 +1,49 @@
+namespace CsiDriver.Replication;
+
+/// <summary>Base of the failures ReplicationManager reports on purpose. They say what went wrong
+/// in the replication's terms; which status each becomes is the front end's, decided in one
+/// place (for csi-addons ReplicationService.Errors.cs, for the site link SiteLinkErrors.cs).</summary>
+public abstract class ReplicationException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>No replication of that id at this site.</summary>
+public sealed class ReplicationNotFoundException(string replicationId)
+    : ReplicationException($"no replication '{replicationId}' at this site")
+{
+    public string ReplicationId { get; } = replicationId;
+}
+
+/// <summary>Another transition of the same replication is running: retry later.</summary>
+public sealed class ReplicationBusyException(string replicationId)
+    : ReplicationException($"an operation on replication '{replicationId}' is already in progress")
+{
+    public string ReplicationId { get; } = replicationId;
+}
+
+/// <summary>The transition does not apply in the replication's current role or state, or
+/// conflicts with the volumes, mode or group it was enabled with.</summary>
+public sealed class ReplicationStateException(string message) : ReplicationException(message);
+
+/// <summary>An enable repeated with other parameters than the replication was enabled with.</summary>
+public sealed class ReplicationConflictException(string message) : ReplicationException(message);
+
+/// <summary>The peer speaks a site-link protocol version outside the ones this build speaks.</summary>
+public sealed class IncompatiblePeerException(string message) : ReplicationException(message);
+
+/// <summary>A site-link message that breaks the protocol (an unknown kind, a length that does not
+/// match its payload, a volume the stream did not name).</summary>
+public sealed class MalformedMessageException(string message) : ReplicationException(message);
+
+/// <summary>Promotion without force refused: the main site answered that it is primary.</summary>
+public sealed class PeerIsPrimaryException(string replicationId, string peer)
+    : ReplicationException($"replication '{replicationId}': the peer site {peer} is reachable and primary; demote it first or promote with force")
+{
+    public string ReplicationId { get; } = replicationId;
+}
+
+/// <summary>Promotion without force refused: the peer could not be asked whether it is primary;
+/// promote with force when the main site is known lost.</summary>
+public sealed class PeerUnreachableException(string replicationId, string peer, Exception inner)
+    : ReplicationException($"replication '{replicationId}': the peer site {peer} cannot be reached to confirm it is not primary ({inner.Message}); promote with force if it is lost", inner)
+{
+    public string ReplicationId { get; } = replicationId;
+}

@@ -1,0 +1,52 @@
+using CsiDriver.Rpc;
+using Formation.SiteLink.V1;
+
+namespace CsiDriver.Replication;
+
+/// <summary>Calls to a peer's site link over mutual TLS: this site's certificate is presented,
+/// the peer's is checked against the link's authorities only. The client end of the link's
+/// edge: what the transport says becomes a <see cref="LinkFailedException"/> here.</summary>
+public sealed class SiteLinkClient(SiteLinkAddress peer, SiteLinkTls tls) : IDisposable
+{
+    private readonly GrpcClient _client = GrpcClient.ForTcp(peer.Host, peer.Port, tls.Authorities, tls.Certificate);
+
+    public SiteLinkAddress Peer => peer;
+
+    public DuplexCall<ShipperMessage, ReceiverMessage> Replicate(CancellationToken cancellationToken) =>
+        _client.Duplex<ShipperMessage, ReceiverMessage>(SiteLinkProtocol.ReplicateMethod, new CallOptions { CancellationToken = cancellationToken });
+
+    /// <summary>The replication's role at the peer (null: the peer knows no replication of that id).</summary>
+    /// <exception cref="LinkFailedException">The peer could not be asked, or refused the question.</exception>
+    /// <exception cref="IncompatiblePeerException">The peer answered in a protocol version this site does not speak.</exception>
+    public async Task<PeerRole> GetRoleAsync(string replicationId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        GetRoleResponse response;
+        try
+        {
+            response = await _client.UnaryAsync<GetRoleRequest, GetRoleResponse>(
+                SiteLinkProtocol.GetRoleMethod,
+                new GetRoleRequest { ProtocolVersion = SiteLinkProtocol.CurrentVersion, ReplicationId = replicationId },
+                new CallOptions { Timeout = timeout, CancellationToken = cancellationToken }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RpcException or HttpRequestException or TimeoutException && !cancellationToken.IsCancellationRequested)
+        {
+            throw Failed(e);
+        }
+        SiteLinkProtocol.CheckVersion(response.ProtocolVersion);
+        return new PeerRole(SiteLinkProtocol.FromWire(response.Role), response.SiteId);
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    /// <summary>A transport failure as the replication sees its link: a status the peer sent
+    /// keeps its code in the reason, and FAILED_PRECONDITION (the peer will not take it) is a refusal.</summary>
+    internal static LinkFailedException Failed(Exception e) => new(
+        e is RpcException rpc
+            ? new LinkFailure($"{rpc.Status}: {rpc.Message}", Refused: rpc.Status == StatusCode.FailedPrecondition)
+            : new LinkFailure(e.Message, Refused: false),
+        e);
+}
+
+/// <summary>A peer's answer to GetRole: the replication's role there (null: it knows none of
+/// that id), and the peer's site id.</summary>
+public sealed record PeerRole(ReplicationRole? Role, string SiteId);

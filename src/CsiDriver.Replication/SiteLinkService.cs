@@ -1,0 +1,31 @@
+using CsiDriver.Engine;
+using CsiDriver.Rpc;
+using Formation.SiteLink.V1;
+
+namespace CsiDriver.Replication;
+
+/// <summary>The site-link service this site serves on --site-link-address: the receiving end
+/// of Replicate, and GetRole for a backup deciding whether it may promote.</summary>
+public sealed class SiteLinkService(ReplicationManager manager, StorageEngine engine, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory)
+{
+    private readonly ReplicaReceiver _receiver = new(manager, engine, loggerFactory);
+
+    public ServiceBinding Binding() => new ServiceBinding(SiteLinkProtocol.Service) { TranslateException = SiteLinkErrors.Translate }
+        .DuplexStreaming<ShipperMessage, ReceiverMessage>("Replicate", _receiver.RunAsync)
+        .Unary<GetRoleRequest, GetRoleResponse>("GetRole", GetRoleAsync);
+
+    private Task<GetRoleResponse> GetRoleAsync(GetRoleRequest request, CallContext context)
+    {
+        SiteLinkProtocol.CheckVersion(request.ProtocolVersion);
+        if (request.ReplicationId.Length == 0)
+        {
+            throw new RpcException(StatusCode.InvalidArgument, "replication_id is required");
+        }
+        return Task.FromResult(new GetRoleResponse
+        {
+            ProtocolVersion = SiteLinkProtocol.CurrentVersion,
+            Role = SiteLinkProtocol.ToWire(manager.RoleOf(request.ReplicationId)),
+            SiteId = manager.SiteId,
+        });
+    }
+}

@@ -1,0 +1,53 @@
+using CsiDriver.Engine;
+using CsiDriver.Replication;
+using CsiDriver.Rpc;
+using CsiDriver.State;
+
+namespace CsiDriver.Csi;
+
+/// <summary>
+/// What every service shares: options, the operation locks, the clock, this run's id and, once
+/// the host has loaded them, the engine, the state store and the replication manager. The
+/// sockets open before the engine has loaded, so that Probe can say "not ready yet"; until then
+/// every other call gets UNAVAILABLE.
+/// </summary>
+public sealed class Driver
+{
+    private Loaded? _loaded;
+
+    public Driver(DriverOptions options)
+    {
+        Options = options;
+        Budget = new ProvisioningBudget(this);
+    }
+
+    public DriverOptions Options { get; }
+
+    public OperationLocks Locks { get; } = new();
+
+    /// <summary>What may still be provisioned; creates and expands reserve from it.</summary>
+    public ProvisioningBudget Budget { get; }
+
+    public TimeProvider Clock { get; } = TimeProvider.System;
+
+    /// <summary>Names this run of csidriver: node attachments record it, because an attachment
+    /// is connected to this process's NBD server and does not outlive it.</summary>
+    public string ServerInstance { get; } = Guid.NewGuid().ToString("N");
+
+    public bool IsReady => Volatile.Read(ref _loaded) is not null;
+
+    public StorageEngine Engine => Current.Engine;
+
+    public StateStore State => Current.State;
+
+    /// <summary>Replication of this site's volumes to and from the other site.</summary>
+    public ReplicationManager Replication => Current.Replication;
+
+    /// <summary>Called once by the host when all three are loaded: from then on calls are served.</summary>
+    public void Serve(StorageEngine engine, StateStore state, ReplicationManager replication) =>
+        Volatile.Write(ref _loaded, new Loaded(engine, state, replication));
+
+    private Loaded Current => Volatile.Read(ref _loaded) ?? throw new RpcException(StatusCode.Unavailable, "the driver is still loading its volumes; retry shortly");
+
+    private sealed record Loaded(StorageEngine Engine, StateStore State, ReplicationManager Replication);
+}

@@ -1,0 +1,5 @@
+using CsiDriver.Demo;
+
+var root = DemoCommand.Build();
+root.Subcommands.Add(CheckConsistencyCommand.Build());
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,33 @@
+using CsiDriver.Replication;
+
+namespace CsiDriver.Replication.Tests;
+
+public sealed class InflightWindowTests
+{
+    [Fact]
+    public async Task A_full_window_holds_the_sender_until_acknowledgements_release_room()
+    {
+        var window = new InflightWindow(100);
+        await window.AcquireAsync(1, 60, isBatch: true, default);
+        await window.AcquireAsync(2, 40, isBatch: false, default);
+        var third = window.AcquireAsync(3, 30, isBatch: true, default);
+        await Task.Delay(50);
+        Assert.False(third.IsCompleted);
+
+        var released = window.Release(1);
+        await third.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal([1L], released.Select(m => m.Message));
+        Assert.Equal(70, window.InflightBytes);
+        Assert.Equal([2L, 3L], window.Release(3).Select(m => m.Message));
+        Assert.Equal(0, window.InflightBytes);
+    }
+
+    [Fact]
+    public async Task One_message_larger_than_the_window_passes_when_nothing_is_in_flight()
+    {
+        var window = new InflightWindow(10);
+        await window.AcquireAsync(1, 1000, isBatch: true, default).WaitAsync(TimeSpan.FromSeconds(5));
+        using var cancel = new CancellationTokenSource(50);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => window.AcquireAsync(2, 1, isBatch: true, cancel.Token));
+    }
+}

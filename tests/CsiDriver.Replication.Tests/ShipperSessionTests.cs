@@ -1,0 +1,107 @@
+using CsiDriver.Engine;
+using CsiDriver.Replication;
+
+namespace CsiDriver.Replication.Tests;
+
+/// <summary>How a shipper's session picks its resync: here the delta resync after the journal
+/// released records the backup had not applied (retention budget exceeded).</summary>
+public sealed class ShipperSessionTests : IAsyncLifetime
+{
+    private readonly SiteLinkCertificates _certificates = new();
+    private TestSite _main = null!;
+    private TestSite _backup = null!;
+
+    public async Task InitializeAsync()
+    {
+        // A tiny journal budget and segments, and checkpoints only when the test takes them.
+        _main = new TestSite("main", _certificates.Main, engineOptions: new EngineOptions
+        {
+            SegmentBytes = 256 << 10,
+            RetentionBudgetBytes = 512 << 10,
+            BackgroundCheckpoints = false,
+        });
+        _backup = new TestSite("backup", _certificates.Backup);
+        await _main.StartLinkAsync();
+        await _backup.StartLinkAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _main.DisposeAsync();
+        await _backup.DisposeAsync();
+        _certificates.Dispose();
+    }
+
+    [Fact]
+    public async Task An_overrun_journal_is_caught_up_by_a_delta_resync_of_exactly_the_chunks_written_meanwhile()
+    {
+        var volume = _main.Engine.CreateVolume("solo", Volumes.Size);
+        for (var block = 0; block < 64; block++)
+        {
+            await volume.WriteAsync(block * 4096L, Volumes.Block(block), fua: false);
+        }
+        await _main.Manager.EnableAsync(new ReplicationSpec("solo", ["solo"], null, _backup.Address), default);
+        await CaughtUpAsync();
+        Assert.Equal(4, _main.Manager.GetInfo("solo").LastResyncChunks);
+
+        await _backup.StopLinkAsync();
+        await WriteOutageAsync(volume);
+        await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo("solo").HealthMessage.Contains("budget exceeded", StringComparison.Ordinal), "the overrun to show");
+        Assert.True(_main.Engine.GetJournalStatus(volume.Group).Consumers.Single().Overrun);
+
+        await _backup.StartLinkAsync();
+        await CaughtUpAsync();
+        Assert.Equal(32, _main.Manager.GetInfo("solo").LastResyncChunks);
+        Assert.False(_main.Engine.GetJournalStatus(volume.Group).Consumers.Single().Overrun);
+        var expected = await Volumes.ReadAllAsync(volume);
+        var replica = await Volumes.ReadAllAsync(_backup.Engine.GetVolume("solo"));
+        Assert.True(expected.AsSpan().SequenceEqual(replica), "the replica differs from the source");
+    }
+
+    [Fact]
+    public async Task A_backup_behind_records_released_while_nobody_tracked_them_gets_a_full_resync()
+    {
+        var volume = _main.Engine.CreateVolume("solo", Volumes.Size);
+        await volume.WriteAsync(0, Volumes.Block(1), fua: false);
+        var spec = new ReplicationSpec("solo", ["solo"], null, _backup.Address);
+        await _main.Manager.EnableAsync(spec, default);
+        await CaughtUpAsync();
+        await _main.Manager.DisableAsync("solo", default);
+
+        // Untracked: no consumer holds these records, so the journal lets them go at will.
+        await WriteOutageAsync(volume);
+        Assert.True(_main.Engine.GetJournalStatus(volume.Group).FirstSequence > 2);
+
+        await _main.Manager.EnableAsync(spec, default);
+        await CaughtUpAsync();
+        Assert.Equal(33, _main.Manager.GetInfo("solo").LastResyncChunks);
+        var expected = await Volumes.ReadAllAsync(volume);
+        var replica = await Volumes.ReadAllAsync(_backup.Engine.GetVolume("solo"));
+        Assert.True(expected.AsSpan().SequenceEqual(replica), "the replica differs from the source");
+    }
+
+    /// <summary>2 MiB into chunks 10..41 (32 chunks), twice, with checkpoints: four times the budget.</summary>
+    private async Task WriteOutageAsync(Volume volume)
+    {
+        for (var round = 0; round < 2; round++)
+        {
+            for (var block = 160; block < 672; block++)
+            {
+                await volume.WriteAsync(block * 4096L, Volumes.Block(block * 10 + round), fua: false);
+            }
+            await volume.FlushAsync();
+            _main.Engine.Checkpoint();
+        }
+    }
+
+    private Task CaughtUpAsync()
+    {
+        var journal = _main.Engine.GetVolume("solo").Group;
+        var last = _main.Engine.GetJournalStatus(journal).LastSequence;
+        return Volumes.WaitUntilAsync(() =>
+        {
+            var info = _main.Manager.GetInfo("solo");
+            return info.AppliedSequence >= last && info.State == ReplicationState.Replicating;
+        }, $"the backup to apply through {last}");
+    }
+}
