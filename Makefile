@@ -33,9 +33,11 @@ test: test-deps build build-demo
 test-deps:
 	tests/scripts/install-deps.sh
 
-## sanity: run the csi-sanity conformance tool against a fresh driver
+## sanity: run the csi-sanity conformance tool against a fresh driver, alone (single mode) and
+## as a cluster node beside `csidriver controller` (split mode)
 sanity: build
-	tests/scripts/sanity.sh
+	tests/scripts/sanity.sh single
+	tests/scripts/sanity.sh split
 
 clean:
 	rm -rf $(OUT) $(dir $(DEMO_BIN)) $(RUN_DIR)

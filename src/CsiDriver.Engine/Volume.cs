@@ -121,7 +121,12 @@ public sealed class Volume : IBlockDevice
         Update(kind, offset, length, ReadOnlyMemory<byte>.Empty);
 
     /// <summary>Journals the update, then applies it. The apply lock is taken while the group's
-    /// gate is still held, so updates of this volume are applied in sequence order.</summary>
+    /// gate is still held, so updates of this volume are applied in sequence order.
+    /// <para>On-disk invariant after a crash of the process: the journal (in the page cache)
+    /// holds every update applied, so replay rebuilds a prefix. After a power cut only the
+    /// synced journal survives, but the data file written here may reach the disk before it:
+    /// an unflushed update can outlive an earlier one, so the image is not always a prefix
+    /// (open defect, docs/formats.md "What survives a crash"; the power-cut tests show it).</para></summary>
     private long Update(JournalRecordKind kind, long offset, long length, ReadOnlyMemory<byte> payload)
     {
         long sequence;

@@ -16,6 +16,12 @@ public sealed partial class JournalShipper : IAsyncDisposable
     private readonly ILogger _log;
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
+    private ShipperSession? _session;
+    private PeerIds? _lastPeer;
+    private SiteLinkClient? _receiver;
+
+    /// <summary>Owner tag of the node the peer last said receives the stream (for the next Locate).</summary>
+    private string? _located;
 
     public JournalShipper(StorageEngine engine, ShipperTarget target, ShipperSettings settings, ILogger log)
     {
@@ -28,6 +34,10 @@ public sealed partial class JournalShipper : IAsyncDisposable
     public ShipperTarget Target { get; }
 
     public LinkStatus Status { get; } = new();
+
+    /// <summary>How the shipped ids read at the receiver: known once a stream has opened since
+    /// this process started (null until then).</summary>
+    public PeerIds? Destination => Volatile.Read(ref _session)?.Peer ?? Volatile.Read(ref _lastPeer);
 
     public void Start() => _loop ??= Task.Run(RunAsync);
 
@@ -70,17 +80,18 @@ public sealed partial class JournalShipper : IAsyncDisposable
 
     private async Task RunAsync()
     {
-        using var client = new SiteLinkClient(Target.Peer, Target.Tls);
+        using var peer = new SiteLinkClient(Target.Peer, Target.Tls);
         var backoff = _settings.InitialBackoff;
         var attempt = 0;
         string? lastReason = null;
         while (!_stop.IsCancellationRequested)
         {
             var session = new ShipperSession(_engine, Target, _settings, Status, _log);
+            Volatile.Write(ref _session, session);
             try
             {
                 attempt++;
-                await session.RunAsync(client, _stop.Token).ConfigureAwait(false);
+                await session.RunAsync(await LocateAsync(peer).ConfigureAwait(false), _stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
@@ -96,6 +107,10 @@ public sealed partial class JournalShipper : IAsyncDisposable
                     LogLinkFailed(Target.ReplicationId, Target.Peer.ToString(), attempt, backoff.TotalMilliseconds, failure.Reason);
                 }
                 lastReason = failure.Reason;
+            }
+            finally
+            {
+                Volatile.Write(ref _lastPeer, session.Peer ?? _lastPeer);
             }
             if (session.ReachedStreaming)
             {
@@ -113,6 +128,30 @@ public sealed partial class JournalShipper : IAsyncDisposable
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _settings.MaxBackoff.Ticks));
         }
         Status.Disconnected();
+        _receiver?.Dispose();
+    }
+
+    /// <summary>
+    /// Asks the peer where the stream goes before each attempt. A backup cluster's controller
+    /// names the node that receives this replication (the one it named last time, while that one
+    /// lives); a node, or a version-1 peer, receives it itself. The stream then goes straight to
+    /// that node: no volume data passes through a controller.
+    /// </summary>
+    private async Task<SiteLinkClient> LocateAsync(SiteLinkClient peer)
+    {
+        var answer = await peer.LocateAsync(Target.ReplicationId, Target.SiteId, _located,
+            Target.VolumeIds.Select(Target.Replication.Describe), _settings.OpenTimeout, _stop.Token).ConfigureAwait(false);
+        _located = answer?.Owner;
+        if (answer?.Address is not { } address)
+        {
+            return peer;
+        }
+        if (_receiver?.Peer != address)
+        {
+            _receiver?.Dispose();
+            _receiver = new SiteLinkClient(address, Target.Tls);
+        }
+        return _receiver;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "replication {ReplicationId}: link to {Peer} failed (attempt {Attempt}), retrying with backoff (next in {DelayMs} ms): {Reason}")]

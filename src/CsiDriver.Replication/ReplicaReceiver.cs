@@ -30,8 +30,9 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         {
             throw new MalformedMessageException("the first message of a Replicate stream must be Open");
         }
-        var request = SiteLinkProtocol.FromWire(open);
-        using var lease = await manager.AcceptStreamAsync(request, context.CancellationToken).ConfigureAwait(false);
+        // From here on every id is this site's (see PeerIds); updates are mapped by the table.
+        var (request, localVolumeIds, shipper) = PeerIds.Localize(SiteLinkProtocol.FromWire(open), manager.OwnerTag);
+        using var lease = await manager.AcceptStreamAsync(request, shipper, context.CancellationToken).ConfigureAwait(false);
         using var stream = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lease.Superseded);
         var position = engine.GetReplicaPosition(lease.Journal);
         var status = lease.Status;
@@ -46,6 +47,7 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
             SiteId = manager.SiteId,
             AwaitingFailback = lease.Divergence is not null,
             FullResyncRequired = lease.Divergence?.NeedsEverything ?? false,
+            ReplicaOwner = manager.OwnerTag ?? "",
         };
         if (lease.Divergence is { NeedsEverything: false } divergence)
         {
@@ -58,7 +60,7 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         await responses.WriteAsync(new ReceiverMessage { Opened = opened }, stream.Token).ConfigureAwait(false);
         using var pipeline = CancellationTokenSource.CreateLinkedTokenSource(stream.Token);
         var queue = Channel.CreateBounded<Received>(new BoundedChannelOptions(QueuedMessages) { SingleReader = true, SingleWriter = true });
-        var receiving = ReceiveAsync(messages, queue.Writer, lease, pipeline.Token);
+        var receiving = ReceiveAsync(messages, queue.Writer, lease, localVolumeIds, pipeline.Token);
         try
         {
             try
@@ -95,12 +97,13 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
     /// <summary>Received messages the applier has not taken yet: all a shipper may have in flight.</summary>
     private const int QueuedMessages = SiteLinkProtocol.MaxInflightBytes / SiteLinkProtocol.MaxPayloadPerMessage + 1;
 
-    /// <summary>A received message, numbered from 1 after Open; a Batch already turned into the engine's form.</summary>
-    private sealed record Received(long Number, ShipperMessage Message, ReplicaBatch? Batch);
+    /// <summary>A received message, numbered from 1 after Open; a Batch or Chunks already turned
+    /// into the engine's form, with this site's volume ids.</summary>
+    private sealed record Received(long Number, ShipperMessage Message, ReplicaBatch? Batch, List<ReplicaUpdate>? Chunks);
 
     /// <summary>Reads the stream into <paramref name="queue"/> while earlier messages are applied,
     /// so receiving, decrypting and parsing overlap the backup's writes and syncs.</summary>
-    private async Task ReceiveAsync(IAsyncEnumerator<ShipperMessage> messages, ChannelWriter<Received> queue, ReceiverLease lease, CancellationToken cancellationToken)
+    private async Task ReceiveAsync(IAsyncEnumerator<ShipperMessage> messages, ChannelWriter<Received> queue, ReceiverLease lease, IReadOnlyDictionary<string, string> localVolumeIds, CancellationToken cancellationToken)
     {
         try
         {
@@ -112,9 +115,10 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                 lease.Status.Heard();
                 var message = messages.Current;
                 var batch = message.Batch is { } b
-                    ? new ReplicaBatch(b.AfterSequence, b.LastSequence, b.SourceTimestampMicros, Updates(b.Updates, lease))
+                    ? new ReplicaBatch(b.AfterSequence, b.LastSequence, b.SourceTimestampMicros, Updates(b.Updates, localVolumeIds))
                     : null;
-                await queue.WriteAsync(new Received(++number, message, batch), cancellationToken).ConfigureAwait(false);
+                var chunks = message.Chunks is { } c ? Updates(c.Updates, localVolumeIds) : null;
+                await queue.WriteAsync(new Received(++number, message, batch, chunks), cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -151,7 +155,7 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
             }
             else
             {
-                position = await ApplyAsync(received.Message, received.Batch, lease, position, cancellationToken).ConfigureAwait(false);
+                position = await ApplyAsync(received, lease, position, cancellationToken).ConfigureAwait(false);
             }
             await responses.WriteAsync(new ReceiverMessage
             {
@@ -165,8 +169,9 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         }
     }
 
-    private async Task<ReplicaPosition> ApplyAsync(ShipperMessage message, ReplicaBatch? batch, ReceiverLease lease, ReplicaPosition position, CancellationToken cancellationToken)
+    private async Task<ReplicaPosition> ApplyAsync(Received received, ReceiverLease lease, ReplicaPosition position, CancellationToken cancellationToken)
     {
+        var message = received.Message;
         var status = lease.Status;
         switch (message.BodyCase)
         {
@@ -176,7 +181,7 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                 LogResyncBegins(lease.ReplicationId, message.ResyncBegin.ChunksTotal, message.ResyncBegin.BytesTotal);
                 return engine.GetReplicaPosition(lease.Journal);
             case ShipperMessage.BodyOneofCase.Chunks:
-                var updates = Updates(message.Chunks.Updates, lease);
+                var updates = received.Chunks!;
                 await engine.WriteReplicaChunksAsync(lease.Journal, updates, cancellationToken).ConfigureAwait(false);
                 RecordSizes(updates);
                 var data = updates.Where(u => u.Kind != Engine.Journal.JournalRecordKind.Resize).ToList();
@@ -192,7 +197,7 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                 status.Applied(position.SourceSequence, position.SourceTimestampMicros);
                 return position;
             case ShipperMessage.BodyOneofCase.Batch:
-                return await ApplyBatchAsync(batch!, lease, cancellationToken).ConfigureAwait(false);
+                return await ApplyBatchAsync(received.Batch!, lease, cancellationToken).ConfigureAwait(false);
             case ShipperMessage.BodyOneofCase.Heartbeat:
                 status.SourceAt(Math.Max(message.Heartbeat.SourceLastSequence, position.SourceSequence));
                 return position;
@@ -223,16 +228,17 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         }
     }
 
-    private static List<ReplicaUpdate> Updates(IEnumerable<Update> updates, ReceiverLease lease)
+    /// <summary>The updates in the engine's form, each for this site's copy of the volume it names.</summary>
+    private static List<ReplicaUpdate> Updates(IEnumerable<Update> updates, IReadOnlyDictionary<string, string> localVolumeIds)
     {
         var list = new List<ReplicaUpdate>();
         foreach (var update in updates)
         {
-            if (!lease.VolumeIds.Contains(update.VolumeId))
+            if (!localVolumeIds.TryGetValue(update.VolumeId, out var local))
             {
                 throw new MalformedMessageException($"update for volume '{update.VolumeId}', which the Open did not name");
             }
-            list.Add(SiteLinkProtocol.FromWire(update));
+            list.Add(SiteLinkProtocol.FromWire(update, local));
         }
         return list;
     }

@@ -16,8 +16,8 @@ public sealed partial class ReplicationManager
         {
             return [];
         }
-        tls ??= _options.DefaultTls ?? throw new ReplicationStateException(
-            $"replication '{record.Id}': no site-link TLS material; start serve with --site-link-cert, --site-link-key and --site-link-ca, or pass it in the replication's secrets");
+        tls = PeerTls(tls ?? _options.DefaultTls ?? throw new ReplicationStateException(
+            $"replication '{record.Id}': no site-link TLS material; start serve with --site-link-cert, --site-link-key and --site-link-ca, or pass it in the replication's secrets"));
         var peer = SiteLinkAddress.Parse(record.PeerAddress);
         var links = record.Mode == ReplicationModeKind.Group
             ? [(Volumes: record.VolumeIds, Consumer, Group: record.GroupName)]
@@ -44,6 +44,9 @@ public sealed partial class ReplicationManager
             shipper.Start();
         }
     }
+
+    /// <summary>The material a client of the peer uses: checked against the configured server name.</summary>
+    private SiteLinkTls PeerTls(SiteLinkTls tls) => tls with { ServerName = _options.SiteLinkServerName };
 
     /// <summary>
     /// Starts a recorded primary's shippers (at start-up, after a promotion). Whatever stops it
@@ -159,7 +162,7 @@ public sealed partial class ReplicationManager
     /// </summary>
     /// <exception cref="ReplicationStateException">This site does not take the stream: it is the
     /// shipper itself, primary, demoted and not yet asked to resync, or its volumes are not replicas.</exception>
-    public async Task<ReceiverLease> AcceptStreamAsync(StreamRequest request, CancellationToken cancellationToken)
+    public async Task<ReceiverLease> AcceptStreamAsync(StreamRequest request, PeerIds shipper, CancellationToken cancellationToken)
     {
         if (request.SiteId == _options.SiteId)
         {
@@ -181,6 +184,7 @@ public sealed partial class ReplicationManager
                 throw new ReplicationStateException($"replication '{request.ReplicationId}' was demoted at site '{_options.SiteId}': it accepts the new primary once ResyncVolume is requested");
             }
             ReplicaVolumes.Ensure(_engine, Rows, request.Volumes, request.GroupName);
+            runtime.Peer = shipper;
             var merged = record with
             {
                 VolumeIds = record.VolumeIds.Union(request.Volumes.Select(v => v.VolumeId), StringComparer.Ordinal).ToArray(),

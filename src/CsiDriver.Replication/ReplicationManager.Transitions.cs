@@ -180,7 +180,7 @@ public sealed partial class ReplicationManager
         PeerRole answer;
         try
         {
-            using var client = new SiteLinkClient(SiteLinkAddress.Parse(peer), tls);
+            using var client = new SiteLinkClient(SiteLinkAddress.Parse(peer), PeerTls(tls));
             answer = await client.GetRoleAsync(record.Id, _options.RoleQueryTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is LinkFailedException or IncompatiblePeerException)

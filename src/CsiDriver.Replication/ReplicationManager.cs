@@ -44,6 +44,9 @@ public sealed partial class ReplicationManager : IAsyncDisposable
 
     public string SiteId => _options.SiteId;
 
+    /// <summary>See <see cref="ReplicationManagerOptions.OwnerTag"/>.</summary>
+    public string? OwnerTag => _options.OwnerTag;
+
     internal TimeSpan ReceiverSilenceTimeout => _options.ReceiverSilenceTimeout;
 
     /// <summary>The plugin's rows of volumes and groups, where replicas get theirs.</summary>
@@ -181,6 +184,30 @@ public sealed partial class ReplicationManager : IAsyncDisposable
     public IReadOnlyList<ReplicationInfo> All => Runtimes().Select(Describe).ToList();
 
     public ReplicationInfo GetInfo(string replicationId) => Describe(Get(replicationId));
+
+    /// <summary>
+    /// The ids this replication and its volumes have at the other site: at a primary, as the
+    /// receiver of each link answered; at a backup, as the shipping site's Open named them. All
+    /// or nothing: until every link has been heard from since this process started,
+    /// <see cref="ReplicationDestinationUnknownException"/>.
+    /// </summary>
+    public (string ReplicationId, IReadOnlyDictionary<string, string> VolumeIds) DestinationOf(string replicationId)
+    {
+        var runtime = Get(replicationId);
+        lock (runtime.Lock)
+        {
+            var record = runtime.Record;
+            var peers = new Dictionary<string, PeerIds>(StringComparer.Ordinal);
+            foreach (var volumeId in record.VolumeIds)
+            {
+                var peer = record.Role == ReplicationRole.Primary
+                    ? runtime.Shippers.FirstOrDefault(s => s.Target.VolumeIds.Contains(volumeId))?.Destination
+                    : runtime.Peer;
+                peers[volumeId] = peer ?? throw new ReplicationDestinationUnknownException(replicationId);
+            }
+            return (peers[record.VolumeIds[0]].Of(record.Id), peers.ToDictionary(p => p.Key, p => p.Value.Of(p.Key), StringComparer.Ordinal));
+        }
+    }
 
     /// <summary>Whether this site takes part in a replication of that id (enabled here, or
     /// learnt from a main site's shipper at this backup).</summary>

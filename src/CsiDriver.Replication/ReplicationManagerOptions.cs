@@ -6,8 +6,16 @@ public sealed record ReplicationManagerOptions
     /// <summary>This site's name on the link (--site-id); a shipper refuses to ship to itself.</summary>
     public required string SiteId { get; init; }
 
-    /// <summary>This site's own link address (--site-link-address), told to peers; null when not served.</summary>
+    /// <summary>The owner tag ending this node's ids in a cluster (see <see cref="Engine.OwnedIds"/>):
+    /// every id received on the site link is rebased onto it. Null for a standalone node.</summary>
+    public string? OwnerTag { get; init; }
+
+    /// <summary>This site's own link address (--site-link-advertise or --site-link-address), told to peers; null when not served.</summary>
     public string? SiteAddress { get; init; }
+
+    /// <summary>The name peers' site-link certificates carry, checked instead of their address
+    /// (--site-link-server-name), whichever TLS material a replication uses; null: the address.</summary>
+    public string? SiteLinkServerName { get; init; }
 
     /// <summary>The serve flags' TLS material; per-replication secrets take precedence.</summary>
     public SiteLinkTls? DefaultTls { get; init; }

@@ -139,9 +139,13 @@ public sealed partial class ShipperSession
                     plan.Add(volumeId, engine.AllocatedChunks(snapshotId));
                 }
             }
+            // The receiver names its own copies: each is mapped back to the volume shipped.
+            var shipped = target.VolumeIds.ToDictionary(Peer!.Of, v => v, StringComparer.Ordinal);
             foreach (var diverged in opened.Diverged)
             {
-                plan.Add(diverged.VolumeId, SiteLinkProtocol.FromWire(diverged));
+                var volumeId = shipped.GetValueOrDefault(diverged.VolumeId)
+                    ?? throw new MalformedMessageException($"the receiver reported divergence of volume '{diverged.VolumeId}', which is not shipped");
+                plan.Add(volumeId, SiteLinkProtocol.FromWire(diverged));
             }
             return plan;
         }

@@ -32,6 +32,9 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
     /// <summary>The session got past any resync to streaming batches (the next reconnect starts its backoff afresh).</summary>
     public bool ReachedStreaming { get; private set; }
 
+    /// <summary>How the shipped ids read at the receiver, once it answered the Open.</summary>
+    public PeerIds? Peer { get; private set; }
+
     /// <exception cref="LinkFailedException">The link failed or the peer refused the stream.</exception>
     public async Task RunAsync(SiteLinkClient client, CancellationToken cancellationToken)
     {
@@ -64,6 +67,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         var responses = call.ResponseStream.GetAsyncEnumerator(session.Token);
         var opened = await ReadOpenedAsync(responses, session.Token).ConfigureAwait(false);
         session.CancelAfter(Timeout.InfiniteTimeSpan);
+        Peer = PeerIds.Receiver(opened.ProtocolVersion, opened.ReplicaOwner);
         LogOpened(target.ReplicationId, target.Peer.ToString(), opened.AppliedSequence, opened.Resyncing, opened.AwaitingFailback);
         var acks = ReadAcksAsync(responses, session);
         var watchdog = WatchForStallAsync(session);

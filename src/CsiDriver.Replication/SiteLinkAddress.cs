@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Net;
+using CsiDriver.Rpc;
 
 namespace CsiDriver.Replication;
 
@@ -8,23 +8,12 @@ public sealed record SiteLinkAddress(string Host, int Port)
 {
     public static SiteLinkAddress Parse(string text)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(text);
-        var colon = text.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is 0 or > 65535)
-        {
-            throw new FormatException($"site-link address '{text}' is not host:port");
-        }
-        var host = text[..colon];
-        if (host.StartsWith('[') && host.EndsWith(']'))
-        {
-            host = host[1..^1];
-        }
-        return new SiteLinkAddress(host, port);
+        var address = HostPort.Parse(text, "site-link address");
+        return new SiteLinkAddress(address.Host, address.Port);
     }
 
     /// <summary>Where to listen: an IP literal binds that address; a name binds every address.</summary>
-    public IPEndPoint ToListenEndPoint() =>
-        IPAddress.TryParse(Host, out var ip) ? new IPEndPoint(ip, Port) : new IPEndPoint(IPAddress.IPv6Any, Port);
+    public IPEndPoint ToListenEndPoint() => new HostPort(Host, Port).ToListenEndPoint();
 
-    public override string ToString() => Host.Contains(':') ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+    public override string ToString() => new HostPort(Host, Port).ToString();
 }

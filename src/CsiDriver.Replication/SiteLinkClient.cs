@@ -8,7 +8,7 @@ namespace CsiDriver.Replication;
 /// edge: what the transport says becomes a <see cref="LinkFailedException"/> here.</summary>
 public sealed class SiteLinkClient(SiteLinkAddress peer, SiteLinkTls tls) : IDisposable
 {
-    private readonly GrpcClient _client = GrpcClient.ForTcp(peer.Host, peer.Port, tls.Authorities, tls.Certificate);
+    private readonly GrpcClient _client = GrpcClient.ForTcp(peer.Host, peer.Port, tls.Authorities, tls.Certificate, tls.ServerName);
 
     public SiteLinkAddress Peer => peer;
 
@@ -36,6 +36,35 @@ public sealed class SiteLinkClient(SiteLinkAddress peer, SiteLinkTls tls) : IDis
         return new PeerRole(SiteLinkProtocol.FromWire(response.Role), response.SiteId);
     }
 
+    /// <summary>Where the stream of <paramref name="replicationId"/> goes, as the peer says (a
+    /// backup cluster's controller names one of its nodes); null from a version-1 peer, which
+    /// receives it itself.</summary>
+    /// <param name="previousOwner">The owner tag the peer named last time (null: none yet).</param>
+    /// <exception cref="LinkFailedException">The peer could not be asked, or refused the question.</exception>
+    /// <exception cref="IncompatiblePeerException">The peer answered in a protocol version this site does not speak.</exception>
+    public async Task<Located?> LocateAsync(string replicationId, string siteId, string? previousOwner, IEnumerable<VolumeDescription> volumes,
+        TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var request = new LocateRequest { ProtocolVersion = SiteLinkProtocol.CurrentVersion, ReplicationId = replicationId, SiteId = siteId, PreviousOwner = previousOwner ?? "" };
+        request.Volumes.AddRange(volumes.Select(SiteLinkProtocol.ToWire));
+        LocateResponse response;
+        try
+        {
+            response = await _client.UnaryAsync<LocateRequest, LocateResponse>(
+                SiteLinkProtocol.LocateMethod, request, new CallOptions { Timeout = timeout, CancellationToken = cancellationToken }).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.Status == StatusCode.Unimplemented)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is RpcException or HttpRequestException or TimeoutException && !cancellationToken.IsCancellationRequested)
+        {
+            throw Failed(e);
+        }
+        SiteLinkProtocol.CheckVersion(response.ProtocolVersion);
+        return new Located(response.Address.Length == 0 ? null : SiteLinkAddress.Parse(response.Address), response.Owner.Length == 0 ? null : response.Owner);
+    }
+
     public void Dispose() => _client.Dispose();
 
     /// <summary>A transport failure as the replication sees its link: a status the peer sent
@@ -50,3 +79,7 @@ public sealed class SiteLinkClient(SiteLinkAddress peer, SiteLinkTls tls) : IDis
 /// <summary>A peer's answer to GetRole: the replication's role there (null: it knows none of
 /// that id), and the peer's site id.</summary>
 public sealed record PeerRole(ReplicationRole? Role, string SiteId);
+
+/// <summary>A peer's answer to Locate: the site link of the node that receives the stream (null:
+/// the peer itself) and that node's owner tag (null: it has none).</summary>
+public sealed record Located(SiteLinkAddress? Address, string? Owner);

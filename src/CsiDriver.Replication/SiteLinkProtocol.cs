@@ -15,7 +15,7 @@ namespace CsiDriver.Replication;
 public static class SiteLinkProtocol
 {
     /// <summary>Version this build speaks; sent in every Open and GetRole.</summary>
-    public const uint CurrentVersion = 1;
+    public const uint CurrentVersion = 2;
 
     /// <summary>Oldest peer version this build still understands.</summary>
     public const uint MinCompatibleVersion = 1;
@@ -42,6 +42,8 @@ public static class SiteLinkProtocol
 
     public static MethodDescriptor GetRoleMethod => Service.FindMethodByName("GetRole");
 
+    public static MethodDescriptor LocateMethod => Service.FindMethodByName("Locate");
+
     /// <summary>Refuses a peer outside [MinCompatibleVersion, CurrentVersion].</summary>
     /// <exception cref="IncompatiblePeerException">It is outside.</exception>
     public static void CheckVersion(uint peerVersion)
@@ -65,12 +67,14 @@ public static class SiteLinkProtocol
             SiteAddress = request.SiteAddress ?? "",
             CommonCutSequence = request.CommonCutSequence,
         };
-        open.Volumes.AddRange(request.Volumes.Select(v => new ReplicaVolume
-        {
-            VolumeId = v.VolumeId, SizeBytes = v.SizeBytes, Name = v.Name, AccessType = v.AccessType, FsType = v.FsType,
-        }));
+        open.Volumes.AddRange(request.Volumes.Select(ToWire));
         return open;
     }
+
+    public static ReplicaVolume ToWire(VolumeDescription volume) => new()
+    {
+        VolumeId = volume.VolumeId, SizeBytes = volume.SizeBytes, Name = volume.Name, AccessType = volume.AccessType, FsType = volume.FsType,
+    };
 
     /// <summary>The request an Open makes, checked: a version this build speaks, an id, volumes
     /// with valid ids and sizes (exactly one in per-volume mode), a valid group name.</summary>
@@ -134,8 +138,9 @@ public static class SiteLinkProtocol
         Payload = payload.IsEmpty ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(payload),
     };
 
-    /// <summary>The update as the engine applies it: the payload is the received buffer, not a copy.</summary>
-    public static ReplicaUpdate FromWire(Update update)
+    /// <summary>The update as the engine applies it to this site's volume <paramref name="volumeId"/>:
+    /// the payload is the received buffer, not a copy.</summary>
+    public static ReplicaUpdate FromWire(Update update, string volumeId)
     {
         var kind = update.Kind switch
         {
@@ -150,7 +155,7 @@ public static class SiteLinkProtocol
             throw new MalformedMessageException(
                 $"update {kind} [{update.Offset}, +{update.Length}) of volume '{update.VolumeId}' carries {update.Payload.Length} payload bytes");
         }
-        return new ReplicaUpdate(update.VolumeId, kind, update.Offset, update.Length, update.Payload.Memory);
+        return new ReplicaUpdate(volumeId, kind, update.Offset, update.Length, update.Payload.Memory);
     }
 
     public static ChunkSet ToWire(string volumeId, IEnumerable<ChunkRange> ranges)

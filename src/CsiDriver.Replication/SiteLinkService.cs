@@ -12,7 +12,16 @@ public sealed class SiteLinkService(ReplicationManager manager, StorageEngine en
 
     public ServiceBinding Binding() => new ServiceBinding(SiteLinkProtocol.Service) { TranslateException = SiteLinkErrors.Translate }
         .DuplexStreaming<ShipperMessage, ReceiverMessage>("Replicate", _receiver.RunAsync)
-        .Unary<GetRoleRequest, GetRoleResponse>("GetRole", GetRoleAsync);
+        .Unary<GetRoleRequest, GetRoleResponse>("GetRole", GetRoleAsync)
+        .Unary<LocateRequest, LocateResponse>("Locate", Locate);
+
+    /// <summary>A node receives what is shipped to it: the stream comes here, and the replicas
+    /// take this node's owner tag.</summary>
+    private Task<LocateResponse> Locate(LocateRequest request, CallContext context)
+    {
+        SiteLinkProtocol.CheckVersion(request.ProtocolVersion);
+        return Task.FromResult(new LocateResponse { ProtocolVersion = SiteLinkProtocol.CurrentVersion, Owner = manager.OwnerTag ?? "" });
+    }
 
     private Task<GetRoleResponse> GetRoleAsync(GetRoleRequest request, CallContext context)
     {
@@ -24,7 +33,8 @@ public sealed class SiteLinkService(ReplicationManager manager, StorageEngine en
         return Task.FromResult(new GetRoleResponse
         {
             ProtocolVersion = SiteLinkProtocol.CurrentVersion,
-            Role = SiteLinkProtocol.ToWire(manager.RoleOf(request.ReplicationId)),
+            // The asking site names the replication by its own id; this site's copy has this node's.
+            Role = SiteLinkProtocol.ToWire(manager.RoleOf(OwnedIds.Rebase(request.ReplicationId, manager.OwnerTag))),
             SiteId = manager.SiteId,
         });
     }

@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using CsiDriver.Rpc;
 
 namespace CsiDriver.Replication;
 
@@ -18,17 +19,13 @@ public sealed record SiteLinkTls(X509Certificate2 Certificate, X509Certificate2C
     /// <exception cref="ArgumentException">The CA bundle holds no certificate.</exception>
     public static SiteLinkTls FromPem(SiteLinkPem pem)
     {
-        using var ephemeral = X509Certificate2.CreateFromPem(pem.Certificate, pem.Key);
-        // A PKCS#12 round trip gives a key that SslStream can use on every platform.
-        var certificate = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), null);
-        var authorities = new X509Certificate2Collection();
-        authorities.ImportFromPem(pem.Authorities);
-        if (authorities.Count == 0)
-        {
-            throw new ArgumentException("the site-link CA bundle holds no certificate", nameof(pem));
-        }
-        return new SiteLinkTls(certificate, authorities, pem);
+        var tls = MutualTls.FromPem(pem.Certificate, pem.Key, pem.Authorities);
+        return new SiteLinkTls(tls.Certificate, tls.Authorities, pem);
     }
+
+    /// <summary>The name the peer's certificate must carry, checked instead of the peer's address
+    /// (--site-link-server-name); null: the address is checked.</summary>
+    public string? ServerName { get; init; }
 
     /// <summary>Same material: the same PEM (two loads of one secret are different objects).</summary>
     public bool Equals(SiteLinkTls? other) => other is not null && Pem == other.Pem;

@@ -25,6 +25,10 @@ public sealed class GrpcClient : IDisposable
         _baseAddress = baseAddress;
     }
 
+    /// <summary>How long a TCP connection (with its TLS handshake) may take before the call fails
+    /// with UNAVAILABLE: a host that drops packets must not hold a call until its deadline.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>A response message larger than this fails the call with RESOURCE_EXHAUSTED.</summary>
     public int MaxReceiveMessageSize { get; set; } = GrpcProtocol.DefaultMaxReceiveMessageSize;
 
@@ -52,10 +56,17 @@ public sealed class GrpcClient : IDisposable
         return new GrpcClient(handler, new Uri("http://localhost"));
     }
 
-    public static GrpcClient ForTcp(string host, int port, X509Certificate2Collection trustedAuthorities, X509Certificate2? clientCertificate = null)
+    /// <summary>HTTP/2 over TLS to host:port. The server's certificate must chain to
+    /// <paramref name="trustedAuthorities"/> and carry <paramref name="serverName"/>, or the host
+    /// when no name is given (a name serves peers whose addresses are not known in advance).</summary>
+    public static GrpcClient ForTcp(string host, int port, X509Certificate2Collection trustedAuthorities, X509Certificate2? clientCertificate = null, string? serverName = null)
     {
         ArgumentNullException.ThrowIfNull(trustedAuthorities);
-        var handler = new SocketsHttpHandler { SslOptions = TlsSettings.ForClient(host, trustedAuthorities, clientCertificate) };
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = TlsSettings.ForClient(host, trustedAuthorities, clientCertificate, serverName),
+            ConnectTimeout = ConnectTimeout,
+        };
         return new GrpcClient(handler, new UriBuilder(Uri.UriSchemeHttps, host, port).Uri);
     }
 

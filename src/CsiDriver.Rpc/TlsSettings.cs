@@ -21,17 +21,27 @@ internal static class TlsSettings
         return options;
     }
 
+    /// <summary>The server's certificate must chain to <paramref name="trustedAuthorities"/> and
+    /// carry the host dialled, or <paramref name="serverName"/> when one is given (HttpClient
+    /// always sends and checks the dialled host, so a fixed name is checked here).</summary>
     public static SslClientAuthenticationOptions ForClient(
-        string host, X509Certificate2Collection trustedAuthorities, X509Certificate2? clientCertificate) => new()
+        string host, X509Certificate2Collection trustedAuthorities, X509Certificate2? clientCertificate, string? serverName = null) => new()
     {
         TargetHost = host,
         ClientCertificates = clientCertificate is null ? null : [clientCertificate],
         RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-            // The name must match; the chain is judged against our authorities alone.
-            (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0
-            && (errors & SslPolicyErrors.RemoteCertificateNotAvailable) == 0
-            && certificate is not null
-            && ChainsTo(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()), trustedAuthorities),
+        {
+            if ((errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0 || certificate is null)
+            {
+                return false;
+            }
+            // The chain is judged against our authorities alone.
+            var presented = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+            var named = serverName is null
+                ? (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0
+                : presented.MatchesHostname(serverName);
+            return named && ChainsTo(presented, trustedAuthorities);
+        },
     };
 
     public static bool ChainsTo(X509Certificate2 certificate, X509Certificate2Collection authorities)

@@ -9,6 +9,7 @@ namespace CsiDriver.ConformanceTests;
 /// for ControllerModifyVolume, a known key for ValidateVolumeCapabilities. No RPC reports a
 /// volume's group, so these tests check what is accepted and what is refused.
 /// </summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class ConsistencyGroupTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private const string Key = "consistencyGroup";

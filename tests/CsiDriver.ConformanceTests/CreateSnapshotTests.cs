@@ -7,6 +7,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>CreateSnapshot: what a snapshot reports, idempotency by name, the refusals of the error
 /// table, and a snapshot's life after its source volume is gone.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class CreateSnapshotTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private static readonly TimeSpan ClockTolerance = TimeSpan.FromSeconds(5);

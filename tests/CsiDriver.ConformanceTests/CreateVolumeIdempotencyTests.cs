@@ -6,6 +6,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>CreateVolume by name: a repeat with compatible arguments returns the same volume, an
 /// incompatible one is ALREADY_EXISTS, and racing callers end with one volume.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class CreateVolumeIdempotencyTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;

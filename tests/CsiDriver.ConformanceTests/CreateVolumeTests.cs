@@ -8,6 +8,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>CreateVolume: sizes, capabilities, parameters, sources and topology of a new volume.
 /// Idempotency and conflicts are in <see cref="CreateVolumeIdempotencyTests"/>.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class CreateVolumeTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;
@@ -95,9 +96,9 @@ public sealed class CreateVolumeTests(DriverFixture fixture) : IClassFixture<Dri
     [InlineData(0, -Volumes.MiB)]
     public async Task Negative_capacity_is_refused(long required, long limit)
     {
-        // spec: CapacityRange — "The value of this field MUST NOT be negative."
-        await RpcAssert.FailsWithAnyAsync(() => Csi.CreateVolume(Volumes.Request(Volumes.UniqueName("negative"), requiredBytes: required, limitBytes: limit)),
-            StatusCode.InvalidArgument, StatusCode.OutOfRange);
+        // spec: CapacityRange — "The value of this field MUST NOT be negative."; CreateVolume
+        // Errors — "Unsupported capacity_range: 11 OUT_OF_RANGE".
+        await RpcAssert.FailsAsync(StatusCode.OutOfRange, () => Csi.CreateVolume(Volumes.Request(Volumes.UniqueName("negative"), requiredBytes: required, limitBytes: limit)));
     }
 
     public static TheoryData<string, VolumeCapability> SupportedAccessTypes => new()
@@ -194,33 +195,28 @@ public sealed class CreateVolumeTests(DriverFixture fixture) : IClassFixture<Dri
     }
 
     [Fact]
-    public async Task A_volume_source_needs_the_clone_capability()
+    public async Task A_volume_source_makes_a_clone_of_it()
     {
+        // spec: a volume content source needs CLONE_VOLUME, which this driver advertises.
+        Assert.True(await Csi.HasControllerCapabilityAsync(ControllerServiceCapability.Types.RPC.Types.Type.CloneVolume));
         var source = await Csi.CreateAsync("clone-source");
         var request = Volumes.Request(Volumes.UniqueName("clone"));
         request.VolumeContentSource = new VolumeContentSource { Volume = new VolumeContentSource.Types.VolumeSource { VolumeId = source.VolumeId } };
 
-        if (await Csi.HasControllerCapabilityAsync(ControllerServiceCapability.Types.RPC.Types.Type.CloneVolume))
-        {
-            var clone = (await Csi.CreateVolume(request)).Volume;
-            Assert.Equal(source.VolumeId, clone.ContentSource.Volume.VolumeId);
-            return;
-        }
-        // spec: CreateVolume Errors — "Source incompatible or not supported: 3 INVALID_ARGUMENT".
-        await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Csi.CreateVolume(request));
+        var clone = (await Csi.CreateVolume(request)).Volume;
+
+        Assert.Equal(source.VolumeId, clone.ContentSource.Volume.VolumeId);
     }
 
     [Fact]
-    public async Task A_snapshot_source_needs_the_snapshot_capability()
+    public async Task A_snapshot_source_that_does_not_exist_is_not_found()
     {
+        // spec: CreateVolume Errors — "Source does not exist: 5 NOT_FOUND" (with
+        // CREATE_DELETE_SNAPSHOT advertised; an unsupported source would be INVALID_ARGUMENT).
+        Assert.True(await Csi.HasControllerCapabilityAsync(ControllerServiceCapability.Types.RPC.Types.Type.CreateDeleteSnapshot));
         var request = Volumes.Request(Volumes.UniqueName("from-snapshot"));
         request.VolumeContentSource = new VolumeContentSource { Snapshot = new VolumeContentSource.Types.SnapshotSource { SnapshotId = "no-such-snapshot" } };
 
-        // spec: CreateVolume Errors — unsupported source: INVALID_ARGUMENT; a source that does
-        // not exist: NOT_FOUND.
-        var expected = await Csi.HasControllerCapabilityAsync(ControllerServiceCapability.Types.RPC.Types.Type.CreateDeleteSnapshot)
-            ? StatusCode.NotFound
-            : StatusCode.InvalidArgument;
-        await RpcAssert.FailsAsync(expected, () => Csi.CreateVolume(request));
+        await RpcAssert.FailsAsync(StatusCode.NotFound, () => Csi.CreateVolume(request));
     }
 }

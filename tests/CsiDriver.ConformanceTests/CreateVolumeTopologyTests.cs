@@ -6,6 +6,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>CreateVolume's accessibility_requirements: volumes live on the driver's own node,
 /// reported as one topology segment.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class CreateVolumeTopologyTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private static readonly Topology ElsewhereTopology = Volumes.NodeTopology("some-other-node");

@@ -5,6 +5,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>DeleteVolume: deleting removes the volume, deleting what is gone succeeds, and a
 /// volume still published is in use.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class DeleteVolumeTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;
@@ -47,6 +48,7 @@ public sealed class DeleteVolumeTests(DriverFixture fixture) : IClassFixture<Dri
     }
 
     [Fact]
+    [Trait(SplitDeployment.Skips, SplitDeployment.NeedsControllerPublish)]
     public async Task A_published_volume_is_in_use_until_unpublished()
     {
         // spec: DeleteVolume Errors — "Volume in use: 9 FAILED_PRECONDITION".

@@ -7,6 +7,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>ControllerExpandVolume: volumes grow online in whole blocks, never shrink, and a
 /// mounted filesystem still needs its node to grow it.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class ExpandVolumeTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;
@@ -79,6 +80,7 @@ public sealed class ExpandVolumeTests(DriverFixture fixture) : IClassFixture<Dri
     }
 
     [Fact]
+    [Trait(SplitDeployment.Skips, SplitDeployment.NeedsControllerPublish)]
     public async Task A_published_volume_grows_online()
     {
         // The driver announces VolumeExpansion ONLINE: published volumes MUST be expandable.

@@ -6,6 +6,7 @@ using static Csi.V1.VolumeCapability.Types.AccessMode.Types;
 namespace CsiDriver.ConformanceTests;
 
 /// <summary>GetCapacity: what can still be provisioned, for the capabilities and topology asked.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class GetCapacityTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;
@@ -78,11 +79,10 @@ public sealed class GetCapacityTests(DriverFixture fixture) : IClassFixture<Driv
         await Expand(volume.VolumeId, 384 * Volumes.MiB);
         Assert.Equal(640 * Volumes.MiB, await Available());
 
-        // More than is left cannot be provisioned, by creating or by growing; a refusal takes nothing.
-        await RpcAssert.FailsWithAnyAsync(() => csi.CreateAsync("too-big", requiredBytes: 700 * Volumes.MiB),
-            StatusCode.ResourceExhausted, StatusCode.OutOfRange);
-        await RpcAssert.FailsWithAnyAsync(() => Expand(volume.VolumeId, 1100 * Volumes.MiB),
-            StatusCode.ResourceExhausted, StatusCode.OutOfRange);
+        // More than is left cannot be provisioned, by creating or by growing: RESOURCE_EXHAUSTED
+        // (out of space; OUT_OF_RANGE would say the size itself is unsupported). A refusal takes nothing.
+        await RpcAssert.FailsAsync(StatusCode.ResourceExhausted, () => csi.CreateAsync("too-big", requiredBytes: 700 * Volumes.MiB));
+        await RpcAssert.FailsAsync(StatusCode.ResourceExhausted, () => Expand(volume.VolumeId, 1100 * Volumes.MiB));
         Assert.Equal(640 * Volumes.MiB, await Available());
         Assert.Equal(384 * Volumes.MiB, (await csi.ControllerGetVolume(volume.VolumeId)).Volume.CapacityBytes);
 

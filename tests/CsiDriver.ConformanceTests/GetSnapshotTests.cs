@@ -4,6 +4,7 @@ using CsiDriver.Rpc;
 namespace CsiDriver.ConformanceTests;
 
 /// <summary>GetSnapshot (GET_SNAPSHOT): the snapshot as CreateSnapshot reported it, or NOT_FOUND.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class GetSnapshotTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;

@@ -4,6 +4,7 @@ using CsiDriver.Rpc;
 namespace CsiDriver.ConformanceTests;
 
 /// <summary>ControllerGetVolume: the volume as created, where it is published, and its condition.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class GetVolumeTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;
@@ -21,6 +22,7 @@ public sealed class GetVolumeTests(DriverFixture fixture) : IClassFixture<Driver
     }
 
     [Fact]
+    [Trait(SplitDeployment.Skips, SplitDeployment.NeedsControllerPublish)]
     public async Task Status_follows_publishing_and_carries_a_condition()
     {
         // spec: "A Controller Plugin MUST provide a non-empty volume_condition field in

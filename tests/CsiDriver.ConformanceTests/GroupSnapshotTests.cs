@@ -7,6 +7,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>csi.v1.GroupController: atomic group snapshots, idempotency by name, the rules on
 /// snapshot_ids and on deleting members, and members visible as ordinary snapshots.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class GroupSnapshotTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;

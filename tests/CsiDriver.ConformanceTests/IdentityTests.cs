@@ -6,6 +6,7 @@ using ExpansionType = Csi.V1.PluginCapability.Types.VolumeExpansion.Types.Type;
 namespace CsiDriver.ConformanceTests;
 
 /// <summary>Identity service: GetPluginInfo, GetPluginCapabilities, Probe.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class IdentityTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     // spec: GetPluginInfoResponse.name — domain name notation, at most 63 characters,

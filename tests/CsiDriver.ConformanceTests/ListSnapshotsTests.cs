@@ -6,6 +6,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>ListSnapshots (LIST_SNAPSHOTS): every snapshot or a filtered few, paged through tokens
 /// the driver issued.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class ListSnapshotsTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;

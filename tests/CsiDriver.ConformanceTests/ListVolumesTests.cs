@@ -5,6 +5,7 @@ using CsiDriver.Rpc;
 namespace CsiDriver.ConformanceTests;
 
 /// <summary>ListVolumes: every volume with its status, paged through tokens the driver issued.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class ListVolumesTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;
@@ -23,6 +24,7 @@ public sealed class ListVolumesTests(DriverFixture fixture) : IClassFixture<Driv
     }
 
     [Fact]
+    [Trait(SplitDeployment.Skips, SplitDeployment.NeedsControllerPublish)]
     public async Task Entries_carry_published_nodes_and_condition()
     {
         // spec: Entry.status "MUST be specified if the LIST_VOLUMES_PUBLISHED_NODES controller

@@ -7,6 +7,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>The Node service's answers and its refusals: arguments, unknown volumes, paths
 /// outside the kubelet directory, idempotent undo.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class NodeTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;

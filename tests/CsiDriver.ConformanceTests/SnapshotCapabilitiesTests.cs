@@ -6,22 +6,10 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>The controller capabilities that come with snapshots, clones and consistency groups,
 /// and the promise each one carries.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class SnapshotCapabilitiesTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;
-
-    [Fact]
-    public async Task Snapshots_clones_and_volume_modification_are_advertised()
-    {
-        var capabilities = (await Csi.ControllerGetCapabilities()).Capabilities.Select(c => c.Rpc.Type).ToList();
-
-        ControllerRpc[] expected =
-        [
-            ControllerRpc.CreateDeleteSnapshot, ControllerRpc.ListSnapshots, ControllerRpc.GetSnapshot,
-            ControllerRpc.CloneVolume, ControllerRpc.ModifyVolume,
-        ];
-        Assert.All(expected, capability => Assert.Contains(capability, capabilities));
-    }
 
     [Fact]
     public async Task Create_delete_snapshot_comes_with_volumes_from_snapshots()

@@ -7,6 +7,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>ValidateVolumeCapabilities: `confirmed` only when every asked capability fits the
 /// volume as created, otherwise a message and no confirmation.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class ValidateVolumeCapabilitiesTests(DriverFixture fixture) : IClassFixture<DriverFixture>
 {
     private CsiClient Csi => fixture.Csi;

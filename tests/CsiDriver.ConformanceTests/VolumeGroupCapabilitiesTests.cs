@@ -7,12 +7,13 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>What csi-addons GetCapabilities says of volume groups: the controller service and
 /// exactly the volume-group behaviours the driver implements.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class VolumeGroupCapabilitiesTests : IClassFixture<CsiAddonsDriverFixture>, IDisposable
 {
     private readonly CsiAddonsClient _addons;
 
     public VolumeGroupCapabilitiesTests(CsiAddonsDriverFixture fixture) =>
-        _addons = new CsiAddonsClient(fixture.Driver.Workspace.CsiAddonsSocketPath);
+        _addons = new CsiAddonsClient(fixture.CsiAddonsSocketPath);
 
     public void Dispose() => _addons.Dispose();
 

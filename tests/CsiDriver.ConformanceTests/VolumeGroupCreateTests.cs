@@ -7,6 +7,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>volumegroup.Controller/CreateVolumeGroup (csi-addons spec, volumegroup/README.md):
 /// groups with and without volumes, idempotency by name, and the error table.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class VolumeGroupCreateTests : IClassFixture<CsiAddonsDriverFixture>, IDisposable
 {
     private readonly CsiAddonsDriverFixture _fixture;
@@ -15,7 +16,7 @@ public sealed class VolumeGroupCreateTests : IClassFixture<CsiAddonsDriverFixtur
     public VolumeGroupCreateTests(CsiAddonsDriverFixture fixture)
     {
         _fixture = fixture;
-        _addons = new CsiAddonsClient(fixture.Driver.Workspace.CsiAddonsSocketPath);
+        _addons = new CsiAddonsClient(fixture.CsiAddonsSocketPath);
     }
 
     public void Dispose() => _addons.Dispose();

@@ -7,6 +7,7 @@ namespace CsiDriver.ConformanceTests;
 /// <summary>volumegroup.Controller/DeleteVolumeGroup (csi-addons spec, volumegroup/README.md)
 /// under DO_NOT_ALLOW_VG_TO_DELETE_VOLUMES: a group is deleted only once empty, never with its
 /// volumes; deleting what is gone succeeds.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class VolumeGroupDeleteTests : IClassFixture<CsiAddonsDriverFixture>, IDisposable
 {
     private readonly CsiAddonsDriverFixture _fixture;
@@ -15,7 +16,7 @@ public sealed class VolumeGroupDeleteTests : IClassFixture<CsiAddonsDriverFixtur
     public VolumeGroupDeleteTests(CsiAddonsDriverFixture fixture)
     {
         _fixture = fixture;
-        _addons = new CsiAddonsClient(fixture.Driver.Workspace.CsiAddonsSocketPath);
+        _addons = new CsiAddonsClient(fixture.CsiAddonsSocketPath);
     }
 
     public void Dispose() => _addons.Dispose();

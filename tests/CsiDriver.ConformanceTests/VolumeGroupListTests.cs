@@ -6,6 +6,7 @@ namespace CsiDriver.ConformanceTests;
 
 /// <summary>volumegroup.Controller/ListVolumeGroups and ControllerGetVolumeGroup (csi-addons
 /// spec, volumegroup/README.md): every group with its volumes, paging, and the error tables.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class VolumeGroupListTests : IClassFixture<CsiAddonsDriverFixture>, IDisposable
 {
     private readonly CsiAddonsDriverFixture _fixture;
@@ -14,7 +15,7 @@ public sealed class VolumeGroupListTests : IClassFixture<CsiAddonsDriverFixture>
     public VolumeGroupListTests(CsiAddonsDriverFixture fixture)
     {
         _fixture = fixture;
-        _addons = new CsiAddonsClient(fixture.Driver.Workspace.CsiAddonsSocketPath);
+        _addons = new CsiAddonsClient(fixture.CsiAddonsSocketPath);
     }
 
     public void Dispose() => _addons.Dispose();

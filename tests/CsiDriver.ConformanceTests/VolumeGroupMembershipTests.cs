@@ -9,6 +9,7 @@ namespace CsiDriver.ConformanceTests;
 /// volumegroup/README.md): the list replaces the membership; and membership is the engine's
 /// consistency group, which a CSI volume created with consistencyGroup set to the group's id
 /// joins like any other.</summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class VolumeGroupMembershipTests : IClassFixture<CsiAddonsDriverFixture>, IDisposable
 {
     private readonly CsiAddonsDriverFixture _fixture;
@@ -17,7 +18,7 @@ public sealed class VolumeGroupMembershipTests : IClassFixture<CsiAddonsDriverFi
     public VolumeGroupMembershipTests(CsiAddonsDriverFixture fixture)
     {
         _fixture = fixture;
-        _addons = new CsiAddonsClient(fixture.Driver.Workspace.CsiAddonsSocketPath);
+        _addons = new CsiAddonsClient(fixture.CsiAddonsSocketPath);
     }
 
     public void Dispose() => _addons.Dispose();

@@ -1,13 +1,18 @@
 using System.Buffers.Binary;
+using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Replication;
 
 namespace CsiDriver.Engine.CrashWorker;
 
 /// <summary>
 /// The crash tests' workload, shared by the child that runs it and the test that checks what
-/// survived (the test project compiles this same file). Two streams of operations, each a pure
+/// survived (the test project compiles this same file). Three streams of operations, each a pure
 /// function of (seed, index): stream 0 on volumes "a" and "b" of group "g", stream 1 on the
-/// volume "c" in a group of its own. Every written 4 KiB block starts with its stream and
-/// operation index, so the state after recovery can be matched to a prefix of each stream.
+/// volume "c" in a group of its own, and stream 2, the replica stream: batches of
+/// <see cref="UpdatesPerBatch"/> main-site updates applied to the replicas "ra" and "rb" of
+/// replica group "r", as a backup site applies them. Every written 4 KiB block starts with its
+/// stream and operation index, so the state after recovery can be matched to a prefix of each
+/// stream.
 /// </summary>
 public static class CrashWorkload
 {
@@ -15,8 +20,13 @@ public static class CrashWorkload
     public const string Group = "g";
     public const int FlushEvery = 16;
     public const int SnapshotEvery = 120;
+    public const int Streams = 3;
+    public const int ReplicaStream = 2;
+    public const int UpdatesPerBatch = 4;
     public static readonly string[] GroupVolumes = ["a", "b"];
     public const string SoloVolume = "c";
+    public const string ReplicaGroup = "r";
+    public static readonly string[] ReplicaVolumes = ["ra", "rb"];
 
     public static EngineOptions Options => new()
     {
@@ -26,16 +36,47 @@ public static class CrashWorkload
         RetentionBudgetBytes = 1 << 20,
     };
 
+    /// <summary>The volumes each stream writes.</summary>
+    public static IReadOnlyList<string> VolumesOf(int stream) => stream switch
+    {
+        0 => GroupVolumes,
+        1 => [SoloVolume],
+        _ => ReplicaVolumes,
+    };
+
     public readonly record struct Operation(int Stream, long Index, string Volume, bool Trim, long Offset, int Length);
 
     public static Operation For(int seed, int stream, long index)
     {
         // Not HashCode.Combine: it is seeded per process, and both processes must agree.
         var random = new Random(unchecked((int)(seed * 1_000_003L + stream * 7_919L + index * 104_729L)));
-        var volume = stream == 0 ? GroupVolumes[random.Next(GroupVolumes.Length)] : SoloVolume;
+        var volumes = VolumesOf(stream);
+        var volume = volumes[random.Next(volumes.Count)];
         var blocks = 1 + random.Next(6);
         var offset = 4096L * random.Next((int)(VolumeSize / 4096) - blocks);
         return new Operation(stream, index, volume, random.Next(10) == 0, offset, blocks * 4096);
+    }
+
+    /// <summary>Replica batch <paramref name="batch"/> (from 0): the main-site sequences
+    /// (batch × <see cref="UpdatesPerBatch"/>, (batch + 1) × <see cref="UpdatesPerBatch"/>], one
+    /// replica-stream operation each.</summary>
+    public static ReplicaBatch Batch(int seed, long batch)
+    {
+        var updates = OperationsOf(seed, batch)
+            .Select(op => op.Trim
+                ? new ReplicaUpdate(op.Volume, JournalRecordKind.Trim, op.Offset, op.Length, ReadOnlyMemory<byte>.Empty)
+                : ReplicaUpdate.Write(op.Volume, op.Offset, Content(op)))
+            .ToList();
+        return new ReplicaBatch(batch * UpdatesPerBatch, (batch + 1) * UpdatesPerBatch, batch + 1, updates);
+    }
+
+    /// <summary>The replica-stream operations of batch <paramref name="batch"/>, in order.</summary>
+    public static IEnumerable<Operation> OperationsOf(int seed, long batch)
+    {
+        for (var i = 0; i < UpdatesPerBatch; i++)
+        {
+            yield return For(seed, ReplicaStream, batch * UpdatesPerBatch + i);
+        }
     }
 
     public static byte[] Content(in Operation op)
@@ -81,14 +122,18 @@ public static class CrashWorkload
     public static string SnapshotName(int volume, long index) => $"cut-{index}-{GroupVolumes[volume]}";
 
     /// <summary>Runs until killed (or a bound is reached), printing "READY" once open, "F g c"
-    /// after each completed flush (operations below those indexes are durable) and "S i"
-    /// after each group snapshot at stream-0 index i.</summary>
-    public static async Task RunAsync(string dataDirectory, int seed, long nextGroupIndex, long nextSoloIndex, TextWriter output)
+    /// after each completed flush (operations of streams 0 and 1 below those indexes are
+    /// durable), "S i" after each group snapshot at stream-0 index i, and "R n" once replica
+    /// batches below n are applied (an applied batch is durable). Streams 0 and 1 alternate in
+    /// one loop; the replica stream runs beside them, as an applier does.</summary>
+    public static async Task RunAsync(string dataDirectory, int seed, IReadOnlyList<long> nextIndexes, TextWriter output)
     {
+        output = TextWriter.Synchronized(output);
         using var engine = StorageEngine.Open(dataDirectory, Options);
         output.WriteLine("READY");
-        var next = new[] { nextGroupIndex, nextSoloIndex };
         var deadline = DateTime.UtcNow.AddSeconds(30);
+        var replicas = Task.Run(() => ApplyReplicaBatchesAsync(engine, seed, nextIndexes[ReplicaStream], deadline, output));
+        var next = nextIndexes.Take(ReplicaStream).ToArray();
         for (var step = 0; step < 200_000 && DateTime.UtcNow < deadline; step++)
         {
             var stream = step % 2;
@@ -118,6 +163,17 @@ public static class CrashWorkload
                 output.WriteLine($"F {next[0]} {next[1]}");
             }
         }
+        await replicas;
+    }
+
+    private static async Task ApplyReplicaBatchesAsync(StorageEngine engine, int seed, long next, DateTime deadline, TextWriter output)
+    {
+        var group = engine.Groups.Single(g => g.Name == ReplicaGroup);
+        for (var applied = 0; applied < 50_000 && DateTime.UtcNow < deadline; applied++)
+        {
+            await engine.ApplyReplicaBatchAsync(group, Batch(seed, next));
+            output.WriteLine($"R {++next}");
+        }
     }
 
     /// <summary>Creates the volumes on a fresh data directory.</summary>
@@ -129,5 +185,9 @@ public static class CrashWorkload
             engine.CreateVolume(id, VolumeSize, Group);
         }
         engine.CreateVolume(SoloVolume, VolumeSize);
+        foreach (var id in ReplicaVolumes)
+        {
+            engine.CreateReplicaVolume(id, VolumeSize, ReplicaGroup);
+        }
     }
 }

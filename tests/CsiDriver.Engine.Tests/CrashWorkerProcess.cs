@@ -10,7 +10,9 @@ internal sealed class CrashWorkerProcess : IDisposable
     private readonly Process _process;
     private readonly BlockingCollection<string> _lines = [];
 
-    public CrashWorkerProcess(string dataDirectory, int seed, long nextGroupIndex, long nextSoloIndex)
+    /// <summary>Starts the workload on <paramref name="dataDirectory"/> where
+    /// <paramref name="model"/> says each stream stands.</summary>
+    public CrashWorkerProcess(string dataDirectory, CrashWorkloadModel model)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -18,7 +20,7 @@ internal sealed class CrashWorkerProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { WorkerPath(), dataDirectory, Invariant(seed), Invariant(nextGroupIndex), Invariant(nextSoloIndex) })
+        foreach (var argument in new[] { WorkerPath(), dataDirectory, Invariant(model.Seed) }.Concat(model.Applied.Select(Invariant)))
         {
             start.ArgumentList.Add(argument);
         }

@@ -98,6 +98,33 @@ public sealed class GroupJournalTests : IDisposable
         Assert.Equal(6, journal.Append(JournalRecordKind.Write, 1, 0, 0, ReadOnlyMemory<byte>.Empty, 0));
     }
 
+    /// <summary>Damage to a record the checkpoint already covers cuts the segment below the
+    /// checkpoint; what is appended after that must survive the next recovery.</summary>
+    [Fact]
+    public void RecordsAppendedAfterACutBelowTheCheckpointAreReplayedNextTime()
+    {
+        Fill(10);
+        var segment = Segments()[0];
+        var bytes = File.ReadAllBytes(segment);
+        bytes[JournalFormat.SegmentHeaderSize + 2 * RecordSize + 100] ^= 0x08; // payload of record 3
+        File.WriteAllBytes(segment, bytes);
+        using (var journal = Open(8, out var report))
+        {
+            Assert.Empty(_replayed);
+            Assert.Contains("checksum", report.CutReason);
+            Assert.Equal(8, report.LastSequence);
+            for (long sequence = 9; sequence <= 11; sequence++)
+            {
+                Assert.Equal(sequence, journal.Append(JournalRecordKind.Write, 1, sequence * 4096, Payload, Bytes.Pattern(Payload, (int)sequence), 0));
+            }
+        }
+        using (Open(8, out var again))
+        {
+            Assert.Null(again.CutReason);
+            Assert.Equal([9, 10, 11], _replayed);
+        }
+    }
+
     [Fact]
     public void DamagedSegmentHeaderEndsTheJournalThere()
     {
@@ -139,7 +166,7 @@ public sealed class GroupJournalTests : IDisposable
     }
 
     [Fact]
-    public void RandomDamageIsDetectedAndNeverThrows()
+    public void RandomDamageIsDetectedAndCutsAtTheFirstDamagedRecord()
     {
         var random = new Random(11);
         for (var round = 0; round < 40; round++)
@@ -150,19 +177,10 @@ public sealed class GroupJournalTests : IDisposable
             }
             Fill(30, segmentBytes: 8 * RecordSize);
             var segments = Segments();
-            var victim = segments[random.Next(segments.Length)];
-            var bytes = File.ReadAllBytes(victim);
-            if (random.Next(3) == 0)
-            {
-                Array.Resize(ref bytes, random.Next(bytes.Length));
-            }
-            else
-            {
-                bytes[random.Next(bytes.Length)] ^= (byte)(1 << random.Next(8));
-            }
-            File.WriteAllBytes(victim, bytes);
+            var firstDamaged = JournalDamage.Inflict(segments[random.Next(segments.Length)], random);
             using var journal = Open(0, out var report, 8 * RecordSize);
-            Assert.Equal(Enumerable.Range(1, _replayed.Count).Select(i => (long)i), _replayed);
+            // Every record before the damage, in order, and none from it on.
+            Assert.Equal(Enumerable.Range(1, (int)firstDamaged - 1).Select(i => (long)i), _replayed);
             if (_replayed.Count < 30)
             {
                 Assert.NotNull(report.CutReason);

@@ -1,7 +1,8 @@
 namespace CsiDriver.Engine.Tests;
 
-/// <summary>Corruption seen through the engine: a damaged journal tail is cut and reported and
-/// the engine keeps working; damaged metadata is a named error, never a crash.</summary>
+/// <summary>Corruption seen through the engine: a damaged journal tail is cut and reported, the
+/// volume holds exactly the writes before the damage, and the engine keeps working; damaged
+/// metadata is a named error, never a crash.</summary>
 public sealed partial class StorageEngineTests
 {
     private string[] JournalSegments() =>
@@ -31,43 +32,58 @@ public sealed partial class StorageEngineTests
         Assert.Contains("checksum", report.CutReason);
         Assert.Equal(2, report.ReplayedRecords);
         var recovered = reopened.GetVolume("v");
-        Assert.Equal(Bytes.Pattern(Chunk, 0), Bytes.Read(recovered, 0, Chunk));
-        Assert.Equal(Bytes.Pattern(Chunk, 1), Bytes.Read(recovered, Chunk, Chunk));
+        // Exactly the two writes before the damaged record: the third and the fourth are gone.
+        Assert.Equal([.. Bytes.Pattern(Chunk, 0), .. Bytes.Pattern(Chunk, 1), .. new byte[2 * Chunk]], Bytes.ReadAll(recovered));
         Bytes.Write(recovered, 2 * Chunk, Bytes.Pattern(Chunk, 9), fua: true);
         Assert.Equal(Bytes.Pattern(Chunk, 9), Bytes.Read(recovered, 2 * Chunk, Chunk));
     }
 
     [Fact]
-    public void RandomJournalDamageNeverCrashesTheEngine()
+    public void RandomJournalDamageRecoversTheWritesBeforeIt()
     {
+        // Each write is one record: after damage to the newest segment, recovery replays this
+        // round's writes up to the first damaged record, and the volume holds exactly that prefix.
+        // The one exception is allowed to a disk too: a write the cut removed was never flushed,
+        // and it went to its chunk in place before the damage, so where the volume holds that
+        // chunk a byte may still be that write's.
+        const int Size = 16 * Chunk;
         var random = new Random(5);
         using (var engine = Open())
         {
-            engine.CreateVolume("v", 16 * Chunk);
+            engine.CreateVolume("v", Size);
         }
+        var image = new byte[Size];
         for (var round = 0; round < 15; round++)
         {
             var engine = Open();
             var volume = engine.GetVolume("v");
+            var writes = new List<(long Offset, byte[] Data)>();
             for (var i = 0; i < 20; i++)
             {
-                Bytes.Write(volume, random.Next(16 * 16 - 3) * 4096L, Bytes.Pattern(4096 * (1 + random.Next(3)), i), fua: false);
+                var write = (random.Next(16 * 16 - 3) * 4096L, Bytes.Pattern(4096 * (1 + random.Next(3)), round * 100 + i));
+                Bytes.Write(volume, write.Item1, write.Item2, fua: false);
+                writes.Add(write);
             }
             engine.CloseWithoutCheckpoint();
-            var victim = JournalSegments().Last();
-            var bytes = File.ReadAllBytes(victim);
-            if (random.Next(2) == 0)
-            {
-                bytes[random.Next(bytes.Length)] ^= (byte)(1 << random.Next(8));
-            }
-            else
-            {
-                Array.Resize(ref bytes, random.Next(bytes.Length));
-            }
-            File.WriteAllBytes(victim, bytes);
+            var firstDamaged = JournalDamage.Inflict(JournalSegments().Last(), random);
+
             using var reopened = Open();
-            Assert.NotEmpty(reopened.Recovery);
-            Bytes.ReadAll(reopened.GetVolume("v"));
+            var report = Assert.Single(reopened.Recovery);
+            var kept = (int)Math.Clamp(firstDamaged - 1 - report.CheckpointSequence, 0, writes.Count);
+            Assert.Equal(kept, report.ReplayedRecords);
+            foreach (var (offset, data) in writes.Take(kept))
+            {
+                data.CopyTo(image, offset);
+            }
+            var recovered = Bytes.ReadAll(reopened.GetVolume("v"));
+            for (var at = 0; at < Size; at++)
+            {
+                if (recovered[at] != image[at] && !writes.Skip(kept).Any(w => w.Offset <= at && at < w.Offset + w.Data.Length && w.Data[at - w.Offset] == recovered[at]))
+                {
+                    Assert.Fail($"round {round}: byte {at} is {recovered[at]}, neither the {kept} replayed writes' {image[at]} nor a cut write's");
+                }
+            }
+            image = recovered;
         }
     }
 

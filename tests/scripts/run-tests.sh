@@ -1,20 +1,37 @@
 #!/usr/bin/env bash
-# Runs every test project, then the csi-sanity conformance specs against the built driver, and
-# ends with one summary line, "N passed, N failed[, N skipped]", added up over all of them, so
+# Runs every test project, the conformance suite a second time in split mode (the classes that
+# carry the Split trait, the driver as a cluster node beside `csidriver controller`), then the
+# csi-sanity conformance specs against the built driver in single and split mode, and ends with
+# one summary line, "N passed, N failed[, N skipped]", added up over all of them, so
 # CI can read it. The run fails when anything failed, when a test project ran no test (it would
 # otherwise vanish from the total), or when csi-sanity could not be run.
 # SKIP_SANITY=1 leaves csi-sanity out, and says so in the summary (never set in CI).
+# The fault-injection probes append one line of figures each (cases, failures) to the file
+# FORMATION_FAULT_FIGURES names; they are printed together before the summary.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 log=$(mktemp)
 sanity_log=$(mktemp)
-trap 'rm -f "$log" "$sanity_log"' EXIT
+export FORMATION_FAULT_FIGURES=$(mktemp)
+trap 'rm -f "$log" "$sanity_log" "$FORMATION_FAULT_FIGURES"' EXIT
 export CSIDRIVER_BIN="${CSIDRIVER_BIN:-$PWD/out/csidriver/csidriver}"
 export FORMATION_DEMO_BIN="${FORMATION_DEMO_BIN:-$PWD/out/demo/formation-demo}"
 dotnet test CsiDriver.sln -c Release --nologo 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 problems=()
+
+echo
+echo "=== conformance suite (split mode) ==="
+split_log=$(mktemp)
+FORMATION_CONFORMANCE=split dotnet test tests/CsiDriver.ConformanceTests -c Release --no-build --nologo \
+  --filter "Split=runs&SplitSkips!=ControllerPublish" 2>&1 | tee "$split_log"
+split_status=${PIPESTATUS[0]}
+[ "$split_status" -ne 0 ] && status=$split_status
+split_line=$(sed 's/\x1b\[[0-9;]*m//g' "$split_log" | grep -E "(Passed|Failed)! +- +Failed:" | tail -n1)
+[ -n "$split_line" ] || problems+=("the split-mode conformance run gave no result")
+cat "$split_log" >>"$log"
+rm -f "$split_log"
 
 # VSTest prints one line per test assembly:
 #   "Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, Duration: 1 s - X.Tests.dll (net10.0)"
@@ -38,11 +55,11 @@ for project in $(grep -l 'Microsoft.NET.Test.Sdk' tests/*/*.csproj); do
   fi
 done
 
-# csi-sanity, once per mode (split mode joins the list with the controller). Its last line:
+# csi-sanity, once per mode. Its last line:
 # "SUCCESS! -- 91 Passed | 0 Failed | 1 Pending | 0 Skipped". A pending spec is one csi-test
 # itself marks as not ready; it counts as skipped here.
 sanity_lines=()
-for mode in single; do
+for mode in single split; do
   if [ "${SKIP_SANITY:-}" = 1 ]; then
     sanity_lines+=("csi-sanity ($mode): NOT RUN (SKIP_SANITY=1)")
     continue
@@ -67,6 +84,10 @@ for mode in single; do
 done
 
 echo
+echo "=== fault-injection suite (cases, failures found) ==="
+sort "$FORMATION_FAULT_FIGURES"
+echo
+echo "conformance suite (split mode): ${split_line:-no result}"
 printf '%s\n' "${sanity_lines[@]}"
 for problem in "${problems[@]}"; do echo "FAILED: $problem"; done
 failed=$((failed + ${#problems[@]}))

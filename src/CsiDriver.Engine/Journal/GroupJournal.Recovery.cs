@@ -69,6 +69,7 @@ internal sealed partial class GroupJournal
 
         string? cutReason = null;
         var last = checkpointSequence;
+        var tailNext = checkpointSequence + 1; // the sequence the newest segment's end would hold next
         long replayed = 0, replayedBytes = 0;
         var first = journal._segments.FindLastIndex(s => s.StartSequence <= checkpointSequence + 1);
         for (var i = Math.Max(first, 0); i < journal._segments.Count && cutReason == null; i++)
@@ -111,15 +112,20 @@ internal sealed partial class GroupJournal
             {
                 cutBytes += journal.CutAt(i, reader.Position);
             }
+            tailNext = expected;
         }
 
         // A cut inside the replayed segments is the earlier one; otherwise the header cut stands.
         cutReason ??= headerCut;
         journal._lastSequence = last;
         journal._expectedSegmentBytes = Math.Min(FloorBytes, segmentBytes);
+        // Appends continue in the newest segment only where its records end at the last
+        // sequence. A cut at a record the checkpoint already covers leaves the segment ending
+        // below it: the next record, one past the checkpoint, goes into a new segment that says
+        // where it starts, or the next recovery would find it out of sequence and cut it too.
         if (journal._segments.Count > 0
             && journal._segments[^1] is { Version: JournalFormat.Version } tail
-            && tail.StartSequence <= last + 1)
+            && tailNext == last + 1)
         {
             journal.Continue(tail);
             journal._active = tail;

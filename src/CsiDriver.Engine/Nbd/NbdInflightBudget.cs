@@ -11,6 +11,21 @@ internal sealed class NbdInflightBudget(int maxRequests, long maxBytes)
     private readonly object _lock = new();
     private int _requests;
     private long _bytes;
+    private long _waits;
+
+    /// <summary>How many times a caller of <see cref="Acquire"/> or <see cref="Drain"/> began to
+    /// wait (again, after each wake-up that found too little released): the event that shows the
+    /// connection stalled on the budget.</summary>
+    public long Waits
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waits;
+            }
+        }
+    }
 
     public void Acquire(long bytes)
     {
@@ -18,7 +33,7 @@ internal sealed class NbdInflightBudget(int maxRequests, long maxBytes)
         {
             while (!(_requests == 0 || (_requests < maxRequests && _bytes + bytes <= maxBytes)))
             {
-                Monitor.Wait(_lock);
+                Wait();
             }
             _requests++;
             _bytes += bytes;
@@ -54,8 +69,14 @@ internal sealed class NbdInflightBudget(int maxRequests, long maxBytes)
         {
             while (_requests > 0)
             {
-                Monitor.Wait(_lock);
+                Wait();
             }
         }
+    }
+
+    private void Wait()
+    {
+        _waits++;
+        Monitor.Wait(_lock);
     }
 }

@@ -138,7 +138,13 @@ internal sealed class ClientCall<TResponse> : IDisposable
                     : new RpcException(StatusCode.Internal, $"HTTP/2 stream error: {protocol.Message}");
             }
         }
-        return new RpcException(StatusCode.Unavailable, $"Connection failed: {ex.Message}");
+        // The innermost failure says why (refused, unreachable, which certificate check failed).
+        var cause = ex;
+        while (cause.InnerException is { } inner)
+        {
+            cause = inner;
+        }
+        return new RpcException(StatusCode.Unavailable, cause == ex ? $"Connection failed: {ex.Message}" : $"Connection failed: {ex.Message} ({cause.Message})");
     }
 
     public void Dispose()

@@ -11,6 +11,7 @@ public static class CommandLine
             "Formation: a CSI driver whose volumes live in a journaling storage engine that " +
             "replicates whole services, as consistency groups, to a backup site.");
         root.Subcommands.Add(ServeCommand.Build());
+        root.Subcommands.Add(ControllerCommand.Build());
         root.Subcommands.Add(CopySnapshotCommand.Build());
         return root;
     }

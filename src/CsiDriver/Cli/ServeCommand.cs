@@ -86,27 +86,18 @@ public static class ServeCommand
             DefaultValueFactory = _ => "/var/lib/kubelet",
         };
 
-        var siteLinkAddress = new Option<string?>("--site-link-address")
+        var siteLink = new SiteLinkOptions("host:port where the site link to the other site is served over mutual TLS (off when absent)");
+        var siteLinkAdvertise = new Option<string?>("--site-link-advertise")
         {
-            Description = "host:port where the site link to the other site is served over mutual TLS (off when absent)",
+            Description = "host:port the other site reaches this site link at (default: --site-link-address)",
         };
-        siteLinkAddress.Validators.Add(r =>
+        siteLinkAdvertise.Validators.Add(r => HostPortFlag.Validate(r, "--site-link-advertise"));
+        var controllerAddress = new Option<string?>("--controller-address")
         {
-            if (r.GetValueOrDefault<string?>() is { } text)
-            {
-                try
-                {
-                    Replication.SiteLinkAddress.Parse(text);
-                }
-                catch (FormatException e)
-                {
-                    r.AddError($"--site-link-address: {e.Message}");
-                }
-            }
-        });
-        var siteLinkCert = new Option<string?>("--site-link-cert") { Description = "PEM certificate this site presents on the site link" };
-        var siteLinkKey = new Option<string?>("--site-link-key") { Description = "PEM private key of --site-link-cert" };
-        var siteLinkCa = new Option<string?>("--site-link-ca") { Description = "PEM CA bundle the other site's certificate must chain to" };
+            Description = "host:port of the cluster controller's node link: register with it and serve it (off when absent: a standalone node)",
+        };
+        controllerAddress.Validators.Add(r => HostPortFlag.Validate(r, "--controller-address"));
+        var nodeLink = new NodeLinkOptions("host:port where this node serves the node link to the controller (mutual TLS)", withAdvertise: true);
         var siteId = new Option<string?>("--site-id") { Description = "This site's name on the site link (default: the node id)" };
         var metricsAddress = new Option<string?>("--metrics-address")
         {
@@ -123,19 +114,19 @@ public static class ServeCommand
         var command = new Command("serve", "Serve the CSI (and csi-addons) services on unix sockets")
         {
             endpoint, nodeId, dataDir, driverName, csiAddons, nbdEndpoint, kubeletDir, logFormat, capacityLimit, overcommit, maxVolumes,
-            siteLinkAddress, siteLinkCert, siteLinkKey, siteLinkCa, siteId,
-            metricsAddress,
+            siteLinkAdvertise, siteId, metricsAddress, controllerAddress,
         };
+        siteLink.AddTo(command);
+        nodeLink.AddTo(command);
         command.Validators.Add(r =>
         {
-            var tls = new[] { siteLinkCert, siteLinkKey, siteLinkCa }.Select(o => r.GetValue(o)).ToList();
-            if (tls.Any(f => f is not null) && tls.Any(f => f is null))
+            foreach (var problem in nodeLink.Problems(r, r.GetValue(controllerAddress) is null ? null : "--controller-address"))
             {
-                r.AddError("--site-link-cert, --site-link-key and --site-link-ca go together");
+                r.AddError(problem);
             }
-            if (r.GetValue(siteLinkAddress) is not null && tls.Any(f => f is null))
+            if (nodeLink.IsGiven(r) && r.GetValue(controllerAddress) is null)
             {
-                r.AddError("--site-link-address needs --site-link-cert, --site-link-key and --site-link-ca (the link is mutual TLS)");
+                r.AddError("--node-link-address serves the cluster controller: it needs --controller-address");
             }
         });
         command.SetAction(async (result, cancellationToken) =>
@@ -153,12 +144,16 @@ public static class ServeCommand
                 MaxVolumesPerNode = result.GetValue(maxVolumes),
                 NbdEndpoint = result.GetValue(nbdEndpoint),
                 KubeletDirectory = Path.GetFullPath(result.GetValue(kubeletDir)!),
-                SiteLinkAddress = result.GetValue(siteLinkAddress),
-                SiteLinkCertificate = result.GetValue(siteLinkCert),
-                SiteLinkKey = result.GetValue(siteLinkKey),
-                SiteLinkAuthority = result.GetValue(siteLinkCa),
+                SiteLinkAddress = result.GetValue(siteLink.Address),
+                SiteLinkCertificate = result.GetValue(siteLink.Certificate),
+                SiteLinkKey = result.GetValue(siteLink.Key),
+                SiteLinkAuthority = result.GetValue(siteLink.Authority),
+                SiteLinkServerName = result.GetValue(siteLink.ServerName),
+                SiteLinkAdvertise = result.GetValue(siteLinkAdvertise),
                 SiteId = result.GetValue(siteId),
                 MetricsAddress = result.GetValue(metricsAddress),
+                ControllerAddress = result.GetValue(controllerAddress),
+                NodeLink = nodeLink.Load(result),
             };
             return await DriverHost.RunAsync(options, cancellationToken);
         });

@@ -6,7 +6,7 @@ namespace CsiDriver.Csi;
 
 /// <summary>csi-addons identity.Identity on --csiaddons-endpoint: the csi-addons sidecar
 /// learns from it who the driver is and which csi-addons services it offers.</summary>
-public sealed class AddonsIdentityService(Driver driver)
+public sealed class AddonsIdentityService(string driverName, IDictionary<string, string> manifest, Func<bool> isReady)
 {
     public ServiceBinding Binding() =>
         new ServiceBinding(IdentityReflection.Descriptor.Services.Single(s => s.Name == "Identity"))
@@ -17,9 +17,9 @@ public sealed class AddonsIdentityService(Driver driver)
     private Task<GetIdentityResponse> GetIdentity(GetIdentityRequest request, CallContext context) =>
         Task.FromResult(new GetIdentityResponse
         {
-            Name = driver.Options.DriverName,
+            Name = driverName,
             VendorVersion = IdentityService.VendorVersion,
-            Manifest = { ["project"] = "Formation", ["node-id"] = driver.Options.NodeId },
+            Manifest = { manifest },
         });
 
     /// <summary>Lists only the csi-addons services this driver really serves: the controller
@@ -38,11 +38,13 @@ public sealed class AddonsIdentityService(Driver driver)
             VolumeGroupType.ListVolumeGroups,
         }.Select(type => new Capability { VolumeGroup = new() { Type = type } }),
         new() { VolumeReplication = new() { Type = Capability.Types.VolumeReplication.Types.Type.VolumeReplication } },
+        // The destination ids of a replication, which differ from the source's between clusters.
+        new() { VolumeReplication = new() { Type = Capability.Types.VolumeReplication.Types.Type.GetReplicationDestinationInfo } },
     ];
 
     private static Task<GetCapabilitiesResponse> GetCapabilities(GetCapabilitiesRequest request, CallContext context) =>
         Task.FromResult(new GetCapabilitiesResponse { Capabilities = { Capabilities.Select(c => c.Clone()) } });
 
     private Task<ProbeResponse> Probe(ProbeRequest request, CallContext context) =>
-        Task.FromResult(new ProbeResponse { Ready = driver.IsReady });
+        Task.FromResult(new ProbeResponse { Ready = isReady() });
 }

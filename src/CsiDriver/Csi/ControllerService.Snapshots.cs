@@ -29,7 +29,7 @@ public sealed partial class ControllerService
         }
         using var volumeLock = driver.Locks.Acquire("volume", request.SourceVolumeId);
         var source = RequireVolume(request.SourceVolumeId);
-        var id = "snap-" + Guid.NewGuid().ToString("N")[..20];
+        var id = driver.NewId("snap");
         // Engine first, row second, as for volumes: a crash in between leaves an engine
         // snapshot with no row, which the driver removes at start.
         var snapshot = driver.Engine.CreateSnapshot(source.Id, id);

@@ -40,7 +40,7 @@ public sealed partial class ControllerService
 
         var record = new VolumeRecord
         {
-            Id = "vol-" + Guid.NewGuid().ToString("N")[..20],
+            Id = driver.NewId("vol"),
             Name = request.Name,
             CapacityBytes = size,
             AccessType = VolumeCapabilities.AccessTypeOf(capability),

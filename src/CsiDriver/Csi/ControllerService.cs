@@ -14,7 +14,7 @@ namespace CsiDriver.Csi;
 /// </summary>
 public sealed partial class ControllerService(Driver driver)
 {
-    private static readonly Type[] Capabilities =
+    internal static readonly Type[] Capabilities =
     [
         Type.CreateDeleteVolume,
         Type.PublishUnpublishVolume,

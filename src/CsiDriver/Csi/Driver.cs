@@ -34,6 +34,13 @@ public sealed class Driver
     /// is connected to this process's NBD server and does not outlive it.</summary>
     public string ServerInstance { get; } = Guid.NewGuid().ToString("N");
 
+    /// <summary>The tag ending every id this node makes when it belongs to a cluster (see
+    /// <see cref="OwnedIds"/>); null for a standalone node, whose ids carry none.</summary>
+    public string? OwnerTag => Options.ControllerAddress is null ? null : OwnedIds.OwnerTagOf(Options.NodeId);
+
+    /// <summary>A new id of <paramref name="kind"/> ("vol", "snap", "group", "vg") owned by this node.</summary>
+    public string NewId(string kind) => OwnedIds.New(kind, OwnerTag);
+
     public bool IsReady => Volatile.Read(ref _loaded) is not null;
 
     public StorageEngine Engine => Current.Engine;

@@ -1,3 +1,5 @@
+using CsiDriver.NodeLink;
+
 namespace CsiDriver.Csi;
 
 /// <summary>Everything `csidriver serve` is configured with.</summary>
@@ -53,6 +55,20 @@ public sealed record DriverOptions
 
     /// <summary>This site's name on the link; null: the node id.</summary>
     public string? SiteId { get; init; }
+
+    /// <summary>host:port the other site reaches this node's site link at (--site-link-advertise);
+    /// null: <see cref="SiteLinkAddress"/>.</summary>
+    public string? SiteLinkAdvertise { get; init; }
+
+    /// <summary>The name peers' site-link certificates carry, checked instead of their address; null: the address.</summary>
+    public string? SiteLinkServerName { get; init; }
+
+    /// <summary>host:port of the cluster controller's node link; null: standalone (no controller).</summary>
+    public string? ControllerAddress { get; init; }
+
+    /// <summary>The node link: where this node serves it, the address the controller dials, and
+    /// its mutual-TLS material (see <see cref="NodeLinkSettings"/>). Required with a controller.</summary>
+    public NodeLinkSettings? NodeLink { get; init; }
 
     /// <summary>host:port where Prometheus metrics are served over HTTP at /metrics; null: not
     /// served (parsed by Metrics.MetricsAddress).</summary>

@@ -20,7 +20,7 @@ public sealed class GroupControllerService(Driver driver)
             .Unary<DeleteVolumeGroupSnapshotRequest, DeleteVolumeGroupSnapshotResponse>("DeleteVolumeGroupSnapshot", Delete)
             .Unary<GetVolumeGroupSnapshotRequest, GetVolumeGroupSnapshotResponse>("GetVolumeGroupSnapshot", Get);
 
-    private static Task<GroupControllerGetCapabilitiesResponse> GetCapabilities(GroupControllerGetCapabilitiesRequest request, CallContext context) =>
+    internal static Task<GroupControllerGetCapabilitiesResponse> GetCapabilities(GroupControllerGetCapabilitiesRequest request, CallContext context) =>
         Task.FromResult(new GroupControllerGetCapabilitiesResponse
         {
             Capabilities =
@@ -67,8 +67,8 @@ public sealed class GroupControllerService(Driver driver)
             }
         }
 
-        var group = new GroupSnapshotRecord("group-" + Guid.NewGuid().ToString("N")[..20], request.Name, driver.Clock.GetUtcNow());
-        var cut = sources.Select(volumeId => (VolumeId: volumeId, SnapshotId: "snap-" + Guid.NewGuid().ToString("N")[..20])).ToList();
+        var group = new GroupSnapshotRecord(driver.NewId("group"), request.Name, driver.Clock.GetUtcNow());
+        var cut = sources.Select(volumeId => (VolumeId: volumeId, SnapshotId: driver.NewId("snap"))).ToList();
         // Engine first, rows second (one transaction), as for single snapshots.
         var snapshots = driver.Engine.CreateGroupSnapshot(cut);
         var records = snapshots

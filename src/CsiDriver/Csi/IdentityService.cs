@@ -5,8 +5,10 @@ using static Csi.V1.PluginCapability.Types;
 
 namespace CsiDriver.Csi;
 
-/// <summary>csi.v1.Identity: who the plugin is, what it offers, whether it is ready.</summary>
-public sealed class IdentityService(Driver driver)
+/// <summary>csi.v1.Identity: who the plugin is, what it offers, whether it is ready. A node
+/// and the cluster controller answer alike but for the manifest (which says which one it is)
+/// and readiness.</summary>
+public sealed class IdentityService(string driverName, IDictionary<string, string> manifest, Func<bool> isReady)
 {
     public static readonly string VendorVersion =
         typeof(IdentityService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
@@ -22,14 +24,9 @@ public sealed class IdentityService(Driver driver)
     private Task<GetPluginInfoResponse> GetPluginInfo(GetPluginInfoRequest request, CallContext context) =>
         Task.FromResult(new GetPluginInfoResponse
         {
-            Name = driver.Options.DriverName,
+            Name = driverName,
             VendorVersion = VendorVersion,
-            Manifest =
-            {
-                ["project"] = "Formation",
-                ["node-id"] = driver.Options.NodeId,
-                ["data-path"] = "nbd",
-            },
+            Manifest = { manifest },
         });
 
     private Task<GetPluginCapabilitiesResponse> GetPluginCapabilities(GetPluginCapabilitiesRequest request, CallContext context) =>
@@ -49,5 +46,5 @@ public sealed class IdentityService(Driver driver)
         });
 
     private Task<ProbeResponse> Probe(ProbeRequest request, CallContext context) =>
-        Task.FromResult(new ProbeResponse { Ready = driver.IsReady });
+        Task.FromResult(new ProbeResponse { Ready = isReady() });
 }

@@ -22,6 +22,8 @@ public sealed partial class ReplicationService
         ReplicationConflictException e => new RpcException(StatusCode.AlreadyExists, e.Message),
         ReplicationNotFoundException e => new RpcException(StatusCode.FailedPrecondition, e.Message + "; enable replication first"),
         ReplicationStateException or PeerIsPrimaryException or PeerUnreachableException => new RpcException(StatusCode.FailedPrecondition, exception.Message),
+        // The spec's "destination info not yet available": transient, the caller retries.
+        ReplicationDestinationUnknownException e => new RpcException(StatusCode.Unavailable, e.Message),
         EngineException e => EngineErrors.ToRpc(e),
         _ => null,
     };

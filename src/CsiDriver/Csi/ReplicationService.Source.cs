@@ -9,7 +9,7 @@ public sealed partial class ReplicationService
 {
     /// <summary>What a csi-addons replication source is: one volume, or a volume group (an engine
     /// consistency group).</summary>
-    private enum ReplicationSourceKind
+    internal enum ReplicationSourceKind
     {
         Volume,
         VolumeGroup,
@@ -17,40 +17,25 @@ public sealed partial class ReplicationService
 
     /// <summary>What a request replicates. Its id is the replication id: a volume group's id
     /// is also its consistency group's name, so a group and a volume never share one.</summary>
-    private sealed record Source(ReplicationSourceKind Kind, string Id)
+    internal sealed record Source(ReplicationSourceKind Kind, string Id)
     {
         /// <summary>
-        /// replication_source names a volume or a volume group; the deprecated volume_id is
-        /// accepted when replication_source is absent, and must agree with it when both are
-        /// given. Snapshots are not replicated (the spec's non-goal): INVALID_ARGUMENT. Every
-        /// request message has both fields under these names; they are read through the
-        /// descriptor so the deprecated one is read in this one place.
+        /// replication_source names a volume or a volume group; it is required (upstream
+        /// reserved the old volume_id field). Every request message has it under this name; it
+        /// is read through the descriptor so the requests share this one place.
         /// </summary>
         public static Source From(IMessage request)
         {
-            var fields = request.Descriptor.Fields;
-            var source = (ReplicationSource?)fields.InDeclarationOrder().Single(f => f.Name == "replication_source").Accessor.GetValue(request);
-            var deprecatedVolumeId = (string)fields.InDeclarationOrder().Single(f => f.Name == "volume_id").Accessor.GetValue(request);
-            var named = source?.TypeCase switch
+            var field = request.Descriptor.Fields.InDeclarationOrder().Single(f => f.Name == "replication_source");
+            var source = (ReplicationSource?)field.Accessor.GetValue(request);
+            return source?.TypeCase switch
             {
                 ReplicationSource.TypeOneofCase.Volume =>
                     new Source(ReplicationSourceKind.Volume, Required(source.Volume.VolumeId, "replication_source.volume.volume_id")),
                 ReplicationSource.TypeOneofCase.Volumegroup =>
                     new Source(ReplicationSourceKind.VolumeGroup, Required(source.Volumegroup.VolumeGroupId, "replication_source.volumegroup.volume_group_id")),
-                ReplicationSource.TypeOneofCase.Volumesnapshot => throw new RpcException(StatusCode.InvalidArgument,
-                    "replication_source.volumesnapshot is not supported: snapshots are not replicated; replicate their volume or volume group"),
-                _ => null,
+                _ => throw new RpcException(StatusCode.InvalidArgument, "replication_source is required: a volume or a volume group"),
             };
-            if (named is null)
-            {
-                return new Source(ReplicationSourceKind.Volume, Required(deprecatedVolumeId, "replication_source (or the deprecated volume_id)"));
-            }
-            if (deprecatedVolumeId.Length > 0 && (named.Kind != ReplicationSourceKind.Volume || named.Id != deprecatedVolumeId))
-            {
-                throw new RpcException(StatusCode.InvalidArgument,
-                    $"volume_id '{deprecatedVolumeId}' and replication_source ({named}) name different sources; send replication_source alone");
-            }
-            return named;
         }
 
         public override string ToString() => Kind == ReplicationSourceKind.Volume ? $"volume '{Id}'" : $"volume group '{Id}'";

@@ -27,7 +27,8 @@ public sealed partial class ReplicationService(Driver driver)
             .Unary<PromoteVolumeRequest, PromoteVolumeResponse>("PromoteVolume", PromoteVolume)
             .Unary<DemoteVolumeRequest, DemoteVolumeResponse>("DemoteVolume", DemoteVolume)
             .Unary<ResyncVolumeRequest, ResyncVolumeResponse>("ResyncVolume", ResyncVolume)
-            .Unary<GetVolumeReplicationInfoRequest, GetVolumeReplicationInfoResponse>("GetVolumeReplicationInfo", GetVolumeReplicationInfo);
+            .Unary<GetVolumeReplicationInfoRequest, GetVolumeReplicationInfoResponse>("GetVolumeReplicationInfo", GetVolumeReplicationInfo)
+            .Unary<GetReplicationDestinationInfoRequest, GetReplicationDestinationInfoResponse>("GetReplicationDestinationInfo", GetReplicationDestinationInfo);
 
     /// <summary>
     /// Enabling again with the same parameters succeeds (and may give new TLS secrets); with
@@ -117,5 +118,22 @@ public sealed partial class ReplicationService(Driver driver)
             response.LastSyncDuration = Duration.FromTimeSpan(duration);
         }
         return Task.FromResult(response);
+    }
+
+    /// <summary>
+    /// The ids the source has at the other site: between clusters the replicas carry the
+    /// receiving node's owner tag, so they differ from the source's. A group's map holds every
+    /// member (its membership cannot change while it is replicated), or the call fails
+    /// (UNAVAILABLE until the other site has answered since this node started). Read-only: no lock.
+    /// </summary>
+    private Task<GetReplicationDestinationInfoResponse> GetReplicationDestinationInfo(GetReplicationDestinationInfoRequest request, CallContext context)
+    {
+        var source = Source.From(request);
+        RequireReplicated(source);
+        var (destinationId, volumeIds) = driver.Replication.DestinationOf(source.Id);
+        var destination = source.Kind == ReplicationSourceKind.Volume
+            ? new ReplicationDestination { Volume = new() { VolumeId = destinationId } }
+            : new ReplicationDestination { Volumegroup = new() { VolumeGroupId = destinationId, VolumeIds = { volumeIds.ToDictionary() } } };
+        return Task.FromResult(new GetReplicationDestinationInfoResponse { ReplicationDestination = destination });
     }
 }

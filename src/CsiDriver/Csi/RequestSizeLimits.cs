@@ -42,6 +42,9 @@ public sealed class RequestSizeLimits
 
     public void Check(IMessage request) => CheckMessage(request, "");
 
+    /// <summary>The services, each checking its requests against these limits before its handler.</summary>
+    public IEnumerable<ServiceBinding> Guard(IEnumerable<ServiceBinding> services) => services.Select(b => b.CheckingRequests(Check));
+
     private void CheckMessage(IMessage message, string prefix)
     {
         foreach (var field in message.Descriptor.Fields.InFieldNumberOrder())

@@ -17,9 +17,6 @@ namespace CsiDriver.Csi;
 /// </summary>
 public sealed partial class VolumeGroupService(Driver driver)
 {
-    /// <summary>Prefix of generated volume group ids (and so of their consistency groups).</summary>
-    public const string IdPrefix = "vg-";
-
     public ServiceBinding Binding() =>
         new ServiceBinding(VolumegroupReflection.Descriptor.Services.Single(s => s.Name == "Controller")) { TranslateException = EngineErrors.Translate }
             .Unary<CreateVolumeGroupRequest, CreateVolumeGroupResponse>("CreateVolumeGroup", CreateVolumeGroup)
@@ -61,7 +58,7 @@ public sealed partial class VolumeGroupService(Driver driver)
         }
 
         var record = new VolumeGroupRecord(
-            IdPrefix + Guid.NewGuid().ToString("N")[..20],
+            driver.NewId("vg"),
             request.Name,
             new Dictionary<string, string>(request.Parameters),
             volumeIds.Count == 0 ? null : volumeIds,

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using CsiDriver.Cluster;
 using CsiDriver.Csi;
 using CsiDriver.Logging;
 using CsiDriver.Metrics;
@@ -17,9 +17,7 @@ public static partial class DriverHost
     {
         using var loggerFactory = LogSetup.Create(options.JsonLogs);
         var log = loggerFactory.CreateLogger("csidriver");
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var stop = new ShutdownSignal(cancellationToken);
 
         await using var runtime = new DriverRuntime(options, loggerFactory);
         var rpcLog = loggerFactory.CreateLogger("rpc");
@@ -28,29 +26,50 @@ public static partial class DriverHost
         {
             servers.Add(Server(addons, runtime.CsiAddonsServices(), rpcLog, loggerFactory));
         }
+        if (options.NodeLink is { } nodeLink)
+        {
+            servers.Add(Server(nodeLink.ListenEndpoint(), runtime.NodeLinkServices(), rpcLog, loggerFactory));
+        }
+        await using var registration = options.ControllerAddress is { } controller
+            ? new NodeRegistration(runtime.Driver, HostPort.Parse(controller, "--controller-address"), options.NodeLink!, loggerFactory.CreateLogger<NodeRegistration>())
+            : null;
         // Serves before the engine loads, like the sockets: a scrape then says driver_ready 0.
         await using var metrics = options.MetricsAddress is { } address
             ? new MetricsServer(MetricsAddress.Parse(address), () => DriverMetrics.Collect(runtime.Driver), loggerFactory.CreateLogger("metrics"))
             : null;
-        try
+        return await ServeUntilStoppedAsync(servers, stop, log, async () =>
         {
-            foreach (var server in servers)
-            {
-                await server.StartAsync(stop.Token);
-            }
             if (metrics is not null)
             {
                 await metrics.StartAsync(stop.Token);
             }
             LogServing(log, options.DriverName, IdentityService.VendorVersion, options.Endpoint, options.NodeId);
             await runtime.LoadAsync(stop.Token);
+            registration?.Start();
             if (options.SiteLinkAddress is { } siteLink)
             {
                 var linkServer = SiteLinkServer(siteLink, runtime, rpcLog, loggerFactory);
                 servers.Add(linkServer);
                 await linkServer.StartAsync(stop.Token);
             }
-            await Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        });
+    }
+
+    /// <summary>
+    /// Starts <paramref name="servers"/>, then <paramref name="started"/> (which may add more),
+    /// and serves until SIGTERM or SIGINT; then stops them all, letting calls in flight finish.
+    /// 0 for a clean stop, 1 when starting failed (logged).
+    /// </summary>
+    internal static async Task<int> ServeUntilStoppedAsync(List<GrpcServer> servers, ShutdownSignal stop, ILogger log, Func<Task> started)
+    {
+        try
+        {
+            foreach (var server in servers)
+            {
+                await server.StartAsync(stop.Token);
+            }
+            await started();
+            await stop.WaitAsync();
             LogStopping(log);
             return 0;
         }
@@ -61,29 +80,41 @@ public static partial class DriverHost
         }
         finally
         {
-            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            foreach (var server in servers)
-            {
-                await server.StopAsync(grace.Token);
-                await server.DisposeAsync();
-            }
-        }
-
-        void Stop(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            stop.Cancel();
+            await StopAsync(servers);
         }
     }
 
-    private static GrpcServer Server(string endpoint, IEnumerable<ServiceBinding> services, ILogger rpcLog, ILoggerFactory loggerFactory)
+    /// <summary>Stops the servers, letting the calls in flight finish for up to 10 s.</summary>
+    private static async Task StopAsync(IEnumerable<GrpcServer> servers)
+    {
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        foreach (var server in servers)
+        {
+            await server.StopAsync(grace.Token);
+            await server.DisposeAsync();
+        }
+    }
+
+    internal static GrpcServer Server(string endpoint, IEnumerable<ServiceBinding> services, ILogger rpcLog, ILoggerFactory loggerFactory) =>
+        Server(ServerEndpoint.Parse(endpoint), services, rpcLog, loggerFactory);
+
+    /// <summary>A server on <paramref name="endpoint"/> logging one line per call; with
+    /// <paramref name="failuresOnly"/> only failed calls (a registry renewed every few seconds by
+    /// every node would otherwise drown the log).</summary>
+    internal static GrpcServer Server(ServerEndpoint endpoint, IEnumerable<ServiceBinding> services, ILogger rpcLog, ILoggerFactory loggerFactory, bool failuresOnly = false)
     {
         var options = new GrpcServerOptions
         {
             LoggerFactory = loggerFactory,
-            OnCallCompleted = call => LogCall(rpcLog, call),
+            OnCallCompleted = call =>
+            {
+                if (!failuresOnly || call.Status != StatusCode.OK)
+                {
+                    LogCall(rpcLog, call);
+                }
+            },
         };
-        options.Endpoints.Add(ServerEndpoint.Parse(endpoint));
+        options.Endpoints.Add(endpoint);
         return new GrpcServer(options, services);
     }
 
@@ -101,7 +132,7 @@ public static partial class DriverHost
         return new GrpcServer(options, runtime.SiteLinkServices());
     }
 
-    private static void LogCall(ILogger log, CallCompletion call)
+    internal static void LogCall(ILogger log, CallCompletion call)
     {
         var request = call.Request is null ? "(stream)" : RpcLog.Bounded(SecretRedactor.Render(call.Request))!;
         var ms = call.Duration.TotalMilliseconds;

@@ -101,7 +101,9 @@ public sealed partial class DriverRuntime : IAsyncDisposable
         _replication = new ReplicationManager(engine, state, new VolumeRows(state, Driver.Clock), new ReplicationManagerOptions
         {
             SiteId = Options.SiteId ?? Options.NodeId,
-            SiteAddress = Options.SiteLinkAddress,
+            SiteAddress = Options.SiteLinkAdvertise ?? Options.SiteLinkAddress,
+            SiteLinkServerName = Options.SiteLinkServerName,
+            OwnerTag = Driver.OwnerTag,
             DefaultTls = SiteLinkTls,
         }, _loggerFactory);
         _replication.Start();

@@ -5,8 +5,8 @@ namespace CsiDriver.ConformanceTests.Demo;
 /// <summary>
 /// `formation-demo` end to end, short: it starts two sites of the published csidriver, runs the
 /// shop, replicates, snapshots and clones at the backup, kills the main and promotes the
-/// backup, then contrasts per-volume mode. The test fails if any step fails — in particular if
-/// the checker finds an inconsistent backup in group mode.
+/// backup, then contrasts per-volume mode. The test fails if any step fails or is skipped — in
+/// particular if the checker finds an inconsistent backup in group mode.
 /// </summary>
 public sealed class DemoTests
 {
@@ -30,9 +30,12 @@ public sealed class DemoTests
             var report = await File.ReadAllTextAsync(Path.Combine(output, "report.html"));
             Assert.Contains("<svg", report);
             Assert.Contains("class=\"verdict Pass\"", report);
-            // Group mode with replication: every backup snapshot consistent, the promoted backup
-            // consistent after the main site was killed.
-            Assert.Contains("backup configuration: PASS", text);
+            // Both runs replicate: this build has the site link, so a skipped step (the summary
+            // table's SKIPPED) is a failure here. Group mode: every backup snapshot consistent, the
+            // promoted backup consistent after the main site was killed.
+            Assert.Contains("[group] backup configuration: PASS", text);
+            Assert.Contains("[per-volume] backup configuration: PASS", text);
+            Assert.DoesNotContain("SKIPPED", text);
             Assert.Contains("group: inconsistent backup snapshots", text);
             Assert.Contains("snapshot development at the backup: PASS", text);
             Assert.Contains("promoted volumes checked: PASS", text);

@@ -6,8 +6,10 @@ using Google.Protobuf.Reflection;
 namespace CsiDriver.ConformanceTests.Infrastructure;
 
 /// <summary>Typed Identity and Controller calls over the driver's CSI socket, each with a
-/// deadline so a hung driver fails a test instead of stalling the run.</summary>
-public sealed class CsiClient(string socketPath) : IDisposable
+/// deadline so a hung driver fails a test instead of stalling the run. With a
+/// <paramref name="controllerSocketPath"/> (split mode, as csi-sanity's --csi.controllerendpoint)
+/// the Controller and GroupController calls go there, Identity and Node ones to the node.</summary>
+public sealed class CsiClient(string socketPath, string? controllerSocketPath = null) : IDisposable
 {
     private static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(20);
     private static readonly ServiceDescriptor IdentityService = Service("Identity");
@@ -18,6 +20,7 @@ public sealed class CsiClient(string socketPath) : IDisposable
     private static readonly TimeSpan NodeDeadline = TimeSpan.FromSeconds(90);
 
     private readonly GrpcClient _grpc = GrpcClient.ForUnixSocket(socketPath);
+    private readonly GrpcClient? _controller = controllerSocketPath is null ? null : GrpcClient.ForUnixSocket(controllerSocketPath);
 
     public GrpcClient Grpc => _grpc;
 
@@ -113,7 +116,11 @@ public sealed class CsiClient(string socketPath) : IDisposable
     public Task<List<GetMetadataDeltaResponse>> GetMetadataDelta(GetMetadataDeltaRequest request) =>
         Stream<GetMetadataDeltaRequest, GetMetadataDeltaResponse>(SnapshotMetadataService, "GetMetadataDelta", request);
 
-    public void Dispose() => _grpc.Dispose();
+    public void Dispose()
+    {
+        _grpc.Dispose();
+        _controller?.Dispose();
+    }
 
     private async Task<List<TResponse>> Stream<TRequest, TResponse>(ServiceDescriptor service, string method, TRequest request)
         where TRequest : IMessage<TRequest>
@@ -153,7 +160,7 @@ public sealed class CsiClient(string socketPath) : IDisposable
     private Task<TResponse> Call<TRequest, TResponse>(ServiceDescriptor service, string method, TRequest request, TimeSpan? deadline = null)
         where TRequest : IMessage<TRequest>
         where TResponse : IMessage<TResponse>, new() =>
-        _grpc.UnaryAsync<TRequest, TResponse>(
+        (service == ControllerService || service == GroupControllerService ? _controller ?? _grpc : _grpc).UnaryAsync<TRequest, TResponse>(
             service.FindMethodByName(method) ?? throw new ArgumentException($"{service.FullName} has no method {method}"),
             request,
             new CallOptions { Timeout = deadline ?? DefaultDeadline });

@@ -5,15 +5,19 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 /// <summary>Runs the csidriver executable (or another published one) with given arguments, output captured.</summary>
 public static class DriverCommand
 {
-    public static Process Start(IReadOnlyList<string> arguments, ProcessOutput output, PublishedBinary? binary = null)
+    /// <summary>Starts csidriver (or <paramref name="binary"/>); a <paramref name="launcher"/>
+    /// (e.g. nsenter into a simulated host's network namespace) runs it in turn, with the same
+    /// process id.</summary>
+    public static Process Start(IReadOnlyList<string> arguments, ProcessOutput output, PublishedBinary? binary = null, IReadOnlyList<string>? launcher = null)
     {
-        var startInfo = new ProcessStartInfo((binary ?? PublishedBinary.Driver).RequirePath())
+        IReadOnlyList<string> command = [.. launcher ?? [], (binary ?? PublishedBinary.Driver).RequirePath(), .. arguments];
+        var startInfo = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in arguments)
+        foreach (var argument in command.Skip(1))
         {
             startInfo.ArgumentList.Add(argument);
         }

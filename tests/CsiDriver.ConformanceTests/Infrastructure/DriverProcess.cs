@@ -4,7 +4,8 @@ using CsiDriver.Rpc;
 namespace CsiDriver.ConformanceTests.Infrastructure;
 
 /// <summary>
-/// One running `csidriver serve` process on a workspace's socket, with a CSI client to it.
+/// One running `csidriver serve` (or `csidriver controller`) process on a workspace's socket,
+/// with a CSI client to it.
 /// <see cref="StopAsync"/> is the graceful stop a test asserts on (SIGTERM, exit code 0, socket
 /// gone); disposing only makes sure no process outlives the test.
 /// </summary>
@@ -17,38 +18,54 @@ public sealed class DriverProcess : IAsyncDisposable
     private bool _stopped;
     private bool _disposed;
 
-    private DriverProcess(Process process, DriverWorkspace workspace, DriverSettings settings, ProcessOutput output)
+    private DriverProcess(Process process, DriverWorkspace workspace, string nodeId, ProcessOutput output)
     {
         _process = process;
         Workspace = workspace;
-        Settings = settings;
+        NodeId = nodeId;
         Output = output;
         Csi = new CsiClient(workspace.SocketPath);
     }
 
     public DriverWorkspace Workspace { get; }
 
-    public DriverSettings Settings { get; }
-
     public ProcessOutput Output { get; }
 
     public CsiClient Csi { get; }
 
-    public string NodeId => Settings.NodeId;
+    /// <summary>The node id it serves as (for a controller, a name for messages).</summary>
+    public string NodeId { get; }
+
+    public int ProcessId => _process.Id;
+
+    /// <summary>True once the process has ended (a crash, if nobody stopped it).</summary>
+    public bool HasExited => _process.HasExited;
 
     /// <summary>Starts the driver without waiting for it to be ready.</summary>
     public static DriverProcess Launch(DriverWorkspace workspace, DriverSettings? settings = null)
     {
         settings ??= new DriverSettings();
+        return Launch(workspace, settings.Arguments(workspace), settings.Launcher, settings.NodeId);
+    }
+
+    /// <summary>Starts csidriver with <paramref name="arguments"/>, serving CSI on the workspace's socket.</summary>
+    public static DriverProcess Launch(DriverWorkspace workspace, IReadOnlyList<string> arguments, IReadOnlyList<string> launcher, string name)
+    {
         var output = new ProcessOutput();
-        var process = DriverCommand.Start(settings.Arguments(workspace), output);
-        return new DriverProcess(process, workspace, settings, output);
+        var process = DriverCommand.Start(arguments, output, launcher: launcher);
+        return new DriverProcess(process, workspace, name, output);
     }
 
     /// <summary>Starts the driver and waits (bounded) until Probe reports it ready.</summary>
-    public static async Task<DriverProcess> StartAsync(DriverWorkspace workspace, DriverSettings? settings = null)
+    public static Task<DriverProcess> StartAsync(DriverWorkspace workspace, DriverSettings? settings = null) =>
+        ReadyAsync(Launch(workspace, settings));
+
+    /// <summary>Starts csidriver with <paramref name="arguments"/> and waits (bounded) until Probe reports it ready.</summary>
+    public static Task<DriverProcess> StartAsync(DriverWorkspace workspace, IReadOnlyList<string> arguments, IReadOnlyList<string> launcher, string name) =>
+        ReadyAsync(Launch(workspace, arguments, launcher, name));
+
+    private static async Task<DriverProcess> ReadyAsync(DriverProcess driver)
     {
-        var driver = Launch(workspace, settings);
         try
         {
             await driver.WaitUntilReadyAsync();

@@ -26,6 +26,12 @@ public sealed record DriverSettings
     /// <summary>host:port of the Prometheus text endpoint; null: none.</summary>
     public string? MetricsAddress { get; init; }
 
+    /// <summary>More flags, after the ones above (a cluster node's node link, for one).</summary>
+    public IReadOnlyList<string> ExtraArguments { get; init; } = [];
+
+    /// <summary>What runs the executable (nsenter into a simulated host); empty: run it directly.</summary>
+    public IReadOnlyList<string> Launcher { get; init; } = [];
+
     public IReadOnlyList<string> Arguments(DriverWorkspace workspace)
     {
         var arguments = new List<string>
@@ -68,6 +74,7 @@ public sealed record DriverSettings
         {
             arguments.AddRange(["--metrics-address", MetricsAddress]);
         }
+        arguments.AddRange(ExtraArguments);
         return arguments;
     }
 }

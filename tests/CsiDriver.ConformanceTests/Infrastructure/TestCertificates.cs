@@ -37,8 +37,9 @@ public sealed class TestCertificates : IDisposable
 
     public static TestCertificates Create() => new(System.IO.Directory.CreateTempSubdirectory("fcsi-pki-").FullName);
 
-    /// <summary>A site certificate signed by the shared CA; written once per name.</summary>
-    public SiteIdentity Site(string name) => _trusted.Issue(name);
+    /// <summary>A site certificate signed by the shared CA, for the loopback names and
+    /// <paramref name="dnsNames"/>; written once per name.</summary>
+    public SiteIdentity Site(string name, params string[] dnsNames) => _trusted.Issue(name, dnsNames);
 
     /// <summary>A certificate signed by an unrelated CA, presented as <paramref name="name"/> and
     /// trusting only that CA: what an impostor site would hold.</summary>
@@ -83,7 +84,7 @@ public sealed class TestCertificates : IDisposable
 
         public string CertificatePath { get; }
 
-        public SiteIdentity Issue(string site)
+        public SiteIdentity Issue(string site, params string[] dnsNames)
         {
             lock (_issued)
             {
@@ -93,7 +94,7 @@ public sealed class TestCertificates : IDisposable
                 }
                 // One certificate per site serves both ends of the link: the site listens with it
                 // and dials its peer with it.
-                using var certificate = _authority.Issue(site, CertificateUse.ServerAndClient);
+                using var certificate = _authority.Issue(site, CertificateUse.ServerAndClient, dnsNames);
                 var prefix = Path.Combine(_directory, _name + "-" + site);
                 var identity = new SiteIdentity(site, prefix + ".crt", prefix + ".key", CertificatePath);
                 certificate.WritePemFiles(identity.CertificatePath, identity.KeyPath);

@@ -62,23 +62,8 @@ public sealed class ReplicatedGroup : IAsyncDisposable
 
     /// <summary>Waits (bounded) until the backup's replicas hold transaction <paramref name="transaction"/>
     /// on both volumes, reading them over the backup's NBD socket.</summary>
-    public async Task<ConsistencyReport> WaitForBackupAsync(long transaction, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        ConsistencyReport? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            await using var replicas = await ReplicaPair.OpenAsync(_sites.Backup.NbdSocket, PrimaryId, MirrorId);
-            last = await replicas.CheckAsync();
-            if (last.MirrorHighest >= transaction)
-            {
-                return last;
-            }
-            await Task.Delay(50);
-        }
-        Assert.Fail($"the backup did not reach transaction {transaction} within {timeout.TotalSeconds} s; last read: {last}\n{_sites.Output()}");
-        return last!;
-    }
+    public Task<ConsistencyReport> WaitForBackupAsync(long transaction, TimeSpan timeout) =>
+        ReplicationSteps.WaitForTransactionAsync(_sites.Backup, this, transaction, timeout: timeout, explain: _sites.Output);
 
     public async ValueTask DisposeAsync()
     {

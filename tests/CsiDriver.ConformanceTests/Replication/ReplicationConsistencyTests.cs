@@ -15,7 +15,6 @@ namespace CsiDriver.ConformanceTests.Replication;
 public sealed class ReplicationConsistencyTests(ITestOutputHelper output)
 {
     private const int RequiredChecks = 500;
-    private static readonly TimeSpan CheckingTime = TimeSpan.FromSeconds(40);
     private static readonly TimeSpan LinkDelay = TimeSpan.FromMilliseconds(1);
 
     [Fact]
@@ -29,13 +28,12 @@ public sealed class ReplicationConsistencyTests(ITestOutputHelper output)
         await group.WaitUntilReplicatingAsync();
         var startedAt = group.Workload.Committed;
 
-        var results = await new BackupProbe(sites, group, seed).RunAsync(RequiredChecks, CheckingTime, stopAtFirstViolation: false);
+        var results = await new BackupProbe(sites, group, seed).RunAsync(RequiredChecks, stopAtFirstViolation: false);
         var committed = await group.StopWritingAsync();
         var final = await group.WaitForBackupAsync(committed, TimeSpan.FromSeconds(30));
 
         output.WriteLine($"seed {seed}: {results}; main committed {startedAt}..{committed}; backup finally at {final}");
         Assert.True(results.Violations.Count == 0, $"seed {seed}: {results}\n{sites.Output()}");
-        Assert.True(results.Checks.Count >= RequiredChecks, $"only {results}");
         // The checks mean something only if the replicas moved under them and faults happened
         // (a link reconnecting slowly after a fault leaves fewer states: liveness is judged below).
         var seen = results.Checks.Select(c => c.Report.MirrorHighest).Distinct().Count();
@@ -54,7 +52,7 @@ public sealed class ReplicationConsistencyTests(ITestOutputHelper output)
         await group.EnableAsync(GroupReplication.PerVolumeMode);
         await group.WaitUntilReplicatingAsync();
 
-        var results = await new BackupProbe(sites, group, seed).RunAsync(RequiredChecks, CheckingTime, stopAtFirstViolation: true);
+        var results = await new BackupProbe(sites, group, seed).RunAsync(RequiredChecks, stopAtFirstViolation: true);
         await group.StopWritingAsync();
 
         output.WriteLine($"seed {seed}: {results}");

@@ -3,6 +3,7 @@ using CsiDriver.Rpc;
 using CsiDriver.TestSupport;
 using Xunit.Abstractions;
 using CsiDriver.Engine.Nbd;
+using static CsiDriver.ConformanceTests.Replication.ReplicationSteps;
 
 namespace CsiDriver.ConformanceTests.Replication;
 
@@ -121,17 +122,6 @@ public sealed partial class ReplicationFailoverTests(ITestOutputHelper output)
         return await replicas.CheckAsync();
     }
 
-    /// <summary>ResyncVolume at a demoted site, repeated (as the csi-addons sidecar does) until ready.</summary>
-    private static async Task WaitForResyncAsync(ReplicationSite site, string id)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!(await site.Addons.ResyncGroupAsync(id)).Ready)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"resync at {site.Name} not ready within {Timeout.TotalSeconds} s: {await site.Addons.GroupReplicationInfoAsync(id)}");
-            await Task.Delay(100);
-        }
-    }
-
     /// <summary>How many chunks the failback resync brought to <paramref name="site"/>, as its
     /// receiver logs it: neither GetVolumeReplicationInfo nor the metrics carry the count.</summary>
     private static async Task<int> ResyncedChunksAsync(ReplicationSite site)
@@ -142,30 +132,4 @@ public sealed partial class ReplicationFailoverTests(ITestOutputHelper output)
 
     [System.Text.RegularExpressions.GeneratedRegex(@"resync complete \((?<chunks>\d+) chunks\) at source sequence")]
     private static partial System.Text.RegularExpressions.Regex ReceivedResync();
-
-    private static async Task AssertWritesRefusedAsync(string nbdSocket, string volumeId)
-    {
-        await using var device = await NbdBlockDevice.OpenAsync(nbdSocket, volumeId);
-        Assert.True(device.IsReadOnly, $"{volumeId} is still exported writable after DemoteVolume");
-        await Assert.ThrowsAsync<IOException>(async () => await device.WriteAsync(0, new byte[4096], fua: false));
-    }
-
-    /// <summary>Both volumes read the same, byte for byte, at the two sites.</summary>
-    private static async Task AssertSameDataAsync(TwoSites sites, ReplicatedGroup group)
-    {
-        foreach (var volumeId in new[] { group.PrimaryId, group.MirrorId })
-        {
-            var atMain = await ReadAllAsync(sites.Main.NbdSocket, volumeId);
-            var atBackup = await ReadAllAsync(sites.Backup.NbdSocket, volumeId);
-            Assert.True(atMain.AsSpan().SequenceEqual(atBackup), $"{volumeId} differs between the sites");
-        }
-    }
-
-    private static async Task<byte[]> ReadAllAsync(string nbdSocket, string volumeId)
-    {
-        await using var device = await NbdBlockDevice.OpenAsync(nbdSocket, volumeId);
-        var data = new byte[device.Size];
-        await device.ReadAsync(0, data);
-        return data;
-    }
 }

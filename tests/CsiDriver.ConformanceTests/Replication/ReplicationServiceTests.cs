@@ -11,6 +11,7 @@ namespace CsiDriver.ConformanceTests.Replication;
 /// every call's validation and error codes, idempotency, and an enabled replication whose peer
 /// cannot be reached reporting why. Two sites replicating are the end-to-end suite's.
 /// </summary>
+[Trait(SplitDeployment.Trait, SplitDeployment.Runs)]
 public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixture>, IDisposable
 {
     private readonly CsiAddonsDriverFixture _fixture;
@@ -19,7 +20,7 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
     public ReplicationServiceTests(CsiAddonsDriverFixture fixture)
     {
         _fixture = fixture;
-        _addons = new CsiAddonsClient(fixture.Driver.Workspace.CsiAddonsSocketPath);
+        _addons = new CsiAddonsClient(fixture.CsiAddonsSocketPath);
     }
 
     public void Dispose() => _addons.Dispose();
@@ -36,21 +37,20 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
 
     private async Task<string> VolumeAsync() => (await _fixture.Csi.CreateAsync("replicated")).VolumeId;
 
-    /// <summary>Every call with the given source, as the sidecar sends it; volume_id is the
-    /// deprecated field older sidecars still fill in.</summary>
-#pragma warning disable CS0612
-    private Func<Task>[] EveryCall(ReplicationSource? source, string volumeId = "") =>
+    /// <summary>Every call with the given source, as the sidecar sends it.</summary>
+    private Func<Task>[] EveryCall(ReplicationSource? source) =>
     [
-        () => _addons.Enable(new EnableVolumeReplicationRequest { ReplicationSource = source, VolumeId = volumeId, Parameters = { Parameters(UnreachablePeer()) } }),
+        () => _addons.Enable(new EnableVolumeReplicationRequest { ReplicationSource = source, Parameters = { Parameters(UnreachablePeer()) } }),
         () => _addons.Replication<DisableVolumeReplicationRequest, DisableVolumeReplicationResponse>("DisableVolumeReplication",
-            new DisableVolumeReplicationRequest { ReplicationSource = source, VolumeId = volumeId }),
-        () => _addons.Replication<PromoteVolumeRequest, PromoteVolumeResponse>("PromoteVolume", new PromoteVolumeRequest { ReplicationSource = source, VolumeId = volumeId }),
-        () => _addons.Replication<DemoteVolumeRequest, DemoteVolumeResponse>("DemoteVolume", new DemoteVolumeRequest { ReplicationSource = source, VolumeId = volumeId }),
-        () => _addons.Replication<ResyncVolumeRequest, ResyncVolumeResponse>("ResyncVolume", new ResyncVolumeRequest { ReplicationSource = source, VolumeId = volumeId }),
+            new DisableVolumeReplicationRequest { ReplicationSource = source }),
+        () => _addons.Replication<PromoteVolumeRequest, PromoteVolumeResponse>("PromoteVolume", new PromoteVolumeRequest { ReplicationSource = source }),
+        () => _addons.Replication<DemoteVolumeRequest, DemoteVolumeResponse>("DemoteVolume", new DemoteVolumeRequest { ReplicationSource = source }),
+        () => _addons.Replication<ResyncVolumeRequest, ResyncVolumeResponse>("ResyncVolume", new ResyncVolumeRequest { ReplicationSource = source }),
         () => _addons.Replication<GetVolumeReplicationInfoRequest, GetVolumeReplicationInfoResponse>("GetVolumeReplicationInfo",
-            new GetVolumeReplicationInfoRequest { ReplicationSource = source, VolumeId = volumeId }),
+            new GetVolumeReplicationInfoRequest { ReplicationSource = source }),
+        () => _addons.Replication<GetReplicationDestinationInfoRequest, GetReplicationDestinationInfoResponse>("GetReplicationDestinationInfo",
+            new GetReplicationDestinationInfoRequest { ReplicationSource = source }),
     ];
-#pragma warning restore CS0612
 
     [Fact]
     public async Task Every_call_without_a_source_is_invalid_argument()
@@ -72,34 +72,11 @@ public sealed class ReplicationServiceTests : IClassFixture<CsiAddonsDriverFixtu
     }
 
     [Fact]
-    public async Task Snapshots_are_not_a_replication_source()
-    {
-        var source = new ReplicationSource { Volumesnapshot = new() { VolumeSnapshotId = "snap-1" } };
-
-        foreach (var call in EveryCall(source))
-        {
-            var failure = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, call);
-            Assert.Contains("volumesnapshot", failure.Message);
-        }
-    }
-
-    [Fact]
-    public async Task A_deprecated_volume_id_that_disagrees_with_the_source_is_invalid_argument()
-    {
-        var volumeId = await VolumeAsync();
-
-        foreach (var call in EveryCall(OfVolume(volumeId), volumeId: "another-volume"))
-        {
-            await RpcAssert.FailsAsync(StatusCode.InvalidArgument, call);
-        }
-    }
-
-    [Fact]
     public async Task Unknown_volumes_and_groups_are_not_found()
     {
         var missing = "never-created-" + Guid.NewGuid().ToString("N");
 
-        foreach (var call in EveryCall(OfVolume(missing)).Concat(EveryCall(OfGroup("vg-" + missing))).Concat(EveryCall(null, volumeId: missing)))
+        foreach (var call in EveryCall(OfVolume(missing)).Concat(EveryCall(OfGroup("vg-" + missing))))
         {
             var failure = await RpcAssert.FailsAsync(StatusCode.NotFound, call);
             Assert.Contains(missing, failure.Message);

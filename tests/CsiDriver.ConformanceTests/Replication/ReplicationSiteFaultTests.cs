@@ -36,7 +36,7 @@ public sealed class ReplicationSiteFaultTests(ITestOutputHelper output)
 
         await sites.Main.Addons.WaitForReplicationAsync(group.GroupId,
             info => ReplicatedGroup.Replicating(info) && info.Lag() < TimeSpan.FromSeconds(1), "resumed", CatchUpTimeout);
-        var probe = await new BackupProbe(sites, group, seed: 3, linkFaults: false).RunAsync(maxChecks: 50, TimeSpan.FromSeconds(10), stopAtFirstViolation: false);
+        var probe = await new BackupProbe(sites, group, seed: 3, linkFaults: false).RunAsync(checkCount: 50, stopAtFirstViolation: false);
         var committed = await group.StopWritingAsync();
         var final = await group.WaitForBackupAsync(committed, CatchUpTimeout);
 

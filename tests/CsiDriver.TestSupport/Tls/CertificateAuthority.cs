@@ -45,10 +45,11 @@ public sealed class CertificateAuthority : IDisposable
     /// <summary>The CA's certificate as PEM, a CA bundle of one.</summary>
     public string CertificatePem => Certificate.ExportCertificatePem();
 
-    /// <summary>A certificate named <c>CN=<paramref name="name"/></c> for the loopback names, with
-    /// its own new key, valid for the CA's whole window: a certificate may not outlive its issuer,
-    /// and one that starts before it does not chain.</summary>
-    public IssuedCertificate Issue(string name, CertificateUse use)
+    /// <summary>A certificate named <c>CN=<paramref name="name"/></c> for the loopback names (and
+    /// <paramref name="dnsNames"/>, e.g. the one name a cluster's node-link certificates carry),
+    /// with its own new key, valid for the CA's whole window: a certificate may not outlive its
+    /// issuer, and one that starts before it does not chain.</summary>
+    public IssuedCertificate Issue(string name, CertificateUse use, params string[] dnsNames)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(new X500DistinguishedName($"CN={name}"), key, HashAlgorithmName.SHA256);
@@ -59,6 +60,10 @@ public sealed class CertificateAuthority : IDisposable
         var names = new SubjectAlternativeNameBuilder();
         names.AddIpAddress(IPAddress.Loopback);
         names.AddDnsName("localhost");
+        foreach (var dnsName in dnsNames)
+        {
+            names.AddDnsName(dnsName);
+        }
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(

@@ -27,17 +27,12 @@ public sealed class CsidriverContract
 }
 
 /// <summary>
-/// csidriver's own command line (the System.CommandLine definition the binary runs), and what
-/// deploy/ may pass to it: a subcommand's flags as the binary defines them, and — only while
-/// the binary has no `controller` yet, the cluster mode of the contract not being built — the
-/// contract's flags too.
+/// csidriver's own command line (the System.CommandLine definition the binary runs): what
+/// deploy/ may pass to it is a subcommand's flags as the binary defines them.
 /// </summary>
 public static class CsidriverCommandLine
 {
     private static RootCommand Root => CsiDriver.Cli.CommandLine.Build();
-
-    /// <summary>Whether the binary has the cluster mode of the contract.</summary>
-    public static bool HasClusterMode => Command("controller") is not null;
 
     public static bool Runs(Container container) => ImageReference.Repository(container.Image) == CsidriverContract.Instance.Image;
 
@@ -46,17 +41,6 @@ public static class CsidriverCommandLine
     /// <summary>The binary's flags of a subcommand, without leading dashes (aliases included).</summary>
     public static HashSet<string> FlagsOf(Command command) =>
         command.Options.SelectMany(o => o.Aliases.Append(o.Name)).Select(n => n.TrimStart('-')).ToHashSet(StringComparer.Ordinal);
-
-    /// <summary>Flags of the contract the binary does not have yet: empty once it has cluster mode.</summary>
-    public static HashSet<string> Pending(string command)
-    {
-        if (HasClusterMode)
-        {
-            return [];
-        }
-        var built = Command(command) is { } c ? FlagsOf(c) : [];
-        return CsidriverContract.Instance.Commands.GetValueOrDefault(command, []).Where(f => !built.Contains(f)).ToHashSet(StringComparer.Ordinal);
-    }
 
     /// <summary>The path of the socket <paramref name="socket"/> (a name of the contract's
     /// sockets) that a csidriver container serves, or null.</summary>

@@ -18,34 +18,28 @@ public sealed partial class DeployCsidriverTests
         foreach (var c in Drivers)
         {
             var name = c.Container.Args.FirstOrDefault() ?? "";
-            var command = CsidriverCommandLine.Command(name);
-            var pending = CsidriverCommandLine.Pending(name);
-            if (command is null && pending.Count == 0)
+            if (CsidriverCommandLine.Command(name) is not { } command)
             {
-                problems.Add($"{c}: csidriver has no subcommand '{name}', and the contract names none");
+                problems.Add($"{c}: csidriver has no subcommand '{name}'");
                 continue;
             }
-            var known = command is null ? pending : CsidriverCommandLine.FlagsOf(command).Union(pending).ToHashSet();
+            var known = CsidriverCommandLine.FlagsOf(command);
             foreach (var flag in ContainerArgs.Flags(c.Container.Args.Skip(1), problems, c.ToString()).Where(f => !known.Contains(f.Name)))
             {
                 problems.Add($"{c}: csidriver {name} has no flag --{flag.Name}");
             }
         }
-        // Once the binary has cluster mode it is the authority, and the contract must agree with it.
-        if (CsidriverCommandLine.HasClusterMode)
+        // The binary is the authority, and the contract must agree with it.
+        foreach (var (name, flags) in CsidriverContract.Instance.Commands)
         {
-            foreach (var (name, flags) in CsidriverContract.Instance.Commands)
-            {
-                var built = CsidriverCommandLine.Command(name) is { } command ? CsidriverCommandLine.FlagsOf(command) : [];
-                problems.AddRange(flags.Where(f => !built.Contains(f)).Select(f => $"the contract's csidriver {name} --{f} is not in the binary"));
-            }
+            var built = CsidriverCommandLine.Command(name) is { } command ? CsidriverCommandLine.FlagsOf(command) : [];
+            problems.AddRange(flags.Where(f => !built.Contains(f)).Select(f => $"the contract's csidriver {name} --{f} is not in the binary"));
         }
         Assert.Empty(problems);
     }
 
     /// <summary>The args as the binary parses them, values included (its validators run), with
-    /// the pod fields expanded as the kubelet would. A flag of the contract the binary does not
-    /// have yet is left out; a subcommand it does not have yet is checked by name only, above.</summary>
+    /// the pod fields expanded as the kubelet would.</summary>
     [Fact]
     public void CsidriverArgsParseAsTheBinaryReadsThem()
     {
@@ -53,11 +47,7 @@ public sealed partial class DeployCsidriverTests
         var parsed = 0;
         foreach (var c in Drivers.Where(c => CsidriverCommandLine.Command(c.Container.Args.FirstOrDefault() ?? "") is not null))
         {
-            var pending = CsidriverCommandLine.Pending(c.Container.Args[0]);
-            var args = PodFields.ExpandedArgs(c.Container)
-                .Where((arg, i) => i == 0 || !pending.Contains(arg.TrimStart('-').Split('=')[0]))
-                .ToList();
-            problems.AddRange(CsidriverCommandLine.ParseErrors(args).Select(e => $"{c}: {e}"));
+            problems.AddRange(CsidriverCommandLine.ParseErrors(PodFields.ExpandedArgs(c.Container)).Select(e => $"{c}: {e}"));
             parsed++;
         }
         Assert.Empty(problems);
