@@ -8,7 +8,8 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 /// <summary>Typed Identity and Controller calls over the driver's CSI socket, each with a
 /// deadline so a hung driver fails a test instead of stalling the run. With a
 /// <paramref name="controllerSocketPath"/> (split mode, as csi-sanity's --csi.controllerendpoint)
-/// the Controller and GroupController calls go there, Identity and Node ones to the node.</summary>
+/// the Controller, GroupController and SnapshotMetadata calls go there (as the sidecars make
+/// them), Identity and Node ones to the node.</summary>
 public sealed class CsiClient(string socketPath, string? controllerSocketPath = null) : IDisposable
 {
     private static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(20);
@@ -127,7 +128,7 @@ public sealed class CsiClient(string socketPath, string? controllerSocketPath = 
         where TResponse : IMessage<TResponse>, new()
     {
         var responses = new List<TResponse>();
-        var call = _grpc.ServerStreamingAsync<TRequest, TResponse>(
+        var call = (_controller ?? _grpc).ServerStreamingAsync<TRequest, TResponse>(
             service.FindMethodByName(method) ?? throw new ArgumentException($"{service.FullName} has no method {method}"),
             request,
             new CallOptions { Timeout = DefaultDeadline });
