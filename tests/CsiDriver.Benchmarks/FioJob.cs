@@ -6,20 +6,34 @@ namespace CsiDriver.Benchmarks;
 /// <summary>What one fio job did: operations per second and payload bytes moved.</summary>
 public sealed record FioResult(double Iops, long Bytes);
 
-/// <summary>One fio job through its nbd engine against an NBD URI, its JSON report parsed.
+/// <summary>What fio works on, as the options that name it.</summary>
+public sealed record FioTarget(string Name, IReadOnlyList<string> Options)
+{
+    /// <summary>An NBD export, through fio's nbd engine.</summary>
+    public static FioTarget Nbd(string uri) => new(uri, ["--ioengine=nbd", $"--uri={uri}"]);
+
+    /// <summary>A block device, with direct I/O (no page cache) through Linux AIO.</summary>
+    public static FioTarget Device(string path) => new(path, ["--ioengine=libaio", "--direct=1", $"--filename={path}"]);
+}
+
+/// <summary>One fio job against an NBD export or a block device, its JSON report parsed.
 /// Bounded: a job still running well past its expected length is killed.</summary>
 public static class FioJob
 {
+    public static Task<FioResult> RunAsync(string uri, string pattern, string blockSize, int queueDepth, long size,
+        TimeSpan? runtime, IReadOnlyList<string> extra, CancellationToken cancellationToken) =>
+        RunAsync(FioTarget.Nbd(uri), pattern, blockSize, queueDepth, size, runtime, extra, cancellationToken);
+
     /// <param name="pattern">fio's rw: write, randwrite, randread, ...</param>
     /// <param name="runtime">Time-based run of this length; null: one pass over <paramref name="size"/>.</param>
     /// <param name="extra">More fio options (rate limits, say).</param>
-    public static async Task<FioResult> RunAsync(string uri, string pattern, string blockSize, int queueDepth, long size,
+    public static async Task<FioResult> RunAsync(FioTarget target, string pattern, string blockSize, int queueDepth, long size,
         TimeSpan? runtime, IReadOnlyList<string> extra, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo("fio") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         List<string> arguments =
         [
-            "--name=bench", "--ioengine=nbd", $"--uri={uri}", $"--rw={pattern}", $"--bs={blockSize}",
+            "--name=bench", .. target.Options, $"--rw={pattern}", $"--bs={blockSize}",
             $"--iodepth={queueDepth}", $"--size={size}", "--output-format=json", .. extra,
         ];
         if (runtime is { } length)
@@ -46,7 +60,7 @@ public static class FioJob
         }
         if (fio.ExitCode != 0)
         {
-            throw new InvalidOperationException($"fio against {uri} exited with {fio.ExitCode}: {await error}");
+            throw new InvalidOperationException($"fio against {target.Name} exited with {fio.ExitCode}: {await error}");
         }
         var json = await output;
         using var report = JsonDocument.Parse(json[json.IndexOf('{')..]);

@@ -83,13 +83,28 @@ public sealed class ExpandVolumeTests(DriverFixture fixture) : IClassFixture<Dri
     [Trait(SplitDeployment.Skips, SplitDeployment.NeedsControllerPublish)]
     public async Task A_published_volume_grows_online()
     {
-        // The driver announces VolumeExpansion ONLINE: published volumes MUST be expandable.
-        var volume = await Csi.CreateAsync("grow-online", requiredBytes: 16 * Volumes.MiB);
-        await Csi.PublishAsync(volume, fixture.NodeId);
+        // The driver announces VolumeExpansion ONLINE: a volume in use MUST be expandable, and
+        // the pod sees the new size at once (a block volume needs no node expansion).
+        NodeSteps.RequireKernelPath();
+        var workspace = fixture.Driver.Workspace;
+        var capability = Volumes.Block();
+        var volume = await Csi.CreateAsync("grow-online", capability, requiredBytes: 16 * Volumes.MiB);
+        await Csi.PublishAsync(volume, fixture.NodeId, capability);
+        try
+        {
+            await Csi.StageAsync(workspace, volume.VolumeId, capability);
+            await Csi.PublishOnNodeAsync(workspace, volume.VolumeId, capability);
 
-        var response = await ExpandAsync(volume.VolumeId, 48 * Volumes.MiB, Volumes.Mount());
+            var response = await ExpandAsync(volume.VolumeId, 48 * Volumes.MiB, capability);
 
-        Assert.Equal(48 * Volumes.MiB, response.CapacityBytes);
+            Assert.Equal(48 * Volumes.MiB, response.CapacityBytes);
+            Assert.False(response.NodeExpansionRequired);
+            Assert.Equal(48 * Volumes.MiB, NodeSteps.DeviceSize(NodeSteps.DeviceBoundAt(NodeSteps.TargetPath(workspace, volume.VolumeId))));
+        }
+        finally
+        {
+            await Csi.CleanUpAsync(workspace, volume.VolumeId);
+        }
     }
 
     [Fact]

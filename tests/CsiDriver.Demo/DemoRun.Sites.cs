@@ -91,7 +91,7 @@ public sealed partial class DemoRun
             }
             shop.Open(new ShopVolumes(group, ids[0], ids[1], capability, salesMount, stockMount), business);
             return (0, Outcome.Pass, mount
-                ? $"volume group {group}: sales {ids[0]} at {salesMount}, stock {ids[1]} at {stockMount} (nbdfuse + loop + ext4)"
+                ? $"volume group {group}: sales {ids[0]} at {salesMount}, stock {ids[1]} at {stockMount} (FUSE + loop + ext4)"
                 : $"volume group {group}: sales {ids[0]}, stock {ids[1]} as block volumes over NBD ({_noMount})");
         });
 }

@@ -1,7 +1,7 @@
 namespace CsiDriver.Demo;
 
-/// <summary>Whether this machine lets the driver's node path mount volumes: root, FUSE and the
-/// tools the node service runs (nbdfuse, losetup, mkfs.ext4).</summary>
+/// <summary>Whether this machine lets the driver's node path mount volumes: root, FUSE, loop
+/// devices and the tool the node service runs to make the shop's file systems (mkfs.ext4).</summary>
 public static class NodePath
 {
     public static string? Problem()
@@ -14,7 +14,11 @@ public static class NodePath
         {
             return "/dev/fuse is missing";
         }
-        foreach (var tool in new[] { "nbdfuse", "losetup", "mkfs.ext4", "fusermount3" })
+        if (!File.Exists("/dev/loop-control"))
+        {
+            return "/dev/loop-control is missing (no loop devices)";
+        }
+        foreach (var tool in new[] { "mkfs.ext4", "blkid" })
         {
             if (!OnPath(tool))
             {

@@ -89,7 +89,7 @@ public sealed partial class SiteProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>SIGKILL to the driver and every process it started (its nbdfuse helpers).</summary>
+    /// <summary>SIGKILL to the driver and every process it started.</summary>
     public async Task CrashAsync()
     {
         if (!_process.HasExited)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suites need, idempotently: Debian tools for the data path and the
-# NBD interop tests, and the Node.js gRPC client used by the interop tests.
+# NBD interop tests, and the Node.js gRPC client used by the interop tests. libnbd-bin and
+# fuse3 are no longer node prerequisites: the NBD interop tests (nbdinfo, nbdcopy, nbdfuse)
+# and the node benchmark's comparison with the old nbdfuse path use them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -26,11 +26,10 @@ internal sealed class NbdConnection
     /// <param name="closed">Called on the connection's thread once it is closed, before
     /// <see cref="Completion"/> completes.</param>
     public NbdConnection(
-        long id, Socket socket, bool reserved, NbdServerOptions options, NbdBlockingWorkers blockingWorkers, ILogger logger, Action<NbdConnection> closed)
+        long id, Socket socket, NbdServerOptions options, NbdBlockingWorkers blockingWorkers, ILogger logger, Action<NbdConnection> closed)
     {
         _id = id;
         _socket = socket;
-        Reserved = reserved;
         _options = options;
         _blockingWorkers = blockingWorkers;
         _logger = logger;
@@ -39,9 +38,6 @@ internal sealed class NbdConnection
     }
 
     public long Id => _id;
-
-    /// <summary>Accepted on a reserved endpoint (<see cref="NbdServerOptions.ReservedEndpoints"/>).</summary>
-    public bool Reserved { get; }
 
     /// <summary>Completes when the connection is closed.</summary>
     public Task Completion => _completion.Task;
@@ -69,9 +65,8 @@ internal sealed class NbdConnection
             if (session is not null)
             {
                 NbdLog.ExportAttached(_logger, _id, session.ExportName, session.Size, session.Flags);
-                var idleTimeout = Reserved ? Timeout.InfiniteTimeSpan : _options.IdleTimeout;
                 var transmission = new NbdTransmission(
-                    _id, session, input, new NbdReplyWriter(_socket, session.StructuredReplies), _options, idleTimeout, _blockingWorkers, _logger, Abort);
+                    _id, session, input, new NbdReplyWriter(_socket, session.StructuredReplies), _options, _blockingWorkers, _logger, Abort);
                 transmission.Run();
                 requests = transmission.RequestCount;
             }

@@ -14,7 +14,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly NbdServerOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly List<(NbdEndpoint Endpoint, Socket Listener, bool Reserved)> _listeners = [];
+    private readonly List<(NbdEndpoint Endpoint, Socket Listener)> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<long, NbdConnection> _connections = new();
     private readonly NbdBlockingWorkers _blockingWorkers;
@@ -33,7 +33,6 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>The endpoints actually bound (a TCP port of 0 resolved to the one the system chose).</summary>
     public IReadOnlyList<NbdEndpoint> BoundEndpoints => _listeners
-        .Where(l => !l.Reserved)
         .Select(l => l.Endpoint.Tcp is null ? l.Endpoint : NbdEndpoint.Loopback((System.Net.IPEndPoint)l.Listener.LocalEndPoint!))
         .ToList();
 
@@ -45,10 +44,10 @@ public sealed class NbdServer : IAsyncDisposable
         }
         try
         {
-            foreach (var (endpoint, reserved) in _options.Endpoints.Select(e => (e, false)).Concat(_options.ReservedEndpoints.Select(e => (e, true))))
+            foreach (var endpoint in _options.Endpoints)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                _listeners.Add((endpoint, Listen(endpoint), reserved));
+                _listeners.Add((endpoint, Listen(endpoint)));
                 NbdLog.Listening(_logger, endpoint);
             }
         }
@@ -57,9 +56,9 @@ public sealed class NbdServer : IAsyncDisposable
             CloseListeners();
             throw;
         }
-        foreach (var (endpoint, listener, reserved) in _listeners)
+        foreach (var (endpoint, listener) in _listeners)
         {
-            _acceptLoops.Add(AcceptLoopAsync(endpoint, listener, reserved));
+            _acceptLoops.Add(AcceptLoopAsync(endpoint, listener));
         }
         return Task.CompletedTask;
     }
@@ -135,9 +134,8 @@ public sealed class NbdServer : IAsyncDisposable
         File.Delete(path);
     }
 
-    private async Task AcceptLoopAsync(NbdEndpoint endpoint, Socket listener, bool reserved)
+    private async Task AcceptLoopAsync(NbdEndpoint endpoint, Socket listener)
     {
-        var limit = reserved ? _options.MaxReservedConnections : _options.MaxConnections;
         while (!_stopping.IsCancellationRequested)
         {
             Socket client;
@@ -154,8 +152,8 @@ public sealed class NbdServer : IAsyncDisposable
                 NbdLog.AcceptFailed(_logger, endpoint, e);
                 continue;
             }
-            var open = _connections.Values.Count(c => c.Reserved == reserved);
-            if (open >= limit)
+            var open = _connections.Count;
+            if (open >= _options.MaxConnections)
             {
                 NbdLog.TooManyConnections(_logger, endpoint, open);
                 client.Dispose();
@@ -166,7 +164,7 @@ public sealed class NbdServer : IAsyncDisposable
                 client.NoDelay = true;
             }
             var connection = new NbdConnection(
-                Interlocked.Increment(ref _nextConnectionId), client, reserved, _options, _blockingWorkers, _logger, c => _connections.TryRemove(c.Id, out _));
+                Interlocked.Increment(ref _nextConnectionId), client, _options, _blockingWorkers, _logger, c => _connections.TryRemove(c.Id, out _));
             _connections[connection.Id] = connection;
             connection.Start();
         }
@@ -174,7 +172,7 @@ public sealed class NbdServer : IAsyncDisposable
 
     private void CloseListeners()
     {
-        foreach (var (endpoint, listener, _) in _listeners)
+        foreach (var (endpoint, listener) in _listeners)
         {
             listener.Dispose();
             if (endpoint.UnixSocketPath is { } path)

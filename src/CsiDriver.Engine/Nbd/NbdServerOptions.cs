@@ -32,16 +32,6 @@ public sealed class NbdServerOptions
     /// <summary>Connections at once on <see cref="Endpoints"/>; one past it is closed at accept.</summary>
     public int MaxConnections { get; init; } = 256;
 
-    /// <summary>
-    /// Endpoints for this node's own attachments only (a socket no one else is given). Their
-    /// connections are counted apart, up to <see cref="MaxReservedConnections"/>, so clients of
-    /// <see cref="Endpoints"/> can never lock the node out, and they are never closed for
-    /// idleness: an attached volume whose pod does no I/O for hours must stay attached.
-    /// </summary>
-    public IReadOnlyList<NbdEndpoint> ReservedEndpoints { get; init; } = [];
-
-    public int MaxReservedConnections { get; init; } = 1024;
-
     /// <summary>A connection on <see cref="Endpoints"/> that has entered transmission, has no
     /// request in flight and sends none for this long is closed, so idle clients cannot hold
     /// every place. <see cref="Timeout.InfiniteTimeSpan"/>: never.</summary>
@@ -76,7 +66,7 @@ public sealed class NbdServerOptions
         {
             throw new ArgumentException($"maximum payload {MaxPayloadBytes} must be a multiple of {MinimumBlockSize} and at least {PreferredBlockSize}");
         }
-        if (MaxRequestsInFlight < 1 || MaxBytesInFlight < 1 || MaxConnections < 1 || MaxReservedConnections < 1 || MaxBlockingThreads < 1)
+        if (MaxRequestsInFlight < 1 || MaxBytesInFlight < 1 || MaxConnections < 1 || MaxBlockingThreads < 1)
         {
             throw new ArgumentException("in-flight and connection limits must be positive");
         }

@@ -19,7 +19,6 @@ internal sealed class NbdTransmission(
     NbdReceiveBuffer input,
     NbdReplyWriter replies,
     NbdServerOptions options,
-    TimeSpan idleTimeout,
     NbdBlockingWorkers blockingWorkers,
     ILogger logger,
     Action abortConnection)
@@ -61,15 +60,15 @@ internal sealed class NbdTransmission(
     /// <summary>Receives one request and starts it; false when the connection must end.</summary>
     private bool ReceiveOne()
     {
-        if (idleTimeout != Timeout.InfiniteTimeSpan)
+        if (options.IdleTimeout != Timeout.InfiniteTimeSpan)
         {
             // Idle means nothing in flight and nothing sent for the whole timeout; a client
             // waiting on a slow request is not idle.
-            while (!input.WaitReadable(idleTimeout))
+            while (!input.WaitReadable(options.IdleTimeout))
             {
                 if (_budget.IsEmpty)
                 {
-                    NbdLog.IdleClosed(logger, connectionId, idleTimeout);
+                    NbdLog.IdleClosed(logger, connectionId, options.IdleTimeout);
                     return false;
                 }
             }

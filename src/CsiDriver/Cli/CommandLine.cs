@@ -12,6 +12,7 @@ public static class CommandLine
             "replicates whole services, as consistency groups, to a backup site.");
         root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(ControllerCommand.Build());
+        root.Subcommands.Add(SessionHolderCommand.Build());
         root.Subcommands.Add(CopySnapshotCommand.Build());
         return root;
     }

@@ -80,6 +80,10 @@ public static class ServeCommand
         {
             Description = "Where the engine serves volumes over NBD: unix:///path or tcp://127.0.0.1:port (default: nbd.sock in the data directory)",
         };
+        var sessionHolder = new Option<string?>("--session-holder")
+        {
+            Description = "Unix socket of `csidriver session-holder`, which keeps the node's FUSE sessions so that pods' I/O survives a csidriver restart (off when absent)",
+        };
         var kubeletDir = new Option<string>("--kubelet-dir")
         {
             Description = "Staging and target paths must lie under this directory",
@@ -113,7 +117,7 @@ public static class ServeCommand
 
         var command = new Command("serve", "Serve the CSI (and csi-addons) services on unix sockets")
         {
-            endpoint, nodeId, dataDir, driverName, csiAddons, nbdEndpoint, kubeletDir, logFormat, capacityLimit, overcommit, maxVolumes,
+            endpoint, nodeId, dataDir, driverName, csiAddons, nbdEndpoint, sessionHolder, kubeletDir, logFormat, capacityLimit, overcommit, maxVolumes,
             siteLinkAdvertise, siteId, metricsAddress, controllerAddress,
         };
         siteLink.AddTo(command);
@@ -143,6 +147,7 @@ public static class ServeCommand
                 OvercommitRatio = result.GetValue(overcommit),
                 MaxVolumesPerNode = result.GetValue(maxVolumes),
                 NbdEndpoint = result.GetValue(nbdEndpoint),
+                SessionHolderSocket = result.GetValue(sessionHolder) is { } holder ? Path.GetFullPath(holder) : null,
                 KubeletDirectory = Path.GetFullPath(result.GetValue(kubeletDir)!),
                 SiteLinkAddress = result.GetValue(siteLink.Address),
                 SiteLinkCertificate = result.GetValue(siteLink.Certificate),

@@ -142,6 +142,7 @@ public sealed partial class ControllerService
             using var reservation = driver.Budget.Reserve(size - record.CapacityBytes);
             driver.Engine.ExpandVolume(record.Id, size);
             reservation.Commit(() => driver.State.UpdateCapacity(record.Id, size));
+            volumeGrown(record.Id);
         }
         return Task.FromResult(new ControllerExpandVolumeResponse
         {

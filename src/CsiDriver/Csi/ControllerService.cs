@@ -12,7 +12,9 @@ namespace CsiDriver.Csi;
 /// volume lifecycle (.Volumes), attachment (.Publish), listing and capacity (.Listing),
 /// snapshots (.Snapshots).
 /// </summary>
-public sealed partial class ControllerService(Driver driver)
+/// <param name="volumeGrown">Called after a volume grew, so that a device attached for it on
+/// this node shows the new size.</param>
+public sealed partial class ControllerService(Driver driver, Action<string> volumeGrown)
 {
     internal static readonly Type[] Capabilities =
     [

@@ -6,7 +6,7 @@ using CsiDriver.State;
 namespace CsiDriver.Csi;
 
 /// <summary>
-/// What every service shares: options, the operation locks, the clock, this run's id and, once
+/// What every service shares: options, the operation locks, the clock and, once
 /// the host has loaded them, the engine, the state store and the replication manager. The
 /// sockets open before the engine has loaded, so that Probe can say "not ready yet"; until then
 /// every other call gets UNAVAILABLE.
@@ -30,8 +30,8 @@ public sealed class Driver
 
     public TimeProvider Clock { get; } = TimeProvider.System;
 
-    /// <summary>Names this run of csidriver: node attachments record it, because an attachment
-    /// is connected to this process's NBD server and does not outlive it.</summary>
+    /// <summary>Names this run of csidriver: a cluster node registers with it, so the controller
+    /// can tell a node that restarted from one that only renewed.</summary>
     public string ServerInstance { get; } = Guid.NewGuid().ToString("N");
 
     /// <summary>The tag ending every id this node makes when it belongs to a cluster (see

@@ -37,6 +37,11 @@ public sealed record DriverOptions
     /// Null: <c>nbd.sock</c> in the data directory.</summary>
     public string? NbdEndpoint { get; init; }
 
+    /// <summary>Unix socket of the session holder (`csidriver session-holder`) that keeps the
+    /// node's FUSE sessions across csidriver restarts; null: none, so attachments end with
+    /// this process.</summary>
+    public string? SessionHolderSocket { get; init; }
+
     /// <summary>Staging and target paths must lie under this directory.</summary>
     public string KubeletDirectory { get; init; } = "/var/lib/kubelet";
 

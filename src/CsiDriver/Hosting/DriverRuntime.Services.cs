@@ -12,7 +12,7 @@ public sealed partial class DriverRuntime
     public IEnumerable<ServiceBinding> CsiServices() => RequestSizeLimits.Csi.Guard(
     [
         Identity().Binding(),
-        new ControllerService(Driver).Binding(),
+        new ControllerService(Driver, ShowGrownVolume).Binding(),
         new GroupControllerService(Driver).Binding(),
         new SnapshotMetadataService(Driver).Binding(),
         new NodeService(Driver, Paths, Attacher).Binding(),
@@ -31,7 +31,7 @@ public sealed partial class DriverRuntime
     [
         .. RequestSizeLimits.Csi.Guard(
         [
-            Identity().Binding(), new ControllerService(Driver).Binding(), new GroupControllerService(Driver).Binding(),
+            Identity().Binding(), new ControllerService(Driver, ShowGrownVolume).Binding(), new GroupControllerService(Driver).Binding(),
             new SnapshotMetadataService(Driver).Binding(),
         ]),
         .. RequestSizeLimits.CsiAddons.Guard(CsiAddonsControllerServices()),

@@ -4,6 +4,7 @@ using CsiDriver.Engine.Nbd;
 using CsiDriver.Node;
 using CsiDriver.Replication;
 using CsiDriver.Rpc;
+using CsiDriver.Sessions;
 using CsiDriver.State;
 using Microsoft.Extensions.Logging;
 
@@ -34,8 +35,9 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             ? NbdEndpoint.Parse(endpoint)
             : NbdEndpoint.Default(options.DataDirectory);
         Paths = new NodePaths(options.KubeletDirectory);
-        NodeAttachEndpoint = NbdEndpoint.Unix(Path.Combine(options.DataDirectory, "nbd-node.sock"));
-        Attacher = new FuseLoopAttacher(Path.Combine(options.DataDirectory, "attach"), NodeAttachEndpoint, loggerFactory.CreateLogger<FuseLoopAttacher>());
+        Attacher = new VolumeAttacher(Path.Combine(options.DataDirectory, "attach"),
+            options.SessionHolderSocket is { } holder ? new SessionHolderClient(holder) : null,
+            loggerFactory.CreateLogger<VolumeAttacher>());
         if (options is { SiteLinkCertificate: { } certificate, SiteLinkKey: { } key, SiteLinkAuthority: { } authority })
         {
             SiteLinkTls = SiteLinkTls.FromFiles(certificate, key, authority);
@@ -48,14 +50,9 @@ public sealed partial class DriverRuntime : IAsyncDisposable
 
     public NbdEndpoint NbdEndpoint { get; }
 
-    /// <summary>The NBD socket only this node's own attachments use: places are reserved for
-    /// them there and their connections are never closed for idleness, whatever other clients
-    /// of <see cref="NbdEndpoint"/> do.</summary>
-    public NbdEndpoint NodeAttachEndpoint { get; }
-
     public NodePaths Paths { get; }
 
-    public FuseLoopAttacher Attacher { get; }
+    public VolumeAttacher Attacher { get; }
 
     /// <summary>The site link's TLS material from the serve flags, or null when not given.</summary>
     public SiteLinkTls? SiteLinkTls { get; }
@@ -63,7 +60,8 @@ public sealed partial class DriverRuntime : IAsyncDisposable
     /// <summary>Takes the data directory's lock (one driver per directory), opens the engine
     /// (which recovers its journals) and the state store, removes engine volumes that an
     /// interrupted create or delete left without a row (see <see cref="StateStore"/>'s
-    /// invariant), and starts serving volumes over NBD.</summary>
+    /// invariant), serves again the node's attachments the session holder kept (their pods'
+    /// I/O waits meanwhile, so this comes first), and starts serving volumes over NBD.</summary>
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Options.DataDirectory);
@@ -86,12 +84,12 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             LogLeftover(snapshot.Id);
             engine.DeleteSnapshot(snapshot.Id);
         }
+        await Attacher.ResumeAsync(state.Stagings(), engine);
         // A volume published read-only by the controller is exported read-only; snapshots are
         // exported read-only too, for backups that read them (copy-snapshot, SnapshotMetadata).
         _nbd = new NbdServer(new NbdServerOptions
         {
             Endpoints = [NbdEndpoint],
-            ReservedEndpoints = [NodeAttachEndpoint],
             Exports = new NbdCompositeExportCatalog(
                 new VolumeExportCatalog(engine, id => state.Publications(id).Any(p => p.ReadOnly)),
                 new SnapshotExportCatalog(engine)),
@@ -111,20 +109,40 @@ public sealed partial class DriverRuntime : IAsyncDisposable
         LogLoaded(known.Count, Options.DataDirectory, NbdEndpoint.ToString());
     }
 
+    /// <summary>After the controller grew a volume: a device attached for it on this node shows the
+    /// new size at once (all a block volume needs; a file system grows at NodeExpandVolume, which
+    /// shows the device the size again should this fail).</summary>
+    private void ShowGrownVolume(string volumeId)
+    {
+        if (Driver.State.FindStaging(volumeId) is not { } staging)
+        {
+            return;
+        }
+        try
+        {
+            Attacher.Refresh(new Attachment(staging.Device, staging.FuseDirectory));
+        }
+        catch (IOException e)
+        {
+            LogDeviceNotGrown(volumeId, staging.Device, e.Message);
+        }
+    }
+
     /// <summary>
-    /// Before the NBD server stops, the kernel writes back what the staged file systems still
-    /// hold in memory: their devices reach the engine only through this process, so dirty
-    /// pages left behind would be lost with the attachments.
+    /// Stops serving the node's attachments before the engine closes. An attachment the session
+    /// holder keeps just waits for the next csidriver (the kernel queues its requests); one it
+    /// does not keep ends with this process, so the kernel first writes back what the staged
+    /// file systems still hold in memory (through us, while we still serve), or it would be lost.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (Attacher.ServesUnprotectedSessions && !await HostSync.SyncAsync(TimeSpan.FromSeconds(30)))
+        {
+            LogSyncTimedOut();
+        }
+        await Attacher.StopAsync();
         if (_nbd is not null)
         {
-            if (_state?.Stagings().Any(s => s.ServerInstance == Driver.ServerInstance) == true
-                && !await HostSync.SyncAsync(TimeSpan.FromSeconds(30)))
-            {
-                LogSyncTimedOut();
-            }
             await _nbd.DisposeAsync();
         }
         if (_replication is not null)
@@ -150,6 +168,9 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             throw new IOException($"data directory {dataDirectory} is in use by another csidriver ({path} is locked)", e);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "volume {VolumeId} grew, but its attached device {Device} still shows the old size: {Reason}")]
+    private partial void LogDeviceNotGrown(string volumeId, string device, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "staged file systems did not finish writing back within 30 s; unflushed data on them may be lost")]
     private partial void LogSyncTimedOut();

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace CsiDriver.Node;
 
 /// <summary>Creating, recognising and growing the file systems Formation offers, with the
@@ -50,8 +48,4 @@ public static class FileSystems
         "xfs" => ExternalCommand.RunAsync("xfs_growfs", [mountPoint], cancellationToken),
         _ => throw new ArgumentException($"file system {fsType} is not supported", nameof(fsType)),
     };
-
-    /// <summary>Size of a block device in bytes.</summary>
-    public static async Task<long> DeviceSizeAsync(string device, CancellationToken cancellationToken) =>
-        long.Parse((await ExternalCommand.RunAsync("blockdev", ["--getsize64", device], cancellationToken)).Trim(), CultureInfo.InvariantCulture);
 }

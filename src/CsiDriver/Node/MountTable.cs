@@ -3,8 +3,10 @@ using System.Text;
 
 namespace CsiDriver.Node;
 
-/// <summary>One line of /proc/self/mountinfo.</summary>
-public sealed record MountEntry(int Id, string Root, string MountPoint, string Options, string FsType, string Source);
+/// <summary>One line of /proc/self/mountinfo. <paramref name="Device"/> is the file system's
+/// device number as "major:minor": a bind mount shows its source's, so two mounts of one file
+/// system share it.</summary>
+public sealed record MountEntry(int Id, string Device, string Root, string MountPoint, string Options, string FsType, string Source);
 
 /// <summary>
 /// The kernel's view of what is mounted where (/proc/self/mountinfo), so that the node only
@@ -44,6 +46,7 @@ public static class MountTable
         }
         return new MountEntry(
             int.Parse(fields[0], CultureInfo.InvariantCulture),
+            fields[2],
             Unescape(fields[3]),
             Unescape(fields[4]),
             fields[5],

@@ -47,18 +47,9 @@ public sealed partial class NodeService
         {
             throw new RpcException(StatusCode.FailedPrecondition, $"something the driver did not mount is already mounted at {targetPath}");
         }
-
-        if (volume.AccessType == AccessType.Block)
-        {
-            CreateTarget(targetPath, directory: false);
-            Mounter.Bind(staged.Device, targetPath, readOnly);
-        }
-        else
-        {
-            CreateTarget(targetPath, directory: true);
-            Mounter.Bind(stagingPath, targetPath, readOnly);
-        }
-        driver.State.InsertNodePublication(new NodePublicationRecord(targetPath, volume.Id, readOnly));
+        var publication = new NodePublicationRecord(targetPath, volume.Id, readOnly);
+        Bind(publication, staged);
+        driver.State.InsertNodePublication(publication);
         return Task.FromResult(new NodePublishVolumeResponse());
     }
 
@@ -90,6 +81,33 @@ public sealed partial class NodeService
         driver.State.DeleteNodePublication(targetPath);
         return Task.FromResult(new NodeUnpublishVolumeResponse());
     }
+
+    /// <summary>The staged file system (or device, for a block volume) bound at the publication's
+    /// target, which is made when missing.</summary>
+    private static void Bind(NodePublicationRecord publication, StagingRecord staged)
+    {
+        var block = staged.AccessType == AccessType.Block;
+        CreateTarget(publication.TargetPath, directory: !block);
+        Mounter.Bind(block ? staged.Device : staged.StagingPath, publication.TargetPath, publication.ReadOnly);
+    }
+
+    /// <summary>After a repair: the pod's target, still bound to the lost device, is detached
+    /// (lazily: the pod may hold files open on it) and bound to the new one.</summary>
+    private static void Rebind(NodePublicationRecord publication, StagingRecord staged)
+    {
+        if (MountTable.IsMountPoint(publication.TargetPath))
+        {
+            Mounter.Unmount(publication.TargetPath, lazy: true);
+        }
+        Bind(publication, staged);
+    }
+
+    /// <summary>Null when all that is mounted at the publication's target is the driver's bind of
+    /// <paramref name="staged"/>'s device (or nothing); otherwise what is there besides.</summary>
+    private static string? ForeignMountOn(NodePublicationRecord publication, StagingRecord staged) =>
+        MountTable.At(publication.TargetPath).FirstOrDefault(m => !IsPublicationMount(m, publication.TargetPath, staged)) is { } foreign
+            ? $"{MountTable.Describe(foreign)} is at {publication.TargetPath}, not mounted by the driver"
+            : null;
 
     /// <summary>The bind mount NodePublishVolume made at <paramref name="targetPath"/>: the staged
     /// file system's root (mount volumes), or the staged device's node in devtmpfs (block volumes).</summary>

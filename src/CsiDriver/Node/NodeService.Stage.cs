@@ -10,8 +10,10 @@ public sealed partial class NodeService
     /// <summary>
     /// Attaches the volume as a block device and, for a mount volume, mounts its file system at
     /// the staging path, creating the file system on first use and growing it to the volume's
-    /// size when the volume was expanded since. Repeating a successful stage succeeds; staging
-    /// a volume whose attachment was lost repairs it.
+    /// size when the volume was expanded since. Repeating a successful stage succeeds. Staging a
+    /// volume whose attachment was lost repairs it: a new device, and every publication of the
+    /// volume bound again to it; staging one whose session the holder no longer keeps hands the
+    /// session to the holder again.
     /// </summary>
     private async Task<NodeStageVolumeResponse> NodeStageVolume(NodeStageVolumeRequest request, CallContext context)
     {
@@ -26,6 +28,7 @@ public sealed partial class NodeService
         }
         var readOnly = VolumeCapabilities.IsReadOnlyMode(request.VolumeCapability.AccessMode.Mode);
 
+        var publications = driver.State.NodePublicationsOf(volume.Id);
         if (driver.State.FindStaging(volume.Id) is { } staged)
         {
             if (staged.StagingPath != stagingPath)
@@ -38,11 +41,21 @@ public sealed partial class NodeService
                 throw new RpcException(StatusCode.AlreadyExists,
                     $"volume '{volume.Id}' is staged at {stagingPath} with read-only={staged.ReadOnly}");
             }
-            if (Problem(staged) is null)
+            switch (Condition(staged).State)
             {
-                return new NodeStageVolumeResponse();
+                case AttachmentState.Healthy:
+                    return new NodeStageVolumeResponse();
+                case AttachmentState.Unprotected:
+                    attacher.Protect(AttachmentOf(staged));
+                    return new NodeStageVolumeResponse();
             }
-            await TearDownAsync(staged, lazy: true, context.CancellationToken);
+            // Lost: every publication must be bound again to the new device, or none is touched.
+            if (publications.Select(p => ForeignMountOn(p, staged)).OfType<string>().FirstOrDefault() is { } foreign)
+            {
+                throw new RpcException(StatusCode.FailedPrecondition,
+                    $"volume '{volume.Id}' lost its attachment, and it cannot be repaired: {foreign}; unmount that first");
+            }
+            await TearDownAsync(staged, lazy: true);
         }
 
         if (volume.AccessType == AccessType.Mount && !Directory.Exists(stagingPath))
@@ -50,7 +63,10 @@ public sealed partial class NodeService
             throw new RpcException(StatusCode.InvalidArgument, $"staging_target_path {stagingPath} does not exist; the CO creates it");
         }
 
-        var attachment = await attacher.AttachAsync(volume.Id, readOnly, context.CancellationToken);
+        var device = VolumeAttacher.EngineDevice(driver.Engine, volume.Id, readOnly)
+            ?? throw new RpcException(StatusCode.NotFound, $"volume '{volume.Id}' does not exist in the engine");
+        var attachment = await attacher.AttachAsync(volume.Id, device, readOnly, context.CancellationToken);
+        StagingRecord staging;
         try
         {
             if (volume.AccessType == AccessType.Mount)
@@ -59,8 +75,9 @@ public sealed partial class NodeService
                 Mounter.MountFileSystem(attachment.Device, stagingPath, volume.FsType,
                     request.VolumeCapability.Mount.MountFlags, readOnly);
             }
-            driver.State.InsertStaging(new StagingRecord(volume.Id, stagingPath, attachment.Device, attachment.FuseDirectory,
-                attachment.HelperPid, driver.ServerInstance, volume.AccessType, volume.FsType, readOnly));
+            staging = new StagingRecord(volume.Id, stagingPath, attachment.Device, attachment.MountPoint,
+                volume.AccessType, volume.FsType, readOnly);
+            driver.State.InsertStaging(staging);
         }
         catch
         {
@@ -68,8 +85,12 @@ public sealed partial class NodeService
             {
                 Mounter.Unmount(stagingPath);
             }
-            await attacher.DetachAsync(attachment, CancellationToken.None);
+            await attacher.DetachAsync(attachment);
             throw;
+        }
+        foreach (var publication in publications)
+        {
+            Rebind(publication, staging);
         }
         return new NodeStageVolumeResponse();
     }
@@ -123,7 +144,7 @@ public sealed partial class NodeService
             throw new RpcException(StatusCode.FailedPrecondition,
                 $"volume '{staged.VolumeId}' cannot be unstaged: {MountTable.Describe(foreign)} was not mounted by the driver; unmount it first");
         }
-        await TearDownAsync(staged, lazy: Problem(staged) is not null, context.CancellationToken);
+        await TearDownAsync(staged, lazy: Condition(staged).State == AttachmentState.Lost);
         return new NodeUnstageVolumeResponse();
     }
 
@@ -133,13 +154,13 @@ public sealed partial class NodeService
 
     /// <summary>Undoes a staging; <paramref name="lazy"/> detaches a lost attachment's mount even
     /// while something still holds it.</summary>
-    private async Task TearDownAsync(StagingRecord staged, bool lazy, CancellationToken cancellationToken)
+    private async Task TearDownAsync(StagingRecord staged, bool lazy)
     {
         if (staged.AccessType == AccessType.Mount && MountTable.Find(staged.StagingPath)?.Source == staged.Device)
         {
             Mounter.Unmount(staged.StagingPath, lazy);
         }
-        await attacher.DetachAsync(AttachmentOf(staged), cancellationToken);
+        await attacher.DetachAsync(AttachmentOf(staged));
         driver.State.DeleteStaging(staged.VolumeId);
     }
 }

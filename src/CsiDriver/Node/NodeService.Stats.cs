@@ -9,7 +9,9 @@ namespace CsiDriver.Node;
 public sealed partial class NodeService
 {
     /// <summary>Bytes and inodes of a staged or published mount volume (bytes only for block),
-    /// with the attachment's condition.</summary>
+    /// with the volume condition: the attachment's, and whether what is mounted at
+    /// <c>volume_path</c> really is the attached device (after a lost attachment, a pod's
+    /// target may still show the old one).</summary>
     private Task<NodeGetVolumeStatsResponse> NodeGetVolumeStats(NodeGetVolumeStatsRequest request, CallContext context)
     {
         RequestFields.Require(request.VolumeId, "volume_id");
@@ -18,19 +20,21 @@ public sealed partial class NodeService
         var volumePath = NodePaths.Normal(request.VolumePath);
         var staged = RequireStagedAt(volume.Id, volumePath);
 
+        var condition = Condition(staged);
+        // A block volume's staging path holds no mount: only its targets show the device.
+        var stale = volume.AccessType == AccessType.Block && volumePath == staged.StagingPath ? null : StaleView(volumePath, staged);
+        var problem = condition.Abnormal ? condition.Message : stale;
         var response = new NodeGetVolumeStatsResponse
         {
-            VolumeCondition = Problem(staged) is { } problem
-                ? new VolumeCondition { Abnormal = true, Message = problem }
-                : new VolumeCondition { Abnormal = false, Message = "attached and healthy" },
+            VolumeCondition = new VolumeCondition { Abnormal = problem is not null, Message = problem ?? condition.Message },
         };
         if (volume.AccessType == AccessType.Block)
         {
             response.Usage.Add(new VolumeUsage { Unit = Unit.Bytes, Total = volume.CapacityBytes });
         }
-        else if (response.VolumeCondition.Abnormal)
+        else if (condition.State == AttachmentState.Lost || stale is not null)
         {
-            // statvfs on a lost FUSE-backed mount would fail or hang on I/O errors: report only the condition.
+            // The file system at this path is not the attached one: its figures would mislead.
         }
         else
         {
@@ -41,11 +45,19 @@ public sealed partial class NodeService
         return Task.FromResult(response);
     }
 
+    /// <summary>Null when the mount at <paramref name="path"/> shows the staged device; otherwise
+    /// what the pod (or the staging path) sees instead.</summary>
+    private static string? StaleView(string path, StagingRecord staged) =>
+        MountTable.Find(path) is { } top && (path == staged.StagingPath ? IsStagingMount(top, staged) : IsPublicationMount(top, path, staged))
+            ? null
+            : $"{path} does not show the attached device {staged.Device}; stage the volume again to bind it there";
+
     /// <summary>
-    /// Grows a mount volume's file system to the volume's size. The attached device keeps the
-    /// size it had when it was attached, and this kernel may refuse online growth; either way
-    /// the answer is FAILED_PRECONDITION saying the file system grows at the next stage, which
-    /// grows it offline.
+    /// Grows what the volume's user sees to the volume's size, online: the attached device is
+    /// shown the grown volume (LOOP_SET_CAPACITY), and a mount volume's file system is grown in
+    /// place (xfs_growfs, or resize2fs for ext4). The kernel refuses ext4 online growth to a
+    /// process without CAP_SYS_RESOURCE; the answer is then FAILED_PRECONDITION saying so, and
+    /// the file system grows offline at the next stage.
     /// </summary>
     private async Task<NodeExpandVolumeResponse> NodeExpandVolume(NodeExpandVolumeRequest request, CallContext context)
     {
@@ -60,15 +72,14 @@ public sealed partial class NodeService
                 $"volume '{volume.Id}' is {volume.CapacityBytes} bytes; expand it in the controller before asking for {required}");
         }
         var staged = RequireStagedAt(volume.Id, NodePaths.Normal(request.VolumePath));
+        if (Condition(staged) is { State: AttachmentState.Lost } lost)
+        {
+            throw new RpcException(StatusCode.FailedPrecondition, $"volume '{volume.Id}' cannot grow: {lost.Message}");
+        }
+        attacher.Refresh(AttachmentOf(staged));
         if (volume.AccessType == AccessType.Block)
         {
             return new NodeExpandVolumeResponse { CapacityBytes = volume.CapacityBytes };
-        }
-        var deviceSize = await FileSystems.DeviceSizeAsync(staged.Device, context.CancellationToken);
-        if (deviceSize < volume.CapacityBytes)
-        {
-            throw new RpcException(StatusCode.FailedPrecondition,
-                $"volume '{volume.Id}' is attached with its old size ({deviceSize} bytes); its file system grows to {volume.CapacityBytes} bytes when the volume is staged again");
         }
         try
         {
@@ -76,8 +87,11 @@ public sealed partial class NodeService
         }
         catch (ExternalCommandException e)
         {
+            var why = staged.FsType == "ext4" && !ProcessCapabilities.HasSysResource()
+                ? "growing a mounted ext4 needs CAP_SYS_RESOURCE, which csidriver does not have"
+                : "the kernel refused to grow it while mounted";
             throw new RpcException(StatusCode.FailedPrecondition,
-                $"the kernel refused to grow the mounted {staged.FsType} file system of volume '{volume.Id}' ({e.Message}); it grows when the volume is staged again");
+                $"volume '{volume.Id}' is attached with its new size, but its {staged.FsType} file system did not grow: {why} ({e.Message}); it grows to {volume.CapacityBytes} bytes when the volume is staged again");
         }
         return new NodeExpandVolumeResponse { CapacityBytes = volume.CapacityBytes };
     }

@@ -7,11 +7,11 @@ using Type = Csi.V1.NodeServiceCapability.Types.RPC.Types.Type;
 namespace CsiDriver.Node;
 
 /// <summary>
-/// csi.v1.Node on the real data path: a staged volume is a kernel block device whose every
-/// I/O goes through the engine's NBD export. Split by concern: staging (.Stage), publishing
-/// into pods (.Publish), statistics and growth (.Stats).
+/// csi.v1.Node on the real data path: a staged volume is a loop device bound to a file that
+/// csidriver serves from the engine over FUSE (<see cref="VolumeAttacher"/>). Split by concern:
+/// staging (.Stage), publishing into pods (.Publish), statistics and growth (.Stats).
 /// </summary>
-public sealed partial class NodeService(Driver driver, NodePaths paths, FuseLoopAttacher attacher)
+public sealed partial class NodeService(Driver driver, NodePaths paths, VolumeAttacher attacher)
 {
     private static readonly Type[] Capabilities =
     [
@@ -55,14 +55,7 @@ public sealed partial class NodeService(Driver driver, NodePaths paths, FuseLoop
         driver.State.FindVolume(volumeId)
         ?? throw new RpcException(StatusCode.NotFound, $"volume '{volumeId}' does not exist on this node");
 
-    private static Attachment AttachmentOf(StagingRecord staging) => new(staging.Device, staging.FuseDirectory, staging.HelperPid);
+    private static Attachment AttachmentOf(StagingRecord staging) => new(staging.Device, staging.FuseDirectory);
 
-    /// <summary>Null while the staged device works. An attachment made by an earlier csidriver
-    /// run lost its NBD connection when that run ended (the NBD server lives in this process).</summary>
-    private string? Problem(StagingRecord staging) =>
-        staging.ServerInstance != driver.ServerInstance
-            ? $"the attachment of volume '{staging.VolumeId}' was made by an earlier csidriver run and lost its connection when it stopped; unstage and stage the volume again to repair it"
-            : attacher.Problem(AttachmentOf(staging)) is { } problem
-                ? $"{problem}; unstage and stage the volume again to repair it"
-                : null;
+    private AttachmentCondition Condition(StagingRecord staging) => attacher.Condition(AttachmentOf(staging));
 }

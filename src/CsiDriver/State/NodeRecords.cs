@@ -1,19 +1,17 @@
 namespace CsiDriver.State;
 
 /// <summary>
-/// A volume staged on this node: the block device attached for it (a loop device over the
-/// file nbdfuse exposes in <see cref="FuseDirectory"/>) and, for mount volumes, the file system
-/// mounted at <see cref="StagingPath"/>. <see cref="ServerInstance"/> names the csidriver run
-/// whose NBD server the attachment is connected to: an attachment from an earlier run lost its
-/// connection when that run ended.
+/// A volume staged on this node: the loop device attached for it, bound to the one file of the
+/// FUSE mount at <see cref="FuseDirectory"/> that csidriver serves from the engine, and, for
+/// mount volumes, the file system mounted at <see cref="StagingPath"/>. Whether the attachment
+/// still works is not recorded: the attacher knows which sessions it serves (see
+/// <see cref="Node.VolumeAttacher"/>).
 /// </summary>
 public sealed record StagingRecord(
     string VolumeId,
     string StagingPath,
     string Device,
     string FuseDirectory,
-    int HelperPid,
-    string ServerInstance,
     AccessType AccessType,
     string FsType,
     bool ReadOnly);

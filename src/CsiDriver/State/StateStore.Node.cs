@@ -10,11 +10,11 @@ public sealed partial class StateStore
     public IReadOnlyList<StagingRecord> Stagings() => Stagings("");
 
     public void InsertStaging(StagingRecord s) => Execute("""
-        INSERT OR REPLACE INTO stagings (volume_id, staging_path, device, fuse_directory, helper_pid, server_instance, access_type, fs_type, read_only)
-        VALUES ($v, $p, $d, $f, $pid, $i, $a, $fs, $r)
+        INSERT OR REPLACE INTO stagings (volume_id, staging_path, device, fuse_directory, access_type, fs_type, read_only)
+        VALUES ($v, $p, $d, $f, $a, $fs, $r)
         """,
-        ("$v", s.VolumeId), ("$p", s.StagingPath), ("$d", s.Device), ("$f", s.FuseDirectory), ("$pid", s.HelperPid),
-        ("$i", s.ServerInstance), ("$a", s.AccessType.ToString()), ("$fs", s.FsType), ("$r", s.ReadOnly ? 1 : 0));
+        ("$v", s.VolumeId), ("$p", s.StagingPath), ("$d", s.Device), ("$f", s.FuseDirectory),
+        ("$a", s.AccessType.ToString()), ("$fs", s.FsType), ("$r", s.ReadOnly ? 1 : 0));
 
     public void DeleteStaging(string volumeId) => Execute("DELETE FROM stagings WHERE volume_id = $v", ("$v", volumeId));
 
@@ -32,9 +32,9 @@ public sealed partial class StateStore
         Execute("DELETE FROM node_publications WHERE target_path = $t", ("$t", targetPath));
 
     private List<StagingRecord> Stagings(string where, params (string Name, object Value)[] parameters) =>
-        Query($"SELECT volume_id, staging_path, device, fuse_directory, helper_pid, server_instance, access_type, fs_type, read_only FROM stagings {where} ORDER BY volume_id",
-            r => new StagingRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetString(5),
-                Enum.Parse<AccessType>(r.GetString(6)), r.GetString(7), r.GetInt64(8) != 0),
+        Query($"SELECT volume_id, staging_path, device, fuse_directory, access_type, fs_type, read_only FROM stagings {where} ORDER BY volume_id",
+            r => new StagingRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
+                Enum.Parse<AccessType>(r.GetString(4)), r.GetString(5), r.GetInt64(6) != 0),
             parameters);
 
     private List<NodePublicationRecord> NodePublications(string where, params (string Name, object Value)[] parameters) =>

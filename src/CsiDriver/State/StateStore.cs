@@ -100,6 +100,7 @@ public sealed partial class StateStore : IDisposable
         (_, _) => [(InitialSchema, [])],
         (_, _) => [(ReplicationRequestSchema, [])],
         (store, dataDirectory) => store.ReplicationRecordsStep(dataDirectory),
+        (_, _) => [(StagingsWithoutHelperSchema, [])],
     ];
 
     private const string InitialSchema = """
@@ -151,6 +152,15 @@ public sealed partial class StateStore : IDisposable
                 parameters TEXT NOT NULL,
                 pending_volume_ids TEXT,
                 created_at TEXT NOT NULL);
+        """;
+
+    // Attachments are FUSE sessions csidriver serves itself (issue 15): no helper process, and
+    // no tie to one csidriver run, since the session holder keeps them across restarts. An
+    // nbdfuse staging from before the upgrade keeps its row and is reported lost until it is
+    // staged again.
+    private const string StagingsWithoutHelperSchema = """
+            ALTER TABLE stagings DROP COLUMN helper_pid;
+            ALTER TABLE stagings DROP COLUMN server_instance;
         """;
 
     /// <summary>Ids of every volume with a row (see the invariant above).</summary>

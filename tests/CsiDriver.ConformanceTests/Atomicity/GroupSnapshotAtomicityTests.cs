@@ -35,11 +35,16 @@ public sealed class GroupSnapshotAtomicityTests(DriverFixture fixture, ITestOutp
         // mostly waiting on the driver's fsyncs) overlaps, a few at a time.
         using var checking = new SemaphoreSlim(ConcurrentChecks);
         var checks = new List<Task>();
+        var committedAtLastCut = volumes.Workload.Committed;
         try
         {
             for (var i = 0; i < GroupSnapshots; i++)
             {
                 await checking.WaitAsync();
+                // Each cut comes after at least one more committed transaction, however slow the
+                // machine, so the cuts can only agree if the snapshots miss the load's progress.
+                await volumes.WaitForAsync(committedAtLastCut + 1);
+                committedAtLastCut = volumes.Workload.Committed;
                 var group = (await Csi.CreateVolumeGroupSnapshot(Volumes.UniqueName("cut"), volumes.PrimaryId, volumes.MirrorId)).GroupSnapshot;
                 checks.Add(Task.Run(async () =>
                 {

@@ -38,6 +38,8 @@ public sealed class DriverProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    public int Pid => _process.Id;
+
     /// <summary>True once the process has ended (a crash, if nobody stopped it).</summary>
     public bool HasExited => _process.HasExited;
 

@@ -23,6 +23,9 @@ public sealed record DriverSettings
     /// <summary>Serve the site link to a peer site; null: a standalone driver.</summary>
     public SiteLinkSettings? SiteLink { get; init; }
 
+    /// <summary>Hand FUSE sessions to the workspace's session holder (--session-holder).</summary>
+    public bool SessionHolder { get; init; }
+
     /// <summary>host:port of the Prometheus text endpoint; null: none.</summary>
     public string? MetricsAddress { get; init; }
 
@@ -69,6 +72,10 @@ public sealed record DriverSettings
         if (SiteLink is not null)
         {
             arguments.AddRange(SiteLink.Arguments());
+        }
+        if (SessionHolder)
+        {
+            arguments.AddRange(["--session-holder", workspace.HolderSocketPath]);
         }
         if (MetricsAddress is not null)
         {

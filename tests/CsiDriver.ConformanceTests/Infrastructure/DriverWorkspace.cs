@@ -14,6 +14,7 @@ public sealed class DriverWorkspace : IDisposable
         Root = root;
         SocketPath = Path.Combine(root, "csi.sock");
         CsiAddonsSocketPath = Path.Combine(root, "addons.sock");
+        HolderSocketPath = Path.Combine(root, "holder", "sessions.sock");
         DataDirectory = Path.Combine(root, "data");
         KubeletDirectory = Directory.CreateDirectory(Path.Combine(root, "kubelet")).FullName;
         Assert.True(System.Text.Encoding.UTF8.GetByteCount(CsiAddonsSocketPath) <= MaxSocketPathBytes, $"socket path too long: {CsiAddonsSocketPath}");
@@ -24,6 +25,9 @@ public sealed class DriverWorkspace : IDisposable
     public string SocketPath { get; }
 
     public string CsiAddonsSocketPath { get; }
+
+    /// <summary>Where a test's session holder listens (see <see cref="SessionHolderProcess"/>).</summary>
+    public string HolderSocketPath { get; }
 
     public string DataDirectory { get; }
 

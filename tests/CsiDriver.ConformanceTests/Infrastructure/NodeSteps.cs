@@ -65,10 +65,35 @@ public static class NodeSteps
     /// what has reached the device.</summary>
     public static Task SyncFileSystemAsync(string mountPath) => HostCommand.RunAsync(SyncTimeout, "sync", "-f", mountPath);
 
+    /// <summary>The device whose file system is mounted at <paramref name="path"/> (for a bind
+    /// mount, its source's), from /proc/self/mountinfo.</summary>
+    public static string DeviceMountedAt(string path)
+    {
+        var fields = File.ReadLines("/proc/self/mountinfo").Select(line => line.Split(' ')).Last(f => f[4] == path);
+        return fields[Array.IndexOf(fields, "-") + 2];
+    }
+
+    /// <summary>The device node bind-mounted at <paramref name="path"/> (a published block volume):
+    /// mountinfo gives its path within /dev as the mount's root.</summary>
+    public static string DeviceBoundAt(string path) =>
+        "/dev" + File.ReadLines("/proc/self/mountinfo").Select(line => line.Split(' ')).Last(f => f[4] == path)[3];
+
+    /// <summary>Size of a block device in bytes, from sysfs (512-byte sectors).</summary>
+    public static long DeviceSize(string device) =>
+        long.Parse(File.ReadAllText($"/sys/class/block/{Path.GetFileName(device)}/size").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 512;
+
+    /// <summary>Whether this process (and so csidriver, started by it) has CAP_SYS_RESOURCE, which
+    /// the kernel wants for growing a mounted ext4.</summary>
+    public static bool HasCapSysResource()
+    {
+        var effective = File.ReadLines("/proc/self/status").First(l => l.StartsWith("CapEff:", StringComparison.Ordinal))["CapEff:".Length..].Trim();
+        return (ulong.Parse(effective, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) & (1UL << 24)) != 0;
+    }
+
     public static void RequireKernelPath()
     {
         Assert.True(File.Exists("/dev/fuse"), "/dev/fuse is missing: the node's data path needs FUSE");
-        Assert.True(File.Exists("/usr/bin/nbdfuse"), "nbdfuse is missing: run `make test-deps`");
+        Assert.True(File.Exists("/dev/loop-control"), "/dev/loop-control is missing: the node's data path needs loop devices");
     }
 
     private static async Task Ignore(Func<Task> step)

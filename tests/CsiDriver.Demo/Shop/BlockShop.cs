@@ -5,7 +5,7 @@ using CsiDriver.Engine.Nbd;
 namespace CsiDriver.Demo.Shop;
 
 /// <summary>
-/// The shop where the volumes cannot be mounted (not root, no FUSE or nbdfuse): each order is
+/// The shop where the volumes cannot be mounted (not root, no FUSE or loop devices): each order is
 /// the engine's atomicity workload transaction, a sale record on the sales volume and then a
 /// stock record on the stock volume, written as raw blocks through the site's NBD socket.
 /// <see cref="CheckAsync"/> is the workload's checker over any pair of exports.

@@ -36,6 +36,10 @@ public static class CsidriverCommandLine
 
     public static bool Runs(Container container) => ImageReference.Repository(container.Image) == CsidriverContract.Instance.Image;
 
+    /// <summary>A csidriver container serving CSI (controller or serve), not the node's session
+    /// holder, which runs the same image.</summary>
+    public static bool ServesCsi(Container container) => Runs(container) && container.Args.FirstOrDefault() != "session-holder";
+
     public static Command? Command(string name) => Root.Subcommands.SingleOrDefault(c => c.Name == name);
 
     /// <summary>The binary's flags of a subcommand, without leading dashes (aliases included).</summary>

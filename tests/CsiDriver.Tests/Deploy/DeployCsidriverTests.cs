@@ -14,7 +14,8 @@ public sealed partial class DeployCsidriverTests
     public void CsidriverArgsAreFlagsOfItsCommandLine()
     {
         var problems = new List<string>();
-        Assert.Equal(2, Drivers.Count());
+        // The controller, the node's csidriver and the node's session holder.
+        Assert.Equal(3, Drivers.Count());
         foreach (var c in Drivers)
         {
             var name = c.Container.Args.FirstOrDefault() ?? "";
@@ -78,8 +79,9 @@ public sealed partial class DeployCsidriverTests
     [Fact]
     public void NodesReachTheControllerThroughItsService()
     {
-        var node = Assert.Single(Drivers, c => c.Workload is DaemonSet);
-        var controller = Assert.Single(Drivers, c => c.Workload is Deployment);
+        var servers = Drivers.Where(c => CsidriverCommandLine.ServesCsi(c.Container)).ToList();
+        var node = Assert.Single(servers, c => c.Workload is DaemonSet);
+        var controller = Assert.Single(servers, c => c.Workload is Deployment);
         var nodeFlags = ContainerArgs.Flags(node.Container.Args.Skip(1), [], "");
         var address = ContainerArgs.Find(nodeFlags, "controller-address")?.Value;
         Assert.True(address is not null, "the node's csidriver has no --controller-address: it would run standalone, and the controller would know no node");

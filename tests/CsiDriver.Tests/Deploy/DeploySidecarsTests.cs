@@ -147,7 +147,7 @@ public sealed class DeploySidecarsTests
         foreach (var (c, release) in Sidecars)
         {
             var flags = ContainerArgs.Flags(c.Container.Args, problems, c.ToString());
-            var driver = c.Pod.Containers.SingleOrDefault(CsidriverCommandLine.Runs);
+            var driver = c.Pod.Containers.SingleOrDefault(CsidriverCommandLine.ServesCsi);
             var served = driver is null ? null : CsidriverCommandLine.SocketPath(driver, release.Socket);
             if (served is null)
             {

@@ -9,7 +9,8 @@ using Microsoft.Data.Sqlite;
 namespace CsiDriver.Tests.State;
 
 /// <summary>The replication manager's records, the store's owner-only mode, and the steps from
-/// schemas 1 and 2 (records in <c>replication.catalog</c>, parameters in a second table) to 3.</summary>
+/// schemas 1 and 2 (records in <c>replication.catalog</c>, parameters in a second table) and 3
+/// (stagings of nbdfuse) to 4.</summary>
 public sealed partial class StateStoreTests
 {
     private static readonly SiteLinkPem Pem = new("-----BEGIN CERTIFICATE-----\nc\n", "-----BEGIN PRIVATE KEY-----\nk\n", "-----BEGIN CERTIFICATE-----\na\n");
@@ -131,7 +132,7 @@ public sealed partial class StateStoreTests
             Assert.Equal(1048576, records[1].JournalBudgetBytes);
             Assert.Equal("repl-promoted-x-0", records[1].PromotionSnapshots["solo"]);
         }
-        Assert.Equal(3L, ScalarRaw("PRAGMA user_version"));
+        Assert.Equal(4L, ScalarRaw("PRAGMA user_version"));
         Assert.Equal(0L, ScalarRaw("SELECT count(*) FROM sqlite_master WHERE name = 'replications'"));
         Assert.False(File.Exists(Path.Combine(_directory, LegacyReplicationCatalog.FileName)));
     }
@@ -163,25 +164,48 @@ public sealed partial class StateStoreTests
         {
             store.InsertVolume(Record("vol-a", "alpha"));
         }
-        // What a csidriver from before replication left: the same tables without replications.
-        RunRaw("DROP TABLE replication_records; PRAGMA user_version = 1;");
+        // What a csidriver from before replication left: no replication records, nbdfuse's staging columns.
+        RunRaw("DROP TABLE replication_records; " + NbdfuseStagingColumns + " PRAGMA user_version = 1;");
+        Assert.Equal(1L, ScalarRaw("PRAGMA user_version"));
 
         using (var upgraded = StateStore.Open(DatabasePath))
         {
             Assert.Equal("alpha", upgraded.FindVolume("vol-a")!.Name);
             upgraded.SaveReplication(Replication("vol-a"));
         }
-        Assert.Equal(3L, ScalarRaw("PRAGMA user_version"));
+        Assert.Equal(4L, ScalarRaw("PRAGMA user_version"));
         using var again = StateStore.Open(DatabasePath);
         Assert.Equal("vol-a", Assert.Single(again.LoadReplications()).Id);
     }
 
-    /// <summary>The store as a schema-2 csidriver left it: a table of enable parameters, the records elsewhere.</summary>
+    [Fact]
+    public void A_schema_3_file_keeps_its_stagings_and_loses_the_nbdfuse_columns()
+    {
+        var staging = new StagingRecord("vol-a", "/kubelet/globalmount", "/dev/loop3", "/data/attach/vol-a", AccessType.Mount, "ext4", ReadOnly: false);
+        using (var store = StateStore.Open(DatabasePath))
+        {
+            store.InsertVolume(Record("vol-a", "alpha"));
+            store.InsertStaging(staging);
+        }
+        // What a csidriver attaching through nbdfuse left: a helper's pid and a run's id per staging.
+        RunRaw(NbdfuseStagingColumns + " PRAGMA user_version = 3;");
+
+        using (var upgraded = StateStore.Open(DatabasePath))
+        {
+            Assert.Equal(staging, upgraded.FindStaging("vol-a"));
+        }
+        Assert.Equal(4L, ScalarRaw("PRAGMA user_version"));
+    }
+
+    /// <summary>The store as a schema-2 csidriver left it: a table of enable parameters, the
+    /// records elsewhere, nbdfuse's staging columns.</summary>
     private void ToSchema2() => RunRaw("""
         DROP TABLE replication_records;
         CREATE TABLE replications (id TEXT PRIMARY KEY, source_kind TEXT NOT NULL, co_replication_id TEXT NOT NULL, parameters TEXT NOT NULL, enabled_at TEXT NOT NULL);
-        PRAGMA user_version = 2;
-        """);
+        """ + NbdfuseStagingColumns + " PRAGMA user_version = 2;");
+
+    private const string NbdfuseStagingColumns =
+        "ALTER TABLE stagings ADD COLUMN helper_pid INTEGER NOT NULL DEFAULT 0; ALTER TABLE stagings ADD COLUMN server_instance TEXT NOT NULL DEFAULT '';";
 
     private void RunRaw(string sql)
     {

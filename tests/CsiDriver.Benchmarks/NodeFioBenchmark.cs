@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Globalization;
+using CsiDriver.ConformanceTests.Infrastructure;
+
+namespace CsiDriver.Benchmarks;
+
+/// <summary>
+/// The node data path: fio with direct I/O through the block device a pod gets, side by side in
+/// one run, on paths over the same disk:
+/// <list type="bullet">
+/// <item>ours: a block volume staged and published by a real csidriver — a loop device (direct
+/// I/O) on the file csidriver serves from the engine over FUSE;</item>
+/// <item>engine over NBD: another volume of the same csidriver through fio's nbd engine, no
+/// kernel in between — what the engine itself serves, so the FUSE hop's own cost shows;</item>
+/// <item>nbdfuse: the node path before issue 15, kept here only as this comparison — nbdfuse
+/// exposing a volume's NBD export as a file, a loop device on it as that path attached it
+/// (without direct I/O, so its reads may come from the page cache of nbdfuse's file); and the
+/// same with that page cache dropped before each job;</item>
+/// <item>loop: a loop device with direct I/O on a plain file, the kernel-only limit (without
+/// direct I/O it would measure the page cache, not the disk).</item>
+/// </list>
+/// Workloads: 1 MiB sequential writes (which also fill the targets), then 4 KiB random writes and
+/// random reads at queue depth 16. The machine is shared and noisy, so each workload alternates
+/// the paths for a few short rounds and compares medians.
+/// </summary>
+public sealed class NodeFioBenchmark : IBenchmark
+{
+    private const long TargetSize = 512L * 1024 * 1024;
+    private const int Rounds = 3;
+    private static readonly TimeSpan RunTime = TimeSpan.FromSeconds(3);
+
+    private static readonly Workload[] Workloads =
+    [
+        new("1 MiB sequential write", "write", "1m", 4),
+        new("4 KiB random write QD16", "randwrite", "4k", 16),
+        new("4 KiB random read QD16", "randread", "4k", 16),
+    ];
+
+    public string Name => "node-fio";
+
+    public async Task<IReadOnlyList<BenchmarkFigure>> RunAsync(BenchmarkContext context, CancellationToken cancellationToken)
+    {
+        using var workspace = DriverWorkspace.Create();
+        await using var driver = await DriverProcess.StartAsync(workspace);
+        var capability = Volumes.Block();
+        var ours = (await driver.Csi.CreateAsync("node-fio-fuse", capability, TargetSize)).VolumeId;
+        var direct = (await driver.Csi.CreateAsync("node-fio-nbd", capability, TargetSize)).VolumeId;
+        var viaNbdfuse = (await driver.Csi.CreateAsync("node-fio-nbdfuse", capability, TargetSize)).VolumeId;
+        var socket = Path.Combine(workspace.DataDirectory, "nbd.sock");
+        await using var nbdfuse = await NbdfuseAttachment.StartAsync(
+            Path.Combine(context.WorkDirectory, "nbdfuse"), $"nbd+unix:///{viaNbdfuse}?socket={socket}", cancellationToken);
+        await using var plain = await PlainLoopDevice.CreateAsync(Path.Combine(context.WorkDirectory, "plain.img"), TargetSize, cancellationToken);
+        try
+        {
+            await driver.Csi.StageAsync(workspace, ours, capability);
+            await driver.Csi.PublishOnNodeAsync(workspace, ours, capability);
+            DataPath[] paths =
+            [
+                new("ours", FioTarget.Device(NodeSteps.TargetPath(workspace, ours)), null),
+                new("engine over NBD", FioTarget.Nbd($"nbd+unix:///{direct}?socket={socket}"), null),
+                new("nbdfuse", FioTarget.Device(nbdfuse.Device), null),
+                new("nbdfuse, cache dropped", FioTarget.Device(nbdfuse.Device), nbdfuse.DropCacheAsync),
+                new("direct-I/O loop", FioTarget.Device(plain.Device), null),
+            ];
+            context.Progress.WriteLine($"   ours {paths[0].Target.Name}; nbdfuse {nbdfuse.Device}; direct-I/O loop {plain.Device}");
+            var figures = new List<BenchmarkFigure>();
+            foreach (var workload in Workloads)
+            {
+                var rounds = paths.Select(_ => new List<double>()).ToArray();
+                for (var round = 0; round < Rounds; round++)
+                {
+                    for (var p = 0; p < paths.Length; p++)
+                    {
+                        await SyncAsync(cancellationToken);
+                        if (paths[p].BeforeEachJob is { } prepare)
+                        {
+                            await prepare(cancellationToken);
+                        }
+                        var result = await FioJob.RunAsync(paths[p].Target, workload.Pattern, workload.BlockSize, workload.QueueDepth, TargetSize,
+                            RunTime, ["--ramp_time=1"], cancellationToken);
+                        rounds[p].Add(workload.Unit == "GB/s" ? result.Iops * (1 << 20) / 1e9 : result.Iops);
+                    }
+                }
+                var medians = rounds.Select(BenchmarkStatistics.Median).ToArray();
+                var (fuse, engine, old, cold, loop) = (medians[0], medians[1], medians[2], medians[3], medians[4]);
+                context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"   {workload.Title,-24} {string.Join("  ", paths.Select((p, i) => $"{p.Title} {medians[i]:0.###}"))} {workload.Unit}"));
+                context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"   {"",-24} ours/loop {fuse / loop:0.00}  ours/nbdfuse {fuse / old:0.00} (cache dropped {fuse / cold:0.00})  ours/engine over NBD {fuse / engine:0.00}"));
+                figures.Add(new BenchmarkFigure($"{workload.Title}: ours / direct-I/O loop", fuse / loop, "ratio", "≥ 0.6"));
+                figures.Add(new BenchmarkFigure($"{workload.Title}: ours / nbdfuse", fuse / old, "ratio", "≥ 2"));
+                figures.Add(new BenchmarkFigure($"{workload.Title}: ours / nbdfuse, cache dropped", fuse / cold, "ratio"));
+                figures.Add(new BenchmarkFigure($"{workload.Title}: ours / engine over NBD", fuse / engine, "ratio"));
+                figures.AddRange(paths.Select((p, i) => new BenchmarkFigure($"{workload.Title}: {p.Title}", medians[i], workload.Unit)));
+            }
+            return figures;
+        }
+        finally
+        {
+            await driver.Csi.CleanUpAsync(workspace, ours);
+        }
+    }
+
+    private sealed record DataPath(string Title, FioTarget Target, Func<CancellationToken, Task>? BeforeEachJob);
+
+    private sealed record Workload(string Title, string Pattern, string BlockSize, int QueueDepth)
+    {
+        public string Unit => BlockSize == "1m" ? "GB/s" : "IOPS";
+    }
+
+    /// <summary>Each job starts with no dirty pages left by the one before.</summary>
+    private static Task SyncAsync(CancellationToken cancellationToken) => Tool.RunAsync("sync", [], cancellationToken);
+
+    /// <summary>The node path before issue 15: nbdfuse serving an NBD export as a file in a FUSE
+    /// mount, a loop device on that file (no direct I/O, as that path attached it).</summary>
+    private sealed class NbdfuseAttachment : IAsyncDisposable
+    {
+        private readonly string _directory;
+        private readonly Process _nbdfuse;
+
+        private NbdfuseAttachment(string directory, Process nbdfuse, string device)
+        {
+            _directory = directory;
+            _nbdfuse = nbdfuse;
+            Device = device;
+        }
+
+        public string Device { get; }
+
+        public static async Task<NbdfuseAttachment> StartAsync(string directory, string uri, CancellationToken cancellationToken)
+        {
+            Directory.CreateDirectory(directory);
+            var info = new ProcessStartInfo("nbdfuse") { UseShellExecute = false, RedirectStandardError = true };
+            info.ArgumentList.Add(directory);
+            info.ArgumentList.Add(uri);
+            var nbdfuse = Process.Start(info) ?? throw new InvalidOperationException("could not start nbdfuse; run `make test-deps`");
+            var file = Path.Combine(directory, "nbd");
+            for (var i = 0; i < 200 && !File.Exists(file) && !nbdfuse.HasExited; i++)
+            {
+                await Task.Delay(50, cancellationToken);
+            }
+            if (!File.Exists(file))
+            {
+                nbdfuse.Kill();
+                throw new InvalidOperationException($"nbdfuse did not expose {uri}: {await nbdfuse.StandardError.ReadToEndAsync(cancellationToken)}");
+            }
+            return new NbdfuseAttachment(directory, nbdfuse, (await Tool.RunAsync("losetup", ["--find", "--show", file], cancellationToken)).Trim());
+        }
+
+        /// <summary>Drops the clean pages of nbdfuse's file from the page cache (dd's nocache with
+        /// no data: posix_fadvise DONTNEED over the whole file).</summary>
+        public Task DropCacheAsync(CancellationToken cancellationToken) =>
+            Tool.RunAsync("dd", [$"if={Path.Combine(_directory, "nbd")}", "iflag=nocache", "count=0", "status=none"], cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            await Tool.RunAsync("losetup", ["--detach", Device], CancellationToken.None);
+            await Tool.RunAsync("fusermount3", ["-u", _directory], CancellationToken.None);
+            if (!_nbdfuse.WaitForExit(TimeSpan.FromSeconds(10)))
+            {
+                _nbdfuse.Kill();
+            }
+            _nbdfuse.Dispose();
+        }
+    }
+
+    /// <summary>A loop device with direct I/O on a plain file: what the kernel alone can do.</summary>
+    private sealed class PlainLoopDevice(string device) : IAsyncDisposable
+    {
+        public string Device { get; } = device;
+
+        public static async Task<PlainLoopDevice> CreateAsync(string path, long size, CancellationToken cancellationToken)
+        {
+            await using (var file = File.Create(path))
+            {
+                file.SetLength(size);
+            }
+            return new PlainLoopDevice((await Tool.RunAsync("losetup", ["--find", "--show", "--direct-io=on", path], cancellationToken)).Trim());
+        }
+
+        public async ValueTask DisposeAsync() => await Tool.RunAsync("losetup", ["--detach", Device], CancellationToken.None);
+    }
+
+    private static class Tool
+    {
+        public static async Task<string> RunAsync(string file, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+        {
+            var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var argument in arguments)
+            {
+                info.ArgumentList.Add(argument);
+            }
+            using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
+            var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
+            var error = process.StandardError.ReadToEndAsync(cancellationToken);
+            await process.WaitForExitAsync(cancellationToken);
+            return process.ExitCode == 0
+                ? await output
+                : throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await error}");
+        }
+    }
+}
