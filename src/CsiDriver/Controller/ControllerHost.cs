@@ -9,8 +9,8 @@ namespace CsiDriver.Controller;
 /// <summary>
 /// Runs `csidriver controller`: serves the cluster's Controller, GroupController,
 /// SnapshotMetadata and csi-addons services on unix sockets, the node registry on the node link,
-/// and Locate on the site link, until SIGTERM or SIGINT. It holds no state: everything it knows, the nodes tell it again
-/// after a restart.
+/// and Locate on the site link, until SIGTERM or SIGINT. It holds no state: everything it
+/// knows, the nodes tell it again after a restart.
 /// </summary>
 public static partial class ControllerHost
 {
