@@ -260,6 +260,37 @@ internal sealed partial class Catalog
         }
     }
 
+    /// <summary>
+    /// The chunk-level delta of <see cref="ChangedChunks"/> with what the journal needs to refine
+    /// it (see JournalConsumers.ChangedBlocks.cs), read at one instant: the group whose journal
+    /// wrote every layer between the two snapshots, when the target reads through the base's own
+    /// layer and those layers all came from one journal; otherwise no group, and why not.
+    /// </summary>
+    public DeltaPlan PlanDelta(string baseSnapshotId, string targetSnapshotId)
+    {
+        lock (_lock)
+        {
+            var baseline = GetSnapshot(baseSnapshotId);
+            var target = GetSnapshot(targetSnapshotId);
+            var chunks = ChangedChunks(baseSnapshotId, targetSnapshotId);
+            var size = Math.Max(target.SizeBytes, baseline.SizeBytes);
+            var targetChain = Ancestry(target.Layer);
+            var between = targetChain.TakeWhile(l => l != baseline.Layer).ToList();
+            if (between.Count == 0 || between[^1].Parent != baseline.Layer)
+            {
+                var shared = targetChain.Intersect(Ancestry(baseline.Layer)).Any();
+                var why = shared ? "the target does not descend from the base's layer (not a later snapshot of the same volume)" : "the snapshots share no history";
+                return new DeltaPlan(baseline, target, size, chunks, shared, null, why);
+            }
+            var journal = between[0].Journal;
+            if (baseline.ConsistencyGroup != target.ConsistencyGroup || between.Any(l => l.Journal != journal) || _groups.GetValueOrDefault(journal) is not { } group)
+            {
+                return new DeltaPlan(baseline, target, size, chunks, true, null, "the volume changed consistency group between the snapshots");
+            }
+            return new DeltaPlan(baseline, target, size, chunks, true, group, null);
+        }
+    }
+
     private static List<Layer> Ancestry(Layer layer)
     {
         var chain = new List<Layer>();
@@ -280,3 +311,8 @@ internal sealed partial class Catalog
         return ChunkRange.Coalesce(ChunkMap.ChunksOf(union), sizeBytes).ToList();
     }
 }
+
+/// <summary>What <see cref="Catalog.PlanDelta"/> read: the two snapshots, the size the delta
+/// covers, the changed chunks, whether the two share a layer, and the group whose journal may
+/// refine the chunks (or why none).</summary>
+internal sealed record DeltaPlan(Snapshot Base, Snapshot Target, long SizeBytes, IReadOnlyList<ChunkRange> Chunks, bool SharesHistory, ConsistencyGroup? Group, string? NoJournal);

@@ -2,7 +2,8 @@ namespace CsiDriver.Engine;
 
 /// <summary>
 /// A byte range of a volume or snapshot made of whole chunks: the unit of snapshots,
-/// copy-on-write and changed-block tracking.
+/// copy-on-write and changed-block tracking (a range of a <see cref="SnapshotDelta"/>
+/// taken from the journal is made of whole 4 KiB blocks instead).
 /// </summary>
 /// <remarks>
 /// Why 64 KiB chunks: a snapshot's map costs one bit per chunk (a 100 GiB volume: 1.6 M chunks,
@@ -18,13 +19,14 @@ public readonly record struct ChunkRange(long Offset, long Length)
 
     public long End => Offset + Length;
 
-    /// <summary>Turns ascending chunk indexes into ranges, merging neighbours, clipped to <paramref name="sizeBytes"/>.</summary>
-    internal static IEnumerable<ChunkRange> Coalesce(IEnumerable<long> ascendingChunks, long sizeBytes)
+    /// <summary>Turns ascending indexes of units of <paramref name="unit"/> bytes (chunks unless
+    /// told) into ranges, merging neighbours, clipped to <paramref name="sizeBytes"/>.</summary>
+    internal static IEnumerable<ChunkRange> Coalesce(IEnumerable<long> ascendingChunks, long sizeBytes, int unit = ChunkSize)
     {
         long start = -1, next = -1;
         foreach (var chunk in ascendingChunks)
         {
-            if (chunk * ChunkSize >= sizeBytes)
+            if (chunk * unit >= sizeBytes)
             {
                 break;
             }
@@ -32,7 +34,7 @@ public readonly record struct ChunkRange(long Offset, long Length)
             {
                 if (start >= 0)
                 {
-                    yield return Clip(start, next, sizeBytes);
+                    yield return Clip(start, next, sizeBytes, unit);
                 }
                 start = chunk;
             }
@@ -40,13 +42,13 @@ public readonly record struct ChunkRange(long Offset, long Length)
         }
         if (start >= 0)
         {
-            yield return Clip(start, next, sizeBytes);
+            yield return Clip(start, next, sizeBytes, unit);
         }
     }
 
-    private static ChunkRange Clip(long first, long end, long sizeBytes)
+    private static ChunkRange Clip(long first, long end, long sizeBytes, int unit)
     {
-        var offset = first * ChunkSize;
-        return new ChunkRange(offset, Math.Min(end * ChunkSize, sizeBytes) - offset);
+        var offset = first * unit;
+        return new ChunkRange(offset, Math.Min(end * unit, sizeBytes) - offset);
     }
 }

@@ -143,6 +143,9 @@ public sealed class StorageEngine : IDisposable
     public IReadOnlyList<ChunkRange> ChangedChunks(string baseSnapshotId, string targetSnapshotId) =>
         _catalog.ChangedChunks(baseSnapshotId, targetSnapshotId);
 
+    /// <inheritdoc cref="JournalConsumers.ChangedBlocks"/>
+    public SnapshotDelta ChangedBlocks(string baseSnapshotId, string targetSnapshotId) => _consumers.ChangedBlocks(baseSnapshotId, targetSnapshotId);
+
     /// <summary>Every consistency group now: named groups and groups of one.</summary>
     public IReadOnlyCollection<ConsistencyGroup> Groups => _catalog.Groups;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.ConformanceTests.Replication;
 using CsiDriver.TestSupport;
+using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.Benchmarks;
 

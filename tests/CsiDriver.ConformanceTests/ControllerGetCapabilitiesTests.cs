@@ -57,16 +57,17 @@ public sealed class ControllerGetCapabilitiesTests(DriverFixture fixture) : ICla
     }
 
     [Fact]
-    public async Task The_unadvertised_snapshot_metadata_service_is_unimplemented()
+    public async Task The_advertised_snapshot_metadata_service_is_served()
     {
-        // spec: SNAPSHOT_METADATA_SERVICE is a plugin capability this driver does not announce;
-        // "Unsupported RPCs SHOULD return an appropriate error code that indicates such (e.g.
-        // CALL_NOT_IMPLEMENTED)" — gRPC UNIMPLEMENTED.
+        // spec: a plugin that announces SNAPSHOT_METADATA_SERVICE serves csi.v1.SnapshotMetadata
+        // (on the controller's socket too, where the sidecar calls it in a cluster): an unknown
+        // snapshot is NOT_FOUND, not UNIMPLEMENTED.
         var plugin = (await fixture.Csi.GetPluginCapabilities()).Capabilities;
-        Assert.DoesNotContain(plugin, c => c.Service is { Type: PluginService.SnapshotMetadataService });
+        Assert.Contains(plugin, c => c.Service is { Type: PluginService.SnapshotMetadataService });
 
-        await RpcAssert.FailsAsync(StatusCode.Unimplemented, () => fixture.Csi.Grpc.UnaryAsync<GetMetadataAllocatedRequest, GetMetadataAllocatedResponse>(
-            "/csi.v1.SnapshotMetadata/GetMetadataAllocated", new GetMetadataAllocatedRequest { SnapshotId = "any" }, new CallOptions { Timeout = TimeSpan.FromSeconds(10) }));
+        await RpcAssert.FailsAsync(StatusCode.NotFound, () => fixture.Csi.GetMetadataAllocated(new GetMetadataAllocatedRequest { SnapshotId = "no-such-snapshot" }));
+        await RpcAssert.FailsAsync(StatusCode.NotFound, () => fixture.Csi.GetMetadataDelta(
+            new GetMetadataDeltaRequest { BaseSnapshotId = "no-such-snapshot", TargetSnapshotId = "nor-this-one" }));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using CsiDriver.TestSupport;
 using CsiDriver.TestSupport.Consistency;
+using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.Demo;
 

@@ -170,6 +170,8 @@ public sealed partial class StorageEngineTests
         {
             var changed = engine.ChangedChunks(pair[0].Key, pair[1].Key);
             Assert.True(OutsideEqual(pair[0].Value.Data, pair[1].Value.Data, changed), $"{step}: {pair[0].Key}→{pair[1].Key} differ outside the changed chunks");
+            var blocks = engine.ChangedBlocks(pair[0].Key, pair[1].Key);
+            Assert.True(OutsideEqual(pair[0].Value.Data, pair[1].Value.Data, blocks.Ranges), $"{step}: {pair[0].Key}→{pair[1].Key} differ outside the changed blocks ({blocks.BlockSize} B: {blocks.Why})");
         }
     }
 

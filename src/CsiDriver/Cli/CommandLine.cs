@@ -13,6 +13,7 @@ public static class CommandLine
         root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(ControllerCommand.Build());
         root.Subcommands.Add(SessionHolderCommand.Build());
+        root.Subcommands.Add(CopySnapshotCommand.Build());
         return root;
     }
 }

@@ -7,10 +7,10 @@ using Microsoft.Extensions.Logging;
 namespace CsiDriver.Controller;
 
 /// <summary>
-/// Runs `csidriver controller`: serves the cluster's Controller, GroupController and csi-addons
-/// services on unix sockets, the node registry on the node link, and Locate on the site link,
-/// until SIGTERM or SIGINT. It holds no state: everything it knows, the nodes tell it again
-/// after a restart.
+/// Runs `csidriver controller`: serves the cluster's Controller, GroupController,
+/// SnapshotMetadata and csi-addons services on unix sockets, the node registry on the node link,
+/// and Locate on the site link, until SIGTERM or SIGINT. It holds no state: everything it
+/// knows, the nodes tell it again after a restart.
 /// </summary>
 public static partial class ControllerHost
 {
@@ -34,6 +34,7 @@ public static partial class ControllerHost
                 new IdentityService(options.DriverName, manifest, () => true).Binding(),
                 new ClusterControllerService(router, placement, locks).Binding(),
                 new ClusterGroupControllerService(router, locks).Binding(),
+                new ClusterSnapshotMetadataService(router).Binding(),
             ]), rpcLog, loggerFactory),
             DriverHost.Server(options.NodeLink.ListenEndpoint(), [registry.Binding()], rpcLog, loggerFactory, failuresOnly: true),
         };

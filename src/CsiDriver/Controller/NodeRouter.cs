@@ -3,6 +3,7 @@ using CsiDriver.Engine;
 using CsiDriver.Rpc;
 using Formation.NodeLink.V1;
 using Google.Protobuf;
+using Google.Protobuf.Reflection;
 
 namespace CsiDriver.Controller;
 
@@ -114,18 +115,40 @@ public sealed class NodeRouter(NodeRegistry registry, TimeProvider clock)
 
     /// <summary>
     /// Sends the call the controller is serving to <paramref name="node"/> and returns its
-    /// answer; the node's status passes through, and an UNAVAILABLE one names the node. A call
-    /// in flight when the node's registration lapses is abandoned with UNAVAILABLE naming it:
-    /// a host that vanished mid-call would otherwise hold the caller until its deadline.
+    /// answer; the node's status passes through, and an UNAVAILABLE one names the node.
     /// </summary>
-    public async Task<TResponse> ForwardAsync<TRequest, TResponse>(RegisteredNode node, TRequest request, CallContext context)
+    public Task<TResponse> ForwardAsync<TRequest, TResponse>(RegisteredNode node, TRequest request, CallContext context)
         where TRequest : IMessage<TRequest>
-        where TResponse : IMessage<TResponse>, new()
+        where TResponse : IMessage<TResponse>, new() =>
+        WhileUpAsync(node, context, options => node.Client.UnaryAsync<TRequest, TResponse>(context.Method, request, options));
+
+    /// <summary>
+    /// Relays a server-streaming call to <paramref name="node"/>: each message the node sends
+    /// goes on to the caller as it arrives, so a long stream is never held whole here; the
+    /// node's status ends the caller's stream as it ended the node's.
+    /// </summary>
+    public Task RelayStreamAsync<TRequest, TResponse>(RegisteredNode node, MethodDescriptor method, TRequest request, IResponseStream<TResponse> responses, CallContext context)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse>, new() =>
+        WhileUpAsync(node, context, async options =>
+        {
+            await foreach (var message in node.Client.ServerStreamingAsync<TRequest, TResponse>(method, request, options).ConfigureAwait(false))
+            {
+                await responses.WriteAsync(message, context.CancellationToken).ConfigureAwait(false);
+            }
+            return true;
+        });
+
+    /// <summary>
+    /// Runs a call to <paramref name="node"/> with the caller's deadline and cancellation. A
+    /// call in flight when the node's registration lapses is abandoned with UNAVAILABLE naming
+    /// it: a host that vanished mid-call would otherwise hold the caller until its deadline.
+    /// </summary>
+    private async Task<T> WhileUpAsync<T>(RegisteredNode node, CallContext context, Func<CallOptions, Task<T>> send)
     {
         registry.RequireUp(node);
         using var call = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
-        var options = Options(context, null);
-        var answer = node.Client.UnaryAsync<TRequest, TResponse>(context.Method, request, new CallOptions { Timeout = options.Timeout, CancellationToken = call.Token });
+        var answer = send(new CallOptions { Timeout = Options(context, null).Timeout, CancellationToken = call.Token });
         var lapsed = registry.WhenDownAsync(node, call.Token);
         if (await Task.WhenAny(answer, lapsed).ConfigureAwait(false) == lapsed && !lapsed.IsCanceled)
         {

@@ -36,6 +36,8 @@ public sealed class IdentityService(string driverName, IDictionary<string, strin
             {
                 new PluginCapability { Service = new Service { Type = Service.Types.Type.ControllerService } },
                 new PluginCapability { Service = new Service { Type = Service.Types.Type.GroupControllerService } },
+                // Changed-block tracking from the engine's chunk maps and journal (SnapshotMetadataService).
+                new PluginCapability { Service = new Service { Type = Service.Types.Type.SnapshotMetadataService } },
                 // Volumes live in the engine of the node that created them.
                 new PluginCapability { Service = new Service { Type = Service.Types.Type.VolumeAccessibilityConstraints } },
                 // The engine grows a volume while it is attached.

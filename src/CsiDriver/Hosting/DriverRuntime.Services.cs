@@ -14,6 +14,7 @@ public sealed partial class DriverRuntime
         Identity().Binding(),
         new ControllerService(Driver, ShowGrownVolume).Binding(),
         new GroupControllerService(Driver).Binding(),
+        new SnapshotMetadataService(Driver).Binding(),
         new NodeService(Driver, Paths, Attacher).Binding(),
     ]);
 
@@ -28,7 +29,11 @@ public sealed partial class DriverRuntime
     /// limits, and the catalog.</summary>
     public IEnumerable<ServiceBinding> NodeLinkServices() =>
     [
-        .. RequestSizeLimits.Csi.Guard([Identity().Binding(), new ControllerService(Driver, ShowGrownVolume).Binding(), new GroupControllerService(Driver).Binding()]),
+        .. RequestSizeLimits.Csi.Guard(
+        [
+            Identity().Binding(), new ControllerService(Driver, ShowGrownVolume).Binding(), new GroupControllerService(Driver).Binding(),
+            new SnapshotMetadataService(Driver).Binding(),
+        ]),
         .. RequestSizeLimits.CsiAddons.Guard(CsiAddonsControllerServices()),
         new NodeCatalogService(Driver).Binding(),
     ];

@@ -85,11 +85,14 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             engine.DeleteSnapshot(snapshot.Id);
         }
         await Attacher.ResumeAsync(state.Stagings(), engine);
-        // A volume published read-only by the controller is exported read-only.
+        // A volume published read-only by the controller is exported read-only; snapshots are
+        // exported read-only too, for backups that read them (copy-snapshot, SnapshotMetadata).
         _nbd = new NbdServer(new NbdServerOptions
         {
             Endpoints = [NbdEndpoint],
-            Exports = new VolumeExportCatalog(engine, id => state.Publications(id).Any(p => p.ReadOnly)),
+            Exports = new NbdCompositeExportCatalog(
+                new VolumeExportCatalog(engine, id => state.Publications(id).Any(p => p.ReadOnly)),
+                new SnapshotExportCatalog(engine)),
             LoggerFactory = _loggerFactory,
         });
         await _nbd.StartAsync(cancellationToken);

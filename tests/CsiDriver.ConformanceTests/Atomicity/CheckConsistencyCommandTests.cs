@@ -1,6 +1,7 @@
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.TestSupport;
 using CsiDriver.TestSupport.Consistency;
+using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.ConformanceTests.Atomicity;
 

@@ -2,6 +2,7 @@ using Csi.V1;
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.TestSupport;
 using CsiDriver.TestSupport.Consistency;
+using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.ConformanceTests.Atomicity;
 

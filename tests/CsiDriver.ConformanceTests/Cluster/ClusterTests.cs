@@ -1,6 +1,7 @@
 using Csi.V1;
 using CsiAddons.VolumeGroup;
 using CsiDriver.ConformanceTests.Infrastructure;
+using CsiDriver.Engine.Nbd;
 using CsiDriver.Rpc;
 
 namespace CsiDriver.ConformanceTests.Cluster;
@@ -160,6 +161,47 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
         Assert.Contains(elsewhere.VolumeId, failure.Message);
         Assert.Equal(group.GroupSnapshotId, (await Csi.GetVolumeGroupSnapshot(new GetVolumeGroupSnapshotRequest { GroupSnapshotId = group.GroupSnapshotId })).GroupSnapshot.GroupSnapshotId);
         await Csi.DeleteVolumeGroupSnapshot(new DeleteVolumeGroupSnapshotRequest { GroupSnapshotId = group.GroupSnapshotId });
+    }
+
+    /// <summary>The snapshot-metadata sidecar calls the controller: each stream is relayed from
+    /// the snapshot's node, message for message as the node itself sends it (whole 64 KiB chunks
+    /// are written, so the delta is the same whether the journal or the chunk maps answer), and a
+    /// delta between snapshots on two nodes is the INVALID_ARGUMENT of snapshots of two volumes.</summary>
+    [Fact]
+    public async Task Snapshot_metadata_streams_from_the_snapshot_s_node()
+    {
+        const int chunk = 64 << 10;
+        var volume = await CreateOnAsync("node-b", "cbt");
+        var node = Cluster.Node("node-b");
+        var nbdSocket = Path.Combine(node.Workspace.DataDirectory, "nbd.sock");
+        async Task WriteChunksAsync(params long[] chunks)
+        {
+            await using var device = await NbdBlockDevice.OpenAsync(nbdSocket, volume.VolumeId);
+            foreach (var index in chunks)
+            {
+                await device.WriteAsync(index * chunk, Enumerable.Repeat((byte)(index + 1), chunk).ToArray(), fua: false);
+            }
+        }
+        await WriteChunksAsync(0, 5, 6, 40);
+        var first = await Csi.SnapshotAsync(volume.VolumeId, "cbt-base");
+        await WriteChunksAsync(6, 7, 100);
+        var second = await Csi.SnapshotAsync(volume.VolumeId, "cbt-target");
+        var elsewhere = await Csi.SnapshotAsync((await CreateOnAsync("node-c", "cbt")).VolumeId, "cbt-elsewhere");
+
+        var delta = new GetMetadataDeltaRequest { BaseSnapshotId = first.SnapshotId, TargetSnapshotId = second.SnapshotId, MaxResults = 1 };
+        var relayed = await Csi.GetMetadataDelta(delta);
+        var allocated = await Csi.GetMetadataAllocated(new GetMetadataAllocatedRequest { SnapshotId = second.SnapshotId });
+
+        Assert.Equal(await node.Csi.GetMetadataDelta(delta), relayed);
+        Assert.Equal([(6L * chunk, 2L * chunk), (100L * chunk, (long)chunk)], relayed.SelectMany(m => m.BlockMetadata).Select(b => (b.ByteOffset, b.SizeBytes)));
+        Assert.Equal(await node.Csi.GetMetadataAllocated(new GetMetadataAllocatedRequest { SnapshotId = second.SnapshotId }), allocated);
+        Assert.Equal([(0L, (long)chunk), (5L * chunk, 3L * chunk), (40L * chunk, (long)chunk), (100L * chunk, (long)chunk)],
+            allocated.SelectMany(m => m.BlockMetadata).Select(b => (b.ByteOffset, b.SizeBytes)));
+        var spread = await RpcAssert.FailsAsync(StatusCode.InvalidArgument, () => Csi.GetMetadataDelta(
+            new GetMetadataDeltaRequest { BaseSnapshotId = first.SnapshotId, TargetSnapshotId = elsewhere.SnapshotId }));
+        Assert.Contains("node-b", spread.Message);
+        Assert.Contains("node-c", spread.Message);
+        await RpcAssert.FailsAsync(StatusCode.NotFound, () => Csi.GetMetadataAllocated(new GetMetadataAllocatedRequest { SnapshotId = "gone_node-b" }));
     }
 
     [Fact]

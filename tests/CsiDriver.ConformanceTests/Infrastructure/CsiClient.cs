@@ -8,7 +8,8 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 /// <summary>Typed Identity and Controller calls over the driver's CSI socket, each with a
 /// deadline so a hung driver fails a test instead of stalling the run. With a
 /// <paramref name="controllerSocketPath"/> (split mode, as csi-sanity's --csi.controllerendpoint)
-/// the Controller and GroupController calls go there, Identity and Node ones to the node.</summary>
+/// the Controller, GroupController and SnapshotMetadata calls go there (as the sidecars make
+/// them), Identity and Node ones to the node.</summary>
 public sealed class CsiClient(string socketPath, string? controllerSocketPath = null) : IDisposable
 {
     private static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(20);
@@ -16,6 +17,7 @@ public sealed class CsiClient(string socketPath, string? controllerSocketPath = 
     private static readonly ServiceDescriptor ControllerService = Service("Controller");
     private static readonly ServiceDescriptor NodeService = Service("Node");
     private static readonly ServiceDescriptor GroupControllerService = Service("GroupController");
+    private static readonly ServiceDescriptor SnapshotMetadataService = Service("SnapshotMetadata");
     private static readonly TimeSpan NodeDeadline = TimeSpan.FromSeconds(90);
 
     private readonly GrpcClient _grpc = GrpcClient.ForUnixSocket(socketPath);
@@ -107,10 +109,34 @@ public sealed class CsiClient(string socketPath, string? controllerSocketPath = 
     public Task<GetVolumeGroupSnapshotResponse> GetVolumeGroupSnapshot(GetVolumeGroupSnapshotRequest request) =>
         Call<GetVolumeGroupSnapshotRequest, GetVolumeGroupSnapshotResponse>(GroupControllerService, "GetVolumeGroupSnapshot", request);
 
+    /// <summary>Every message of the GetMetadataAllocated stream.</summary>
+    public Task<List<GetMetadataAllocatedResponse>> GetMetadataAllocated(GetMetadataAllocatedRequest request) =>
+        Stream<GetMetadataAllocatedRequest, GetMetadataAllocatedResponse>(SnapshotMetadataService, "GetMetadataAllocated", request);
+
+    /// <summary>Every message of the GetMetadataDelta stream.</summary>
+    public Task<List<GetMetadataDeltaResponse>> GetMetadataDelta(GetMetadataDeltaRequest request) =>
+        Stream<GetMetadataDeltaRequest, GetMetadataDeltaResponse>(SnapshotMetadataService, "GetMetadataDelta", request);
+
     public void Dispose()
     {
         _grpc.Dispose();
         _controller?.Dispose();
+    }
+
+    private async Task<List<TResponse>> Stream<TRequest, TResponse>(ServiceDescriptor service, string method, TRequest request)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse>, new()
+    {
+        var responses = new List<TResponse>();
+        var call = (_controller ?? _grpc).ServerStreamingAsync<TRequest, TResponse>(
+            service.FindMethodByName(method) ?? throw new ArgumentException($"{service.FullName} has no method {method}"),
+            request,
+            new CallOptions { Timeout = DefaultDeadline });
+        await foreach (var response in call)
+        {
+            responses.Add(response);
+        }
+        return responses;
     }
 
     private static ServiceDescriptor Service(string name) =>

@@ -1,6 +1,7 @@
 using CsiDriver.Engine;
 using CsiDriver.TestSupport;
 using CsiDriver.TestSupport.Consistency;
+using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.ConformanceTests.Replication;
 

@@ -2,6 +2,7 @@ using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.Rpc;
 using CsiDriver.TestSupport;
 using Xunit.Abstractions;
+using CsiDriver.Engine.Nbd;
 using static CsiDriver.ConformanceTests.Replication.ReplicationSteps;
 
 namespace CsiDriver.ConformanceTests.Replication;

@@ -1,6 +1,7 @@
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.TestSupport;
 using Xunit.Abstractions;
+using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.ConformanceTests.Replication;
 

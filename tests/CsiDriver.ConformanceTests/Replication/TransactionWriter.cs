@@ -1,5 +1,6 @@
 using CsiDriver.TestSupport;
 using CsiDriver.TestSupport.Consistency;
+using CsiDriver.Engine.Nbd;
 
 namespace CsiDriver.ConformanceTests.Replication;
 

@@ -109,7 +109,7 @@ public sealed partial class DeployCsidriverTests
             var pod = workload.Template.Spec;
             var listened = pod.Containers
                 .SelectMany(c => ContainerArgs.Flags(c.Args.Where(a => a.StartsWith('-')), [], ""))
-                .Where(f => f.Name.EndsWith("-address", StringComparison.Ordinal) || f.Name.EndsWith("-endpoint", StringComparison.Ordinal) || f.Name.EndsWith("-port", StringComparison.Ordinal))
+                .Where(f => f.Name.EndsWith("-address", StringComparison.Ordinal) || f.Name.EndsWith("-endpoint", StringComparison.Ordinal) || f.Name == "port" || f.Name.EndsWith("-port", StringComparison.Ordinal))
                 .Select(f => ListenPort().Match(f.Value ?? ""))
                 .Where(m => m.Success)
                 .Select(m => int.Parse(m.Groups["port"].Value))

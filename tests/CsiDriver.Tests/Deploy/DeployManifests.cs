@@ -30,7 +30,8 @@ public sealed class DeployManifests
 
     // The API versions are those the cluster serves for these kinds at the pinned releases:
     // Kubernetes 1.34 (VolumeAttributesClass v1), the snapshot CRDs of external-snapshotter
-    // v8.6.0 (VolumeGroupSnapshot v1), the csi-addons CRDs of kubernetes-csi-addons v0.14.0.
+    // v8.6.0 (VolumeGroupSnapshot v1), the csi-addons CRDs of kubernetes-csi-addons v0.14.0, the
+    // SnapshotMetadataService CRD of external-snapshot-metadata v1.1.0.
     private static readonly Dictionary<string, KindInfo> Kinds = new(StringComparer.Ordinal)
     {
         ["ServiceAccount"] = new("v1", typeof(ServiceAccount), true),
@@ -48,6 +49,7 @@ public sealed class DeployManifests
         ["VolumeGroupSnapshotClass"] = new("groupsnapshot.storage.k8s.io/v1", typeof(SnapshotClass), false),
         ["VolumeReplicationClass"] = new("replication.storage.openshift.io/v1alpha1", typeof(ReplicationClass), false),
         ["VolumeGroupReplicationClass"] = new("replication.storage.openshift.io/v1alpha1", typeof(ReplicationClass), false),
+        ["SnapshotMetadataService"] = new("cbt.storage.k8s.io/v1beta1", typeof(SnapshotMetadataService), false),
     };
 
     private static readonly IDeserializer Strict = new DeserializerBuilder()

@@ -132,6 +132,7 @@ public sealed class Container
     public List<EnvVar> Env { get; set; } = [];
     public List<PodPort> Ports { get; set; } = [];
     public Probe? LivenessProbe { get; set; }
+    public Probe? ReadinessProbe { get; set; }
     public Dictionary<string, object>? SecurityContext { get; set; }
     public Dictionary<string, object>? Resources { get; set; }
     public List<VolumeMount> VolumeMounts { get; set; } = [];
@@ -269,6 +270,20 @@ public sealed class SnapshotClass : KubeObject
     public string Driver { get; set; } = "";
     public string DeletionPolicy { get; set; } = "";
     public Dictionary<string, string> Parameters { get; set; } = [];
+}
+
+/// <summary>Where backup applications find a driver's SnapshotMetadata API (external-snapshot-metadata's CRD).</summary>
+public sealed class SnapshotMetadataService : KubeObject
+{
+    public SnapshotMetadataServiceSpec Spec { get; set; } = new();
+}
+
+public sealed class SnapshotMetadataServiceSpec
+{
+    /// <summary>host:port of the sidecar's TLS server.</summary>
+    public string Address { get; set; } = "";
+    public string CaCert { get; set; } = "";
+    public string Audience { get; set; } = "";
 }
 
 public sealed class VolumeAttributesClass : KubeObject

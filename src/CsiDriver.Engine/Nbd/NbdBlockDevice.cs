@@ -1,15 +1,13 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Text;
-using CsiDriver.Engine;
-using CsiDriver.Engine.Nbd;
 
-namespace CsiDriver.TestSupport;
+namespace CsiDriver.Engine.Nbd;
 
 /// <summary>
 /// The client side of our NBD server: one export seen through an NBD unix socket as an
 /// <see cref="IBlockDevice"/>, so the consistency workload and checker run over the real data
-/// path (tests, the demo and its `check-consistency`). Fixed newstyle handshake, NBD_OPT_GO on the
+/// path (tests, the demo and its `check-consistency`), and `csidriver copy-snapshot` reads snapshots. Fixed newstyle handshake, NBD_OPT_GO on the
 /// export name, then one request at a time with simple replies. Wire layouts come from the
 /// server's own NBD types (one definition of the format). Every reply is awaited under a
 /// deadline so a hung server fails the caller instead of stalling it.
