@@ -2,6 +2,7 @@ using System.Diagnostics;
 using CsiAddons.VolumeGroup;
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.Engine.Nbd;
+using CsiDriver.TestSupport;
 
 namespace CsiDriver.Benchmarks;
 
@@ -15,8 +16,9 @@ public sealed record BenchVolume(string GroupId, string VolumeId, FioTarget Fio)
 /// <list type="bullet">
 /// <item>CPUs: each site pinned to its own CPU set (<see cref="SiteCpus"/>; fio and this process
 /// with the main), or all sharing every CPU;</item>
-/// <item>network: the loopback fault proxy (a link a benchmark can cut), or a real network with
-/// delay and a rate (<see cref="SiteNetwork"/>), the backup in a namespace of its own.</item>
+/// <item>network: loopback, or a real network at a rate (<see cref="SiteNetwork"/>), the backup in
+/// a namespace of its own. Either way the main ships through the fault proxy, which a benchmark
+/// can cut, and which holds the network's round-trip delay (half each way).</item>
 /// </list>
 /// </summary>
 public sealed class ReplicationBenchSites : IAsyncDisposable
@@ -26,20 +28,15 @@ public sealed class ReplicationBenchSites : IAsyncDisposable
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromMinutes(5);
 
     private readonly SiteCpus? _cpus;
-    private readonly SiteNetwork? _network;
 
-    private ReplicationBenchSites(TwoSites sites, SiteCpus? cpus, SiteNetwork? network)
+    private ReplicationBenchSites(TwoSites sites, SiteCpus? cpus)
     {
         Sites = sites;
         _cpus = cpus;
-        _network = network;
     }
 
     public TwoSites Sites { get; }
 
-    /// <summary>Where the main site sends the stream: the backup's own address over a real
-    /// network, else the fault proxy in front of it.</summary>
-    public string PeerAddress => _network is null ? Sites.Link.Address : Sites.Backup.SiteLinkAddress;
 
     /// <param name="cpus">Each site on its own CPU set; null: all on every CPU.</param>
     /// <param name="network">A real network between the sites (the caller disposes it after the
@@ -60,10 +57,11 @@ public sealed class ReplicationBenchSites : IAsyncDisposable
         try
         {
             var sites = await TwoSites.StartAsync(main, backup);
+            sites.Link.Delay = (network?.RoundTrip ?? TimeSpan.Zero) / 2;
             progress.WriteLine($"   main site link {sites.Main.SiteLinkAddress}, backup site link {sites.Backup.SiteLinkAddress}; " +
-                (cpus?.ToString() ?? "both sites and fio sharing every CPU") + "; " +
+                (cpus is null ? "both sites and fio sharing every CPU" : $"{cpus}, fio and this process with the main") + "; " +
                 (network?.ToString() ?? $"loopback through the fault proxy {sites.Link.Address}"));
-            return new ReplicationBenchSites(sites, cpus, network);
+            return new ReplicationBenchSites(sites, cpus);
         }
         catch
         {
@@ -90,7 +88,7 @@ public sealed class ReplicationBenchSites : IAsyncDisposable
     /// copy to finish.</summary>
     public async Task ReplicateAsync(BenchVolume volume, string journalBudget)
     {
-        await Sites.Main.Addons.EnableGroupReplicationAsync(volume.GroupId, new GroupReplication.ReplicationClass(PeerAddress, GroupReplication.GroupMode, journalBudget));
+        await Sites.Main.Addons.EnableGroupReplicationAsync(volume.GroupId, new GroupReplication.ReplicationClass(Sites.Link.Address, GroupReplication.GroupMode, journalBudget));
         await Sites.Main.Addons.WaitForReplicationAsync(volume.GroupId,
             info => info.LastSyncTime is not null && info.Status == CsiAddons.Replication.GetVolumeReplicationInfoResponse.Types.Status.Healthy,
             "replicating", SyncTimeout);
@@ -106,7 +104,9 @@ public sealed class ReplicationBenchSites : IAsyncDisposable
         DateTimeOffset marker;
         await using (var device = await NbdBlockDevice.OpenAsync(Sites.Main.NbdSocket, volume.VolumeId))
         {
-            marker = DateTimeOffset.UtcNow;
+            // Whole milliseconds, as the journal stamps records: a marker written within the
+            // millisecond the time was taken carries that millisecond, not a later time.
+            marker = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             await device.WriteAsync(0, new byte[4096], fua: true);
         }
         await Sites.Backup.Addons.WaitForReplicationAsync(volume.GroupId,

@@ -1,5 +1,6 @@
 using System.Globalization;
 using CsiDriver.ConformanceTests.Infrastructure;
+using CsiDriver.TestSupport;
 
 namespace CsiDriver.Benchmarks;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using CsiDriver.TestSupport;
 
 namespace CsiDriver.Benchmarks;
 

@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
+using CsiDriver.TestSupport;
 
 namespace CsiDriver.Benchmarks;
 
 /// <summary>
 /// Shipping over a long, fat link: the sites on a real network (<see cref="SiteNetwork"/>: veth
-/// with netem at 1 Gbit/s, round trips of 10 and 50 ms), each pinned to its own CPUs. fio writes
+/// rated 1 Gbit/s, round trips of 10 and 50 ms), each pinned to its own CPUs. fio writes
 /// <see cref="Payload"/> in 1 MiB sequential writes as fast as the main takes them; the time
 /// from its start until the backup has applied the last write gives the shipped throughput.
 /// A stream whose window (unacknowledged bytes, HTTP/2 flow control) is smaller than the link's

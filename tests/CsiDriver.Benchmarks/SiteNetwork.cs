@@ -6,18 +6,22 @@ namespace CsiDriver.Benchmarks;
 
 /// <summary>
 /// A real network between the two sites, as root: the backup site runs in a network namespace
-/// of its own, joined to this one by a veth pair whose two ends both carry a `tc netem` qdisc
-/// holding half the round-trip delay and the link's rate, so every byte between the sites (and
-/// the benchmark's own calls to the backup's TCP endpoints) crosses a link with that delay and
-/// bandwidth. The main site stays in this namespace on its end's address. Names and the /30
+/// of its own, joined to this one by a veth pair whose two ends each carry a `tc tbf` qdisc
+/// holding the link's rate; the main site stays in this namespace on its end's address. The
+/// round-trip delay is added by the fault proxy the main site ships through (half each way,
+/// <see cref="CsiDriver.ConformanceTests.Infrastructure.FaultyLink.Delay"/>): this kernel has no
+/// netem (CONFIG_NET_SCH_NETEM is not set) and no other qdisc that delays. Names and the /30
 /// subnet carry a random part so benchmarks and tests running at the same time never share
 /// them; disposing deletes the namespace, which removes both veth ends.
 /// </summary>
 public sealed class SiteNetwork : IDisposable
 {
-    /// <summary>netem's queue, in packets: its default (1000) is smaller than the bandwidth-delay
-    /// product of 1 Gbit/s over 50 ms (about 4200 full-size packets) and would drop packets.</summary>
-    private const int QueuePackets = 100_000;
+    /// <summary>tbf's bucket: at least one segment as the veth hands it over (GSO joins up to
+    /// 64 KiB), so every packet can pass at the rate.</summary>
+    private const string Burst = "256kb";
+
+    /// <summary>How long a packet may wait in tbf's queue before it is dropped.</summary>
+    private const string QueueLatency = "100ms";
 
     private readonly string _namespace;
     private readonly string _mainEnd;
@@ -75,19 +79,17 @@ public sealed class SiteNetwork : IDisposable
         await HostCommand.RunAsync("ip", "-n", _namespace, "addr", "add", BackupAddress + "/30", "dev", backupEnd);
         await HostCommand.RunAsync("ip", "-n", _namespace, "link", "set", "lo", "up");
         await HostCommand.RunAsync("ip", "-n", _namespace, "link", "set", backupEnd, "up");
-        string[] netem =
+        string[] rate =
         [
-            "qdisc", "add", "dev", "DEV", "root", "netem",
-            "delay", string.Create(CultureInfo.InvariantCulture, $"{RoundTrip.TotalMilliseconds / 2}ms"),
-            "rate", string.Create(CultureInfo.InvariantCulture, $"{BitsPerSecond}bit"),
-            "limit", QueuePackets.ToString(CultureInfo.InvariantCulture),
+            "qdisc", "add", "dev", "DEV", "root", "tbf",
+            "rate", string.Create(CultureInfo.InvariantCulture, $"{BitsPerSecond}bit"), "burst", Burst, "latency", QueueLatency,
         ];
-        await HostCommand.RunAsync("tc", [.. netem.Select(a => a == "DEV" ? _mainEnd : a)]);
-        await HostCommand.RunAsync("tc", ["-n", _namespace, .. netem.Select(a => a == "DEV" ? backupEnd : a)]);
+        await HostCommand.RunAsync("tc", [.. rate.Select(a => a == "DEV" ? _mainEnd : a)]);
+        await HostCommand.RunAsync("tc", ["-n", _namespace, .. rate.Select(a => a == "DEV" ? backupEnd : a)]);
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"veth {MainAddress} ↔ {BackupAddress} (namespace {_namespace}), netem {RoundTrip.TotalMilliseconds:0} ms round trip, {BitsPerSecond / 1e9:0.##} Gbit/s");
+        $"veth {MainAddress} ↔ {BackupAddress} (namespace {_namespace}) at {BitsPerSecond / 1e9:0.##} Gbit/s (tbf), {RoundTrip.TotalMilliseconds:0} ms round trip (the proxy)");
 
     public void Dispose()
     {
