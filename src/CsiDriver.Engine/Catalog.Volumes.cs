@@ -84,14 +84,16 @@ internal sealed partial class Catalog
     }
 
     /// <summary>Makes the volume refuse (or accept again) writes: replicas at the backup site
-    /// are read-only to everyone but the applier.</summary>
-    public void SetReadOnly(string volumeId, bool readOnly)
+    /// are read-only to everyone but the applier. Once it returns no write is in progress and
+    /// every later one is refused (the group is paused while the flag changes), the flag durable;
+    /// <paramref name="reason"/> is what refused writers are told.</summary>
+    public void SetReadOnly(string volumeId, bool readOnly, string? reason = null)
     {
         lock (_lock)
         {
             var volume = GetVolume(volumeId);
             using var pause = new GroupPause([volume.Group]);
-            volume.SetReadOnly(readOnly);
+            volume.SetReadOnly(readOnly, reason);
             Save();
         }
     }

@@ -16,6 +16,7 @@ public sealed class Volume : IBlockDevice
     private Layer _top;
     private long _size;
     private volatile bool _readOnly;
+    private volatile string? _readOnlyReason;
     private volatile bool _deleted;
 
     internal Volume(string id, uint number, long sizeBytes, bool readOnly, ConsistencyGroup group, Layer top)
@@ -71,7 +72,13 @@ public sealed class Volume : IBlockDevice
 
     internal void SetSize(long sizeBytes) => Volatile.Write(ref _size, sizeBytes);
 
-    internal void SetReadOnly(bool readOnly) => _readOnly = readOnly;
+    /// <summary>Why writes are refused (the replication's fence, say), told to writers; kept
+    /// in memory only: whoever made the volume read-only says why again after a restart.</summary>
+    internal void SetReadOnly(bool readOnly, string? reason = null)
+    {
+        _readOnlyReason = readOnly ? reason : null;
+        _readOnly = readOnly;
+    }
 
     internal void MarkDeleted() => _deleted = true;
 
@@ -142,7 +149,7 @@ public sealed class Volume : IBlockDevice
                 CheckLive();
                 if (_readOnly)
                 {
-                    throw new ReadOnlyVolumeException(Id);
+                    throw new ReadOnlyVolumeException(Id, _readOnlyReason);
                 }
                 CheckRange(offset, length);
                 sequence = group.Journal.Append(kind, Number, offset, length, payload, group.Journal.NowMicros());

@@ -84,6 +84,16 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             LogLeftover(snapshot.Id);
             engine.DeleteSnapshot(snapshot.Id);
         }
+        // Before the attachments and the NBD server serve a write: the manager makes each
+        // replication's volumes read-only or writable as its recorded role says.
+        _replication = new ReplicationManager(engine, state, new VolumeRows(state, Driver.Clock), new ReplicationManagerOptions
+        {
+            SiteId = Options.SiteId ?? Options.NodeId,
+            SiteAddress = Options.SiteLinkAdvertise ?? Options.SiteLinkAddress,
+            SiteLinkServerName = Options.SiteLinkServerName,
+            OwnerTag = Driver.OwnerTag,
+            DefaultTls = SiteLinkTls,
+        }, _loggerFactory);
         await Attacher.ResumeAsync(state.Stagings(), engine);
         // A volume published read-only by the controller is exported read-only; snapshots are
         // exported read-only too, for backups that read them (copy-snapshot, SnapshotMetadata).
@@ -96,14 +106,6 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             LoggerFactory = _loggerFactory,
         });
         await _nbd.StartAsync(cancellationToken);
-        _replication = new ReplicationManager(engine, state, new VolumeRows(state, Driver.Clock), new ReplicationManagerOptions
-        {
-            SiteId = Options.SiteId ?? Options.NodeId,
-            SiteAddress = Options.SiteLinkAdvertise ?? Options.SiteLinkAddress,
-            SiteLinkServerName = Options.SiteLinkServerName,
-            OwnerTag = Driver.OwnerTag,
-            DefaultTls = SiteLinkTls,
-        }, _loggerFactory);
         _replication.Start();
         Driver.Serve(engine, state, _replication);
         LogLoaded(known.Count, Options.DataDirectory, NbdEndpoint.ToString());
