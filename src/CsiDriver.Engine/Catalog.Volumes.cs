@@ -60,13 +60,18 @@ internal sealed partial class Catalog
         }
     }
 
-    /// <summary>Grows the volume to <paramref name="newCapacityBytes"/>; never shrinks.</summary>
+    /// <summary>Grows the volume to <paramref name="newCapacityBytes"/>; never shrinks. A read-only
+    /// volume (a replica, a fenced primary's) is refused: its size follows the site that writes it.</summary>
     public void ExpandVolume(string volumeId, long newCapacityBytes)
     {
         CheckCapacity(newCapacityBytes);
         lock (_lock)
         {
             var volume = GetVolume(volumeId);
+            if (volume.IsReadOnly)
+            {
+                throw new ReadOnlyVolumeException(volumeId, volume.ReadOnlyReason);
+            }
             if (newCapacityBytes < volume.Size)
             {
                 throw new OutOfRangeException($"volume '{volumeId}' is {volume.Size} bytes; shrinking to {newCapacityBytes} is not supported");

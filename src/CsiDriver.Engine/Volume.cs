@@ -37,6 +37,9 @@ public sealed class Volume : IBlockDevice
 
     public bool IsReadOnly => _readOnly;
 
+    /// <summary>What a refused writer is told, when whoever made the volume read-only said.</summary>
+    internal string? ReadOnlyReason => _readOnlyReason;
+
     /// <summary>The named consistency group, or null when the volume is a group of one.</summary>
     public string? ConsistencyGroup => Group.Name;
 

@@ -96,6 +96,42 @@ public sealed partial class ReplicationManager
         ApplyRole(record);
     }
 
+    /// <summary>
+    /// At start, before any front end serves a write: each unfenced primary asks its peer once
+    /// for its role and epoch (bounded by the role query timeout, all at once) and is fenced if
+    /// the peer took a newer epoch meanwhile. A peer that cannot be asked leaves it as it is:
+    /// until its first contact such a site cannot know (the README states this window).
+    /// </summary>
+    public async Task CheckInAsync(CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(Runtimes().Select(async runtime =>
+        {
+            ReplicationRecord record;
+            lock (runtime.Lock)
+            {
+                record = runtime.Record;
+            }
+            if (record.Role != ReplicationRole.Primary || record.Fence is not null || record.PeerAddress is not { } peer
+                || (runtime.Tls ?? _options.DefaultTls) is not { } tls)
+            {
+                return;
+            }
+            try
+            {
+                using var client = new SiteLinkClient(SiteLinkAddress.Parse(peer), PeerTls(tls));
+                var answer = await client.GetRoleAsync(record.Id, _options.RoleQueryTimeout, cancellationToken).ConfigureAwait(false);
+                if (answer.Epoch > record.Epoch)
+                {
+                    Supersede(runtime, answer.Epoch, answer.SiteId, commonCut: 0);
+                }
+            }
+            catch (Exception e) when (e is LinkFailedException or IncompatiblePeerException)
+            {
+                LogCheckInFailed(record.Id, peer, e.Message);
+            }
+        })).ConfigureAwait(false);
+    }
+
     /// <summary>Makes the volumes' read-only flags what the record says (see the invariant above);
     /// a volume that is gone is skipped (the replication reports it when it runs).</summary>
     private void ApplyRole(ReplicationRecord record)
@@ -187,6 +223,9 @@ public sealed partial class ReplicationManager
 
     [LoggerMessage(Level = LogLevel.Error, Message = "replication {ReplicationId} fenced here: site {Site} was promoted at epoch {Epoch}; writes are refused until this site is demoted and resynced")]
     private partial void LogSuperseded(string replicationId, string site, long epoch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "replication {ReplicationId}: the peer {Peer} could not be asked at start whether it took over ({Reason}); writes are accepted until it is heard from")]
+    private partial void LogCheckInFailed(string replicationId, string peer, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "replication {ReplicationId}: the old primary {Peer} could not be fenced ({Reason}); promoting on the new epoch alone")]
     private partial void LogPeerNotFenced(string replicationId, string peer, string reason);

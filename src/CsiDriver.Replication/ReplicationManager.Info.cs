@@ -49,6 +49,16 @@ public sealed partial class ReplicationManager
             resync, links.Sum(l => l.LastResyncChunks), record.Epoch, record.Fence, record.Promotion);
     }
 
+    /// <summary>The receiving side's link statuses of a replication (tests count messages by them).</summary>
+    internal IReadOnlyList<LinkStatus> ReceiverLinks(string replicationId)
+    {
+        var runtime = Get(replicationId);
+        lock (runtime.Lock)
+        {
+            return runtime.ReceiverStatus.Values.ToList();
+        }
+    }
+
     private static ReplicationState StateOf(ReplicationRecord record, List<LinkSnapshot> links, TimeSpan silence)
     {
         if (record.Role == ReplicationRole.Secondary && record.SecondaryState != ReplicationState.Waiting && !links.Any(l => l.Resyncing))

@@ -18,7 +18,7 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _main = new TestSite("main", _certificates.Main, drainTimeout: TimeSpan.FromSeconds(1));
+        _main = new TestSite("main", _certificates.Main);
         _backup = new TestSite("backup", _certificates.Backup);
         await _main.StartLinkAsync();
         await _backup.StartLinkAsync();
@@ -351,13 +351,19 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
     {
         await _main.Manager.EnableAsync(Spec(_backup), default);
         await CaughtUpAsync(_main);
-        await _backup.StopLinkAsync();
         await WriteAsync(_main, "sales", [1]);
 
-        var demote = _main.Manager.DemoteAsync(Group, default); // drains for up to 1 s: the link is down
-        await Task.Delay(100);
-        await Assert.ThrowsAsync<ReplicationBusyException>(() => _main.Manager.PromoteAsync(Group, force: true, default));
+        // The demotion drains until the backup has applied the write, which it cannot while its
+        // group is held: it is still running when the promotion comes.
+        Task demote;
+        using (new TestSupport.GroupHold(_backup.Engine.GetVolume("sales").Group))
+        {
+            demote = _main.Manager.DemoteAsync(Group, default);
+            await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo(Group).Fence is { Demoting: true }, "the demotion to begin");
+            await Assert.ThrowsAsync<ReplicationBusyException>(() => _main.Manager.PromoteAsync(Group, force: true, default));
+        }
         await demote;
+        Assert.Equal(ReplicationState.Demoted, _main.Manager.GetInfo(Group).State);
         await Assert.ThrowsAsync<ReplicationNotFoundException>(() => _main.Manager.DemoteAsync("no-such-group", default));
     }
 

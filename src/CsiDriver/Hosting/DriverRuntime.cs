@@ -85,7 +85,8 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             engine.DeleteSnapshot(snapshot.Id);
         }
         // Before the attachments and the NBD server serve a write: the manager makes each
-        // replication's volumes read-only or writable as its recorded role says.
+        // replication's volumes read-only or writable as its recorded role says, and a primary
+        // asks its peer whether it was superseded meanwhile.
         _replication = new ReplicationManager(engine, state, new VolumeRows(state, Driver.Clock), new ReplicationManagerOptions
         {
             SiteId = Options.SiteId ?? Options.NodeId,
@@ -94,6 +95,7 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             OwnerTag = Driver.OwnerTag,
             DefaultTls = SiteLinkTls,
         }, _loggerFactory);
+        await _replication.CheckInAsync(cancellationToken);
         await Attacher.ResumeAsync(state.Stagings(), engine);
         // A volume published read-only by the controller is exported read-only; snapshots are
         // exported read-only too, for backups that read them (copy-snapshot, SnapshotMetadata).

@@ -16,6 +16,7 @@ public sealed class TwoSites : IAsyncDisposable
         Backup = new ReplicationSite("backup", certificates.Site("backup"));
         Link = FaultyLink.Start(Backup.SiteLinkAddress);
         ReverseLink = FaultyLink.Start(Main.SiteLinkAddress);
+        Main.AdvertisedAddress = ReverseLink.Address;
     }
 
     public TestCertificates Certificates { get; }
@@ -27,7 +28,8 @@ public sealed class TwoSites : IAsyncDisposable
     /// <summary>main → backup: the peer address the main site replicates to.</summary>
     public FaultyLink Link { get; }
 
-    /// <summary>backup → main: the peer address for replicating back after a failover.</summary>
+    /// <summary>backup → main: the address the main site advertises, so the backup's GetRole and
+    /// Fence calls and its shipping back after a failover pass here.</summary>
     public FaultyLink ReverseLink { get; }
 
     public static async Task<TwoSites> StartAsync()
