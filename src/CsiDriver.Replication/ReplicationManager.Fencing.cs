@@ -188,7 +188,8 @@ public sealed partial class ReplicationManager
     /// <summary>
     /// Waits until this backup has applied everything the fenced old primary acknowledged
     /// (<paramref name="fencedAt"/>, per volume); returns how many of those records did not
-    /// arrive: after the drain timeout, or once no stream has been connected for the link grace.
+    /// arrive: after the drain timeout, once no stream has been connected for the link grace, or
+    /// at once while a resync runs (the promotion abandons it for the protected image anyway).
     /// </summary>
     private async Task<long> WaitForFencedWritesAsync(ReplicationRuntime runtime, ReplicationRecord record, IReadOnlyDictionary<string, long> fencedAt, CancellationToken cancellationToken)
     {
@@ -202,6 +203,10 @@ public sealed partial class ReplicationManager
         var waitedFrom = DateTimeOffset.UtcNow;
         while (Missing() is var missing && missing > 0)
         {
+            if (targets.Any(t => _engine.GetReplicaPosition(t.Journal).Resyncing))
+            {
+                return missing;
+            }
             List<LinkSnapshot> links;
             lock (runtime.Lock)
             {

@@ -295,7 +295,8 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
         // The link is back: its first contact fences it, and it says why.
         await _main.StartLinkAsync();
         await _backup.StartLinkAsync();
-        await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo(Group).Fence is not null, "the old main to hear of epoch 2");
+        // (The fence is recorded first, then the volumes refuse: wait for both.)
+        await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo(Group).Fence is not null && _main.Engine.GetVolume("sales").IsReadOnly, "the old main to hear of epoch 2");
         var refused = await Assert.ThrowsAsync<ReadOnlyVolumeException>(() => _main.Engine.GetVolume("sales").WriteAsync(0, Volumes.Block(1), false).AsTask());
         Assert.Contains("epoch 2", refused.Message, StringComparison.Ordinal);
         Assert.Equal(ReplicationHealth.Error, _main.Manager.GetInfo(Group).Health);

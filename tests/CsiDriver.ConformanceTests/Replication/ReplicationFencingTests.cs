@@ -28,20 +28,19 @@ public sealed class ReplicationFencingTests(ITestOutputHelper output)
         var id = group.GroupId;
         await group.EnableAsync();
         await group.WaitUntilReplicatingAsync();
-        var writer = MainWriter.Start(sites, group, await group.StopWritingAsync());
-        await writer.WaitForAsync(50);
 
-        await PromoteAsTheControllerDoesAsync(sites, sites.Backup, id);
-        var written = await writer.StopAsync();
+        // The workload keeps writing at the main (500 transactions a second) through the promotion.
+        await Bounded(sites, PromoteAsTheControllerDoesAsync(sites, sites.Backup, id), "the promotion");
+        var refusal = await Assert.ThrowsAsync<IOException>(() => Bounded(sites, group.Writing, "the workload at the main to fail"));
+        var committed = group.Workload.Committed;
 
-        // From the fence on every write at the main failed, and all it acknowledged before came
+        // From the fence on every write at the main fails, and all it acknowledged before came
         // first: before the new primary writes, the two sites hold the same bytes.
-        output.WriteLine($"main writer: {written}");
-        Assert.NotNull(written.Refusal);
-        Assert.Equal(0, written.AcknowledgedAfterRefusal);
+        output.WriteLine($"the main's workload committed {committed}, then: {refusal.Message}");
+        await AssertWritesRefusedAsync(sites.Main.NbdSocket, group.PrimaryId);
         await AssertSameDataAsync(sites, group);
         var backup = await ReadAsync(sites.Backup, group);
-        Assert.True(backup.IsConsistent && backup.MirrorHighest == written.Committed, $"backup {backup}, main committed {written.Committed}");
+        Assert.True(backup.IsConsistent && backup.MirrorHighest == committed, $"backup {backup}, main committed {committed}");
 
         var promoted = await sites.Backup.Addons.GroupReplicationInfoAsync(id);
         var fenced = await sites.Main.Addons.GroupReplicationInfoAsync(id);
@@ -64,7 +63,7 @@ public sealed class ReplicationFencingTests(ITestOutputHelper output)
             CapacityRange = new Csi.V1.CapacityRange { RequiredBytes = 2 * ReplicatedGroup.Layout.DeviceBytes },
         }));
         Assert.Contains("fenced", expand.Message, StringComparison.Ordinal);
-        await TransactionWriter.WriteAsync(sites.Backup.NbdSocket, group.PrimaryId, group.MirrorId, written.Committed + 1, 4);
+        await TransactionWriter.WriteAsync(sites.Backup.NbdSocket, group.PrimaryId, group.MirrorId, committed + 2, 4);
     }
 
     [Fact]
@@ -216,6 +215,22 @@ public sealed class ReplicationFencingTests(ITestOutputHelper output)
         await AssertWritesRefusedAsync(sites.Main.NbdSocket, group.MirrorId);
     }
 
+    /// <summary>A step that must end: past two minutes the test fails with both sites' output.</summary>
+    private static async Task<T> Bounded<T>(TwoSites sites, Task<T> step, string what)
+    {
+        try
+        {
+            return await step.WaitAsync(TimeSpan.FromMinutes(2));
+        }
+        catch (TimeoutException)
+        {
+            throw new Xunit.Sdk.XunitException($"{what} did not end within 2 minutes\n{sites.Output()}");
+        }
+    }
+
+    private static Task Bounded(TwoSites sites, Task step, string what) =>
+        Bounded(sites, step.ContinueWith(t => { t.GetAwaiter().GetResult(); return true; }, TaskScheduler.Default), what);
+
     /// <summary>PromoteVolume as the csi-addons controller makes it: without force, and on
     /// FAILED_PRECONDITION at once with force.</summary>
     private static async Task PromoteAsTheControllerDoesAsync(TwoSites sites, ReplicationSite site, string id)
@@ -232,75 +247,7 @@ public sealed class ReplicationFencingTests(ITestOutputHelper output)
 
     private static async Task<ConsistencyReport> ReadAsync(ReplicationSite site, ReplicatedGroup group)
     {
-        await using var replicas = await ReplicaPair.OpenAsync(site.NbdSocket, group.PrimaryId, group.MirrorId, readOnly: true);
+        await using var replicas = await ReplicaPair.OpenAsync(site.NbdSocket, group.PrimaryId, group.MirrorId, readOnly: false);
         return await replicas.CheckAsync();
-    }
-
-    /// <summary>What the writer at the main saw: the newest transaction committed (both records
-    /// acknowledged), the first refusal, and how many writes were acknowledged after it.</summary>
-    private sealed record Written(long Committed, IOException? Refusal, int AcknowledgedAfterRefusal);
-
-    /// <summary>Continues the workload's transactions at the main through its NBD socket until the
-    /// writes are refused, then tries a few more, each of which must fail too. Bounded in count.</summary>
-    private sealed class MainWriter
-    {
-        private const int TriesAfterRefusal = 20;
-        private readonly Task<Written> _running;
-        private long _committed;
-
-        private MainWriter(TwoSites sites, ReplicatedGroup group, long committed)
-        {
-            _committed = committed;
-            _running = Task.Run(() => RunAsync(sites.Main.NbdSocket, group));
-        }
-
-        public static MainWriter Start(TwoSites sites, ReplicatedGroup group, long committed) => new(sites, group, committed);
-
-        public async Task WaitForAsync(int transactions)
-        {
-            var target = Interlocked.Read(ref _committed) + transactions;
-            var deadline = DateTime.UtcNow + Timeout;
-            while (Interlocked.Read(ref _committed) < target)
-            {
-                Assert.False(_running.IsCompleted, $"the writer at the main stopped early: {(_running.IsFaulted ? _running.Exception : _running.Result)}");
-                Assert.True(DateTime.UtcNow < deadline, $"the writer at the main committed only up to {_committed} in {Timeout.TotalSeconds} s");
-                await Task.Delay(10);
-            }
-        }
-
-        public Task<Written> StopAsync() => _running.WaitAsync(Timeout);
-
-        private async Task<Written> RunAsync(string nbdSocket, ReplicatedGroup group)
-        {
-            var layout = ReplicatedGroup.Layout;
-            await using var primary = await NbdBlockDevice.OpenAsync(nbdSocket, group.PrimaryId);
-            await using var mirror = await NbdBlockDevice.OpenAsync(nbdSocket, group.MirrorId);
-            var block = new byte[TransactionRecord.Size];
-            IOException? refusal = null;
-            var afterRefusal = 0;
-            var tries = 0;
-            for (var n = Interlocked.Read(ref _committed) + 1; n < _committed + 1_000_000 && tries < TriesAfterRefusal; n++)
-            {
-                try
-                {
-                    new TransactionRecord(TransactionSide.Primary, n).Write(block);
-                    await primary.WriteAsync(layout.OffsetOf(n), block, fua: false);
-                    afterRefusal += refusal is null ? 0 : 1;
-                    new TransactionRecord(TransactionSide.Mirror, n).Write(block);
-                    await mirror.WriteAsync(layout.OffsetOf(n), block, fua: false);
-                    afterRefusal += refusal is null ? 0 : 1;
-                    if (refusal is null)
-                    {
-                        Interlocked.Exchange(ref _committed, n);
-                    }
-                }
-                catch (IOException e)
-                {
-                    refusal ??= e;
-                    tries++;
-                }
-            }
-            return new Written(Interlocked.Read(ref _committed), refusal, afterRefusal);
-        }
     }
 }
