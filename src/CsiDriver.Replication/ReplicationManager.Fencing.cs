@@ -57,7 +57,10 @@ public sealed partial class ReplicationManager
         }
         CrashPoints.Reach(CrashPoints.FenceRecorded);
         ApplyRole(record);
-        LogFenced(replicationId, bySite, epoch);
+        if (record.Role == ReplicationRole.Primary)
+        {
+            LogFenced(replicationId, bySite, epoch);
+        }
         var holdsWrites = record.Role == ReplicationRole.Primary || record.SecondaryState == ReplicationState.Demoted;
         return new PeerFenced(record.Epoch, holdsWrites ? LastSequences(record) : new Dictionary<string, long>());
     }
