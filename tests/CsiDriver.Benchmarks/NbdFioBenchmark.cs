@@ -25,8 +25,8 @@ public sealed class NbdFioBenchmark : IBenchmark
     private static readonly Workload[] Workloads =
     [
         new("1 MiB sequential write", "write", "1m", 4, Goal: null),
-        new("4 KiB random write QD16", "randwrite", "4k", 16, Goal: "≥ 0.8"),
-        new("4 KiB random read QD16", "randread", "4k", 16, Goal: "> 1.0"),
+        new("4 KiB random write QD16", "randwrite", "4k", 16, Goal: BenchmarkGoal.AtLeast(0.8)),
+        new("4 KiB random read QD16", "randread", "4k", 16, Goal: BenchmarkGoal.Above(1.0)),
     ];
 
     public string Name => "nbd-fio";
@@ -87,7 +87,7 @@ public sealed class NbdFioBenchmark : IBenchmark
         }
     }
 
-    private sealed record Workload(string Title, string Pattern, string BlockSize, int QueueDepth, string? Goal);
+    private sealed record Workload(string Title, string Pattern, string BlockSize, int QueueDepth, BenchmarkGoal? Goal);
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 

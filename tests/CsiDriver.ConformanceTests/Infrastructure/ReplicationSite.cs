@@ -2,8 +2,9 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 
 /// <summary>
 /// One site of a two-site test: a `csidriver serve` process with its own workspace (data
-/// directory, CSI and csi-addons sockets, NBD socket), a site-link listener on a loopback port
-/// with its certificate, and a metrics endpoint. The workspace and ports outlive the process,
+/// directory, CSI and csi-addons sockets, NBD socket), a site-link listener on a free port of
+/// its host's address (loopback unless a <see cref="SitePlacement"/> says otherwise) with its
+/// certificate, and a metrics endpoint beside it. The workspace and ports outlive the process,
 /// so <see cref="CrashAsync"/> (SIGKILL) followed by <see cref="StartAsync"/> is a restart of
 /// the same site on the same state.
 /// </summary>
@@ -17,12 +18,15 @@ public sealed class ReplicationSite : IAsyncDisposable
     private CsiAddonsClient? _addons;
     private readonly List<ProcessOutput> _outputs = [];
 
-    public ReplicationSite(string name, SiteIdentity identity)
+    private readonly SitePlacement _placement;
+
+    public ReplicationSite(string name, SiteIdentity identity, SitePlacement? placement = null)
     {
         Name = name;
         Identity = identity;
-        SiteLinkAddress = LoopbackPorts.FreeAddress();
-        MetricsAddress = LoopbackPorts.FreeAddress();
+        _placement = placement ?? SitePlacement.Loopback;
+        SiteLinkAddress = $"{_placement.Host}:{LoopbackPorts.Free()}";
+        MetricsAddress = $"{_placement.Host}:{LoopbackPorts.Free()}";
     }
 
     public string Name { get; }
@@ -63,7 +67,8 @@ public sealed class ReplicationSite : IAsyncDisposable
         CsiAddons = true,
         SiteLink = new SiteLinkSettings(SiteLinkAddress, Name, Identity, AdvertisedAddress),
         MetricsAddress = MetricsAddress,
-        Launcher = CrashAt is { } step ? ["env", $"FORMATION_CRASH_AT={step}"] : [],
+        Launcher = [.. _placement.Launcher, .. CrashAt is { } step ? ["env", $"FORMATION_CRASH_AT={step}"] : Array.Empty<string>()],
+        ExtraArguments = _placement.ExtraArguments,
     };
 
     /// <summary>Starts (or restarts) the site's process and waits until it is ready.</summary>

@@ -9,11 +9,11 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 /// </summary>
 public sealed class TwoSites : IAsyncDisposable
 {
-    private TwoSites(TestCertificates certificates)
+    private TwoSites(TestCertificates certificates, SitePlacement? main, SitePlacement? backup)
     {
         Certificates = certificates;
-        Main = new ReplicationSite("main", certificates.Site("main"));
-        Backup = new ReplicationSite("backup", certificates.Site("backup"));
+        Main = new ReplicationSite("main", certificates.Site("main"), main);
+        Backup = new ReplicationSite("backup", certificates.Site("backup"), backup);
         Link = FaultyLink.Start(Backup.SiteLinkAddress);
         ReverseLink = FaultyLink.Start(Main.SiteLinkAddress);
         Main.AdvertisedAddress = ReverseLink.Address;
@@ -32,9 +32,11 @@ public sealed class TwoSites : IAsyncDisposable
     /// Fence calls and its shipping back after a failover pass here.</summary>
     public FaultyLink ReverseLink { get; }
 
-    public static async Task<TwoSites> StartAsync()
+    /// <param name="main">Where the main site runs; null: loopback, every CPU.</param>
+    /// <param name="backup">Where the backup site runs; null: loopback, every CPU.</param>
+    public static async Task<TwoSites> StartAsync(SitePlacement? main = null, SitePlacement? backup = null)
     {
-        var sites = new TwoSites(TestCertificates.Create());
+        var sites = new TwoSites(TestCertificates.Create(), main, backup);
         try
         {
             await Task.WhenAll(sites.Main.StartAsync(), sites.Backup.StartAsync());
