@@ -16,7 +16,11 @@ public sealed class TwoSites : IAsyncDisposable
         Backup = new ReplicationSite("backup", certificates.Site("backup"), backup);
         Link = FaultyLink.Start(Backup.SiteLinkAddress);
         ReverseLink = FaultyLink.Start(Main.SiteLinkAddress);
-        Main.AdvertisedAddress = ReverseLink.Address;
+        if (main is null && backup is null)
+        {
+            // On loopback the backup reaches the main through the proxy; placed sites keep their own addresses.
+            Main.AdvertisedAddress = ReverseLink.Address;
+        }
     }
 
     public TestCertificates Certificates { get; }
