@@ -37,6 +37,13 @@ public interface IShippedReplication
 
     /// <summary>The receiver holds this site's image again: the promotion snapshots have done their work.</summary>
     void FailbackCompleted();
+
+    /// <summary>The replication's epoch at this site now, sent in every Open.</summary>
+    long Epoch { get; }
+
+    /// <summary>The receiver answered with a newer epoch: it was promoted after this site's
+    /// epoch began, and this site is fenced (durably) before the call returns.</summary>
+    void Superseded(long epoch, string siteId);
 }
 
 /// <param name="CommonCutSequence">In the receiver's sequence space.</param>

@@ -38,6 +38,10 @@ public sealed class ReplicationSite : IAsyncDisposable
 
     public string MetricsAddress { get; }
 
+    /// <summary>The address this site tells its peer to reach it at (a proxy in front of
+    /// <see cref="SiteLinkAddress"/>); null: that address itself.</summary>
+    public string? AdvertisedAddress { get; set; }
+
     public DriverWorkspace Workspace => _workspace;
 
     /// <summary>What every process of this site wrote, oldest first, for failure messages.</summary>
@@ -53,13 +57,17 @@ public sealed class ReplicationSite : IAsyncDisposable
 
     public CsiAddonsClient Addons => _addons ?? throw new InvalidOperationException($"site {Name} is not running");
 
+    /// <summary>A role-change step (FORMATION_CRASH_AT) at which the next start's process kills
+    /// itself with SIGKILL; null: none.</summary>
+    public string? CrashAt { get; set; }
+
     public DriverSettings Settings => new()
     {
         NodeId = Name + "-node",
         CsiAddons = true,
-        SiteLink = new SiteLinkSettings(SiteLinkAddress, Name, Identity),
+        SiteLink = new SiteLinkSettings(SiteLinkAddress, Name, Identity, AdvertisedAddress),
         MetricsAddress = MetricsAddress,
-        Launcher = _placement.Launcher,
+        Launcher = [.. _placement.Launcher, .. CrashAt is { } step ? ["env", $"FORMATION_CRASH_AT={step}"] : Array.Empty<string>()],
         ExtraArguments = _placement.ExtraArguments,
     };
 
@@ -111,6 +119,20 @@ public sealed class ReplicationSite : IAsyncDisposable
         var process = Detach();
         await process.CrashAsync();
         await process.DisposeAsync();
+    }
+
+    /// <summary>Waits (bounded) until the process has killed itself at <see cref="CrashAt"/>,
+    /// then forgets it, so <see cref="StartAsync"/> restarts the site on the state it left.</summary>
+    public async Task WaitForCrashAsync()
+    {
+        var deadline = DateTime.UtcNow + SiteLinkTimeout;
+        while (!Process.HasExited)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"site {Name} did not stop at {CrashAt} within {SiteLinkTimeout.TotalSeconds} s\n{OutputText}");
+            await Task.Delay(25);
+        }
+        await Detach().DisposeAsync();
+        CrashAt = null;
     }
 
     /// <summary>Graceful stop (SIGTERM), asserted clean.</summary>

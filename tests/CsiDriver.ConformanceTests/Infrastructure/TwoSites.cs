@@ -16,6 +16,11 @@ public sealed class TwoSites : IAsyncDisposable
         Backup = new ReplicationSite("backup", certificates.Site("backup"), backup);
         Link = FaultyLink.Start(Backup.SiteLinkAddress);
         ReverseLink = FaultyLink.Start(Main.SiteLinkAddress);
+        if (main is null && backup is null)
+        {
+            // On loopback the backup reaches the main through the proxy; placed sites keep their own addresses.
+            Main.AdvertisedAddress = ReverseLink.Address;
+        }
     }
 
     public TestCertificates Certificates { get; }
@@ -27,7 +32,8 @@ public sealed class TwoSites : IAsyncDisposable
     /// <summary>main → backup: the peer address the main site replicates to.</summary>
     public FaultyLink Link { get; }
 
-    /// <summary>backup → main: the peer address for replicating back after a failover.</summary>
+    /// <summary>backup → main: the address the main site advertises, so the backup's GetRole and
+    /// Fence calls and its shipping back after a failover pass here.</summary>
     public FaultyLink ReverseLink { get; }
 
     /// <param name="main">Where the main site runs; null: loopback, every CPU.</param>
