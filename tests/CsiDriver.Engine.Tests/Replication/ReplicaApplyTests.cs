@@ -113,7 +113,11 @@ public sealed class ReplicaApplyTests : IDisposable
         Assert.Throws<ArgumentException>(() => Apply(engine, new ReplicaBatch(0, 1, 1, [new ReplicaUpdate("sales", JournalRecordKind.Write, 0, 8192, new byte[4096])])));
         Assert.Throws<ArgumentException>(() => Apply(engine, new ReplicaBatch(0, 1, 1, [new ReplicaUpdate("sales", JournalRecordKind.Snapshot, 0, 0, default)])));
         var big = new byte[JournalFormat.MaxPayload / 2];
+        // A replica's size follows its main (ExpandVolume refuses read-only volumes): room for the
+        // oversized batch is made by lifting the replica's read-only flag for the expansion alone.
+        engine.SetVolumeReadOnly("sales", false);
         engine.ExpandVolume("sales", 2L * JournalFormat.MaxPayload);
+        engine.SetVolumeReadOnly("sales", true);
         Assert.Throws<ArgumentException>(() => Apply(engine, new ReplicaBatch(0, 2, 1, [ReplicaUpdate.Write("sales", 0, big), ReplicaUpdate.Write("sales", big.Length, big)])));
         Assert.Equal(ReplicaPosition.None, engine.GetReplicaPosition(engine.Group("orders")));
         Assert.Equal(new byte[4096], Bytes.Read(engine.GetVolume("sales"), 0, 4096));
