@@ -189,14 +189,7 @@ internal sealed partial class Catalog
             return;
         }
         target.Map.Grow(ChunksFor(offset + length));
-        if (kind == JournalRecordKind.Write)
-        {
-            LayerChain.Write(target, offset, payload);
-        }
-        else
-        {
-            LayerChain.Discard(target, replayed.SizeOf(volume), offset, length);
-        }
+        LayerChain.Apply(target, replayed.SizeOf(volume), kind, offset, length, payload);
     }
 
     /// <summary>Replays a replica record: a batch's updates in order (each routed like an

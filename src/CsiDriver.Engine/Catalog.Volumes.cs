@@ -224,7 +224,7 @@ internal sealed partial class Catalog
     {
         var journal = GroupJournal.Open(
             Path.Combine(_journalDirectory, journalName), journalName, checkpointSequence, _options.SegmentBytes, _options.Clock, replay, out report);
-        var group = new ConsistencyGroup(journalName, name, journal);
+        var group = new ConsistencyGroup(journalName, name, journal, _options.OverlayBytes);
         group.Commit.MarkDurable(checkpointSequence);
         _groups[journalName] = group;
         return group;

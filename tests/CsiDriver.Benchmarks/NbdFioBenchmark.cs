@@ -28,8 +28,8 @@ public sealed class NbdFioBenchmark : IBenchmark
         new("1 MiB sequential write", "write", "1m", 4, Goal: null),
         new("4 KiB random write QD16", "randwrite", "4k", 16, Goal: "≥ 0.8"),
         new("4 KiB random read QD16", "randread", "4k", 16, Goal: "> 1.0"),
-        // A FLUSH after every write (fio's fdatasync): its IOPS is the inverse of the FLUSH latency.
-        new("4 KiB write+FLUSH QD1", "randwrite", "4k", 1, Goal: null, ["--fdatasync=1"]),
+        // A FLUSH after every write (fio's fsync): its IOPS is the inverse of the FLUSH latency.
+        new("4 KiB write+FLUSH QD1", "randwrite", "4k", 1, Goal: null, ["--fsync=1"]),
     ];
 
     public string Name => "nbd-fio";
