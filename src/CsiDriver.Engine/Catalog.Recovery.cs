@@ -189,7 +189,16 @@ internal sealed partial class Catalog
             return;
         }
         target.Map.Grow(ChunksFor(offset + length));
-        LayerChain.Apply(target, replayed.SizeOf(volume), kind, offset, length, payload);
+        try
+        {
+            LayerChain.Apply(target, replayed.SizeOf(volume), kind, offset, length, payload);
+        }
+        catch (IOException e) when (Native.IsDiskFull(e))
+        {
+            // Writes acknowledged while the data files could not grow are only in the journal.
+            throw new InsufficientSpaceException(
+                $"journal {journal}: no space to replay record {sequence} into volume '{volume.Id}'; free space and start again (nothing is lost)", e);
+        }
     }
 
     /// <summary>Replays a replica record: a batch's updates in order (each routed like an

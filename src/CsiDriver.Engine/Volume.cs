@@ -41,8 +41,17 @@ public sealed class Volume : IBlockDevice
     public string? ConsistencyGroup => Group.Name;
 
     /// <summary>Bytes held by this volume's own writable layer; data shared with its snapshots
-    /// or its clone source is not counted.</summary>
-    public long AllocatedBytes => Top.Map.Count * ChunkRange.ChunkSize;
+    /// or its clone source is not counted. Commits the group's overlay first (a journal sync), so
+    /// writes and trims not yet applied count too.</summary>
+    /// <exception cref="InsufficientSpaceException">No space to apply them.</exception>
+    public long AllocatedBytes
+    {
+        get
+        {
+            Group.Overlay.Commit();
+            return Top.Map.Count * ChunkRange.ChunkSize;
+        }
+    }
 
     internal uint Number { get; }
 

@@ -143,6 +143,22 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
         }
     }
 
+    /// <summary>Drops the pending updates of a volume being deleted (its records are not replayed
+    /// either once it is gone). Caller has paused the group.</summary>
+    public void Forget(Volume volume)
+    {
+        lock (_lock)
+        {
+            var kept = _queue.Where(u => u.Volume != volume).ToList();
+            foreach (var update in _queue.Where(u => u.Volume == volume).ToList())
+            {
+                Drop(update);
+            }
+            _queue.Clear();
+            kept.ForEach(_queue.Enqueue);
+        }
+    }
+
     /// <summary>Applies, in order, every pending update whose record is durable.</summary>
     /// <exception cref="InsufficientSpaceException">No space in a data file; that update and the
     /// ones after it stay pending (applying one again is harmless).</exception>

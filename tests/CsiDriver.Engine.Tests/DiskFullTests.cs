@@ -12,7 +12,7 @@ namespace CsiDriver.Engine.Tests;
 /// error (ENOSPC at NBD; <see cref="InsufficientSpaceException"/>, which CSI answers as
 /// RESOURCE_EXHAUSTED), nothing acknowledged lost, reads served meanwhile, the same call working
 /// once space is freed, and a restart (after a crash too) finding everything. Reported as one
-/// fault-suite probe.
+/// fault-suite probe, with a delete on the full disk, which must refuse whole or succeed.
 /// </summary>
 public sealed class DiskFullTests(ITestOutputHelper output)
 {
@@ -25,11 +25,12 @@ public sealed class DiskFullTests(ITestOutputHelper output)
     [Fact]
     public async Task Disk_full_at_every_step_is_a_clear_error_and_loses_nothing()
     {
-        var figures = new FaultFigures("disk full (write, snapshot, checkpoint)");
+        var figures = new FaultFigures("disk full (write, snapshot, checkpoint, delete)");
         await StepAsync(figures, "write over NBD", WriteOverNbdAsync);
         await StepAsync(figures, "write, crash, restart", WriteCrashRestartAsync);
         await StepAsync(figures, "snapshot", SnapshotAsync);
         await StepAsync(figures, "checkpoint", CheckpointAsync);
+        await StepAsync(figures, "delete", DeleteAsync);
         figures.Report(output);
     }
 
@@ -74,7 +75,8 @@ public sealed class DiskFullTests(ITestOutputHelper output)
     }
 
     /// <summary>Writes acknowledged on a full disk (durable in the journal, not in the data
-    /// files) survive a crash: the engine restarts once space is freed and replays them.</summary>
+    /// files) survive a crash: replaying them needs space, so a start on the still-full disk is
+    /// refused saying so, and the start once space is freed replays them.</summary>
     private static async Task WriteCrashRestartAsync(FaultFigures figures)
     {
         using var disk = await LoopFileSystem.CreateAsync(64L * MiB);
@@ -99,6 +101,8 @@ public sealed class DiskFullTests(ITestOutputHelper output)
             volume.FlushAsync().AsTask().GetAwaiter().GetResult();
             AssertReads(volume, acknowledged);
             engine.CloseWithoutCheckpoint(); // a crash: they are only in the journal
+            var notYet = Assert.Throws<InsufficientSpaceException>(() => StorageEngine.Open(directory, Small));
+            Assert.Contains("free space and start again", notYet.Message);
         }
         finally
         {
@@ -184,6 +188,40 @@ public sealed class DiskFullTests(ITestOutputHelper output)
         using var reopened = StorageEngine.Open(directory, Small);
         Assert.Equal(0, reopened.Recovery.Sum(r => r.ReplayedRecords));
         AssertReads(reopened.GetVolume("v"), data);
+    }
+
+    /// <summary>A delete on a full disk (its checkpoint needs a few blocks) is refused whole: the
+    /// volume is still there with every acknowledged write, also one still waiting for space; once
+    /// space is freed the same call deletes it and the other volumes keep their data.</summary>
+    private static async Task DeleteAsync(FaultFigures figures)
+    {
+        using var disk = await LoopFileSystem.CreateAsync(64L * MiB);
+        var directory = Path.Combine(disk.Path, "engine");
+        var (kept, written, waiting) = (Bytes.Pattern(Block, 1), Bytes.Pattern(Block, 2), Bytes.Pattern(Block, 3));
+        using (var engine = StorageEngine.Open(directory, Small))
+        {
+            Bytes.Write(engine.CreateVolume("kept", 16 * MiB), 0, kept, fua: true);
+            var doomed = engine.CreateVolume("doomed", 16 * MiB);
+            Bytes.Write(doomed, 0, written, fua: true);
+            disk.Fill();
+            try
+            {
+                Bytes.Write(doomed, 8 * MiB, waiting, fua: true);
+                Assert.Throws<InsufficientSpaceException>(() => engine.DeleteVolume("doomed"));
+                figures.Count("deletes refused", 1);
+                Assert.Equal(written, Bytes.Read(engine.GetVolume("doomed"), 0, Block));
+                Assert.Equal(waiting, Bytes.Read(engine.GetVolume("doomed"), 8 * MiB, Block));
+                Bytes.Write(doomed, 0, written, fua: true); // still a live volume
+            }
+            finally
+            {
+                disk.Release();
+            }
+            Assert.True(engine.DeleteVolume("doomed"));
+        }
+        using var reopened = StorageEngine.Open(directory, Small);
+        Assert.Equal(["kept"], reopened.Volumes.Select(v => v.Id));
+        Assert.Equal(kept, Bytes.Read(reopened.GetVolume("kept"), 0, Block));
     }
 
     private static async Task StepAsync(FaultFigures figures, string step, Func<FaultFigures, Task> run)
