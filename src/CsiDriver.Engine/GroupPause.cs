@@ -7,7 +7,9 @@ namespace CsiDriver.Engine;
 /// gate, group by group in ordinal order of journal name (one fixed order for everyone, so two
 /// pauses cannot deadlock), then each member volume's apply lock. Unless told not to, it then
 /// drains each group's write overlay (a journal sync, then the pending updates applied), so the
-/// data files reflect every record: what a snapshot, a resize, a move or a delete must build on.
+/// data files reflect every record: what a snapshot, a resize or a move must build on. It commits
+/// the overlays once before taking the locks, so writers are held only for the sync of what they
+/// wrote in between (if anything).
 /// While it is held, every group's sequence is a clean cut. Synchronous by design: the locks
 /// have thread affinity and the pause must not span an await.
 /// </summary>
@@ -24,6 +26,11 @@ internal sealed class GroupPause : IDisposable
     public GroupPause(IEnumerable<ConsistencyGroup> groups, bool drain = true)
     {
         _groups = groups.Distinct().OrderBy(g => g.JournalName, StringComparer.Ordinal).ToList();
+        if (drain)
+        {
+            // Most of the draining before writers are held: inside, only what came meanwhile.
+            _groups.ForEach(g => g.Overlay.Commit());
+        }
         foreach (var group in _groups)
         {
             Monitor.Enter(group.Overlay.ApplyGate);
