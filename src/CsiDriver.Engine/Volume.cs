@@ -134,7 +134,7 @@ public sealed class Volume : IBlockDevice
     /// <summary>Journals the update and holds it in the group's <see cref="WriteOverlay"/> (both
     /// under the group's gate, so the overlay is in sequence order); a group commit applies it to
     /// the top layer once its record is durable (on-disk invariant there). A full overlay is
-    /// committed first, by this writer.</summary>
+    /// committed first, by this writer; a half-full one starts a commit in the background.</summary>
     private long Update(JournalRecordKind kind, long offset, long length, ReadOnlyMemory<byte> payload)
     {
         while (true)
@@ -143,6 +143,10 @@ public sealed class Volume : IBlockDevice
             if (group.Overlay.IsFull)
             {
                 group.Overlay.Commit();
+            }
+            else
+            {
+                group.Overlay.CommitEarly();
             }
             lock (group.Gate)
             {

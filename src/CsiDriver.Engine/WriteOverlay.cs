@@ -18,8 +18,9 @@ namespace CsiDriver.Engine;
 /// Updates are added under the group's gate (so the queue is in sequence order) and applied
 /// under <see cref="ApplyGate"/>, which a <see cref="GroupPause"/> takes before the gate: while
 /// a group is paused nothing is applied, and a pause that drains applies everything first.</para>
-/// <para>Bounded: a writer that finds <see cref="IsFull"/> commits the group (sync, then apply)
-/// before appending; when the apply cannot proceed (the disk is full) that writer gets the error.</para>
+/// <para>Bounded: past half the bound a commit starts in the background (<see cref="CommitEarly"/>);
+/// a writer that finds <see cref="IsFull"/> commits the group (sync, then apply) before
+/// appending; when the apply cannot proceed (the disk is full) that writer gets the error.</para>
 /// </summary>
 internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
 {
@@ -32,6 +33,7 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     private readonly List<PendingUpdate> _discards = [];
     private int _count;
     private long _bytes;
+    private int _committingEarly;
 
     /// <summary>Held while updates are applied; taken by pauses before the group's gate.</summary>
     public object ApplyGate { get; } = new();
@@ -39,6 +41,32 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     public bool IsEmpty => Volatile.Read(ref _count) == 0;
 
     public bool IsFull => Volatile.Read(ref _bytes) >= limitBytes;
+
+    /// <summary>Past half the bound, starts a commit on the thread pool (one at a time), so the
+    /// journal sync runs beside the writers and they seldom find the overlay full. Nothing
+    /// waits for it: a writer that does find it full commits on its own thread.</summary>
+    public void CommitEarly()
+    {
+        if (Volatile.Read(ref _bytes) < limitBytes / 2 || Interlocked.Exchange(ref _committingEarly, 1) == 1)
+        {
+            return;
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(static overlay =>
+        {
+            try
+            {
+                overlay.Commit();
+            }
+            catch (Exception e) when (e is InsufficientSpaceException or IOException or ObjectDisposedException)
+            {
+                // stays pending, as after a failed apply (see ApplyAfterCommit)
+            }
+            finally
+            {
+                Volatile.Write(ref overlay._committingEarly, 0);
+            }
+        }, this, preferLocal: false);
+    }
 
     /// <summary>Holds an update just appended as <paramref name="sequence"/>. Caller holds the
     /// group's gate. The payload is copied: the caller's buffer is reused once it returns.</summary>
