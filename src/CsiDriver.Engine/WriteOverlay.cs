@@ -236,7 +236,7 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
             foreach (var chunk in Chunks(update.Offset, update.Length))
             {
                 var list = _writes[(update.Volume, chunk)];
-                list.Remove(update);
+                list.RemoveAt(list[0] == update ? 0 : list.IndexOf(update)); // dropped in sequence order: the oldest
                 if (list.Count == 0)
                 {
                     _writes.Remove((update.Volume, chunk));
@@ -285,5 +285,19 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
         }
     }
 
-    private sealed record PendingUpdate(Volume Volume, long Sequence, JournalRecordKind Kind, long Offset, long Length, byte[] Data);
+    /// <summary>A class, compared by reference: lists of them are searched on every drop.</summary>
+    private sealed class PendingUpdate(Volume volume, long sequence, JournalRecordKind kind, long offset, long length, byte[] data)
+    {
+        public Volume Volume { get; } = volume;
+
+        public long Sequence { get; } = sequence;
+
+        public JournalRecordKind Kind { get; } = kind;
+
+        public long Offset { get; } = offset;
+
+        public long Length { get; } = length;
+
+        public byte[] Data { get; } = data;
+    }
 }
