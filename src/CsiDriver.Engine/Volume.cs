@@ -134,7 +134,7 @@ public sealed class Volume : IBlockDevice
     /// <summary>Journals the update and holds it in the group's <see cref="WriteOverlay"/> (both
     /// under the group's gate, so the overlay is in sequence order); a group commit applies it to
     /// the top layer once its record is durable (on-disk invariant there). A full overlay is
-    /// committed first, by this writer; a half-full one starts a commit in the background.</summary>
+    /// waited for (one full writer commits it); a half-full one starts a commit in the background.</summary>
     private long Update(JournalRecordKind kind, long offset, long length, ReadOnlyMemory<byte> payload)
     {
         while (true)
@@ -142,7 +142,7 @@ public sealed class Volume : IBlockDevice
             var group = Group;
             if (group.Overlay.IsFull)
             {
-                group.Overlay.Commit();
+                group.Overlay.WaitForRoom();
             }
             else
             {

@@ -19,8 +19,9 @@ namespace CsiDriver.Engine;
 /// under <see cref="ApplyGate"/>, which a <see cref="GroupPause"/> takes before the gate: while
 /// a group is paused nothing is applied, and a pause that drains applies everything first.</para>
 /// <para>Bounded: past half the bound a commit starts in the background (<see cref="CommitEarly"/>);
-/// a writer that finds <see cref="IsFull"/> commits the group (sync, then apply) before
-/// appending; when the apply cannot proceed (the disk is full) that writer gets the error.</para>
+/// a writer that finds <see cref="IsFull"/> waits for room (<see cref="WaitForRoom"/>: one of
+/// them commits the group, sync then apply) before appending; when the apply cannot proceed
+/// (the disk is full) the committing writer gets the error.</para>
 /// </summary>
 internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
 {
@@ -34,6 +35,8 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     private int _count;
     private long _bytes;
     private int _committingEarly;
+    private bool _committingForRoom;
+    private int _waitingForRoom;
 
     /// <summary>Held while updates are applied; taken by pauses before the group's gate.</summary>
     public object ApplyGate { get; } = new();
@@ -66,6 +69,53 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
                 Volatile.Write(ref overlay._committingEarly, 0);
             }
         }, this, preferLocal: false);
+    }
+
+    /// <summary>Returns once the overlay has room, for a writer that found it full. One such
+    /// writer commits the group (sync, then apply, on its own thread: never a pool thread's
+    /// job); the others wait for room, which the apply frees update by update, so a small write
+    /// waits for one journal sync and a little apply, not for whole drains queued one after
+    /// another on <see cref="ApplyGate"/> (a monitor, not fair to them).</summary>
+    /// <exception cref="InsufficientSpaceException">No space to apply them; each writer that
+    /// commits in turn is told.</exception>
+    public void WaitForRoom()
+    {
+        lock (_lock)
+        {
+            _waitingForRoom++;
+            try
+            {
+                while (_committingForRoom)
+                {
+                    if (_bytes < limitBytes)
+                    {
+                        return;
+                    }
+                    Monitor.Wait(_lock);
+                }
+                if (_bytes < limitBytes)
+                {
+                    return;
+                }
+                _committingForRoom = true;
+            }
+            finally
+            {
+                _waitingForRoom--;
+            }
+        }
+        try
+        {
+            Commit();
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _committingForRoom = false;
+                Monitor.PulseAll(_lock);
+            }
+        }
     }
 
     /// <summary>Holds an update just appended as <paramref name="sequence"/>. Caller holds the
@@ -159,8 +209,15 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     /// <summary>After a group commit: applies what it made durable. A failure leaves the updates
     /// pending (durable, visible to reads) for the next commit, a drain or a full overlay's writer
     /// to retry and report: the commit itself succeeded.</summary>
+    /// <para>When <see cref="ApplyGate"/> is taken (a commit or a pause) the thread that ran the
+    /// sync, often one serving a FLUSH, does not queue behind it: what it made durable is applied
+    /// by the next commit (a full overlay's writer, the background one, the checkpointer's turn).</para>
     public void ApplyAfterCommit()
     {
+        if (!Monitor.TryEnter(ApplyGate))
+        {
+            return;
+        }
         try
         {
             ApplyDurable();
@@ -168,6 +225,10 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
         catch (Exception e) when (e is InsufficientSpaceException or IOException or ObjectDisposedException)
         {
             // stays pending; see above (or the engine is closing: the journal holds it)
+        }
+        finally
+        {
+            Monitor.Exit(ApplyGate);
         }
     }
 
@@ -194,7 +255,7 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     {
         lock (ApplyGate)
         {
-            var durable = group.Commit.DurableSequence;
+            var durable = group.Commit.DurableSequence; // read once: a long run of syncs must not hold the gate from a pause
             while (true)
             {
                 PendingUpdate? next;
@@ -249,6 +310,10 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
         }
         _bytes -= update.Data.Length + EntryBytes;
         _count--;
+        if (_waitingForRoom > 0 && _bytes < limitBytes)
+        {
+            Monitor.PulseAll(_lock);
+        }
     }
 
     /// <summary>Pending updates of <paramref name="volume"/> meeting the range, in sequence order.</summary>
