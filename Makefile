@@ -43,9 +43,10 @@ clean:
 	rm -rf $(OUT) $(dir $(DEMO_BIN)) $(RUN_DIR)
 	$(DOTNET) clean --nologo -v quiet
 
-## bench: side-by-side benchmarks printing ratios (ONLY=name to pick some)
+## bench: side-by-side benchmarks printing ratios and a PASS / FALL SHORT verdict per goal;
+## exits non-zero when a goal is missed unless REPORT_ONLY=1 (ONLY=name to pick some)
 bench: test-deps build
-	$(DOTNET) run --project tests/CsiDriver.Benchmarks -c Release -- $(ONLY)
+	$(DOTNET) run --project tests/CsiDriver.Benchmarks -c Release -- $(ONLY) $(if $(REPORT_ONLY),--report-only)
 
 ## demo: the whole story on this machine (two sites, a shop, replication, a disaster) in
 ## under 3 minutes; PASS or FAIL, report in .run/demo/report.html (DEMO_ARGS="--keep" etc.)

@@ -65,13 +65,18 @@ internal sealed partial class Catalog
         }
     }
 
-    /// <summary>Grows the volume to <paramref name="newCapacityBytes"/>; never shrinks.</summary>
+    /// <summary>Grows the volume to <paramref name="newCapacityBytes"/>; never shrinks. A read-only
+    /// volume (a replica, a fenced primary's) is refused: its size follows the site that writes it.</summary>
     public void ExpandVolume(string volumeId, long newCapacityBytes)
     {
         CheckCapacity(newCapacityBytes);
         lock (_lock)
         {
             var volume = GetVolume(volumeId);
+            if (volume.IsReadOnly)
+            {
+                throw new ReadOnlyVolumeException(volumeId, volume.ReadOnlyReason);
+            }
             if (newCapacityBytes < volume.Size)
             {
                 throw new OutOfRangeException($"volume '{volumeId}' is {volume.Size} bytes; shrinking to {newCapacityBytes} is not supported");
@@ -89,14 +94,16 @@ internal sealed partial class Catalog
     }
 
     /// <summary>Makes the volume refuse (or accept again) writes: replicas at the backup site
-    /// are read-only to everyone but the applier.</summary>
-    public void SetReadOnly(string volumeId, bool readOnly)
+    /// are read-only to everyone but the applier. Once it returns no write is in progress and
+    /// every later one is refused (the group is paused while the flag changes), the flag durable;
+    /// <paramref name="reason"/> is what refused writers are told.</summary>
+    public void SetReadOnly(string volumeId, bool readOnly, string? reason = null)
     {
         lock (_lock)
         {
             var volume = GetVolume(volumeId);
             using var pause = new GroupPause([volume.Group]);
-            volume.SetReadOnly(readOnly);
+            volume.SetReadOnly(readOnly, reason);
             Save();
         }
     }

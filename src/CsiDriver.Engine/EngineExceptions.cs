@@ -16,8 +16,8 @@ public sealed class VolumeExistsException(string volumeId)
     public string VolumeId { get; } = volumeId;
 }
 
-public sealed class ReadOnlyVolumeException(string volumeId)
-    : EngineException($"volume '{volumeId}' is read-only")
+public sealed class ReadOnlyVolumeException(string volumeId, string? reason = null)
+    : EngineException(reason is null ? $"volume '{volumeId}' is read-only" : $"volume '{volumeId}' is read-only: {reason}")
 {
     public string VolumeId { get; } = volumeId;
 }

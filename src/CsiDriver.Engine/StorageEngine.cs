@@ -102,7 +102,7 @@ public sealed class StorageEngine : IDisposable
     public void ExpandVolume(string volumeId, long newCapacityBytes) => _catalog.ExpandVolume(volumeId, newCapacityBytes);
 
     /// <inheritdoc cref="Catalog.SetReadOnly"/>
-    public void SetVolumeReadOnly(string volumeId, bool readOnly) => _catalog.SetReadOnly(volumeId, readOnly);
+    public void SetVolumeReadOnly(string volumeId, bool readOnly, string? reason = null) => _catalog.SetReadOnly(volumeId, readOnly, reason);
 
     /// <inheritdoc cref="Catalog.MoveVolume"/>
     public void MoveVolume(string volumeId, string? consistencyGroup) => _catalog.MoveVolume(volumeId, consistencyGroup);

@@ -17,6 +17,7 @@ public sealed class Volume : IBlockDevice
     private Layer _top;
     private long _size;
     private volatile bool _readOnly;
+    private volatile string? _readOnlyReason;
     private volatile bool _deleted;
 
     internal Volume(string id, uint number, long sizeBytes, bool readOnly, ConsistencyGroup group, Layer top)
@@ -36,6 +37,9 @@ public sealed class Volume : IBlockDevice
     public long Size => Volatile.Read(ref _size);
 
     public bool IsReadOnly => _readOnly;
+
+    /// <summary>What a refused writer is told, when whoever made the volume read-only said.</summary>
+    internal string? ReadOnlyReason => _readOnlyReason;
 
     /// <summary>The named consistency group, or null when the volume is a group of one.</summary>
     public string? ConsistencyGroup => Group.Name;
@@ -82,7 +86,13 @@ public sealed class Volume : IBlockDevice
 
     internal void SetSize(long sizeBytes) => Volatile.Write(ref _size, sizeBytes);
 
-    internal void SetReadOnly(bool readOnly) => _readOnly = readOnly;
+    /// <summary>Why writes are refused (the replication's fence, say), told to writers; kept
+    /// in memory only: whoever made the volume read-only says why again after a restart.</summary>
+    internal void SetReadOnly(bool readOnly, string? reason = null)
+    {
+        _readOnlyReason = readOnly ? reason : null;
+        _readOnly = readOnly;
+    }
 
     internal void MarkDeleted() => _deleted = true;
 
@@ -157,7 +167,7 @@ public sealed class Volume : IBlockDevice
                 CheckLive();
                 if (_readOnly)
                 {
-                    throw new ReadOnlyVolumeException(Id);
+                    throw new ReadOnlyVolumeException(Id, _readOnlyReason);
                 }
                 CheckRange(offset, length);
                 var sequence = group.Journal.Append(kind, Number, offset, length, payload, group.Journal.NowMicros());

@@ -97,6 +97,12 @@ public sealed partial class JournalShipper : IAsyncDisposable
             {
                 break;
             }
+            catch (ShipperFencedException e)
+            {
+                Status.Disconnected(new LinkFailure(e.Message, Refused: true));
+                LogFencedStop(Target.ReplicationId, e.Message);
+                break;
+            }
             catch (Exception e)
             {
                 var failure = (e as LinkFailedException)?.Failure ?? new LinkFailure(e.Message, Refused: false);
@@ -153,6 +159,9 @@ public sealed partial class JournalShipper : IAsyncDisposable
         }
         return _receiver;
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "replication {ReplicationId}: shipping stopped: {Reason}")]
+    private partial void LogFencedStop(string replicationId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "replication {ReplicationId}: link to {Peer} failed (attempt {Attempt}), retrying with backoff (next in {DelayMs} ms): {Reason}")]
     private partial void LogLinkFailed(string replicationId, string peer, int attempt, double delayMs, string reason);

@@ -18,6 +18,7 @@ public sealed class LinkStatus
     private DateTimeOffset? _disconnectedSince = DateTimeOffset.UtcNow;
     private LinkFailure? _failure;
     private long _lastHeardTimestamp = Stopwatch.GetTimestamp();
+    private long _heard;
     private long _appliedSequence;
     private long _appliedSourceMicros;
     private long _sourceLastSequence;
@@ -52,7 +53,14 @@ public sealed class LinkStatus
     }
 
     /// <summary>A message arrived from the other end (an ack, or a shipper's message).</summary>
-    public void Heard() => Interlocked.Exchange(ref _lastHeardTimestamp, Stopwatch.GetTimestamp());
+    public void Heard()
+    {
+        Interlocked.Exchange(ref _lastHeardTimestamp, Stopwatch.GetTimestamp());
+        Interlocked.Increment(ref _heard);
+    }
+
+    /// <summary>Messages heard from the other end since this link's status began.</summary>
+    public long MessagesHeard => Interlocked.Read(ref _heard);
 
     /// <summary>The backup has durably applied the source up to <paramref name="sequence"/>
     /// (main-site time <paramref name="sourceMicros"/>, unix µs).</summary>

@@ -32,7 +32,21 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         }
         // From here on every id is this site's (see PeerIds); updates are mapped by the table.
         var (request, localVolumeIds, shipper) = PeerIds.Localize(SiteLinkProtocol.FromWire(open), manager.OwnerTag);
-        using var lease = await manager.AcceptStreamAsync(request, shipper, context.CancellationToken).ConfigureAwait(false);
+        ReceiverLease accepted;
+        try
+        {
+            accepted = await manager.AcceptStreamAsync(request, shipper, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (StaleShipperException e)
+        {
+            // Told before the refusal, so the shipper's site fences itself.
+            await responses.WriteAsync(new ReceiverMessage
+            {
+                Opened = new Opened { ProtocolVersion = SiteLinkProtocol.CurrentVersion, SiteId = manager.SiteId, Epoch = e.Epoch, ReplicaOwner = manager.OwnerTag ?? "" },
+            }, context.CancellationToken).ConfigureAwait(false);
+            throw;
+        }
+        using var lease = accepted;
         using var stream = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lease.Superseded);
         var position = engine.GetReplicaPosition(lease.Journal);
         var status = lease.Status;
@@ -48,6 +62,7 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
             AwaitingFailback = lease.Divergence is not null,
             FullResyncRequired = lease.Divergence?.NeedsEverything ?? false,
             ReplicaOwner = manager.OwnerTag ?? "",
+            Epoch = manager.RoleOf(request.ReplicationId)?.Epoch ?? 0,
         };
         if (lease.Divergence is { NeedsEverything: false } divergence)
         {

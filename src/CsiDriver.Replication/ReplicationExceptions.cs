@@ -55,3 +55,20 @@ public sealed class ReplicationDestinationUnknownException(string replicationId)
 {
     public string ReplicationId { get; } = replicationId;
 }
+
+/// <summary>This site is fenced: another site took the primary role at a newer epoch (or this one
+/// is being demoted), so it neither accepts writes nor may be promoted again; demote it and
+/// resync it from the new primary.</summary>
+public sealed class ReplicationFencedException(string replicationId, ReplicationFence fence)
+    : ReplicationException($"replication '{replicationId}' is fenced at this site: {fence.Reason}")
+{
+    public string ReplicationId { get; } = replicationId;
+}
+
+/// <summary>A shipper opened a stream at an older epoch than this site's: the site that sent it
+/// was superseded. The receiver tells it its epoch (Opened.epoch) and refuses the stream.</summary>
+public sealed class StaleShipperException(string replicationId, long shipperEpoch, long epoch)
+    : ReplicationException($"replication '{replicationId}': the shipper is at epoch {shipperEpoch}, superseded by epoch {epoch} here; it is fenced and must be demoted and resynced")
+{
+    public long Epoch { get; } = epoch;
+}

@@ -45,6 +45,9 @@ public sealed record ResyncProgress(bool Ready, long ChunksDone, long ChunksTota
 /// <param name="LastSyncBytes">Payload bytes of that batch (or of that resync).</param>
 /// <param name="Lag">Zero when caught up; otherwise now minus LastSyncTime.</param>
 /// <param name="LastResyncChunks">Chunks shipped (primary) or received (secondary) by the newest completed resync.</param>
+/// <param name="Epoch">See <see cref="ReplicationRecord.Epoch"/>.</param>
+/// <param name="Fence">Set while this primary refuses writes.</param>
+/// <param name="Promotion">At a promoted primary: what became of the old primary's last writes.</param>
 public sealed record ReplicationInfo(
     string ReplicationId,
     ReplicationRole Role,
@@ -64,4 +67,7 @@ public sealed record ReplicationInfo(
     double ShipBytesPerSecond,
     double ApplyBytesPerSecond,
     ResyncProgress Resync,
-    long LastResyncChunks);
+    long LastResyncChunks,
+    long Epoch,
+    ReplicationFence? Fence,
+    PromotionOutcome? Promotion);

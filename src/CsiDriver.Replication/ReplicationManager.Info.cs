@@ -31,13 +31,32 @@ public sealed partial class ReplicationManager
         var slowest = links.MaxBy(l => l.LastSyncDuration ?? TimeSpan.Zero);
         var resync = Sum(links.Select(l => l.Resync));
         var state = StateOf(record, links, _options.ReceiverSilenceTimeout);
-        var (health, message) = fault is not null ? (ReplicationHealth.Error, $"cannot run: {fault}") : HealthOf(record, state, links, lag, overrun, resync);
+        var (health, message) = record.Fence is { Demoting: false } fence ? (ReplicationHealth.Error, $"fenced, writes refused: {fence.Reason}")
+            : fault is not null ? (ReplicationHealth.Error, $"cannot run: {fault}")
+            : record.Fence is { } demoting ? (ReplicationHealth.Degraded, $"demoting: writes refused; the backup is given what the journal holds")
+            : HealthOf(record, state, links, lag, overrun, resync);
+        // The csi-addons status has only this message to show the epoch and the promotion's outcome.
+        message += $"; epoch {record.Epoch}";
+        if (record.Role == ReplicationRole.Primary && record.Fence is null && record.Promotion is { } promotion)
+        {
+            message += $"; promoted{(promotion.Forced ? " with force" : "")}: {promotion.Describe()}";
+        }
         return new ReplicationInfo(
             record.Id, record.Role, state, record.Mode, record.VolumeIds, record.PeerAddress,
             applied, lastSync, slowest?.LastSyncDuration, slowest?.LastSyncBytes ?? 0,
             lag, health, message, outstandingBytes, outstandingRecords,
             links.Sum(l => l.ShipBytesPerSecond), links.Sum(l => l.ApplyBytesPerSecond),
-            resync, links.Sum(l => l.LastResyncChunks));
+            resync, links.Sum(l => l.LastResyncChunks), record.Epoch, record.Fence, record.Promotion);
+    }
+
+    /// <summary>The receiving side's link statuses of a replication (tests count messages by them).</summary>
+    internal IReadOnlyList<LinkStatus> ReceiverLinks(string replicationId)
+    {
+        var runtime = Get(replicationId);
+        lock (runtime.Lock)
+        {
+            return runtime.ReceiverStatus.Values.ToList();
+        }
     }
 
     private static ReplicationState StateOf(ReplicationRecord record, List<LinkSnapshot> links, TimeSpan silence)

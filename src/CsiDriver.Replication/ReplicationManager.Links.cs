@@ -88,6 +88,19 @@ public sealed partial class ReplicationManager
             }
         }
 
+        public long Epoch
+        {
+            get
+            {
+                lock (runtime.Lock)
+                {
+                    return runtime.Record.Epoch;
+                }
+            }
+        }
+
+        public void Superseded(long epoch, string siteId) => manager.Supersede(runtime, epoch, siteId, commonCut: 0);
+
         public void FailbackCompleted()
         {
             ReplicationRecord record;
@@ -162,6 +175,9 @@ public sealed partial class ReplicationManager
     /// </summary>
     /// <exception cref="ReplicationStateException">This site does not take the stream: it is the
     /// shipper itself, primary, demoted and not yet asked to resync, or its volumes are not replicas.</exception>
+    /// <exception cref="StaleShipperException">The shipper's epoch is older than this site's.</exception>
+    /// <exception cref="ReplicationFencedException">This site is a fenced primary (possibly just
+    /// now, by the shipper's newer epoch).</exception>
     public async Task<ReceiverLease> AcceptStreamAsync(StreamRequest request, PeerIds shipper, CancellationToken cancellationToken)
     {
         if (request.SiteId == _options.SiteId)
@@ -172,9 +188,27 @@ public sealed partial class ReplicationManager
         var linkKey = request.Mode == ReplicationModeKind.PerVolume ? request.Volumes[0].VolumeId : "";
         Task previous;
         ReceiverLease lease;
+        ReplicationRecord known;
+        lock (runtime.Lock)
+        {
+            known = runtime.Record;
+        }
+        if (request.Epoch < known.Epoch)
+        {
+            throw new StaleShipperException(request.ReplicationId, request.Epoch, known.Epoch);
+        }
+        if (known.Role == ReplicationRole.Primary && request.Epoch > known.Epoch)
+        {
+            // The shipper's site was promoted while this one could not be asked: stop writing here.
+            Supersede(runtime, request.Epoch, request.SiteId, request.CommonCutSequence);
+        }
         lock (runtime.Lock)
         {
             var record = runtime.Record;
+            if (record.Role == ReplicationRole.Primary && record.Fence is { } fence)
+            {
+                throw new ReplicationFencedException(request.ReplicationId, fence);
+            }
             if (runtime.Closing || record.Role == ReplicationRole.Primary)
             {
                 throw new ReplicationStateException($"replication '{request.ReplicationId}' is primary at site '{_options.SiteId}': it does not accept a shipper (demote it and request resync first)");
@@ -189,8 +223,9 @@ public sealed partial class ReplicationManager
             {
                 VolumeIds = record.VolumeIds.Union(request.Volumes.Select(v => v.VolumeId), StringComparer.Ordinal).ToArray(),
                 PeerAddress = record.PeerAddress ?? request.SiteAddress,
+                Epoch = Math.Max(record.Epoch, request.Epoch),
             };
-            if (merged.VolumeIds.Count != record.VolumeIds.Count || merged.PeerAddress != record.PeerAddress)
+            if (merged.VolumeIds.Count != record.VolumeIds.Count || merged.PeerAddress != record.PeerAddress || merged.Epoch != record.Epoch)
             {
                 _store.SaveReplication(merged);
                 runtime.Record = merged;
@@ -240,6 +275,7 @@ public sealed partial class ReplicationManager
                 PeerAddress = request.SiteAddress,
                 Mode = request.Mode,
                 Role = ReplicationRole.Secondary,
+                Epoch = request.Epoch,
             };
             _store.SaveReplication(record);
             runtime = new ReplicationRuntime(record) { Persisted = true };

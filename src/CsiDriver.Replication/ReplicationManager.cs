@@ -34,7 +34,17 @@ public sealed partial class ReplicationManager : IAsyncDisposable
         _store = store;
         foreach (var record in store.LoadReplications())
         {
-            _replications[record.Id] = Revive(record);
+            var runtime = Revive(record);
+            _replications[record.Id] = runtime;
+            try
+            {
+                // Before any front end serves a write (see ReplicationManager.Fencing.cs).
+                ApplyRole(record);
+            }
+            catch (EngineException e)
+            {
+                runtime.Fault ??= $"replication '{record.Id}': its volumes do not take its role: {e.Message}";
+            }
         }
         // A resync's source snapshot lives only as long as its session; one a crash left is garbage.
         DeleteSnapshots(engine.Snapshots.Where(s => s.Purpose == SnapshotPurpose.ResyncSource).Select(s => s.Id));
@@ -52,15 +62,16 @@ public sealed partial class ReplicationManager : IAsyncDisposable
     /// <summary>The plugin's rows of volumes and groups, where replicas get theirs.</summary>
     internal IVolumeRows Rows { get; }
 
-    /// <summary>Restarts shipping for every replication this site is primary of (after a
-    /// restart). One that cannot ship keeps its fault; the others start all the same.</summary>
+    /// <summary>Restarts shipping for every replication this site is primary of, or was demoted
+    /// from and still ships what it holds (after a restart). One that cannot ship keeps its
+    /// fault; the others start all the same.</summary>
     public void Start()
     {
         foreach (var runtime in Runtimes())
         {
             lock (runtime.Lock)
             {
-                if (runtime.Record.Role == ReplicationRole.Primary && runtime.Fault is null)
+                if ((runtime.Record.Role == ReplicationRole.Primary || runtime.Record.SecondaryState == ReplicationState.Demoted) && runtime.Fault is null)
                 {
                     StartShippersOrFault(runtime);
                 }
@@ -213,9 +224,9 @@ public sealed partial class ReplicationManager : IAsyncDisposable
     /// learnt from a main site's shipper at this backup).</summary>
     public bool IsReplicated(string replicationId) => Find(replicationId) is not null;
 
-    /// <summary>What GetRole answers a peer about this site: the replication's role here, null
-    /// where this site knows no replication of that id.</summary>
-    public ReplicationRole? RoleOf(string replicationId)
+    /// <summary>What GetRole answers a peer about this site: the replication's role and epoch
+    /// here, null where this site knows no replication of that id.</summary>
+    public (ReplicationRole Role, long Epoch)? RoleOf(string replicationId)
     {
         if (Find(replicationId) is not { } runtime)
         {
@@ -223,7 +234,7 @@ public sealed partial class ReplicationManager : IAsyncDisposable
         }
         lock (runtime.Lock)
         {
-            return runtime.Record.Role;
+            return (runtime.Record.Role, runtime.Record.Epoch);
         }
     }
 
@@ -277,7 +288,12 @@ public sealed partial class ReplicationManager : IAsyncDisposable
                 }
                 role = present.All(v => v.IsReadOnly) ? ReplicationRole.Secondary : ReplicationRole.Primary;
             }
-            var runtime = new ReplicationRuntime(new ReplicationRecord { Id = spec.ReplicationId, VolumeIds = spec.VolumeIds.ToArray(), GroupName = spec.GroupName, Mode = spec.Mode, Role = role });
+            // The main site's first primary is epoch 1; a backup learns the epoch from the shipper.
+            var runtime = new ReplicationRuntime(new ReplicationRecord
+            {
+                Id = spec.ReplicationId, VolumeIds = spec.VolumeIds.ToArray(), GroupName = spec.GroupName, Mode = spec.Mode, Role = role,
+                Epoch = role == ReplicationRole.Primary ? 1 : 0,
+            });
             _replications[spec.ReplicationId] = runtime;
             return (runtime, true);
         }

@@ -23,6 +23,19 @@ public sealed record ReplicationRecord
 
     public ReplicationRole Role { get; init; }
 
+    /// <summary>
+    /// The epoch of the newest primary this site knows of: its own at a primary (1 when enabled
+    /// as the main, one more than the one it followed after a promotion), the shipper's at a
+    /// backup. 0 in records older than epochs. Saved before the role it belongs to takes effect.
+    /// </summary>
+    public long Epoch { get; init; }
+
+    /// <summary>Primary only: set while it must refuse writes (see <see cref="ReplicationFence"/>).</summary>
+    public ReplicationFence? Fence { get; init; }
+
+    /// <summary>Primary after a promotion: what became of the old primary's last writes.</summary>
+    public PromotionOutcome? Promotion { get; init; }
+
     /// <summary>Secondary only: Demoted and AwaitingResync (a demoted primary before and
     /// after ResyncAsync); Waiting for an ordinary backup.</summary>
     public ReplicationState SecondaryState { get; init; } = ReplicationState.Waiting;

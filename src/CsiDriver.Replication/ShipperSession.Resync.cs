@@ -14,6 +14,11 @@ public sealed partial class ShipperSession
         /// <summary>After an overrun: dirty chunks plus chunks of records still retained after the receiver's position.</summary>
         Delta,
 
+        /// <summary>A backlog larger than the volumes (<see cref="ShipperSettings.CoalesceBacklogBytes"/>):
+        /// the chunks its records changed, shipped as one atomic cut. Planned as a delta (with no
+        /// overrun the dirty set is empty and the records are all retained).</summary>
+        Coalesced,
+
         /// <summary>To a demoted old primary: chunks changed here since the promotion plus chunks it wrote after the common cut.</summary>
         Failback,
     }
@@ -32,6 +37,7 @@ public sealed partial class ShipperSession
             { AwaitingFailback: true } => ResyncKind.Failback,
             { Resyncing: true } or { AppliedSequence: 0 } => ResyncKind.Full,
             _ when applied > journal.LastSequence => ResyncKind.Full,
+            _ when retained && !consumer.Overrun && consumer.Position <= applied && BacklogOutgrowsVolumes(journal) => ResyncKind.Coalesced,
             _ when retained && !consumer.Overrun => null,
             // Records after the backup's position were released: the consumer's dirty set knows
             // their chunks only if it was already holding that position (not one registered since).
@@ -60,6 +66,13 @@ public sealed partial class ShipperSession
         _ownPositionsFrom = long.MaxValue;
         return await ResyncAsync(kind.Value, opened, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Whether catching up record by record would move more than the shipped volumes
+    /// hold. The journal's retained bytes stand for the backlog: what it still holds was
+    /// kept for this consumer (records before it and checkpointed are released).</summary>
+    private bool BacklogOutgrowsVolumes(JournalStatus journal) =>
+        journal.RetainedBytes >= settings.CoalesceBacklogBytes
+        && journal.RetainedBytes > target.VolumeIds.Sum(v => engine.GetVolume(v).Size);
 
     private async Task<long> ResyncAsync(ResyncKind kind, Opened opened, CancellationToken cancellationToken)
     {

@@ -60,12 +60,18 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         session.CancelAfter(settings.OpenTimeout);
         await using var call = client.Replicate(session.Token);
         _call = call;
+        var epoch = target.Replication.Epoch;
         var request = new StreamRequest(
             target.ReplicationId, target.Mode, target.ReplicaGroupName, target.VolumeIds.Select(target.Replication.Describe).ToList(),
-            target.SiteId, target.SiteAddress, target.Replication.FailbackBase()?.CommonCutSequence ?? 0);
+            target.SiteId, target.SiteAddress, target.Replication.FailbackBase()?.CommonCutSequence ?? 0, epoch);
         await call.WriteAsync(new ShipperMessage { Open = SiteLinkProtocol.ToWire(request) }).ConfigureAwait(false);
         var responses = call.ResponseStream.GetAsyncEnumerator(session.Token);
         var opened = await ReadOpenedAsync(responses, session.Token).ConfigureAwait(false);
+        if (opened.Epoch > epoch)
+        {
+            target.Replication.Superseded(opened.Epoch, opened.SiteId);
+            throw new ShipperFencedException(target.ReplicationId, opened.SiteId, opened.Epoch);
+        }
         session.CancelAfter(Timeout.InfiniteTimeSpan);
         Peer = PeerIds.Receiver(opened.ProtocolVersion, opened.ReplicaOwner);
         LogOpened(target.ReplicationId, target.Peer.ToString(), opened.AppliedSequence, opened.Resyncing, opened.AwaitingFailback);
@@ -248,6 +254,11 @@ public sealed class LinkFailedException(LinkFailure failure, Exception inner) : 
 {
     public LinkFailure Failure { get; } = failure;
 }
+
+/// <summary>The receiver was promoted at a newer epoch than this site's: this site is fenced
+/// and its shipper stops (nothing it holds may reach a newer primary).</summary>
+public sealed class ShipperFencedException(string replicationId, string siteId, long epoch)
+    : Exception($"replication '{replicationId}': site '{siteId}' is primary at epoch {epoch}, newer than this site's; this site is fenced and stops shipping");
 
 /// <summary>The journal released records the link had not shipped: a delta resync follows.</summary>
 public sealed class JournalOverrunException(string journal, Exception? inner)

@@ -37,6 +37,13 @@ public interface IShippedReplication
 
     /// <summary>The receiver holds this site's image again: the promotion snapshots have done their work.</summary>
     void FailbackCompleted();
+
+    /// <summary>The replication's epoch at this site now, sent in every Open.</summary>
+    long Epoch { get; }
+
+    /// <summary>The receiver answered with a newer epoch: it was promoted after this site's
+    /// epoch began, and this site is fenced (durably) before the call returns.</summary>
+    void Superseded(long epoch, string siteId);
 }
 
 /// <param name="CommonCutSequence">In the receiver's sequence space.</param>
@@ -66,4 +73,11 @@ public sealed record ShipperSettings
 
     /// <summary>An idle link sends a heartbeat this often (it also proves the link alive).</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A backlog (journal bytes retained after the receiver's position) at least this
+    /// large, and larger than the shipped volumes themselves, is caught up as one atomic cut of
+    /// the chunks it changed instead of record by record: it then moves fewer bytes, in whole
+    /// chunks. Below it, replaying the records is cheap and keeps the backup a prefix image
+    /// throughout.</summary>
+    public long CoalesceBacklogBytes { get; init; } = 64L << 20;
 }

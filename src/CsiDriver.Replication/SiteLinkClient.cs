@@ -33,7 +33,30 @@ public sealed class SiteLinkClient(SiteLinkAddress peer, SiteLinkTls tls) : IDis
             throw Failed(e);
         }
         SiteLinkProtocol.CheckVersion(response.ProtocolVersion);
-        return new PeerRole(SiteLinkProtocol.FromWire(response.Role), response.SiteId);
+        return new PeerRole(SiteLinkProtocol.FromWire(response.Role), response.SiteId, response.Epoch);
+    }
+
+    /// <summary>Fences the replication at the peer: from the answer on it accepts no write,
+    /// because this site takes <paramref name="epoch"/>.</summary>
+    /// <exception cref="LinkFailedException">The peer could not be asked, predates Fence
+    /// (UNIMPLEMENTED), or refused (it is primary at the same or a newer epoch).</exception>
+    /// <exception cref="IncompatiblePeerException">The peer answered in a protocol version this site does not speak.</exception>
+    public async Task<PeerFenced> FenceAsync(string replicationId, long epoch, string siteId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        FenceResponse response;
+        try
+        {
+            response = await _client.UnaryAsync<FenceRequest, FenceResponse>(
+                SiteLinkProtocol.FenceMethod,
+                new FenceRequest { ProtocolVersion = SiteLinkProtocol.CurrentVersion, ReplicationId = replicationId, Epoch = epoch, SiteId = siteId },
+                new CallOptions { Timeout = timeout, CancellationToken = cancellationToken }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RpcException or HttpRequestException or TimeoutException && !cancellationToken.IsCancellationRequested)
+        {
+            throw Failed(e);
+        }
+        SiteLinkProtocol.CheckVersion(response.ProtocolVersion);
+        return new PeerFenced(response.Epoch, response.LastSequences.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal));
     }
 
     /// <summary>Where the stream of <paramref name="replicationId"/> goes, as the peer says (a
@@ -77,8 +100,12 @@ public sealed class SiteLinkClient(SiteLinkAddress peer, SiteLinkTls tls) : IDis
 }
 
 /// <summary>A peer's answer to GetRole: the replication's role there (null: it knows none of
-/// that id), and the peer's site id.</summary>
-public sealed record PeerRole(ReplicationRole? Role, string SiteId);
+/// that id), the peer's site id and its epoch (0 from a peer that predates epochs).</summary>
+public sealed record PeerRole(ReplicationRole? Role, string SiteId, long Epoch);
+
+/// <summary>A peer's answer to Fence: its epoch, and per volume (the peer's ids) the newest
+/// sequence of its journal at the fencing point.</summary>
+public sealed record PeerFenced(long Epoch, IReadOnlyDictionary<string, long> LastSequences);
 
 /// <summary>A peer's answer to Locate: the site link of the node that receives the stream (null:
 /// the peer itself) and that node's owner tag (null: it has none).</summary>

@@ -7,7 +7,8 @@ namespace CsiDriver.Replication;
 /// <summary>
 /// The one place the site link's failures become statuses (sitelink.proto lists them). What
 /// this site will not take is FAILED_PRECONDITION: an incompatible version, a stream for a
-/// replication that is primary or demoted here, volumes that are not replicas, and replicas
+/// replication that is primary, fenced or demoted here, a shipper of an older epoch, a fence of
+/// a primary at the same or a newer epoch, volumes that are not replicas, and replicas
 /// not where the stream expects them (a gap, a resync in the way, one gone or writable). A
 /// message that breaks the protocol (or that the engine finds invalid or out of a volume's
 /// range) is INVALID_ARGUMENT.
@@ -19,7 +20,7 @@ public static class SiteLinkErrors
     /// <summary>The status of a failure the site link's handlers let through; null: not one of them.</summary>
     public static RpcException? Translate(Exception exception) => exception switch
     {
-        ReplicationStateException or IncompatiblePeerException
+        ReplicationStateException or IncompatiblePeerException or ReplicationFencedException or StaleShipperException
             or ReplicaSequenceException or ReplicaResyncingException or ReplicaNotResyncingException
             or ReadOnlyVolumeException or VolumeNotFoundException => new RpcException(StatusCode.FailedPrecondition, exception.Message),
         MalformedMessageException or ArgumentException or Engine.OutOfRangeException => new RpcException(StatusCode.InvalidArgument, exception.Message),

@@ -44,6 +44,8 @@ public static class SiteLinkProtocol
 
     public static MethodDescriptor LocateMethod => Service.FindMethodByName("Locate");
 
+    public static MethodDescriptor FenceMethod => Service.FindMethodByName("Fence");
+
     /// <summary>Refuses a peer outside [MinCompatibleVersion, CurrentVersion].</summary>
     /// <exception cref="IncompatiblePeerException">It is outside.</exception>
     public static void CheckVersion(uint peerVersion)
@@ -66,6 +68,7 @@ public static class SiteLinkProtocol
             SiteId = request.SiteId,
             SiteAddress = request.SiteAddress ?? "",
             CommonCutSequence = request.CommonCutSequence,
+            Epoch = request.Epoch,
         };
         open.Volumes.AddRange(request.Volumes.Select(ToWire));
         return open;
@@ -101,7 +104,7 @@ public static class SiteLinkProtocol
         return new StreamRequest(
             open.ReplicationId, mode, open.GroupName.Length == 0 ? null : open.GroupName,
             open.Volumes.Select(v => new VolumeDescription(v.VolumeId, v.SizeBytes, v.Name, v.AccessType, v.FsType)).ToList(),
-            open.SiteId, open.SiteAddress.Length == 0 ? null : open.SiteAddress, open.CommonCutSequence);
+            open.SiteId, open.SiteAddress.Length == 0 ? null : open.SiteAddress, open.CommonCutSequence, open.Epoch);
     }
 
     /// <summary>A batch of journal records as the wire carries it: payloads are wrapped, not copied.</summary>

@@ -6,6 +6,7 @@ namespace CsiDriver.Replication;
 /// <param name="SiteAddress">The shipping site's own link address, for a later GetRole (null: not told).</param>
 /// <param name="CommonCutSequence">A promoted backup shipping back to the old primary: the last
 /// source sequence both held, in this (receiving) site's sequence space; 0 otherwise.</param>
+/// <param name="Epoch">The shipping site's epoch (0 from a site that predates epochs).</param>
 public sealed record StreamRequest(
     string ReplicationId,
     ReplicationModeKind Mode,
@@ -13,7 +14,8 @@ public sealed record StreamRequest(
     IReadOnlyList<VolumeDescription> Volumes,
     string SiteId,
     string? SiteAddress,
-    long CommonCutSequence);
+    long CommonCutSequence,
+    long Epoch = 0);
 
 /// <summary>A replicated volume as the main site describes it to the backup: its size, and its
 /// CSI name, access type and file system, so the backup's plugin can list, stage and snapshot

@@ -9,8 +9,14 @@ public sealed record FioResult(double Iops, long Bytes);
 /// <summary>What fio works on, as the options that name it.</summary>
 public sealed record FioTarget(string Name, IReadOnlyList<string> Options)
 {
+    /// <summary>What runs fio (taskset onto the main site's CPUs); empty: fio directly.</summary>
+    public IReadOnlyList<string> Launcher { get; init; } = [];
+
     /// <summary>An NBD export, through fio's nbd engine.</summary>
     public static FioTarget Nbd(string uri) => new(uri, ["--ioengine=nbd", $"--uri={uri}"]);
+
+    /// <summary>A plain file, written with plain write(2) calls (fdatasync after each if asked).</summary>
+    public static FioTarget File(string path) => new(path, ["--ioengine=psync", $"--filename={path}"]);
 
     /// <summary>A block device, with direct I/O (no page cache) through Linux AIO.</summary>
     public static FioTarget Device(string path) => new(path, ["--ioengine=libaio", "--direct=1", $"--filename={path}"]);
@@ -30,10 +36,11 @@ public static class FioJob
     public static async Task<FioResult> RunAsync(FioTarget target, string pattern, string blockSize, int queueDepth, long size,
         TimeSpan? runtime, IReadOnlyList<string> extra, CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo("fio") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        IReadOnlyList<string> command = [.. target.Launcher, "fio"];
+        var info = new ProcessStartInfo(command[0]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         List<string> arguments =
         [
-            "--name=bench", .. target.Options, $"--rw={pattern}", $"--bs={blockSize}",
+            .. command.Skip(1), "--name=bench", .. target.Options, $"--rw={pattern}", $"--bs={blockSize}",
             $"--iodepth={queueDepth}", $"--size={size}", "--output-format=json", .. extra,
         ];
         if (runtime is { } length)

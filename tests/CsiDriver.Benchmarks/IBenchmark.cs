@@ -10,8 +10,8 @@ public interface IBenchmark
     Task<IReadOnlyList<BenchmarkFigure>> RunAsync(BenchmarkContext context, CancellationToken cancellationToken);
 }
 
-/// <param name="Goal">What the figure is judged against, e.g. "≥ 0.8", or null.</param>
-public sealed record BenchmarkFigure(string Name, double Value, string Unit, string? Goal = null);
+/// <param name="Goal">What the figure is judged against; null: a figure shown for information.</param>
+public sealed record BenchmarkFigure(string Name, double Value, string Unit, BenchmarkGoal? Goal = null);
 
 /// <param name="WorkDirectory">A fresh scratch directory for this benchmark.</param>
 /// <param name="RepositoryRoot">The directory holding CsiDriver.sln.</param>

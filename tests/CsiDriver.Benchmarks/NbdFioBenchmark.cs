@@ -26,8 +26,8 @@ public sealed class NbdFioBenchmark : IBenchmark
     private static readonly Workload[] Workloads =
     [
         new("1 MiB sequential write", "write", "1m", 4, Goal: null),
-        new("4 KiB random write QD16", "randwrite", "4k", 16, Goal: "≥ 0.8"),
-        new("4 KiB random read QD16", "randread", "4k", 16, Goal: "> 1.0"),
+        new("4 KiB random write QD16", "randwrite", "4k", 16, Goal: BenchmarkGoal.AtLeast(0.8)),
+        new("4 KiB random read QD16", "randread", "4k", 16, Goal: BenchmarkGoal.Above(1.0)),
         // A FLUSH after every write (fio's fsync): its IOPS is the inverse of the FLUSH latency.
         new("4 KiB write+FLUSH QD1", "randwrite", "4k", 1, Goal: null, ["--fsync=1"]),
     ];
@@ -90,7 +90,7 @@ public sealed class NbdFioBenchmark : IBenchmark
         }
     }
 
-    private sealed record Workload(string Title, string Pattern, string BlockSize, int QueueDepth, string? Goal, string[]? Extra = null);
+    private sealed record Workload(string Title, string Pattern, string BlockSize, int QueueDepth, BenchmarkGoal? Goal, string[]? Extra = null);
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 

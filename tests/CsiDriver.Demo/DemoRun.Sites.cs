@@ -49,7 +49,8 @@ public sealed partial class DemoRun
         {
             metrics = SiteSettings.Loopback(SiteSettings.FreeLoopbackPort());
         }
-        var site = await SiteProcess.StartAsync(layout, new SiteSettings(_driver.Path, name, link, metrics), cancellationToken);
+        var cpus = _cpus is null ? null : name.EndsWith("backup", StringComparison.Ordinal) ? _cpus.Backup : _cpus.Main;
+        var site = await SiteProcess.StartAsync(layout, new SiteSettings(_driver.Path, name, link, metrics, cpus), cancellationToken);
         _sites.Add(site);
         return site;
     }

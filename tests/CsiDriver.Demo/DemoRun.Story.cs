@@ -127,7 +127,8 @@ public sealed partial class DemoRun
             return;
         }
         var kept = after.Rate >= before.Rate * 0.9;
-        var detail = $"orders/s {before.RateText} before, {after.RateText} while replicating" +
+        var detail = $"orders/s {before.RateText} before, {after.RateText} while replicating, " +
+            (_cpus is null ? "both sites sharing the only CPU" : $"sites pinned: {_cpus}") +
             (before.MeanLatencyMs is { } was && after.MeanLatencyMs is { } now ? $"; latency {was:F1} → {now:F1} ms" : "") +
             (lags.Count > 0 ? $"; lag p50 {Percentile(lags, 0.5):F3} s" : "; no lag reported") +
             (kept ? "" : $"; machine load average {LoadAverage()} on {Environment.ProcessorCount} cores");

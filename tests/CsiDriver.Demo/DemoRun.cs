@@ -21,6 +21,10 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
     private readonly string? _noMount = options.RawBlocks ? "--raw asked for block records" : NodePath.Problem();
     private readonly List<SiteProcess> _sites = [];
     private readonly DriverExecutable _driver = new(options.CsiDriver);
+
+    /// <summary>Each site on CPUs of its own, the shop (this process) with the main site, as two
+    /// machines would have them; null with a single CPU.</summary>
+    private readonly TestSupport.SiteCpus? _cpus = TestSupport.SiteCpus.Split();
     private IReadOnlyDictionary<string, (string Certificate, string Key, string Authority)>? _certificates;
     private string? _replicationMissing;
 
@@ -39,6 +43,11 @@ public sealed partial class DemoRun(DemoOptions options, DemoTimeline timeline, 
         {
             _certificates = DemoCertificates.Create(Path.Combine(options.OutputDirectory, "certs"), SiteNames);
             timeline.Note("site link certificates made (throwaway CA) in " + Path.Combine(options.OutputDirectory, "certs"));
+        }
+        if (_cpus is not null)
+        {
+            TestSupport.SiteCpus.PinThisProcess(_cpus.Main);
+            timeline.Note($"sites pinned as on two machines: {_cpus} (the shop runs with the main site)");
         }
         try
         {

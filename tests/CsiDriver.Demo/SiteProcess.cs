@@ -38,7 +38,7 @@ public sealed partial class SiteProcess : IAsyncDisposable
 
     /// <summary>The command line that starts this site, for `--keep` and the report.</summary>
     public string CommandLine =>
-        string.Join(' ', Settings.ServeArguments(Layout).Prepend(Settings.Executable).Select(Quote));
+        string.Join(' ', Settings.Command(Layout).Select(Quote));
 
     /// <summary>Starts the site with its output appended straight to its log file (through
     /// `sh -c exec`), so a site left running by --keep logs on after the demo is gone.</summary>
@@ -49,8 +49,7 @@ public sealed partial class SiteProcess : IAsyncDisposable
         info.ArgumentList.Add("log=\"$1\"; shift; exec \"$@\" >>\"$log\" 2>&1");
         info.ArgumentList.Add("csidriver");
         info.ArgumentList.Add(layout.LogFile);
-        info.ArgumentList.Add(settings.Executable);
-        foreach (var argument in settings.ServeArguments(layout))
+        foreach (var argument in settings.Command(layout))
         {
             info.ArgumentList.Add(argument);
         }

@@ -7,9 +7,14 @@ namespace CsiDriver.Demo;
 /// <summary>The site link's TLS material of one site (PEM files) and where it listens.</summary>
 public sealed record SiteLinkSettings(string ListenAddress, string CertificateFile, string KeyFile, string AuthorityFile);
 
-/// <summary>How one demo site is started: which csidriver, with which `serve` flags.</summary>
-public sealed record SiteSettings(string Executable, string SiteId, SiteLinkSettings? SiteLink, string? MetricsAddress)
+/// <summary>How one demo site is started: which csidriver, with which `serve` flags, on which
+/// CPUs (<paramref name="Cpus"/>, a taskset CPU list; null: every CPU).</summary>
+public sealed record SiteSettings(string Executable, string SiteId, SiteLinkSettings? SiteLink, string? MetricsAddress, string? Cpus = null)
 {
+    /// <summary>The whole command: csidriver serve with its flags, through taskset when pinned.</summary>
+    public IReadOnlyList<string> Command(SiteLayout layout) =>
+        [.. Cpus is null ? [] : TestSupport.SiteCpus.Pin(Cpus), Executable, .. ServeArguments(layout)];
+
     public IReadOnlyList<string> ServeArguments(SiteLayout layout)
     {
         var arguments = new List<string>

@@ -23,11 +23,23 @@ public sealed class ReplicaReceiverTests : BackupSiteTests
             Assert.Equal(0, call.Applied);
             var journal = Backup.Engine.GetVolume("solo").Group;
             recordsBefore = Backup.Engine.GetJournalStatus(journal).LastSequence;
-            // Built first, then sent back to back: they queue up behind the first apply (an fsync).
-            foreach (var batch in Enumerable.Range(1, firstRun).Select(sequence => Batch(sequence)).ToList())
+            // The first apply cannot finish while the group is held: the receiver queues what
+            // follows, counted as it is heard, and the applier joins the queue once let go.
+            var link = Backup.Manager.ReceiverLinks("solo").Single();
+            var heardBefore = link.MessagesHeard;
+            Task sending;
+            using (new TestSupport.GroupHold(journal))
             {
-                await call.Call.WriteAsync(batch);
+                sending = Task.Run(async () =>
+                {
+                    foreach (var sequence in Enumerable.Range(1, firstRun))
+                    {
+                        await call.Call.WriteAsync(Batch(sequence));
+                    }
+                });
+                await Volumes.WaitUntilAsync(() => link.MessagesHeard - heardBefore >= 3 || sending.IsFaulted, "three batches heard behind the held apply");
             }
+            await sending;
             var acks = await ReadAcksThroughAsync(call.Responses, firstRun);
             Assert.Equal(firstRun, acks[^1].AppliedSequence);
             // Later applies took several batches at once: fewer records and acks than batches.

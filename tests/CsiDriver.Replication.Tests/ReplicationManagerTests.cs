@@ -18,7 +18,7 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _main = new TestSite("main", _certificates.Main, drainTimeout: TimeSpan.FromSeconds(1));
+        _main = new TestSite("main", _certificates.Main);
         _backup = new TestSite("backup", _certificates.Backup);
         await _main.StartLinkAsync();
         await _backup.StartLinkAsync();
@@ -207,20 +207,144 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_forced_promotion_takes_the_replicas_from_a_connected_main_which_then_reports_the_refusal()
+    public async Task A_forced_promotion_fences_a_connected_main_first_and_ships_what_it_acknowledged()
     {
         await WriteAsync(_main, "sales", [9]);
         await _main.Manager.EnableAsync(Spec(_backup), default);
         await CaughtUpAsync(_main);
 
+        // A writer at the main that goes on until its writes have been refused 20 times.
+        var acknowledged = 0;
+        var acknowledgedAfterRefusal = 0;
+        ReadOnlyVolumeException? refusal = null;
+        var writer = Task.Run(async () =>
+        {
+            var sales = _main.Engine.GetVolume("sales");
+            var refused = 0;
+            for (var i = 1; i <= 1_000_000 && refused < 20; i++)
+            {
+                try
+                {
+                    await sales.WriteAsync((i % 256) * 4096L, Volumes.Block(i), fua: false);
+                    if (refusal is null)
+                    {
+                        Volatile.Write(ref acknowledged, i);
+                    }
+                    else
+                    {
+                        acknowledgedAfterRefusal++;
+                    }
+                }
+                catch (ReadOnlyVolumeException e)
+                {
+                    refusal ??= e;
+                    refused++;
+                }
+                if (i % 20 == 0)
+                {
+                    await Task.Delay(1);
+                }
+            }
+        });
+        await Volumes.WaitUntilAsync(() => Volatile.Read(ref acknowledged) >= 100, "the writer at the main to get going");
+
         await _backup.Manager.PromoteAsync(Group, force: true, default);
+        Assert.False(writer.IsCompleted && refusal is null, "the writer stopped before the fence");
+        await writer;
+
+        // Fenced before the backup took a write, and everything it acknowledged shipped first:
+        // the two sites hold the same bytes, and nothing was acknowledged after the fence.
+        Assert.NotNull(refusal);
+        Assert.Contains("fenced", refusal.Message, StringComparison.Ordinal);
+        Assert.Equal(0, acknowledgedAfterRefusal);
+        await AssertSameAsync(_main, _backup);
+        var promoted = _backup.Manager.GetInfo(Group);
+        Assert.Equal((ReplicationRole.Primary, 2L), (promoted.Role, promoted.Epoch));
+        Assert.Equal(new PromotionOutcome(Forced: true, OldPrimaryFenced: true, LostRecords: 0), promoted.Promotion);
+        Assert.Contains("epoch 2", promoted.HealthMessage, StringComparison.Ordinal);
+        var fenced = _main.Manager.GetInfo(Group);
+        Assert.Equal(ReplicationHealth.Error, fenced.Health);
+        Assert.Equal(2, fenced.Fence?.Epoch);
+        Assert.StartsWith("fenced", fenced.HealthMessage, StringComparison.Ordinal);
+
+        // Only the new primary takes writes; the old one cannot be promoted back while fenced.
         await WriteAsync(_backup, "sales", [10]);
-        // Nobody demoted the main: both sites are primary now, and each link says so.
-        Assert.False(_main.Engine.GetVolume("sales").IsReadOnly);
-        await WriteAsync(_main, "stock", [11]);
-        await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo(Group).Health == ReplicationHealth.Error, "the main to report that the backup refuses it");
-        Assert.Contains("primary", _main.Manager.GetInfo(Group).HealthMessage, StringComparison.Ordinal);
-        await Volumes.WaitUntilAsync(() => _backup.Manager.GetInfo(Group).Health == ReplicationHealth.Error, "the new primary to report that the old one refuses it");
+        await Assert.ThrowsAsync<ReplicationFencedException>(() => _main.Manager.PromoteAsync(Group, force: true, default));
+        await Assert.ThrowsAsync<ReadOnlyVolumeException>(() => _main.Engine.GetVolume("stock").WriteAsync(0, Volumes.Block(1), false).AsTask());
+    }
+
+    [Fact]
+    public async Task A_main_that_missed_a_forced_promotion_is_fenced_at_first_contact_and_stays_fenced()
+    {
+        await WriteAsync(_main, "sales", [1]);
+        await _main.Manager.EnableAsync(Spec(_backup), default);
+        await CaughtUpAsync(_main);
+
+        // A partition: neither site reaches the other. The backup is promoted on the epoch alone.
+        await _main.StopLinkAsync();
+        await _backup.StopLinkAsync();
+        await _backup.Manager.PromoteAsync(Group, force: true, default);
+        var promoted = _backup.Manager.GetInfo(Group);
+        Assert.Equal(2, promoted.Epoch);
+        Assert.Equal(new PromotionOutcome(Forced: true, OldPrimaryFenced: false, LostRecords: null), promoted.Promotion);
+        Assert.Contains("could not be reached", promoted.HealthMessage, StringComparison.Ordinal);
+
+        // The stated window: until it hears of the promotion, the old main cannot know.
+        await WriteAsync(_main, "sales", [2]);
+
+        // The link is back: its first contact fences it, and it says why.
+        await _main.StartLinkAsync();
+        await _backup.StartLinkAsync();
+        // (The fence is recorded first, then the volumes refuse: wait for both.)
+        await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo(Group).Fence is not null && _main.Engine.GetVolume("sales").IsReadOnly, "the old main to hear of epoch 2");
+        var refused = await Assert.ThrowsAsync<ReadOnlyVolumeException>(() => _main.Engine.GetVolume("sales").WriteAsync(0, Volumes.Block(1), false).AsTask());
+        Assert.Contains("epoch 2", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(ReplicationHealth.Error, _main.Manager.GetInfo(Group).Health);
+
+        // Durable: restarted without its peer it is still fenced, from its own record.
+        await _backup.StopLinkAsync();
+        await _main.RestartManagerAsync();
+        Assert.Equal(2, _main.State.LoadReplications().Single().Fence?.Epoch);
+        Assert.Equal(ReplicationHealth.Error, _main.Manager.GetInfo(Group).Health);
+        await Assert.ThrowsAsync<ReadOnlyVolumeException>(() => _main.Engine.GetVolume("stock").WriteAsync(0, Volumes.Block(1), false).AsTask());
+
+        // Demoted and resynced, it follows the new primary.
+        await _backup.StartLinkAsync();
+        await _main.Manager.DemoteAsync(Group, default);
+        Assert.Null(_main.Manager.GetInfo(Group).Fence);
+        await Volumes.WaitUntilAsync(() => _main.Manager.ResyncAsync(Group, default).Result.Ready, "the old main's resync");
+        await CaughtUpAsync(_backup);
+        await AssertSameAsync(_backup, _main);
+    }
+
+    /// <summary>The csi-addons controller's calls (volumereplication_controller.go): to make a site
+    /// primary it enables, promotes without force and on FAILED_PRECONDITION at once with force;
+    /// to make one secondary it demotes, demotes again on the next pass, then resyncs until ready.</summary>
+    [Fact]
+    public async Task The_controller_sequence_moves_the_role_back_and_forth_with_one_writable_primary_at_a_time()
+    {
+        await WriteAsync(_main, "sales", [1]);
+        await _main.Manager.EnableAsync(Spec(_backup), default);
+        await CaughtUpAsync(_main);
+        var (primary, secondary) = (_main, _backup);
+        for (var round = 1; round <= 3; round++)
+        {
+            await WriteAsync(primary, "stock", [round * 10]);
+            await secondary.Manager.EnableAsync(Spec(primary), default);
+            await Assert.ThrowsAsync<PeerIsPrimaryException>(() => secondary.Manager.PromoteAsync(Group, force: false, default));
+            await secondary.Manager.PromoteAsync(Group, force: true, default);
+            Assert.True(primary.Engine.GetVolume("sales").IsReadOnly, $"round {round}: the old primary is still writable");
+            Assert.Equal(round + 1, secondary.Manager.GetInfo(Group).Epoch);
+            await WriteAsync(secondary, "sales", [round * 10 + 1]);
+
+            await primary.Manager.DemoteAsync(Group, default);
+            await primary.Manager.DemoteAsync(Group, default);
+            await Volumes.WaitUntilAsync(() => primary.Manager.ResyncAsync(Group, default).Result.Ready, $"round {round}: the resync");
+            await CaughtUpAsync(secondary);
+            await AssertSameAsync(secondary, primary);
+            Assert.Equal(round + 1, primary.Manager.GetInfo(Group).Epoch);
+            (primary, secondary) = (secondary, primary);
+        }
     }
 
     [Fact]
@@ -228,13 +352,19 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
     {
         await _main.Manager.EnableAsync(Spec(_backup), default);
         await CaughtUpAsync(_main);
-        await _backup.StopLinkAsync();
         await WriteAsync(_main, "sales", [1]);
 
-        var demote = _main.Manager.DemoteAsync(Group, default); // drains for up to 1 s: the link is down
-        await Task.Delay(100);
-        await Assert.ThrowsAsync<ReplicationBusyException>(() => _main.Manager.PromoteAsync(Group, force: true, default));
+        // The demotion drains until the backup has applied the write, which it cannot while its
+        // group is held: it is still running when the promotion comes.
+        Task demote;
+        using (new TestSupport.GroupHold(_backup.Engine.GetVolume("sales").Group))
+        {
+            demote = _main.Manager.DemoteAsync(Group, default);
+            await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo(Group).Fence is { Demoting: true }, "the demotion to begin");
+            await Assert.ThrowsAsync<ReplicationBusyException>(() => _main.Manager.PromoteAsync(Group, force: true, default));
+        }
         await demote;
+        Assert.Equal(ReplicationState.Demoted, _main.Manager.GetInfo(Group).State);
         await Assert.ThrowsAsync<ReplicationNotFoundException>(() => _main.Manager.DemoteAsync("no-such-group", default));
     }
 

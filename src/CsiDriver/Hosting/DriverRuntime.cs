@@ -84,6 +84,18 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             LogLeftover(snapshot.Id);
             engine.DeleteSnapshot(snapshot.Id);
         }
+        // Before the attachments and the NBD server serve a write: the manager makes each
+        // replication's volumes read-only or writable as its recorded role says, and a primary
+        // asks its peer whether it was superseded meanwhile.
+        _replication = new ReplicationManager(engine, state, new VolumeRows(state, Driver.Clock), new ReplicationManagerOptions
+        {
+            SiteId = Options.SiteId ?? Options.NodeId,
+            SiteAddress = Options.SiteLinkAdvertise ?? Options.SiteLinkAddress,
+            SiteLinkServerName = Options.SiteLinkServerName,
+            OwnerTag = Driver.OwnerTag,
+            DefaultTls = SiteLinkTls,
+        }, _loggerFactory);
+        await _replication.CheckInAsync(cancellationToken);
         await Attacher.ResumeAsync(state.Stagings(), engine);
         // A volume published read-only by the controller is exported read-only; snapshots are
         // exported read-only too, for backups that read them (copy-snapshot, SnapshotMetadata).
@@ -96,14 +108,6 @@ public sealed partial class DriverRuntime : IAsyncDisposable
             LoggerFactory = _loggerFactory,
         });
         await _nbd.StartAsync(cancellationToken);
-        _replication = new ReplicationManager(engine, state, new VolumeRows(state, Driver.Clock), new ReplicationManagerOptions
-        {
-            SiteId = Options.SiteId ?? Options.NodeId,
-            SiteAddress = Options.SiteLinkAdvertise ?? Options.SiteLinkAddress,
-            SiteLinkServerName = Options.SiteLinkServerName,
-            OwnerTag = Driver.OwnerTag,
-            DefaultTls = SiteLinkTls,
-        }, _loggerFactory);
         _replication.Start();
         Driver.Serve(engine, state, _replication);
         LogLoaded(known.Count, Options.DataDirectory, NbdEndpoint.ToString());

@@ -7,7 +7,7 @@ namespace CsiDriver.Metrics;
 /// <summary>
 /// What <c>--metrics-address</c> serves, read fresh at each scrape: whether the driver has
 /// loaded; per replication its journal backlog, applied sequence, lag, ship and apply
-/// throughput, state and health; per engine journal its retention and sequences. An enum
+/// throughput, state and health, epoch and fencing, and what a promotion lost; per engine journal its retention and sequences. An enum
 /// (state, health) is one sample per possible value, 1 for the current one and 0 for the
 /// others, so an alert can match a value without knowing the rest. Names carry their unit.
 /// </summary>
@@ -52,6 +52,13 @@ public static class DriverMetrics
             Gauge("last_sync_bytes", "Bytes of the newest acknowledged batch or resync.", r => r.LastSyncBytes),
             Gauge("resync_remaining_bytes", "Bytes the running resync still has to move; 0 when none runs.",
                 r => r.Resync.Ready ? 0 : Math.Max(0, r.Resync.BytesTotal - r.Resync.BytesDone)),
+            Gauge("epoch", "Epoch of the newest primary this site knows of (its own at a primary); every promotion takes the next one.", r => r.Epoch),
+            Gauge("fenced", "1 while this primary refuses writes because another site took over (or it is being demoted); 0 otherwise.", r => r.Fence is null ? 0 : 1),
+            new(Prefix + "replication_promotion_lost_records",
+                "At a promoted primary: records the old primary had acknowledged that did not arrive before the takeover; absent when the old primary could not be asked.",
+                MetricType.Gauge,
+                replications.Where(r => r.Promotion?.LostRecords is not null)
+                    .Select(r => MetricSample.Of(r.Promotion!.LostRecords!.Value, ("replication", r.ReplicationId))).ToArray()),
             OneHot("state", "The replication's state at this site (and its role): 1 for the current state.", replications,
                 r => r.State.ToString(), Enum.GetNames<ReplicationState>()),
             OneHot("health", "Health as GetVolumeReplicationInfo reports it: 1 for the current one.", replications,

@@ -42,9 +42,18 @@ public sealed partial class StateStore : IReplicationStore
             tls_authorities TEXT);
         """;
 
+    /// <summary>Step 5: each record's epoch, and a primary's fence and promotion outcome (JSON).
+    /// Records from before have epoch 0, which supersedes nobody.</summary>
+    private const string ReplicationEpochsSchema = """
+        ALTER TABLE replication_records ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE replication_records ADD COLUMN fence TEXT;
+        ALTER TABLE replication_records ADD COLUMN promotion TEXT;
+        """;
+
     private const string Columns = """
         id, volume_ids, group_name, peer_address, mode, journal_budget, role, secondary_state,
-        common_cut_sequence, promotion_snapshots, protection_snapshots, parameters, tls_certificate, tls_key, tls_authorities
+        common_cut_sequence, promotion_snapshots, protection_snapshots, parameters, tls_certificate, tls_key, tls_authorities,
+        epoch, fence, promotion
         """;
 
     public IReadOnlyList<ReplicationRecord> LoadReplications() =>
@@ -75,24 +84,35 @@ public sealed partial class StateStore : IReplicationStore
         var statements = new List<(string, (string, object)[])> { (ReplicationRecordSchema, []) };
         foreach (var record in LegacyReplicationCatalog.Read(dataDirectory))
         {
-            statements.Add(InsertReplication(record with { Parameters = requested.GetValueOrDefault(record.Id) }));
+            statements.Add(InsertReplication(record with { Parameters = requested.GetValueOrDefault(record.Id) }, epochs: false));
         }
         statements.Add(("DROP TABLE IF EXISTS replications", []));
         return statements;
     }
 
-    private static (string Sql, (string Name, object Value)[] Parameters) InsertReplication(ReplicationRecord r) => ($"""
-        INSERT OR REPLACE INTO replication_records ({Columns})
-        VALUES ($id, $volumes, $group, $peer, $mode, $budget, $role, $state, $cut, $promotion, $protection, $params, $cert, $key, $ca)
-        """,
+    /// <summary>The statement saving <paramref name="r"/> whole; without <paramref name="epochs"/>
+    /// only the columns schema 3 has (the step that takes in the legacy catalog runs before step 5).</summary>
+    private static (string Sql, (string Name, object Value)[] Parameters) InsertReplication(ReplicationRecord r, bool epochs = true)
+    {
+        (string Column, object Value)[] values =
         [
-            ("$id", r.Id), ("$volumes", JsonSerializer.Serialize(r.VolumeIds)), ("$group", OrNull(r.GroupName)), ("$peer", OrNull(r.PeerAddress)),
-            ("$mode", r.Mode.ToString()), ("$budget", r.JournalBudgetBytes is { } budget ? budget : DBNull.Value), ("$role", r.Role.ToString()),
-            ("$state", r.SecondaryState.ToString()), ("$cut", r.CommonCutSequence),
-            ("$promotion", JsonSerializer.Serialize(r.PromotionSnapshots)), ("$protection", JsonSerializer.Serialize(r.ProtectionSnapshots)),
-            ("$params", r.Parameters is null ? DBNull.Value : JsonSerializer.Serialize(r.Parameters)),
-            ("$cert", OrNull(r.Tls?.Certificate)), ("$key", OrNull(r.Tls?.Key)), ("$ca", OrNull(r.Tls?.Authorities)),
-        ]);
+            ("id", r.Id), ("volume_ids", JsonSerializer.Serialize(r.VolumeIds)), ("group_name", OrNull(r.GroupName)), ("peer_address", OrNull(r.PeerAddress)),
+            ("mode", r.Mode.ToString()), ("journal_budget", r.JournalBudgetBytes is { } budget ? budget : DBNull.Value), ("role", r.Role.ToString()),
+            ("secondary_state", r.SecondaryState.ToString()), ("common_cut_sequence", r.CommonCutSequence),
+            ("promotion_snapshots", JsonSerializer.Serialize(r.PromotionSnapshots)), ("protection_snapshots", JsonSerializer.Serialize(r.ProtectionSnapshots)),
+            ("parameters", r.Parameters is null ? DBNull.Value : JsonSerializer.Serialize(r.Parameters)),
+            ("tls_certificate", OrNull(r.Tls?.Certificate)), ("tls_key", OrNull(r.Tls?.Key)), ("tls_authorities", OrNull(r.Tls?.Authorities)),
+            .. epochs
+                ? new (string, object)[]
+                {
+                    ("epoch", r.Epoch), ("fence", r.Fence is null ? DBNull.Value : JsonSerializer.Serialize(r.Fence)),
+                    ("promotion", r.Promotion is null ? DBNull.Value : JsonSerializer.Serialize(r.Promotion)),
+                }
+                : [],
+        ];
+        var sql = $"INSERT OR REPLACE INTO replication_records ({string.Join(", ", values.Select(v => v.Column))}) VALUES ({string.Join(", ", values.Select(v => "$" + v.Column))})";
+        return (sql, values.Select(v => ("$" + v.Column, v.Value)).ToArray());
+    }
 
     private static ReplicationRecord ReadReplication(SqliteDataReader r) => new()
     {
@@ -109,6 +129,9 @@ public sealed partial class StateStore : IReplicationStore
         ProtectionSnapshots = JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(10))!,
         Parameters = r.IsDBNull(11) ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(11)),
         Tls = r.IsDBNull(12) ? null : new SiteLinkPem(r.GetString(12), r.GetString(13), r.GetString(14)),
+        Epoch = r.GetInt64(15),
+        Fence = r.IsDBNull(16) ? null : JsonSerializer.Deserialize<ReplicationFence>(r.GetString(16)),
+        Promotion = r.IsDBNull(17) ? null : JsonSerializer.Deserialize<PromotionOutcome>(r.GetString(17)),
     };
 
     private static object OrNull(string? value) => value is null ? DBNull.Value : value;

@@ -101,6 +101,7 @@ public sealed partial class StateStore : IDisposable
         (_, _) => [(ReplicationRequestSchema, [])],
         (store, dataDirectory) => store.ReplicationRecordsStep(dataDirectory),
         (_, _) => [(StagingsWithoutHelperSchema, [])],
+        (_, _) => [(ReplicationEpochsSchema, [])],
     ];
 
     private const string InitialSchema = """

@@ -49,6 +49,10 @@ public sealed class MirroredVolumes : IAsyncDisposable
 
     public TransactionWorkload Workload { get; }
 
+    /// <summary>The workload's run: ends with the newest committed transaction when stopped, or
+    /// with the first write that failed.</summary>
+    public Task<long> Running => _running;
+
     public static async Task<MirroredVolumes> StartAsync(CsiClient csi, string nbdSocket, string consistencyGroup)
     {
         var primary = await CreateAsync(csi, "primary", consistencyGroup);

@@ -2,8 +2,9 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 
 /// <summary>
 /// One site of a two-site test: a `csidriver serve` process with its own workspace (data
-/// directory, CSI and csi-addons sockets, NBD socket), a site-link listener on a loopback port
-/// with its certificate, and a metrics endpoint. The workspace and ports outlive the process,
+/// directory, CSI and csi-addons sockets, NBD socket), a site-link listener on a free port of
+/// its host's address (loopback unless a <see cref="SitePlacement"/> says otherwise) with its
+/// certificate, and a metrics endpoint beside it. The workspace and ports outlive the process,
 /// so <see cref="CrashAsync"/> (SIGKILL) followed by <see cref="StartAsync"/> is a restart of
 /// the same site on the same state.
 /// </summary>
@@ -17,12 +18,15 @@ public sealed class ReplicationSite : IAsyncDisposable
     private CsiAddonsClient? _addons;
     private readonly List<ProcessOutput> _outputs = [];
 
-    public ReplicationSite(string name, SiteIdentity identity)
+    private readonly SitePlacement _placement;
+
+    public ReplicationSite(string name, SiteIdentity identity, SitePlacement? placement = null)
     {
         Name = name;
         Identity = identity;
-        SiteLinkAddress = LoopbackPorts.FreeAddress();
-        MetricsAddress = LoopbackPorts.FreeAddress();
+        _placement = placement ?? SitePlacement.Loopback;
+        SiteLinkAddress = $"{_placement.Host}:{LoopbackPorts.Free()}";
+        MetricsAddress = $"{_placement.Host}:{LoopbackPorts.Free()}";
     }
 
     public string Name { get; }
@@ -33,6 +37,10 @@ public sealed class ReplicationSite : IAsyncDisposable
     public string SiteLinkAddress { get; }
 
     public string MetricsAddress { get; }
+
+    /// <summary>The address this site tells its peer to reach it at (a proxy in front of
+    /// <see cref="SiteLinkAddress"/>); null: that address itself.</summary>
+    public string? AdvertisedAddress { get; set; }
 
     public DriverWorkspace Workspace => _workspace;
 
@@ -49,12 +57,18 @@ public sealed class ReplicationSite : IAsyncDisposable
 
     public CsiAddonsClient Addons => _addons ?? throw new InvalidOperationException($"site {Name} is not running");
 
+    /// <summary>A role-change step (FORMATION_CRASH_AT) at which the next start's process kills
+    /// itself with SIGKILL; null: none.</summary>
+    public string? CrashAt { get; set; }
+
     public DriverSettings Settings => new()
     {
         NodeId = Name + "-node",
         CsiAddons = true,
-        SiteLink = new SiteLinkSettings(SiteLinkAddress, Name, Identity),
+        SiteLink = new SiteLinkSettings(SiteLinkAddress, Name, Identity, AdvertisedAddress),
         MetricsAddress = MetricsAddress,
+        Launcher = [.. _placement.Launcher, .. CrashAt is { } step ? ["env", $"FORMATION_CRASH_AT={step}"] : Array.Empty<string>()],
+        ExtraArguments = _placement.ExtraArguments,
     };
 
     /// <summary>Starts (or restarts) the site's process and waits until it is ready.</summary>
@@ -105,6 +119,20 @@ public sealed class ReplicationSite : IAsyncDisposable
         var process = Detach();
         await process.CrashAsync();
         await process.DisposeAsync();
+    }
+
+    /// <summary>Waits (bounded) until the process has killed itself at <see cref="CrashAt"/>,
+    /// then forgets it, so <see cref="StartAsync"/> restarts the site on the state it left.</summary>
+    public async Task WaitForCrashAsync()
+    {
+        var deadline = DateTime.UtcNow + SiteLinkTimeout;
+        while (!Process.HasExited)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"site {Name} did not stop at {CrashAt} within {SiteLinkTimeout.TotalSeconds} s\n{OutputText}");
+            await Task.Delay(25);
+        }
+        await Detach().DisposeAsync();
+        CrashAt = null;
     }
 
     /// <summary>Graceful stop (SIGTERM), asserted clean.</summary>

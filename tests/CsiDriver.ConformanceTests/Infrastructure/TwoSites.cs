@@ -9,13 +9,18 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 /// </summary>
 public sealed class TwoSites : IAsyncDisposable
 {
-    private TwoSites(TestCertificates certificates)
+    private TwoSites(TestCertificates certificates, SitePlacement? main, SitePlacement? backup)
     {
         Certificates = certificates;
-        Main = new ReplicationSite("main", certificates.Site("main"));
-        Backup = new ReplicationSite("backup", certificates.Site("backup"));
+        Main = new ReplicationSite("main", certificates.Site("main"), main);
+        Backup = new ReplicationSite("backup", certificates.Site("backup"), backup);
         Link = FaultyLink.Start(Backup.SiteLinkAddress);
         ReverseLink = FaultyLink.Start(Main.SiteLinkAddress);
+        if (main is null && backup is null)
+        {
+            // On loopback the backup reaches the main through the proxy; placed sites keep their own addresses.
+            Main.AdvertisedAddress = ReverseLink.Address;
+        }
     }
 
     public TestCertificates Certificates { get; }
@@ -27,12 +32,15 @@ public sealed class TwoSites : IAsyncDisposable
     /// <summary>main → backup: the peer address the main site replicates to.</summary>
     public FaultyLink Link { get; }
 
-    /// <summary>backup → main: the peer address for replicating back after a failover.</summary>
+    /// <summary>backup → main: the address the main site advertises, so the backup's GetRole and
+    /// Fence calls and its shipping back after a failover pass here.</summary>
     public FaultyLink ReverseLink { get; }
 
-    public static async Task<TwoSites> StartAsync()
+    /// <param name="main">Where the main site runs; null: loopback, every CPU.</param>
+    /// <param name="backup">Where the backup site runs; null: loopback, every CPU.</param>
+    public static async Task<TwoSites> StartAsync(SitePlacement? main = null, SitePlacement? backup = null)
     {
-        var sites = new TwoSites(TestCertificates.Create());
+        var sites = new TwoSites(TestCertificates.Create(), main, backup);
         try
         {
             await Task.WhenAll(sites.Main.StartAsync(), sites.Backup.StartAsync());

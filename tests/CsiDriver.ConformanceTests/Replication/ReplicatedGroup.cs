@@ -33,6 +33,9 @@ public sealed class ReplicatedGroup : IAsyncDisposable
 
     public TransactionWorkload Workload => _volumes.Workload;
 
+    /// <inheritdoc cref="MirroredVolumes.Running"/>
+    public Task<long> Writing => _volumes.Running;
+
     public static TransactionLayout Layout => MirroredVolumes.Layout;
 
     /// <summary>Creates the group and its volumes at the main site and starts writing; returns once

@@ -86,8 +86,9 @@ public sealed class ReplicationLinkFaultTests(ITestOutputHelper output)
         sites.Link.Up();
         await WaitAsync(() => sites.Link.BytesForwarded - forwarded >= 96 << 10, "resync data on the link", CatchUpTimeout);
         var midResync = await sites.Main.Addons.GroupReplicationInfoAsync(group.GroupId);
-        await sites.ExplainFailureAsync(() => sites.Backup.Addons.PromoteGroupAsync(group.GroupId, force: true));
+        // Stopped first: the promotion fences the main, whose writes then fail.
         await group.StopWritingAsync();
+        await sites.ExplainFailureAsync(() => sites.Backup.Addons.PromoteGroupAsync(group.GroupId, force: true));
 
         await using var replicas = await ReplicaPair.OpenAsync(sites.Backup.NbdSocket, group.PrimaryId, group.MirrorId, readOnly: false);
         var promoted = await replicas.CheckAsync();

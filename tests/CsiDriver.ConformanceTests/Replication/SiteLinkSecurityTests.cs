@@ -35,8 +35,13 @@ public sealed class SiteLinkSecurityTests(ITestOutputHelper output)
         await using var group = await ReplicatedGroup.StartAsync(sites);
 
         await group.EnableAsync();
-        // Long enough for several connection attempts with backoff.
-        await Task.Delay(TimeSpan.FromSeconds(3));
+        // Several connection attempts, each refused, counted at the proxy (bounded: a hang guard).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (sites.Link.ConnectionsAccepted < 3)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"only {sites.Link.ConnectionsAccepted} connection attempts within 60 s");
+            await Task.Delay(50);
+        }
         var info = await sites.Main.Addons.GroupReplicationInfoAsync(group.GroupId);
         var atBackup = await sites.Backup.Csi.ListAllAsync();
 

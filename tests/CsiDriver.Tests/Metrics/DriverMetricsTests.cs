@@ -10,7 +10,8 @@ public sealed class DriverMetricsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static ReplicationInfo Info(string id, ReplicationRole role, ReplicationState state, ReplicationHealth health) => new(
+    private static ReplicationInfo Info(string id, ReplicationRole role, ReplicationState state, ReplicationHealth health,
+        ReplicationFence? fence = null, PromotionOutcome? promotion = null) => new(
         id, role, state, ReplicationModeKind.Group, ["vol-a", "vol-b"], "127.0.0.1:7400",
         AppliedSequence: 4242,
         LastSyncTime: DateTimeOffset.FromUnixTimeMilliseconds(1_790_000_000_500),
@@ -23,10 +24,31 @@ public sealed class DriverMetricsTests : IDisposable
         ShipBytesPerSecond: 2.5e6,
         ApplyBytesPerSecond: 0,
         Resync: new ResyncProgress(false, 3, 10, 300, 1000),
-        LastResyncChunks: 0);
+        LastResyncChunks: 0,
+        Epoch: 3,
+        Fence: fence,
+        Promotion: promotion);
 
     private static string[] Samples(string text, string family) =>
         text.Split('\n').Where(l => l.StartsWith(family + "{", StringComparison.Ordinal) || l.StartsWith(family + " ", StringComparison.Ordinal)).ToArray();
+
+    [Fact]
+    public void Each_replication_shows_its_epoch_its_fencing_and_what_a_promotion_lost()
+    {
+        var text = PrometheusText.Render(DriverMetrics.Replications(
+        [
+            Info("vg-fenced", ReplicationRole.Primary, ReplicationState.Connecting, ReplicationHealth.Error, fence: new ReplicationFence(4, "site 'b' took over")),
+            Info("vg-promoted", ReplicationRole.Primary, ReplicationState.Replicating, ReplicationHealth.Healthy, promotion: new PromotionOutcome(true, true, 12)),
+            Info("vg-unknown", ReplicationRole.Primary, ReplicationState.Replicating, ReplicationHealth.Healthy, promotion: new PromotionOutcome(true, false, null)),
+        ]));
+
+        Assert.Equal(["formation_replication_epoch{replication=\"vg-fenced\"} 3", "formation_replication_epoch{replication=\"vg-promoted\"} 3", "formation_replication_epoch{replication=\"vg-unknown\"} 3"],
+            Samples(text, "formation_replication_epoch"));
+        Assert.Equal(["formation_replication_fenced{replication=\"vg-fenced\"} 1", "formation_replication_fenced{replication=\"vg-promoted\"} 0", "formation_replication_fenced{replication=\"vg-unknown\"} 0"],
+            Samples(text, "formation_replication_fenced"));
+        // Unknown (the old primary could not be asked) is no sample at all, not a made-up 0.
+        Assert.Equal(["formation_replication_promotion_lost_records{replication=\"vg-promoted\"} 12"], Samples(text, "formation_replication_promotion_lost_records"));
+    }
 
     [Fact]
     public void Each_replication_has_its_backlog_position_lag_and_throughput()

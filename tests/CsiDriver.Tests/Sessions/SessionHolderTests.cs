@@ -9,7 +9,7 @@ namespace CsiDriver.Tests.Sessions;
 public sealed class SessionHolderTests : IAsyncLifetime
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("formation-holder-").FullName;
-    private readonly CancellationTokenSource _stop = new();
+    private CancellationTokenSource _stop = new();
     private SessionHolder? _holder;
     private Task? _running;
 
@@ -103,7 +103,10 @@ public sealed class SessionHolderTests : IAsyncLifetime
         await _running!;
         _holder.Dispose();
         _holder = null;
-        _stop.TryReset();
+        // A cancelled source cannot be reset (TryReset refuses): reusing it would stop the next
+        // holder as soon as it starts, racing the test's first request to it.
+        _stop.Dispose();
+        _stop = new CancellationTokenSource();
     }
 
     private static FileDescriptor EventFd() => new(Libc.Check(Libc.EventFd(0, Libc.EFD_CLOEXEC), "eventfd"));

@@ -131,8 +131,16 @@ public sealed partial class StateStoreTests
             Assert.Equal(ReplicationModeKind.PerVolume, records[1].Mode);
             Assert.Equal(1048576, records[1].JournalBudgetBytes);
             Assert.Equal("repl-promoted-x-0", records[1].PromotionSnapshots["solo"]);
+            // Records from before epochs: epoch 0, which supersedes nobody; no fence.
+            Assert.All(records, r => Assert.Equal((0L, (ReplicationFence?)null, (PromotionOutcome?)null), (r.Epoch, r.Fence, r.Promotion)));
+
+            // Epoch, fence and promotion outcome are kept.
+            var fenced = records[0] with { Epoch = 3, Fence = new ReplicationFence(4, "site 'b' takes over"), Promotion = new PromotionOutcome(true, true, 7) };
+            upgraded.SaveReplication(fenced);
+            var reloaded = upgraded.LoadReplications()[0];
+            Assert.Equal((3L, fenced.Fence, fenced.Promotion), (reloaded.Epoch, reloaded.Fence, reloaded.Promotion));
         }
-        Assert.Equal(4L, ScalarRaw("PRAGMA user_version"));
+        Assert.Equal(5L, ScalarRaw("PRAGMA user_version"));
         Assert.Equal(0L, ScalarRaw("SELECT count(*) FROM sqlite_master WHERE name = 'replications'"));
         Assert.False(File.Exists(Path.Combine(_directory, LegacyReplicationCatalog.FileName)));
     }
@@ -173,7 +181,7 @@ public sealed partial class StateStoreTests
             Assert.Equal("alpha", upgraded.FindVolume("vol-a")!.Name);
             upgraded.SaveReplication(Replication("vol-a"));
         }
-        Assert.Equal(4L, ScalarRaw("PRAGMA user_version"));
+        Assert.Equal(5L, ScalarRaw("PRAGMA user_version"));
         using var again = StateStore.Open(DatabasePath);
         Assert.Equal("vol-a", Assert.Single(again.LoadReplications()).Id);
     }
@@ -187,14 +195,15 @@ public sealed partial class StateStoreTests
             store.InsertVolume(Record("vol-a", "alpha"));
             store.InsertStaging(staging);
         }
-        // What a csidriver attaching through nbdfuse left: a helper's pid and a run's id per staging.
-        RunRaw(NbdfuseStagingColumns + " PRAGMA user_version = 3;");
+        // What a csidriver attaching through nbdfuse left: a helper's pid and a run's id per
+        // staging; and replication records without the epoch columns of schema 5.
+        RunRaw(NbdfuseStagingColumns + EpochlessReplicationRecords + " PRAGMA user_version = 3;");
 
         using (var upgraded = StateStore.Open(DatabasePath))
         {
             Assert.Equal(staging, upgraded.FindStaging("vol-a"));
         }
-        Assert.Equal(4L, ScalarRaw("PRAGMA user_version"));
+        Assert.Equal(5L, ScalarRaw("PRAGMA user_version"));
     }
 
     /// <summary>The store as a schema-2 csidriver left it: a table of enable parameters, the
@@ -203,6 +212,12 @@ public sealed partial class StateStoreTests
         DROP TABLE replication_records;
         CREATE TABLE replications (id TEXT PRIMARY KEY, source_kind TEXT NOT NULL, co_replication_id TEXT NOT NULL, parameters TEXT NOT NULL, enabled_at TEXT NOT NULL);
         """ + NbdfuseStagingColumns + " PRAGMA user_version = 2;");
+
+    private const string EpochlessReplicationRecords = """
+        ALTER TABLE replication_records DROP COLUMN epoch;
+        ALTER TABLE replication_records DROP COLUMN fence;
+        ALTER TABLE replication_records DROP COLUMN promotion;
+        """;
 
     private const string NbdfuseStagingColumns =
         "ALTER TABLE stagings ADD COLUMN helper_pid INTEGER NOT NULL DEFAULT 0; ALTER TABLE stagings ADD COLUMN server_instance TEXT NOT NULL DEFAULT '';";
