@@ -208,10 +208,10 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
 
     /// <summary>After a group commit: applies what it made durable. A failure leaves the updates
     /// pending (durable, visible to reads) for the next commit, a drain or a full overlay's writer
-    /// to retry and report: the commit itself succeeded.</summary>
+    /// to retry and report: the commit itself succeeded.
     /// <para>When <see cref="ApplyGate"/> is taken (a commit or a pause) the thread that ran the
     /// sync, often one serving a FLUSH, does not queue behind it: what it made durable is applied
-    /// by the next commit (a full overlay's writer, the background one, the checkpointer's turn).</para>
+    /// by the next commit (a full overlay's writer, the background one, the checkpointer's turn).</para></summary>
     public void ApplyAfterCommit()
     {
         if (!Monitor.TryEnter(ApplyGate))
