@@ -189,15 +189,13 @@ internal sealed partial class Catalog
             return;
         }
         target.Map.Grow(ChunksFor(offset + length));
-        try
+        if (kind == JournalRecordKind.Write)
         {
-            LayerChain.Apply(target, replayed.SizeOf(volume), kind, offset, length, payload);
+            LayerChain.Write(target, offset, payload);
         }
-        catch (IOException e) when (Native.IsDiskFull(e))
+        else
         {
-            // Writes acknowledged while the data files could not grow are only in the journal.
-            throw new InsufficientSpaceException(
-                $"journal {journal}: no space to replay record {sequence} into volume '{volume.Id}'; free space and start again (nothing is lost)", e);
+            LayerChain.Discard(target, replayed.SizeOf(volume), offset, length);
         }
     }
 

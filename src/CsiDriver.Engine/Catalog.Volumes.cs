@@ -32,20 +32,15 @@ internal sealed partial class Catalog
             {
                 return false;
             }
-            // Once the volume is gone its journal records are no longer replayed, so the layers
-            // it leaves to its snapshots and clones must be durable first. Before anything
-            // changes: a disk too full for the checkpoint refuses the delete whole. Writes after
-            // the cut land only in the top layer, which goes with the volume.
-            _checkpointer.CheckpointHeld();
             var group = volume.Group;
-            // Not drained: its writes still waiting are dropped, not applied (they would only
-            // reach the top layer, which goes with it).
-            using (new GroupPause([group], drain: false))
+            using (new GroupPause([group]))
             {
                 volume.MarkDeleted();
                 group.Members.Remove(volume);
-                group.Overlay.Forget(volume);
             }
+            // Once the volume is gone its journal records are no longer replayed, so the layers
+            // it leaves to its snapshots and clones must be durable now.
+            _checkpointer.CheckpointHeld();
             _volumes.TryRemove(volumeId, out _);
             var top = volume.Top;
             top.Owner = null;
@@ -236,7 +231,7 @@ internal sealed partial class Catalog
     {
         var journal = GroupJournal.Open(
             Path.Combine(_journalDirectory, journalName), journalName, checkpointSequence, _options.SegmentBytes, _options.Clock, replay, out report);
-        var group = new ConsistencyGroup(journalName, name, journal, _options.OverlayBytes);
+        var group = new ConsistencyGroup(journalName, name, journal);
         group.Commit.MarkDurable(checkpointSequence);
         _groups[journalName] = group;
         return group;
