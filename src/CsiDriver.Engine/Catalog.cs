@@ -108,7 +108,8 @@ internal sealed partial class Catalog
     public long JournalReservation => _groups.Values.Sum(g => g.Journal.ReservedBytes);
 
     /// <summary>
-    /// The checkpoint's cut: every group paused for a moment to read its sequence, and the chunk
+    /// The checkpoint's cut: every group paused for a moment to read the sequence its data files
+    /// reflect (<see cref="WriteOverlay.AppliedThrough"/>), and the chunk
     /// maps changed since the last cut copied (their marks cleared), with the layers whose data
     /// changed; null once closed. Under this lock, so no structural change is half done in it.
     /// </summary>
@@ -123,10 +124,12 @@ internal sealed partial class Catalog
             var groups = new List<CheckpointCut.Point>();
             var maps = new List<(Layer, byte[])>();
             var data = new List<Layer>();
-            using var pause = new GroupPause(_groups.Values);
+            using var pause = new GroupPause(_groups.Values, drain: false);
             foreach (var group in _groups.Values)
             {
-                groups.Add(new CheckpointCut.Point(group, group.Journal.LastSequence, group.Journal.AppendedBytes, group.Replica));
+                // Updates still in the overlay are not in the data files: the cut stops before them.
+                var applied = group.Overlay.AppliedThrough(group.Journal.LastSequence);
+                groups.Add(new CheckpointCut.Point(group, applied, group.Journal.AppendedBytes, group.Replica));
             }
             foreach (var layer in _layers.Values)
             {
