@@ -187,10 +187,7 @@ internal sealed class PowerCutDisk : IAsyncDisposable
             await ExternalTool.TryRunAsync("losetup", ["--detach", Device], ToolTimeout);
             Device = "";
         }
-        if (await IsMountedAsync(FuseDirectory))
-        {
-            await ExternalTool.TryRunAsync("fusermount3", ["-u", FuseDirectory], ToolTimeout);
-        }
+        await UnmountFuseAsync();
         await StopAsync(_fuse);
         _fuse = null;
         if (_server is { } server)
@@ -198,6 +195,27 @@ internal sealed class PowerCutDisk : IAsyncDisposable
             server.Kill(); // nothing uses the disk any more
             await StopAsync(server);
             _server = null;
+        }
+    }
+
+    /// <summary>Unmounts the FUSE file. A detach while someone else still has the loop device
+    /// open (udev probing it after a write, say) only marks it for release at the last close, and
+    /// until then the loop device holds the FUSE file and the unmount fails busy: retried for a
+    /// while, then detached lazily. Left mounted, nbdfuse would be stopped under its mount, the
+    /// dead mount would stay, and the next power-on's nbdfuse could not mount there ("nbdfuse's
+    /// file did not appear").</summary>
+    private async Task UnmountFuseAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (await IsMountedAsync(FuseDirectory))
+        {
+            var lazy = DateTime.UtcNow > deadline;
+            await ExternalTool.TryRunAsync("fusermount3", lazy ? ["-u", "-z", FuseDirectory] : ["-u", FuseDirectory], ToolTimeout);
+            if (lazy)
+            {
+                return;
+            }
+            await Task.Delay(100);
         }
     }
 
