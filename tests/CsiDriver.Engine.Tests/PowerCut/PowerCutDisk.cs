@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using CsiDriver.Engine.Tests.Nbd;
 
@@ -41,6 +42,7 @@ internal sealed class PowerCutDisk : IAsyncDisposable
     private readonly bool _fileSystem;
     private Process? _server;
     private Process? _fuse;
+    private readonly ConcurrentQueue<string> _errors = new();
     private int _powerOns;
 
     private PowerCutDisk(string root, bool fileSystem)
@@ -219,11 +221,19 @@ internal sealed class PowerCutDisk : IAsyncDisposable
         }
     }
 
-    private static Process StartDrained(ProcessStartInfo start)
+    /// <summary>Starts a tool with its output read (and its error lines kept for <see cref="WaitForAsync"/>'s message).</summary>
+    private Process StartDrained(ProcessStartInfo start)
     {
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
+        var name = System.IO.Path.GetFileName(start.FileName);
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { Length: > 0 } line)
+            {
+                _errors.Enqueue($"{name}: {line}");
+            }
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
@@ -261,7 +271,8 @@ internal sealed class PowerCutDisk : IAsyncDisposable
         {
             if (_server is { HasExited: true } || _fuse is { HasExited: true } || DateTime.UtcNow > deadline)
             {
-                throw new InvalidOperationException($"{what} did not appear under {_root}");
+                var exited = string.Join(", ", new[] { _server, _fuse }.OfType<Process>().Where(p => p.HasExited).Select(p => $"{p.StartInfo.FileName} exited with {p.ExitCode}"));
+                throw new InvalidOperationException($"{what} did not appear under {_root} ({exited}; {string.Join(" | ", _errors)})");
             }
             await Task.Delay(10);
         }
