@@ -189,13 +189,15 @@ internal sealed partial class Catalog
             return;
         }
         target.Map.Grow(ChunksFor(offset + length));
-        if (kind == JournalRecordKind.Write)
+        try
         {
-            LayerChain.Write(target, offset, payload);
+            LayerChain.Apply(target, replayed.SizeOf(volume), kind, offset, length, payload);
         }
-        else
+        catch (IOException e) when (Native.IsDiskFull(e))
         {
-            LayerChain.Discard(target, replayed.SizeOf(volume), offset, length);
+            // Writes acknowledged while the data files could not grow are only in the journal.
+            throw new InsufficientSpaceException(
+                $"journal {journal}: no space to replay record {sequence} into volume '{volume.Id}'; free space and start again (nothing is lost)", e);
         }
     }
 

@@ -70,10 +70,12 @@ internal sealed partial class Catalog
                 pauseTime = pause.Elapsed;
             }
             snapshots.ForEach(s => _snapshots[s.Id] = s);
-            // The catalog naming the snapshots, then the journals up to the cut, synced on this
-            // thread (see GroupCommit: nothing here may wait for the thread pool under the lock).
+            // Save syncs each journal through its snapshot record before the catalog names the
+            // new tops that start after it (the invariant at the top of Catalog.cs); the pause
+            // drained every record before the cut, so after a power cut recovery replays them
+            // into the frozen layers. The sync runs on this thread (see GroupCommit: nothing
+            // here may wait for the thread pool under the lock).
             Save();
-            byGroup.ForEach(g => g.Key.Commit.WaitDurable(g.Key.Journal.LastSequence));
             cut = new GroupCut(points, pauseTime);
             return snapshots;
         }

@@ -32,15 +32,20 @@ internal sealed partial class Catalog
             {
                 return false;
             }
+            // Once the volume is gone its journal records are no longer replayed, so the layers
+            // it leaves to its snapshots and clones must be durable first. Before anything
+            // changes: a disk too full for the checkpoint refuses the delete whole. Writes after
+            // the cut land only in the top layer, which goes with the volume.
+            _checkpointer.CheckpointHeld();
             var group = volume.Group;
-            using (new GroupPause([group]))
+            // Not drained: its writes still waiting are dropped, not applied (they would only
+            // reach the top layer, which goes with it).
+            using (new GroupPause([group], drain: false))
             {
                 volume.MarkDeleted();
                 group.Members.Remove(volume);
+                group.Overlay.Forget(volume);
             }
-            // Once the volume is gone its journal records are no longer replayed, so the layers
-            // it leaves to its snapshots and clones must be durable now.
-            _checkpointer.CheckpointHeld();
             _volumes.TryRemove(volumeId, out _);
             var top = volume.Top;
             top.Owner = null;
@@ -231,7 +236,7 @@ internal sealed partial class Catalog
     {
         var journal = GroupJournal.Open(
             Path.Combine(_journalDirectory, journalName), journalName, checkpointSequence, _options.SegmentBytes, _options.Clock, replay, out report);
-        var group = new ConsistencyGroup(journalName, name, journal);
+        var group = new ConsistencyGroup(journalName, name, journal, _options.OverlayBytes);
         group.Commit.MarkDurable(checkpointSequence);
         _groups[journalName] = group;
         return group;

@@ -22,6 +22,14 @@ namespace CsiDriver.Engine;
 /// <para>A group ends (a group of one whose volume is deleted or moves into a named group) only
 /// under the checkpoint lock, or, made by a create that failed, before anyone could see it:
 /// checkpoints and the journal consumers rely on a group they hold not ending under them.</para>
+/// <para>On-disk invariant: the catalog never names a sequence its journal could still lose. Each
+/// top layer's start sequence − 1 and each volume's joined sequence are durable in the group's
+/// journal before a catalog naming them is written (<see cref="Save"/> syncs first). Otherwise a
+/// power cut could keep the catalog and take the journal's unsynced tail; the journal would hand
+/// those sequences out again after recovery, and a later replay, which routes each record to the
+/// layer that was its volume's top when it was written (the topmost whose start sequence is not
+/// after it) and skips a volume's records up to its joined sequence, would put the new records
+/// into a snapshot's frozen layer or drop them.</para>
 /// </summary>
 internal sealed partial class Catalog
 {
@@ -108,7 +116,8 @@ internal sealed partial class Catalog
     public long JournalReservation => _groups.Values.Sum(g => g.Journal.ReservedBytes);
 
     /// <summary>
-    /// The checkpoint's cut: every group paused for a moment to read its sequence, and the chunk
+    /// The checkpoint's cut: every group paused for a moment to read the sequence its data files
+    /// reflect (<see cref="WriteOverlay.AppliedThrough"/>), and the chunk
     /// maps changed since the last cut copied (their marks cleared), with the layers whose data
     /// changed; null once closed. Under this lock, so no structural change is half done in it.
     /// </summary>
@@ -123,10 +132,12 @@ internal sealed partial class Catalog
             var groups = new List<CheckpointCut.Point>();
             var maps = new List<(Layer, byte[])>();
             var data = new List<Layer>();
-            using var pause = new GroupPause(_groups.Values);
+            using var pause = new GroupPause(_groups.Values, drain: false);
             foreach (var group in _groups.Values)
             {
-                groups.Add(new CheckpointCut.Point(group, group.Journal.LastSequence, group.Journal.AppendedBytes, group.Replica));
+                // Updates still in the overlay are not in the data files: the cut stops before them.
+                var applied = group.Overlay.AppliedThrough(group.Journal.LastSequence);
+                groups.Add(new CheckpointCut.Point(group, applied, group.Journal.AppendedBytes, group.Replica));
             }
             foreach (var layer in _layers.Values)
             {
@@ -153,12 +164,14 @@ internal sealed partial class Catalog
         }
     }
 
-    /// <summary>Writes the structure as it is now.</summary>
+    /// <summary>Writes the structure as it is now, once the journals hold every sequence it
+    /// names durably (the invariant above).</summary>
     /// <exception cref="InsufficientSpaceException">No space to write it; the file on disk is the previous one.</exception>
     public void Save()
     {
         lock (_lock)
         {
+            SyncNamedSequences();
             var document = new CatalogDocument
             {
                 NextLayerId = _nextLayerId,
@@ -175,6 +188,20 @@ internal sealed partial class Catalog
                     .ToList(),
             };
             MetadataFile.Write(_path, CatalogDocument.FileMagic, document.Serialize(), CatalogDocument.Version, document.MinCompatibleVersion);
+        }
+    }
+
+    /// <summary>Makes each group's journal durable through the sequences the catalog names for
+    /// it: the record before each member's top layer starts (a snapshot's record, a move's
+    /// barrier) and each member's joining point. Usually they are durable already (one read);
+    /// otherwise one sync, on this thread, which is allowed under a pause (see GroupCommit).
+    /// Bounded by the journal's end: a catalog written before this rule may name more.</summary>
+    private void SyncNamedSequences()
+    {
+        foreach (var group in _groups.Values)
+        {
+            var named = group.Members.Select(v => Math.Max(v.JoinedSequence, v.Top.StartSequence - 1)).DefaultIfEmpty(0).Max();
+            group.Commit.WaitDurable(Math.Min(named, group.Journal.LastSequence));
         }
     }
 

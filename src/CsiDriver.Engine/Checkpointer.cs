@@ -52,8 +52,9 @@ internal sealed class Checkpointer(string dataDirectory, EngineOptions options, 
     }
 
     /// <summary>
-    /// The checkpoint itself, under <see cref="Exclusive"/>: pause every group for a moment to
-    /// read its sequence and copy the changed chunk maps (<see cref="Catalog.TakeCut"/>), then,
+    /// The checkpoint itself, under <see cref="Exclusive"/>: commit the writes held in the groups'
+    /// overlays (so the cut covers them), pause every group for a moment to read the sequence
+    /// its data files reflect and copy the changed chunk maps (<see cref="Catalog.TakeCut"/>), then,
     /// writers and structural operations running again, sync the changed data files, write the
     /// maps, sync the journals, and finally write the checkpoint file naming the cut. Journal
     /// segments wholly before the cut and before every consumer's position are then released.
@@ -67,6 +68,7 @@ internal sealed class Checkpointer(string dataDirectory, EngineOptions options, 
             throw new InvalidOperationException("a checkpoint runs under the checkpoint lock (Checkpointer.Exclusive)");
         }
         var (catalog, consumers) = (_catalog!, _consumers!);
+        CommitOverlays();
         if (catalog.TakeCut() is not { } cut)
         {
             return;
@@ -147,6 +149,7 @@ internal sealed class Checkpointer(string dataDirectory, EngineOptions options, 
                 }
                 if (!Due(Stopwatch.GetElapsedTime(last)))
                 {
+                    CommitOverlays();
                     StartDataWriteback();
                 }
                 else
@@ -182,6 +185,25 @@ internal sealed class Checkpointer(string dataDirectory, EngineOptions options, 
         _stop?.Dispose();
         _stop = null;
         _loop = null;
+    }
+
+    /// <summary>Writes held in the groups' overlays become durable and reach the data files: at
+    /// every turn of the background loop (so they wait at most its period, FLUSH or not) and
+    /// before a cut. A group whose data files have no space keeps its writes pending (durable,
+    /// readable); the cut then stops before them and the writers are told when the overlay fills.</summary>
+    private void CommitOverlays()
+    {
+        foreach (var group in _catalog!.Groups.Where(g => !g.Overlay.IsEmpty))
+        {
+            try
+            {
+                group.Overlay.Commit();
+            }
+            catch (Exception e) when (e is InsufficientSpaceException or IOException or ObjectDisposedException)
+            {
+                // as above; a closed journal (the engine stopping) has nothing to commit
+            }
+        }
     }
 
     /// <summary>Between checkpoints the data files' dirty pages go to disk a little at a time

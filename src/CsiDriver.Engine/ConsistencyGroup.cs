@@ -8,21 +8,21 @@ namespace CsiDriver.Engine;
 /// handle callers pass to the engine's group operations (journal consumers, replication); they
 /// take it from a member's <see cref="Volume.Group"/>. A group of one ends when its volume is
 /// deleted or moves into a named group; the engine then refuses its handle (ArgumentException).
-/// A write takes <see cref="Gate"/> only to append its record (which assigns the sequence), then
-/// applies it under its volume's apply lock, taken before the gate is released so that per
-/// volume the data files see writes in sequence order.
+/// A write takes <see cref="Gate"/> only to append its record (which assigns the sequence) and
+/// to hold it in <see cref="Overlay"/>; group commit applies it to the data files once durable.
 /// Each part of its state belongs to one component of the engine, which alone changes it.
 /// </summary>
 public sealed class ConsistencyGroup
 {
     private object? _replica;
 
-    internal ConsistencyGroup(string journalName, string? name, GroupJournal journal)
+    internal ConsistencyGroup(string journalName, string? name, GroupJournal journal, long overlayBytes)
     {
         JournalName = journalName;
         Name = name;
         Journal = journal;
-        Commit = new GroupCommit(journal);
+        Overlay = new WriteOverlay(this, overlayBytes);
+        Commit = new GroupCommit(journal, Overlay.ApplyAfterCommit);
     }
 
     /// <summary>The consistency group's name; null for a group of one.</summary>
@@ -38,6 +38,9 @@ public sealed class ConsistencyGroup
     internal GroupJournal Journal { get; }
 
     internal GroupCommit Commit { get; }
+
+    /// <summary>Updates journaled, not yet durable, so not yet in the data files.</summary>
+    internal WriteOverlay Overlay { get; }
 
     /// <summary>The catalog's: changed under its lock while the group is paused.</summary>
     internal List<Volume> Members { get; } = [];

@@ -20,6 +20,11 @@ public sealed record EngineOptions
     /// still needed them are marked overrun (they must resync by changed chunks).</summary>
     public long RetentionBudgetBytes { get; init; } = 4L << 30;
 
+    /// <summary>Bytes of writes a group holds in memory until its journal is durable (a FLUSH,
+    /// a FUA write or a background commit makes it so); past half of it a commit starts in the
+    /// background, and a writer reaching it commits the group before it goes on.</summary>
+    public long OverlayBytes { get; init; } = 32L << 20;
+
     /// <summary>False turns off the background checkpointer (tests drive checkpoints).</summary>
     public bool BackgroundCheckpoints { get; init; } = true;
 

@@ -230,11 +230,8 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
     {
         switch (kind)
         {
-            case JournalRecordKind.Write:
-                LayerChain.Write(volume.Top, offset, data);
-                break;
-            case JournalRecordKind.Trim or JournalRecordKind.WriteZeroes:
-                LayerChain.Discard(volume.Top, volume.Size, offset, length);
+            case JournalRecordKind.Write or JournalRecordKind.Trim or JournalRecordKind.WriteZeroes:
+                LayerChain.Apply(volume.Top, volume.Size, kind, offset, length, data);
                 break;
             case JournalRecordKind.Resize when length > volume.Size:
                 volume.Top.Map.Grow(Catalog.ChunksFor(length));

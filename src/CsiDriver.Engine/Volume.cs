@@ -5,10 +5,11 @@ namespace CsiDriver.Engine;
 
 /// <summary>
 /// One thin-provisioned volume. Every update is first appended to its consistency group's
-/// journal (which assigns its sequence and is what the acknowledgement rests on), then applied
-/// to the volume's top layer. FLUSH and FUA wait for the journal to be durable (group commit);
-/// the data files are made durable later by checkpoints, and recovery replays the journal
-/// from the last checkpoint. Safe for many concurrent callers.
+/// journal (which assigns its sequence and is what the acknowledgement rests on) and held in
+/// the group's write overlay; once the journal holds it durably it is applied to the volume's
+/// top layer. FLUSH and FUA wait for the journal to be durable (group commit); the data files
+/// are made durable later by checkpoints, and recovery replays the journal from the last
+/// checkpoint. Safe for many concurrent callers.
 /// </summary>
 public sealed class Volume : IBlockDevice
 {
@@ -44,8 +45,17 @@ public sealed class Volume : IBlockDevice
     public string? ConsistencyGroup => Group.Name;
 
     /// <summary>Bytes held by this volume's own writable layer; data shared with its snapshots
-    /// or its clone source is not counted.</summary>
-    public long AllocatedBytes => Top.Map.Count * ChunkRange.ChunkSize;
+    /// or its clone source is not counted. Commits the group's overlay first (a journal sync), so
+    /// writes and trims not yet applied count too.</summary>
+    /// <exception cref="InsufficientSpaceException">No space to apply them.</exception>
+    public long AllocatedBytes
+    {
+        get
+        {
+            Group.Overlay.Commit();
+            return Top.Map.Count * ChunkRange.ChunkSize;
+        }
+    }
 
     internal uint Number { get; }
 
@@ -69,8 +79,9 @@ public sealed class Volume : IBlockDevice
 
     /// <summary>Held (a monitor) while an update is applied to the top layer and while the
     /// volume's group is paused. Reads take no lock: a chunk's bit is set only once its data is
-    /// in place, layers are never changed under a reader except by the updates themselves, and
-    /// a layer's file handle stays open after the layer leaves the chain.</summary>
+    /// in place, layers are never changed under a reader except by the updates themselves, a
+    /// layer's file handle stays open after the layer leaves the chain, and an update leaves
+    /// the overlay only after it is in the layer.</summary>
     internal object ApplyLock { get; } = new();
 
     internal void SetSize(long sizeBytes) => Volatile.Write(ref _size, sizeBytes);
@@ -89,7 +100,7 @@ public sealed class Volume : IBlockDevice
     {
         CheckLive();
         CheckRange(offset, buffer.Length);
-        LayerChain.Read(Top, offset, buffer.Span);
+        Group.Overlay.Read(this, offset, buffer.Span);
         return ValueTask.CompletedTask;
     }
 
@@ -130,19 +141,23 @@ public sealed class Volume : IBlockDevice
     private long Discard(JournalRecordKind kind, long offset, long length) =>
         Update(kind, offset, length, ReadOnlyMemory<byte>.Empty);
 
-    /// <summary>Journals the update, then applies it. The apply lock is taken while the group's
-    /// gate is still held, so updates of this volume are applied in sequence order.
-    /// <para>On-disk invariant after a crash of the process: the journal (in the page cache)
-    /// holds every update applied, so replay rebuilds a prefix. After a power cut only the
-    /// synced journal survives, but the data file written here may reach the disk before it:
-    /// an unflushed update can outlive an earlier one, so the image is not always a prefix
-    /// (open defect, docs/formats.md "What survives a crash"; the power-cut tests show it).</para></summary>
+    /// <summary>Journals the update and holds it in the group's <see cref="WriteOverlay"/> (both
+    /// under the group's gate, so the overlay is in sequence order); a group commit applies it to
+    /// the top layer once its record is durable (on-disk invariant there). A full overlay is
+    /// waited for (one full writer commits it); a half-full one starts a commit in the background.</summary>
     private long Update(JournalRecordKind kind, long offset, long length, ReadOnlyMemory<byte> payload)
     {
-        long sequence;
         while (true)
         {
             var group = Group;
+            if (group.Overlay.IsFull)
+            {
+                group.Overlay.WaitForRoom();
+            }
+            else
+            {
+                group.Overlay.CommitEarly();
+            }
             lock (group.Gate)
             {
                 if (group != Group)
@@ -155,27 +170,11 @@ public sealed class Volume : IBlockDevice
                     throw new ReadOnlyVolumeException(Id, _readOnlyReason);
                 }
                 CheckRange(offset, length);
-                sequence = group.Journal.Append(kind, Number, offset, length, payload, group.Journal.NowMicros());
-                Monitor.Enter(ApplyLock);
-                break;
+                var sequence = group.Journal.Append(kind, Number, offset, length, payload, group.Journal.NowMicros());
+                group.Overlay.Add(this, sequence, kind, offset, length, payload.Span);
+                return sequence;
             }
         }
-        try
-        {
-            if (kind == JournalRecordKind.Write)
-            {
-                LayerChain.Write(Top, offset, payload.Span);
-            }
-            else
-            {
-                LayerChain.Discard(Top, Size, offset, length);
-            }
-        }
-        finally
-        {
-            Monitor.Exit(ApplyLock);
-        }
-        return sequence;
     }
 
     private void CheckLive()

@@ -9,7 +9,8 @@ namespace CsiDriver.Benchmarks;
 /// <summary>
 /// fio's nbd engine against our export of an engine volume and against `nbdkit file` serving a
 /// plain file of the same size, side by side in one run: 1 MiB sequential writes (which also
-/// fill the targets), 4 KiB random writes at queue depth 16, 4 KiB random reads at queue depth 16.
+/// fill the targets), 4 KiB random writes at queue depth 16, 4 KiB random reads at queue depth 16,
+/// and 4 KiB writes each followed by a FLUSH (the FLUSH latency, as IOPS).
 /// A third target, our server exporting a plain file with direct positional I/O, separates the
 /// NBD server's cost from the engine's. The machine is shared and noisy, so each workload
 /// alternates the targets for a few short rounds and compares medians.
@@ -27,6 +28,8 @@ public sealed class NbdFioBenchmark : IBenchmark
         new("1 MiB sequential write", "write", "1m", 4, Goal: null),
         new("4 KiB random write QD16", "randwrite", "4k", 16, Goal: BenchmarkGoal.AtLeast(0.8)),
         new("4 KiB random read QD16", "randread", "4k", 16, Goal: BenchmarkGoal.Above(1.0)),
+        // A FLUSH after every write (fio's fsync): its IOPS is the inverse of the FLUSH latency.
+        new("4 KiB write+FLUSH QD1", "randwrite", "4k", 1, Goal: null, ["--fsync=1"]),
     ];
 
     public string Name => "nbd-fio";
@@ -87,7 +90,7 @@ public sealed class NbdFioBenchmark : IBenchmark
         }
     }
 
-    private sealed record Workload(string Title, string Pattern, string BlockSize, int QueueDepth, BenchmarkGoal? Goal);
+    private sealed record Workload(string Title, string Pattern, string BlockSize, int QueueDepth, BenchmarkGoal? Goal, string[]? Extra = null);
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
@@ -130,7 +133,7 @@ public sealed class NbdFioBenchmark : IBenchmark
 
     /// <summary>Runs one fio job and returns its IOPS (reads or writes, whichever the job does).</summary>
     private static async Task<double> RunFioAsync(Workload workload, string uri, CancellationToken cancellationToken) =>
-        (await FioJob.RunAsync(uri, workload.Pattern, workload.BlockSize, workload.QueueDepth, TargetSize, RunTime, ["--ramp_time=1"], cancellationToken)).Iops;
+        (await FioJob.RunAsync(uri, workload.Pattern, workload.BlockSize, workload.QueueDepth, TargetSize, RunTime, ["--ramp_time=1", .. workload.Extra ?? []], cancellationToken)).Iops;
 
     /// <summary>A plain file behind our NBD server, with the same direct positional I/O
     /// `nbdkit file` does: what the server costs without the engine.</summary>

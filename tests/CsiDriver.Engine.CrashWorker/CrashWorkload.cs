@@ -20,6 +20,10 @@ public static class CrashWorkload
     public const string Group = "g";
     public const int FlushEvery = 16;
     public const int SnapshotEvery = 120;
+
+    /// <summary>Stream-0 operations after a group snapshot's cut at which the worker, having just
+    /// taken that later cut, deletes it (one volume's snapshot at a time).</summary>
+    public const int CutLifetime = 2 * SnapshotEvery;
     public const int Streams = 3;
     public const int ReplicaStream = 2;
     public const int UpdatesPerBatch = 4;
@@ -125,16 +129,18 @@ public static class CrashWorkload
     /// after each completed flush (operations of streams 0 and 1 below those indexes are
     /// durable), "S i" after each group snapshot at stream-0 index i, and "R n" once replica
     /// batches below n are applied (an applied batch is durable). Streams 0 and 1 alternate in
-    /// one loop; the replica stream runs beside them, as an applier does.</summary>
-    public static async Task RunAsync(string dataDirectory, int seed, IReadOnlyList<long> nextIndexes, TextWriter output)
+    /// one loop, <paramref name="steps"/> operations at most; the replica stream runs beside
+    /// them, as an applier does, until that loop ends.</summary>
+    public static async Task RunAsync(string dataDirectory, int seed, IReadOnlyList<long> nextIndexes, TextWriter output, int steps = 200_000)
     {
         output = TextWriter.Synchronized(output);
         using var engine = StorageEngine.Open(dataDirectory, Options);
         output.WriteLine("READY");
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        var replicas = Task.Run(() => ApplyReplicaBatchesAsync(engine, seed, nextIndexes[ReplicaStream], deadline, output));
+        using var stop = new CancellationTokenSource();
+        var replicas = Task.Run(() => ApplyReplicaBatchesAsync(engine, seed, nextIndexes[ReplicaStream], deadline, stop.Token, output));
         var next = nextIndexes.Take(ReplicaStream).ToArray();
-        for (var step = 0; step < 200_000 && DateTime.UtcNow < deadline; step++)
+        for (var step = 0; step < steps && DateTime.UtcNow < deadline; step++)
         {
             var stream = step % 2;
             var op = For(seed, stream, next[stream]);
@@ -152,7 +158,7 @@ public static class CrashWorkload
             {
                 engine.CreateGroupSnapshot([(GroupVolumes[0], SnapshotName(0, next[0])), (GroupVolumes[1], SnapshotName(1, next[0]))]);
                 output.WriteLine($"S {next[0]}");
-                var old = next[0] - 2 * SnapshotEvery;
+                var old = next[0] - CutLifetime;
                 engine.DeleteSnapshot(SnapshotName(0, old));
                 engine.DeleteSnapshot(SnapshotName(1, old));
             }
@@ -163,13 +169,14 @@ public static class CrashWorkload
                 output.WriteLine($"F {next[0]} {next[1]}");
             }
         }
+        stop.Cancel();
         await replicas;
     }
 
-    private static async Task ApplyReplicaBatchesAsync(StorageEngine engine, int seed, long next, DateTime deadline, TextWriter output)
+    private static async Task ApplyReplicaBatchesAsync(StorageEngine engine, int seed, long next, DateTime deadline, CancellationToken stop, TextWriter output)
     {
         var group = engine.Groups.Single(g => g.Name == ReplicaGroup);
-        for (var applied = 0; applied < 50_000 && DateTime.UtcNow < deadline; applied++)
+        for (var applied = 0; applied < 50_000 && DateTime.UtcNow < deadline && !stop.IsCancellationRequested; applied++)
         {
             await engine.ApplyReplicaBatchAsync(group, Batch(seed, next));
             output.WriteLine($"R {++next}");

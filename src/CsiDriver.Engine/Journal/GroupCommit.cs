@@ -7,8 +7,10 @@ namespace CsiDriver.Engine.Journal;
 /// A sync never waits for a thread-pool thread: a caller holding a lock while it waits for
 /// durability (a snapshot holds the engine's structure lock) must not depend on a pool that
 /// callers blocked on that lock may have exhausted.
+/// The thread that ran a sync then calls <paramref name="afterCommit"/> (the group's overlay
+/// applies what became durable), after the waiters were released.
 /// </summary>
-internal sealed class GroupCommit(GroupJournal journal)
+internal sealed class GroupCommit(GroupJournal journal, Action afterCommit)
 {
     private readonly object _gate = new();
     private long _durable;
@@ -64,6 +66,7 @@ internal sealed class GroupCommit(GroupJournal journal)
             sync = _inFlight = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         SyncOnce(sync);
+        afterCommit();
         return Task.CompletedTask;
     }
 

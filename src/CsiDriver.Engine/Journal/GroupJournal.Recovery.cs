@@ -75,6 +75,10 @@ internal sealed partial class GroupJournal
         for (var i = Math.Max(first, 0); i < journal._segments.Count && cutReason == null; i++)
         {
             var segment = journal._segments[i];
+            // Replay writes data files: what it replays must be durable first (a crash of the
+            // process leaves unsynced records in the page cache; a power cut after the restart
+            // must not find them in a data file and not in the journal).
+            SyncFile(segment.Path);
             using var reader = SegmentReader.Open(segment.Path, limit: null, out _)!;
             var expected = segment.StartSequence;
             if (expected > last + 1)
@@ -138,6 +142,12 @@ internal sealed partial class GroupJournal
         }
         report = new JournalRecoveryReport(name, checkpointSequence, last, replayed, replayedBytes, cutReason, cutBytes, Stopwatch.GetElapsedTime(started));
         return journal;
+    }
+
+    private static void SyncFile(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+        Native.DataSync(handle);
     }
 
     /// <summary>Truncates segment <paramref name="index"/> at <paramref name="position"/> and deletes

@@ -1,4 +1,5 @@
 using System.Buffers;
+using CsiDriver.Engine.Journal;
 
 namespace CsiDriver.Engine.Layers;
 
@@ -41,6 +42,20 @@ internal static class LayerChain
             }
             offset += n;
             buffer = buffer[n..];
+        }
+    }
+
+    /// <summary>Applies one journaled update (a write, TRIM or WRITE_ZEROES) to the top layer of
+    /// a volume of <paramref name="sizeBytes"/>; applying it again changes nothing more.</summary>
+    public static void Apply(Layer top, long sizeBytes, JournalRecordKind kind, long offset, long length, ReadOnlySpan<byte> data)
+    {
+        if (kind == JournalRecordKind.Write)
+        {
+            Write(top, offset, data);
+        }
+        else
+        {
+            Discard(top, sizeBytes, offset, length);
         }
     }
 

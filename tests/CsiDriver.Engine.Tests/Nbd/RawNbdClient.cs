@@ -134,6 +134,15 @@ internal sealed class RawNbdClient : IAsyncDisposable
         return reply.Error;
     }
 
+    /// <summary>Sends FLUSH and waits for the reply (simple replies only).</summary>
+    public async Task<NbdError> FlushAsync()
+    {
+        var handle = SendRequest(NbdCommand.Flush, 0, 0);
+        var reply = await ReadSimpleReplyAsync();
+        Assert.Equal(handle, reply.Handle);
+        return reply.Error;
+    }
+
     /// <summary>Reads and waits for the reply (simple replies only); data is null on error.</summary>
     public async Task<(NbdError Error, byte[]? Data)> ReadAsync(ulong offset, uint length)
     {

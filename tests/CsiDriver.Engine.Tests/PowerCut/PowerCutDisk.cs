@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using CsiDriver.Engine.Tests.Nbd;
 
@@ -41,6 +42,7 @@ internal sealed class PowerCutDisk : IAsyncDisposable
     private readonly bool _fileSystem;
     private Process? _server;
     private Process? _fuse;
+    private readonly ConcurrentQueue<string> _errors = new();
     private int _powerOns;
 
     private PowerCutDisk(string root, bool fileSystem)
@@ -187,10 +189,7 @@ internal sealed class PowerCutDisk : IAsyncDisposable
             await ExternalTool.TryRunAsync("losetup", ["--detach", Device], ToolTimeout);
             Device = "";
         }
-        if (await IsMountedAsync(FuseDirectory))
-        {
-            await ExternalTool.TryRunAsync("fusermount3", ["-u", FuseDirectory], ToolTimeout);
-        }
+        await UnmountFuseAsync();
         await StopAsync(_fuse);
         _fuse = null;
         if (_server is { } server)
@@ -201,11 +200,40 @@ internal sealed class PowerCutDisk : IAsyncDisposable
         }
     }
 
-    private static Process StartDrained(ProcessStartInfo start)
+    /// <summary>Unmounts the FUSE file. A detach while someone else still has the loop device
+    /// open (udev probing it after a write, say) only marks it for release at the last close, and
+    /// until then the loop device holds the FUSE file and the unmount fails busy: retried for a
+    /// while, then detached lazily. Left mounted, nbdfuse would be stopped under its mount, the
+    /// dead mount would stay, and the next power-on's nbdfuse could not mount there ("nbdfuse's
+    /// file did not appear").</summary>
+    private async Task UnmountFuseAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (await IsMountedAsync(FuseDirectory))
+        {
+            var lazy = DateTime.UtcNow > deadline;
+            await ExternalTool.TryRunAsync("fusermount3", lazy ? ["-u", "-z", FuseDirectory] : ["-u", FuseDirectory], ToolTimeout);
+            if (lazy)
+            {
+                return;
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Starts a tool with its output read (and its error lines kept for <see cref="WaitForAsync"/>'s message).</summary>
+    private Process StartDrained(ProcessStartInfo start)
     {
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
+        var name = System.IO.Path.GetFileName(start.FileName);
         process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { Length: > 0 } line)
+            {
+                _errors.Enqueue($"{name}: {line}");
+            }
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
@@ -243,7 +271,8 @@ internal sealed class PowerCutDisk : IAsyncDisposable
         {
             if (_server is { HasExited: true } || _fuse is { HasExited: true } || DateTime.UtcNow > deadline)
             {
-                throw new InvalidOperationException($"{what} did not appear under {_root}");
+                var exited = string.Join(", ", new[] { _server, _fuse }.OfType<Process>().Where(p => p.HasExited).Select(p => $"{p.StartInfo.FileName} exited with {p.ExitCode}"));
+                throw new InvalidOperationException($"{what} did not appear under {_root} ({exited}; {string.Join(" | ", _errors)})");
             }
             await Task.Delay(10);
         }

@@ -10,7 +10,7 @@ namespace CsiDriver.Engine.Tests.PowerCut;
 /// child process on a <see cref="PowerCutDisk"/>, the disk loses everything no flush covered,
 /// the worker dies with it, the file system is mounted again and the engine recovers. After
 /// every cut no operation, replica batch or group snapshot acknowledged as durable may be
-/// missing, and every image should be a prefix of its stream (<see cref="CrashWorkloadModel"/>).
+/// missing, and every image must be a prefix of its stream (<see cref="CrashWorkloadModel"/>).
 /// Cuts land at random moments and, on purpose, inside the windows that matter: while the
 /// engine starts (recovery, the first segment), just as a journal segment is started (a roll),
 /// and just as a checkpoint writes its files; the replica stream applies a batch every third
@@ -38,10 +38,7 @@ public sealed class PowerCutTests(ITestOutputHelper output)
     }
 
     /// <summary>The same cuts, also requiring every image to be a prefix of its stream.</summary>
-    [Fact(Skip = "Known defect, open: the engine applies a write to its layer's data file right after a buffered journal append, so " +
-        "kernel writeback, the checkpointer's writeback hint or a checkpoint's fdatasync can make the data file durable ahead of the " +
-        "journal record; a power cut then keeps a later write whose earlier ones are lost with the journal's tail (a non-prefix image, " +
-        "counted as 'non-prefix images' by Power_cuts_lose_no_flushed_write). Remove this skip with the fix: apply only records already durable.")]
+    [Fact]
     public Task Power_cuts_leave_every_image_a_prefix() => CutAsync(prefixRequired: true);
 
     /// <summary>Cuts power <see cref="RoundsPerCutPoint"/> times at each <see cref="CutPoint"/>,

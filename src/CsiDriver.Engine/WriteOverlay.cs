@@ -1,0 +1,368 @@
+using CsiDriver.Engine.Journal;
+using CsiDriver.Engine.Layers;
+
+namespace CsiDriver.Engine;
+
+/// <summary>
+/// A group's updates that are journaled but not yet durable, held in memory until a group
+/// commit has synced their records; then, in sequence order, they are applied to their volumes'
+/// top layers and dropped. Reads of a volume consult it over the layers.
+/// <para>On-disk invariant (what survives a power cut): a data file never holds a record its
+/// journal does not hold durably. OS writeback, the checkpointer's writeback hint and a
+/// checkpoint's fdatasync may push a data file to the disk at any moment, so an update reaches
+/// it only after the sync that made its record durable. Replay after a crash re-applies every
+/// durable record past the checkpoint and nothing else, so each image is a prefix of its group's
+/// sequence (docs/formats.md, "What survives a crash").</para>
+/// <para>State: the pending updates, in sequence order, indexed by volume and chunk (writes) or
+/// listed (TRIM and WRITE_ZEROES, usually few), under its own lock, held only for moments.
+/// Updates are added under the group's gate (so the queue is in sequence order) and applied
+/// under <see cref="ApplyGate"/>, which a <see cref="GroupPause"/> takes before the gate: while
+/// a group is paused nothing is applied, and a pause that drains applies everything first.</para>
+/// <para>Bounded: past half the bound a commit starts in the background (<see cref="CommitEarly"/>);
+/// a writer that finds <see cref="IsFull"/> waits for room (<see cref="WaitForRoom"/>: one of
+/// them commits the group, sync then apply) before appending; when the apply cannot proceed
+/// (the disk is full) the committing writer gets the error.</para>
+/// </summary>
+internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
+{
+    /// <summary>Memory an update costs beyond its payload (the entry, its index slots), for the bound.</summary>
+    private const int EntryBytes = 128;
+
+    private readonly object _lock = new();
+    private readonly Queue<PendingUpdate> _queue = new();
+    private readonly Dictionary<(Volume, long Chunk), List<PendingUpdate>> _writes = [];
+    private readonly List<PendingUpdate> _discards = [];
+    private int _count;
+    private long _bytes;
+    private int _committingEarly;
+    private bool _committingForRoom;
+    private int _waitingForRoom;
+
+    /// <summary>Held while updates are applied; taken by pauses before the group's gate.</summary>
+    public object ApplyGate { get; } = new();
+
+    public bool IsEmpty => Volatile.Read(ref _count) == 0;
+
+    public bool IsFull => Volatile.Read(ref _bytes) >= limitBytes;
+
+    /// <summary>Past half the bound, starts a commit on the thread pool (one at a time), so the
+    /// journal sync runs beside the writers and they seldom find the overlay full. Nothing
+    /// waits for it: a writer that does find it full commits on its own thread.</summary>
+    public void CommitEarly()
+    {
+        if (Volatile.Read(ref _bytes) < limitBytes / 2 || Interlocked.Exchange(ref _committingEarly, 1) == 1)
+        {
+            return;
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(static overlay =>
+        {
+            try
+            {
+                overlay.Commit();
+            }
+            catch (Exception e) when (e is InsufficientSpaceException or IOException or ObjectDisposedException)
+            {
+                // stays pending, as after a failed apply (see ApplyAfterCommit)
+            }
+            finally
+            {
+                Volatile.Write(ref overlay._committingEarly, 0);
+            }
+        }, this, preferLocal: false);
+    }
+
+    /// <summary>Returns once the overlay has room, for a writer that found it full. One such
+    /// writer commits the group (sync, then apply, on its own thread: never a pool thread's
+    /// job); the others wait for room, which the apply frees update by update, so a small write
+    /// waits for one journal sync and a little apply, not for whole drains queued one after
+    /// another on <see cref="ApplyGate"/> (a monitor, not fair to them).</summary>
+    /// <exception cref="InsufficientSpaceException">No space to apply them; each writer that
+    /// commits in turn is told.</exception>
+    public void WaitForRoom()
+    {
+        lock (_lock)
+        {
+            _waitingForRoom++;
+            try
+            {
+                while (_committingForRoom)
+                {
+                    if (_bytes < limitBytes)
+                    {
+                        return;
+                    }
+                    Monitor.Wait(_lock);
+                }
+                if (_bytes < limitBytes)
+                {
+                    return;
+                }
+                _committingForRoom = true;
+            }
+            finally
+            {
+                _waitingForRoom--;
+            }
+        }
+        try
+        {
+            Commit();
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _committingForRoom = false;
+                Monitor.PulseAll(_lock);
+            }
+        }
+    }
+
+    /// <summary>Holds an update just appended as <paramref name="sequence"/>. Caller holds the
+    /// group's gate. The payload is copied: the caller's buffer is reused once it returns.</summary>
+    public void Add(Volume volume, long sequence, JournalRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
+    {
+        var update = new PendingUpdate(volume, sequence, kind, offset, length, payload.ToArray());
+        lock (_lock)
+        {
+            _queue.Enqueue(update);
+            if (kind == JournalRecordKind.Write)
+            {
+                foreach (var chunk in Chunks(offset, length))
+                {
+                    if (!_writes.TryGetValue((volume, chunk), out var list))
+                    {
+                        _writes[(volume, chunk)] = list = [];
+                    }
+                    list.Add(update);
+                }
+            }
+            else
+            {
+                _discards.Add(update);
+            }
+            _bytes += update.Data.Length + EntryBytes;
+            _count++;
+        }
+    }
+
+    /// <summary>The newest sequence whose update, and every one before it, is in the data files:
+    /// the sequence a checkpoint may name. Caller has paused the group (nothing is applied or
+    /// appended meanwhile).</summary>
+    public long AppliedThrough(long lastSequence)
+    {
+        lock (_lock)
+        {
+            return _queue.TryPeek(out var oldest) ? oldest.Sequence - 1 : lastSequence;
+        }
+    }
+
+    /// <summary>Reads [offset, offset + buffer length) of <paramref name="volume"/>: the layers,
+    /// then the pending updates over them in sequence order. The pending ones are taken first:
+    /// one applied and dropped meanwhile was in the layers before it was dropped.</summary>
+    public void Read(Volume volume, long offset, Span<byte> buffer)
+    {
+        var pending = Covering(volume, offset, buffer.Length);
+        LayerChain.Read(volume.Top, offset, buffer);
+        foreach (var update in pending)
+        {
+            var start = Math.Max(offset, update.Offset);
+            var end = Math.Min(offset + buffer.Length, update.Offset + update.Length);
+            var into = buffer[(int)(start - offset)..(int)(end - offset)];
+            if (update.Kind == JournalRecordKind.Write)
+            {
+                update.Data.AsSpan((int)(start - update.Offset), into.Length).CopyTo(into);
+            }
+            else
+            {
+                into.Clear();
+            }
+        }
+    }
+
+    /// <summary>The group's records become durable and the pending updates are applied: room
+    /// for a writer that found the overlay full, and the background commit between checkpoints.
+    /// Called without the group's gate.</summary>
+    /// <exception cref="InsufficientSpaceException">No space to apply them (nothing is lost:
+    /// they stay pending, durable, and reads still see them).</exception>
+    public void Commit()
+    {
+        lock (ApplyGate)
+        {
+            Drain();
+        }
+    }
+
+    /// <summary>Syncs the journal when anything is pending, then applies everything: under a
+    /// pause (which holds <see cref="ApplyGate"/>), the data files then reflect every record.</summary>
+    /// <exception cref="InsufficientSpaceException">No space to apply them; they stay pending.</exception>
+    public void Drain()
+    {
+        if (IsEmpty)
+        {
+            return;
+        }
+        group.Commit.WaitDurable(group.Journal.LastSequence);
+        ApplyDurable();
+    }
+
+    /// <summary>After a group commit: applies what it made durable. A failure leaves the updates
+    /// pending (durable, visible to reads) for the next commit, a drain or a full overlay's writer
+    /// to retry and report: the commit itself succeeded.
+    /// <para>When <see cref="ApplyGate"/> is taken (a commit or a pause) the thread that ran the
+    /// sync, often one serving a FLUSH, does not queue behind it: what it made durable is applied
+    /// by the next commit (a full overlay's writer, the background one, the checkpointer's turn).</para></summary>
+    public void ApplyAfterCommit()
+    {
+        if (!Monitor.TryEnter(ApplyGate))
+        {
+            return;
+        }
+        try
+        {
+            ApplyDurable();
+        }
+        catch (Exception e) when (e is InsufficientSpaceException or IOException or ObjectDisposedException)
+        {
+            // stays pending; see above (or the engine is closing: the journal holds it)
+        }
+        finally
+        {
+            Monitor.Exit(ApplyGate);
+        }
+    }
+
+    /// <summary>Drops the pending updates of a volume being deleted (its records are not replayed
+    /// either once it is gone). Caller has paused the group.</summary>
+    public void Forget(Volume volume)
+    {
+        lock (_lock)
+        {
+            var kept = _queue.Where(u => u.Volume != volume).ToList();
+            foreach (var update in _queue.Where(u => u.Volume == volume).ToList())
+            {
+                Drop(update);
+            }
+            _queue.Clear();
+            kept.ForEach(_queue.Enqueue);
+        }
+    }
+
+    /// <summary>Applies, in order, every pending update whose record is durable.</summary>
+    /// <exception cref="InsufficientSpaceException">No space in a data file; that update and the
+    /// ones after it stay pending (applying one again is harmless).</exception>
+    private void ApplyDurable()
+    {
+        lock (ApplyGate)
+        {
+            var durable = group.Commit.DurableSequence; // read once: a long run of syncs must not hold the gate from a pause
+            while (true)
+            {
+                PendingUpdate? next;
+                lock (_lock)
+                {
+                    if (!_queue.TryPeek(out next) || next.Sequence > durable)
+                    {
+                        return;
+                    }
+                }
+                lock (next.Volume.ApplyLock)
+                {
+                    Apply(next);
+                }
+                lock (_lock)
+                {
+                    Drop(_queue.Dequeue());
+                }
+            }
+        }
+    }
+
+    private static void Apply(PendingUpdate update)
+    {
+        try
+        {
+            LayerChain.Apply(update.Volume.Top, update.Volume.Size, update.Kind, update.Offset, update.Length, update.Data);
+        }
+        catch (IOException e) when (Native.IsDiskFull(e))
+        {
+            throw new InsufficientSpaceException($"no space to write volume '{update.Volume.Id}' to its data file (its writes are kept in the journal and memory until there is)", e);
+        }
+    }
+
+    private void Drop(PendingUpdate update)
+    {
+        if (update.Kind == JournalRecordKind.Write)
+        {
+            foreach (var chunk in Chunks(update.Offset, update.Length))
+            {
+                var list = _writes[(update.Volume, chunk)];
+                list.RemoveAt(list[0] == update ? 0 : list.IndexOf(update)); // dropped in sequence order: the oldest
+                if (list.Count == 0)
+                {
+                    _writes.Remove((update.Volume, chunk));
+                }
+            }
+        }
+        else
+        {
+            _discards.Remove(update);
+        }
+        _bytes -= update.Data.Length + EntryBytes;
+        _count--;
+        if (_waitingForRoom > 0 && _bytes < limitBytes)
+        {
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    /// <summary>Pending updates of <paramref name="volume"/> meeting the range, in sequence order.</summary>
+    private List<PendingUpdate> Covering(Volume volume, long offset, long length)
+    {
+        var found = new List<PendingUpdate>();
+        if (IsEmpty)
+        {
+            return found;
+        }
+        lock (_lock)
+        {
+            foreach (var chunk in Chunks(offset, length))
+            {
+                if (_writes.TryGetValue((volume, chunk), out var list))
+                {
+                    found.AddRange(list.Where(u => u.Offset < offset + length && offset < u.Offset + u.Length));
+                }
+            }
+            found.AddRange(_discards.Where(u => u.Volume == volume && u.Offset < offset + length && offset < u.Offset + u.Length));
+        }
+        if (found.Count > 1)
+        {
+            found = found.Distinct().OrderBy(u => u.Sequence).ToList(); // a write spanning chunks is listed under each
+        }
+        return found;
+    }
+
+    private static IEnumerable<long> Chunks(long offset, long length)
+    {
+        for (var chunk = offset / ChunkRange.ChunkSize; chunk * ChunkRange.ChunkSize < offset + length; chunk++)
+        {
+            yield return chunk;
+        }
+    }
+
+    /// <summary>A class, compared by reference: lists of them are searched on every drop.</summary>
+    private sealed class PendingUpdate(Volume volume, long sequence, JournalRecordKind kind, long offset, long length, byte[] data)
+    {
+        public Volume Volume { get; } = volume;
+
+        public long Sequence { get; } = sequence;
+
+        public JournalRecordKind Kind { get; } = kind;
+
+        public long Offset { get; } = offset;
+
+        public long Length { get; } = length;
+
+        public byte[] Data { get; } = data;
+    }
+}
