@@ -123,12 +123,15 @@ internal sealed partial class JournalConsumers(
         }
     }
 
-    /// <summary>The journal's records from <paramref name="fromSequence"/> to the newest now, in order, read lazily (each with its own copy of the payload).</summary>
+    /// <summary>The journal's records from <paramref name="fromSequence"/> to the newest now, in order, read lazily,
+    /// each with its own copy of the payload, or with none when <paramref name="payloads"/> is false (a
+    /// caller that plans from what changed, not from the data, copies no record's bytes).</summary>
     /// <exception cref="OutOfRangeException">Those records were released.</exception>
-    public IEnumerable<JournalRecord> Read(ConsistencyGroup group, long fromSequence)
+    public IEnumerable<JournalRecord> Read(ConsistencyGroup group, long fromSequence, bool payloads = true)
     {
         var volumeIdOf = catalog.VolumeIdLookup();
-        return catalog.Require(group).Journal.Read(fromSequence).Select(r => JournalRecord.Of(r.Header, volumeIdOf(r.Header.VolumeNumber), r.Payload));
+        return catalog.Require(group).Journal.Read(fromSequence)
+            .Select(r => JournalRecord.Of(r.Header, volumeIdOf(r.Header.VolumeNumber), payloads ? r.Payload : ReadOnlyMemory<byte>.Empty));
     }
 
     /// <summary>A resumable reader of the journal's records from <paramref name="fromSequence"/> on (see <see cref="JournalReader"/>).</summary>

@@ -172,7 +172,7 @@ public sealed class StorageEngine : IDisposable
         _consumers.DirtyChunks(group, consumer);
 
     /// <inheritdoc cref="JournalConsumers.Read"/>
-    public IEnumerable<JournalRecord> ReadJournal(ConsistencyGroup group, long fromSequence) => _consumers.Read(group, fromSequence);
+    public IEnumerable<JournalRecord> ReadJournal(ConsistencyGroup group, long fromSequence, bool payloads = true) => _consumers.Read(group, fromSequence, payloads);
 
     /// <inheritdoc cref="JournalConsumers.OpenReader"/>
     public JournalReader OpenJournalReader(ConsistencyGroup group, long fromSequence) => _consumers.OpenReader(group, fromSequence);

@@ -312,7 +312,7 @@ public sealed partial class ReplicationManager
                 }
             }
         }
-        foreach (var record in _engine.ReadJournal(journal, Math.Max(cut + 1, status.FirstSequence)))
+        foreach (var record in _engine.ReadJournal(journal, Math.Max(cut + 1, status.FirstSequence), payloads: false))
         {
             divergence.Add(record, volumes);
         }

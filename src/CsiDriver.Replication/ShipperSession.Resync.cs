@@ -171,7 +171,7 @@ public sealed partial class ShipperSession
             }
         }
         var first = engine.GetJournalStatus(target.Journal).FirstSequence;
-        foreach (var record in engine.ReadJournal(target.Journal, Math.Max(opened.AppliedSequence + 1, first)).TakeWhile(r => r.Sequence <= at))
+        foreach (var record in engine.ReadJournal(target.Journal, Math.Max(opened.AppliedSequence + 1, first), payloads: false).TakeWhile(r => r.Sequence <= at))
         {
             plan.Add(record, volumes);
         }

@@ -18,7 +18,9 @@ public sealed record BenchVolume(string GroupId, string VolumeId, FioTarget Fio)
 /// with the main), or all sharing every CPU;</item>
 /// <item>network: loopback, or a real network at a rate (<see cref="SiteNetwork"/>), the backup in
 /// a namespace of its own. Either way the main ships through the fault proxy, which a benchmark
-/// can cut, and which holds the network's round-trip delay (half each way).</item>
+/// can cut, and which holds the network's round-trip delay (half each way) — unless the benchmark
+/// needs neither and ships direct: the proxy copies every byte in this process, on the main's
+/// CPUs, a cost no real network puts on the main site.</item>
 /// </list>
 /// </summary>
 public sealed class ReplicationBenchSites : IAsyncDisposable
@@ -28,11 +30,13 @@ public sealed class ReplicationBenchSites : IAsyncDisposable
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromMinutes(5);
 
     private readonly SiteCpus? _cpus;
+    private readonly bool _direct;
 
-    private ReplicationBenchSites(TwoSites sites, SiteCpus? cpus)
+    private ReplicationBenchSites(TwoSites sites, SiteCpus? cpus, bool direct)
     {
         Sites = sites;
         _cpus = cpus;
+        _direct = direct;
     }
 
     public TwoSites Sites { get; }
@@ -40,9 +44,15 @@ public sealed class ReplicationBenchSites : IAsyncDisposable
 
     /// <param name="cpus">Each site on its own CPU set; null: all on every CPU.</param>
     /// <param name="network">A real network between the sites (the caller disposes it after the
-    /// sites); null: loopback through the fault proxy.</param>
-    public static async Task<ReplicationBenchSites> StartAsync(TextWriter progress, SiteCpus? cpus, SiteNetwork? network = null)
+    /// sites); null: loopback.</param>
+    /// <param name="direct">The main ships straight to the backup's site link, not through the
+    /// fault proxy: for a benchmark that neither cuts the link nor delays it.</param>
+    public static async Task<ReplicationBenchSites> StartAsync(TextWriter progress, SiteCpus? cpus, SiteNetwork? network = null, bool direct = false)
     {
+        if (direct && network is { RoundTrip.Ticks: > 0 })
+        {
+            throw new ArgumentException("the network's round trip is held by the proxy: a delayed link cannot ship direct", nameof(direct));
+        }
         // Over a real network the sites reach each other at addresses their test certificates do
         // not carry: they check the name the certificates do carry instead.
         IReadOnlyList<string> names = network is null ? [] : ["--site-link-server-name", "localhost"];
@@ -60,8 +70,8 @@ public sealed class ReplicationBenchSites : IAsyncDisposable
             sites.Link.Delay = (network?.RoundTrip ?? TimeSpan.Zero) / 2;
             progress.WriteLine($"   main site link {sites.Main.SiteLinkAddress}, backup site link {sites.Backup.SiteLinkAddress}; " +
                 (cpus is null ? "both sites and fio sharing every CPU" : $"{cpus}, fio and this process with the main") + "; " +
-                (network?.ToString() ?? $"loopback through the fault proxy {sites.Link.Address}"));
-            return new ReplicationBenchSites(sites, cpus);
+                (network?.ToString() ?? "loopback") + (direct ? ", shipping direct" : $", shipping through the fault proxy {sites.Link.Address}"));
+            return new ReplicationBenchSites(sites, cpus, direct);
         }
         catch
         {
@@ -88,7 +98,7 @@ public sealed class ReplicationBenchSites : IAsyncDisposable
     /// copy to finish.</summary>
     public async Task ReplicateAsync(BenchVolume volume, string journalBudget)
     {
-        await Sites.Main.Addons.EnableGroupReplicationAsync(volume.GroupId, new GroupReplication.ReplicationClass(Sites.Link.Address, GroupReplication.GroupMode, journalBudget));
+        await Sites.Main.Addons.EnableGroupReplicationAsync(volume.GroupId, new GroupReplication.ReplicationClass(_direct ? Sites.Backup.SiteLinkAddress : Sites.Link.Address, GroupReplication.GroupMode, journalBudget));
         await Sites.Main.Addons.WaitForReplicationAsync(volume.GroupId,
             info => info.LastSyncTime is not null && info.Status == CsiAddons.Replication.GetVolumeReplicationInfoResponse.Types.Status.Healthy,
             "replicating", SyncTimeout);

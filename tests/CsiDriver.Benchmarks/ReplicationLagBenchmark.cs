@@ -27,7 +27,7 @@ public sealed class ReplicationLagBenchmark : IBenchmark
         var cpus = SiteCpus.Split();
         var pinned = cpus is null ? "sites sharing the only CPU" : "pinned";
         var figures = new List<BenchmarkFigure>();
-        await using (var bench = await ReplicationBenchSites.StartAsync(context.Progress, cpus))
+        await using (var bench = await ReplicationBenchSites.StartAsync(context.Progress, cpus, direct: true))
         {
             figures.AddRange(await MeasureAsync(context, bench, $"{pinned}, no delay", MarginMs, cancellationToken));
         }

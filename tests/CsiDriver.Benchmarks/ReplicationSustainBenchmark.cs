@@ -21,7 +21,7 @@ public sealed class ReplicationSustainBenchmark : IBenchmark
     {
         var cpus = SiteCpus.Split();
         var how = cpus is null ? "sites sharing the only CPU" : "pinned";
-        await using var bench = await ReplicationBenchSites.StartAsync(context.Progress, cpus);
+        await using var bench = await ReplicationBenchSites.StartAsync(context.Progress, cpus, direct: true);
         var volume = await bench.CreateVolumeAsync("sustain", cancellationToken);
         await bench.ReplicateAsync(volume, "8Gi");
         context.Progress.WriteLine($"   writing at the maximum rate for {LoadTime.TotalSeconds:0} s");

@@ -24,6 +24,10 @@ public sealed partial class StorageEngineTests
         Assert.Equal(Enumerable.Range(0, 40).Select(i => start + 1 + i), records.Select(r => r.Sequence));
         Assert.All(records, r => Assert.Equal(("v", JournalRecordKind.Write), (r.VolumeId!, r.Kind)));
         Assert.Equal(Bytes.Pattern(4096, 7), records[7].Payload.ToArray());
+        // Without payloads: the same records and what they changed, none of their bytes.
+        var changes = engine.ReadJournal(engine.Group("g"), start + 1, payloads: false).ToList();
+        Assert.Equal(records.Select(r => (r.Sequence, r.Kind, r.Offset, r.Length)), changes.Select(r => (r.Sequence, r.Kind, r.Offset, r.Length)));
+        Assert.All(changes, r => Assert.True(r.Payload.IsEmpty));
 
         engine.AdvanceJournalConsumer(engine.Group("g"), "shipper", records[^1].Sequence);
         engine.Checkpoint();

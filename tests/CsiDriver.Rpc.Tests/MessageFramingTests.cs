@@ -21,6 +21,21 @@ public class MessageFramingTests
     }
 
     [Fact]
+    public void A_rented_frame_holds_the_same_bytes_as_a_fresh_one()
+    {
+        var message = new EchoReply { Text = new string('r', 5000), Index = 3 };
+        var (buffer, length) = MessageFraming.RentFrame(message);
+        try
+        {
+            Assert.Equal(MessageFraming.ToFrame(message), buffer[..length]);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    [Fact]
     public async Task Frames_split_across_reads_are_reassembled()
     {
         var pipe = new Pipe();

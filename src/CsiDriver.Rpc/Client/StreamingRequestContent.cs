@@ -1,3 +1,4 @@
+using System.Buffers;
 using CsiDriver.Rpc.Protocol;
 using Google.Protobuf;
 
@@ -19,7 +20,16 @@ internal sealed class StreamingRequestContent : HttpContent
             throw new InvalidOperationException("The request stream is complete; no more messages can be written.");
         }
         var stream = await _stream.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        await stream.WriteAsync(MessageFraming.ToFrame(message), cancellationToken).ConfigureAwait(false);
+        var (frame, length) = MessageFraming.RentFrame(message);
+        try
+        {
+            await stream.WriteAsync(frame.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The stream is done with the bytes once the write completes (failed or not).
+            ArrayPool<byte>.Shared.Return(frame);
+        }
         await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 

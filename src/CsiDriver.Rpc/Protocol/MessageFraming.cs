@@ -116,17 +116,33 @@ internal static class MessageFraming
     public static void WriteMessage(IBufferWriter<byte> writer, IMessage message)
     {
         var size = message.CalculateSize();
-        var span = writer.GetSpan(HeaderSize + size);
-        span[0] = Uncompressed;
-        BinaryPrimitives.WriteUInt32BigEndian(span[1..HeaderSize], (uint)size);
-        message.WriteTo(span.Slice(HeaderSize, size));
+        Write(writer.GetSpan(HeaderSize + size), message, size);
         writer.Advance(HeaderSize + size);
     }
 
     public static byte[] ToFrame(IMessage message)
     {
-        var writer = new ArrayBufferWriter<byte>(HeaderSize + message.CalculateSize());
-        WriteMessage(writer, message);
-        return writer.WrittenSpan.ToArray();
+        var size = message.CalculateSize();
+        var frame = new byte[HeaderSize + size];
+        Write(frame, message, size);
+        return frame;
+    }
+
+    /// <summary>The frame of <paramref name="message"/> in a buffer rented from
+    /// <see cref="ArrayPool{T}.Shared"/> (the caller returns it): a stream of large messages (the
+    /// site link's batches run to megabytes) is framed without a fresh large-object array each.</summary>
+    public static (byte[] Buffer, int Length) RentFrame(IMessage message)
+    {
+        var size = message.CalculateSize();
+        var frame = ArrayPool<byte>.Shared.Rent(HeaderSize + size);
+        Write(frame, message, size);
+        return (frame, HeaderSize + size);
+    }
+
+    private static void Write(Span<byte> frame, IMessage message, int size)
+    {
+        frame[0] = Uncompressed;
+        BinaryPrimitives.WriteUInt32BigEndian(frame[1..HeaderSize], (uint)size);
+        message.WriteTo(frame.Slice(HeaderSize, size));
     }
 }
