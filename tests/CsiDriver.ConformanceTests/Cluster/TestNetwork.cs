@@ -17,7 +17,14 @@ public sealed class TestNetwork : IDisposable
 
     private readonly string _tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
     private readonly List<SimulatedHost> _hosts = [];
-    private readonly int _loopbackOctet = RandomNumberGenerator.GetInt32(16, 250);
+    // Loopback hosts of networks alive at once must differ (their servers bind fixed ports such
+    // as the node link's): each network takes the next second octet from a start chosen at
+    // random per process, so no two of a run's first 234 networks share one (a random octet per network did:
+    // two split deployments met on 127.243.0.1:7600), and two runs at once seldom meet.
+    private const int FirstOctet = 16;
+    private const int Octets = 234;
+    private static int LastOctetTaken = RandomNumberGenerator.GetInt32(Octets);
+    private readonly int _loopbackOctet = FirstOctet + (int)((uint)Interlocked.Increment(ref LastOctetTaken) % Octets);
     private bool _switchMade;
 
     /// <param name="namespaces">False: loopback addresses even as root (for tests that never cut a host off).</param>
