@@ -43,50 +43,24 @@ public sealed class ReplicationCatchUpBenchmark : IBenchmark
         var backlog = await FioJob.RunAsync(volume.Fio, "randwrite", "4k", 16, ReplicationBenchSites.VolumeBytes, Outage, [$"--rate={OutageWriteRate}"], cancellationToken);
         context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   {backlog.Bytes / 1e6:0} MB written during the outage; link up"));
 
-        using var sampling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var applyRates = Task.Run(() => SampleApplyRateAsync(bench.Sites.Backup, volume.GroupId, sampling.Token), CancellationToken.None);
         var before = bench.CpuSeconds();
         bench.Sites.Link.Up();
         var catchUp = await bench.DrainAsync(volume);
         var after = bench.CpuSeconds();
-        await sampling.CancelAsync();
-        var peakApply = (await applyRates).DefaultIfEmpty(0).Max() / 1e6;
         var rate = backlog.Bytes / 1e6 / catchUp.TotalSeconds;
         var gigabytes = backlog.Bytes / 1e9;
         context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"   caught up in {catchUp.TotalSeconds:0.00} s: {rate:0} MB/s shipped and applied ({rate / appendRate:0.00} × the append rate); backup's batch apply rate peaked at {peakApply:0} MB/s; " +
+            $"   caught up in {catchUp.TotalSeconds:0.00} s: {rate:0} MB/s shipped and applied ({rate / appendRate:0.00} × the append rate); " +
             $"{bench.Sites.Link.BytesForwarded / 1e6:0} MB crossed the link in all"));
         return
         [
             new BenchmarkFigure("catch-up / disk's fsync'd append rate", rate / appendRate, "ratio", BenchmarkGoal.AtLeast(0.8)),
             new BenchmarkFigure("catch-up after outage (ship + apply)", rate, "MB/s"),
             new BenchmarkFigure("disk's sequential fsync'd append rate", appendRate, "MB/s"),
-            new BenchmarkFigure("batch apply rate at the backup, peak", peakApply, "MB/s"),
             new BenchmarkFigure("main CPU per GB shipped in catch-up", (after.Main - before.Main) / gigabytes, "CPU s/GB"),
             new BenchmarkFigure("backup CPU per GB applied in catch-up", (after.Backup - before.Backup) / gigabytes, "CPU s/GB"),
             new BenchmarkFigure("catch-up time", catchUp.TotalSeconds, "s"),
             new BenchmarkFigure("backlog written during the outage", backlog.Bytes / 1e6, "MB"),
         ];
-    }
-
-    /// <summary>The backup's own apply rate of journal batches (its metrics endpoint, a rate over
-    /// its last few seconds; chunks of a coalesced catch-up are not counted) every 100 ms until
-    /// cancelled.</summary>
-    private static async Task<List<double>> SampleApplyRateAsync(ReplicationSite backup, string replicationId, CancellationToken stop)
-    {
-        var rates = new List<double>();
-        try
-        {
-            while (rates.Count < 10_000)
-            {
-                var samples = new PrometheusSamples(await backup.ScrapeMetricsAsync());
-                rates.Add(samples.Find(ReplicationMetrics.ApplyBytesPerSecond, ReplicationMetrics.ReplicationLabel, replicationId) ?? 0);
-                await Task.Delay(TimeSpan.FromMilliseconds(100), stop);
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-        }
-        return rates;
     }
 }
