@@ -11,13 +11,17 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 /// never delivered before an earlier one, so the byte stream stays intact), a throughput limit,
 /// <see cref="Disconnect"/> (live connections are reset) and <see cref="Down"/>/<see cref="Up"/>
 /// (while down, new connections are reset as soon as they are accepted). Memory is bounded: a
-/// direction holds at most <see cref="MaxChunksQueued"/> chunks of at most <see cref="ChunkBytes"/>;
-/// beyond that the proxy stops reading and TCP flow control pushes back on the sender.
+/// direction holds at most <see cref="MaxBytesQueued"/> (plus one chunk of at most
+/// <see cref="ChunkBytes"/>); beyond that the proxy stops reading and TCP flow control pushes
+/// back on the sender. The bound is in bytes, not chunks, so the data a delay holds (rate ×
+/// delay: 3 MB at 1 Gbit/s and 25 ms) fits whatever sizes the reads return. The proxy runs in
+/// the process that starts it and copies every byte through it once (read into a pooled chunk,
+/// sent from it): in a benchmark its CPU is the starting process's.
 /// </summary>
 public sealed class FaultyLink : IAsyncDisposable
 {
-    public const int ChunkBytes = 64 * 1024;
-    public const int MaxChunksQueued = 128;
+    public const int ChunkBytes = 256 * 1024;
+    public const int MaxBytesQueued = 16 << 20;
     private const int MaxConnections = 64;
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 

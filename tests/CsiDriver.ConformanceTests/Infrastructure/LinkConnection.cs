@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -6,7 +7,7 @@ namespace CsiDriver.ConformanceTests.Infrastructure;
 
 /// <summary>
 /// One connection through a <see cref="FaultyLink"/>: two sockets and a pump per direction. A
-/// pump reads a chunk, stamps it with its delivery time and queues it (bounded); a writer sends
+/// pump reads a chunk, stamps it with its delivery time and queues it (bounded in bytes); a writer sends
 /// chunks in queue order once due, paced by the link's throughput limit. The first error or
 /// <see cref="Abort"/> resets both sockets; an orderly end of one direction is passed on as a
 /// half-close once everything read before it has been delivered.
@@ -80,27 +81,33 @@ internal sealed class LinkConnection
 
     private async Task PumpAsync(Socket from, Socket to)
     {
-        var queue = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(FaultyLink.MaxChunksQueued) { SingleReader = true, SingleWriter = true });
-        var delivering = DeliverAsync(queue.Reader, to);
+        var direction = new Direction();
+        var delivering = DeliverAsync(direction, to);
         try
         {
-            var buffer = new byte[FaultyLink.ChunkBytes];
             var previousDue = 0L;
             while (true)
             {
+                var buffer = ArrayPool<byte>.Shared.Rent(FaultyLink.ChunkBytes);
                 var read = await from.ReceiveAsync(buffer, SocketFlags.None, _abort.Token);
                 if (read == 0)
                 {
+                    ArrayPool<byte>.Shared.Return(buffer);
                     break;
                 }
                 previousDue = _link.DueTimestamp(previousDue);
-                await queue.Writer.WriteAsync(new Chunk(buffer.AsSpan(0, read).ToArray(), previousDue), _abort.Token);
+                Interlocked.Add(ref direction.QueuedBytes, read);
+                direction.Queue.Writer.TryWrite(new Chunk(buffer, read, previousDue));
+                while (Volatile.Read(ref direction.QueuedBytes) > FaultyLink.MaxBytesQueued)
+                {
+                    await direction.Room.WaitAsync(_abort.Token);
+                }
             }
-            queue.Writer.TryComplete();
+            direction.Queue.Writer.TryComplete();
         }
         catch (Exception e)
         {
-            queue.Writer.TryComplete(e);
+            direction.Queue.Writer.TryComplete(e);
             Abort();
             throw;
         }
@@ -111,11 +118,11 @@ internal sealed class LinkConnection
         to.Shutdown(SocketShutdown.Send);
     }
 
-    private async Task DeliverAsync(ChannelReader<Chunk> queue, Socket to)
+    private async Task DeliverAsync(Direction direction, Socket to)
     {
         try
         {
-            await DeliverInOrderAsync(queue, to);
+            await DeliverInOrderAsync(direction, to);
         }
         catch
         {
@@ -125,23 +132,30 @@ internal sealed class LinkConnection
         }
     }
 
-    private async Task DeliverInOrderAsync(ChannelReader<Chunk> queue, Socket to)
+    private async Task DeliverInOrderAsync(Direction direction, Socket to)
     {
         var pacedUntil = Stopwatch.GetTimestamp();
-        await foreach (var chunk in queue.ReadAllAsync(_abort.Token))
+        await foreach (var chunk in direction.Queue.Reader.ReadAllAsync(_abort.Token))
         {
             await WaitUntilAsync(chunk.Due);
             var rate = _link.BytesPerSecond;
             if (rate > 0)
             {
                 await WaitUntilAsync(pacedUntil);
-                pacedUntil = Math.Max(pacedUntil, Stopwatch.GetTimestamp()) + chunk.Data.Length * Stopwatch.Frequency / rate;
+                pacedUntil = Math.Max(pacedUntil, Stopwatch.GetTimestamp()) + chunk.Length * Stopwatch.Frequency / rate;
             }
-            for (var sent = 0; sent < chunk.Data.Length;)
+            for (var sent = 0; sent < chunk.Length;)
             {
-                sent += await to.SendAsync(chunk.Data.AsMemory(sent), SocketFlags.None, _abort.Token);
+                sent += await to.SendAsync(chunk.Buffer.AsMemory(sent, chunk.Length - sent), SocketFlags.None, _abort.Token);
             }
-            Interlocked.Add(ref _bytesForwarded, chunk.Data.Length);
+            ArrayPool<byte>.Shared.Return(chunk.Buffer);
+            Interlocked.Add(ref _bytesForwarded, chunk.Length);
+            var queued = Interlocked.Add(ref direction.QueuedBytes, -chunk.Length);
+            if (queued <= FaultyLink.MaxBytesQueued && queued + chunk.Length > FaultyLink.MaxBytesQueued)
+            {
+                // The reader may be waiting for room (a release it does not need only makes it look again).
+                direction.Room.Release();
+            }
         }
     }
 
@@ -151,6 +165,17 @@ internal sealed class LinkConnection
         return wait > TimeSpan.Zero ? Task.Delay(wait, _abort.Token) : Task.CompletedTask;
     }
 
+    /// <summary>One direction's queue, read but not yet delivered, and its size in bytes: the
+    /// reader stops while it is over <see cref="FaultyLink.MaxBytesQueued"/>.</summary>
+    private sealed class Direction
+    {
+        public readonly Channel<Chunk> Queue = Channel.CreateUnbounded<Chunk>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        public readonly SemaphoreSlim Room = new(0);
+        public long QueuedBytes;
+    }
+
+    /// <param name="Buffer">Pooled: returned once the chunk is delivered.</param>
+    /// <param name="Length">Bytes of <paramref name="Buffer"/> that were read.</param>
     /// <param name="Due">Stopwatch timestamp before which the chunk is not delivered.</param>
-    private sealed record Chunk(byte[] Data, long Due);
+    private sealed record Chunk(byte[] Buffer, int Length, long Due);
 }
