@@ -149,7 +149,8 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
     /// is not the next one due (a duplicate or a gap) is applied alone, for the engine to
     /// ignore or refuse as before. A resync's Chunks queued behind one another are written in
     /// one engine call (one sync) too: they move no position, so joining them changes only how
-    /// many syncs a catch-up takes; the queue (all a shipper may have in flight) bounds the join.</summary>
+    /// many syncs a catch-up takes; the queue (all a shipper may have in flight) bounds the join.
+    /// A completed resync's protective snapshots are dropped once its ack is out.</summary>
     private async Task ApplyQueuedAsync(ChannelReader<Received> queue, ReceiverLease lease, ReplicaPosition position, IResponseStream<ReceiverMessage> responses, CancellationToken cancellationToken)
     {
         while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
@@ -194,6 +195,11 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                     AppliedSourceTimestampMicros = position.SourceTimestampMicros,
                 },
             }, cancellationToken).ConfigureAwait(false);
+            if (received.Message.BodyCase == ShipperMessage.BodyOneofCase.ResyncComplete)
+            {
+                // After the ack: the replicas are current without it, and it may wait for a checkpoint.
+                engine.DropReplicaResyncProtection(lease.Journal);
+            }
         }
     }
 

@@ -108,6 +108,8 @@ public sealed class ReplicaReceiverTests : BackupSiteTests
         var completed = await ReadAcksThroughAsync(call.Responses, 2 + messages);
         Assert.Equal(messages, completed[^1].AppliedSequence);
         Assert.Equal(Expected(messages), await Volumes.ReadSlotsAsync(Backup.Engine.GetVolume("solo"), Slots));
+        // Dropped after the ack, not before it.
+        await Volumes.WaitUntilAsync(() => !Backup.Engine.Snapshots.Any(s => s.Purpose == Engine.SnapshotPurpose.ResyncProtection), "the resync's protective snapshot dropped");
     }
 
     private sealed record OpenStream(DuplexCall<ShipperMessage, ReceiverMessage> Call, IAsyncEnumerator<ReceiverMessage> Responses, long Applied) : IAsyncDisposable
