@@ -23,23 +23,7 @@ public sealed class ReplicaReceiverTests : BackupSiteTests
             Assert.Equal(0, call.Applied);
             var journal = Backup.Engine.GetVolume("solo").Group;
             recordsBefore = Backup.Engine.GetJournalStatus(journal).LastSequence;
-            // The first apply cannot finish while the group is held: the receiver queues what
-            // follows, counted as it is heard, and the applier joins the queue once let go.
-            var link = Backup.Manager.ReceiverLinks("solo").Single();
-            var heardBefore = link.MessagesHeard;
-            Task sending;
-            using (new TestSupport.GroupHold(journal))
-            {
-                sending = Task.Run(async () =>
-                {
-                    foreach (var sequence in Enumerable.Range(1, firstRun))
-                    {
-                        await call.Call.WriteAsync(Batch(sequence));
-                    }
-                });
-                await Volumes.WaitUntilAsync(() => link.MessagesHeard - heardBefore >= 3 || sending.IsFaulted, "three batches heard behind the held apply");
-            }
-            await sending;
+            await SendBehindAHeldApplyAsync(call, Enumerable.Range(1, firstRun).Select(sequence => Batch(sequence)));
             var acks = await ReadAcksThroughAsync(call.Responses, firstRun);
             Assert.Equal(firstRun, acks[^1].AppliedSequence);
             // Later applies took several batches at once: fewer records and acks than batches.
@@ -81,25 +65,12 @@ public sealed class ReplicaReceiverTests : BackupSiteTests
         await using var call = await OpenAsync(client);
         await call.Call.WriteAsync(new ShipperMessage { ResyncBegin = new ResyncBegin { ChunksTotal = messages * BlocksPerBatch, BytesTotal = messages * BlocksPerBatch * 4096L } });
         await ReadAcksThroughAsync(call.Responses, 1);
-        var journal = Backup.Engine.GetVolume("solo").Group;
-        var link = Backup.Manager.ReceiverLinks("solo").Single();
-        var heardBefore = link.MessagesHeard;
-        Task sending;
-        // The first write cannot finish while the group is held: the rest queue behind it.
-        using (new TestSupport.GroupHold(journal))
+        await SendBehindAHeldApplyAsync(call, Enumerable.Range(1, messages).Select(number =>
         {
-            sending = Task.Run(async () =>
-            {
-                foreach (var number in Enumerable.Range(1, messages))
-                {
-                    var chunks = new Chunks();
-                    chunks.Updates.AddRange(Updates(number));
-                    await call.Call.WriteAsync(new ShipperMessage { Chunks = chunks });
-                }
-            });
-            await Volumes.WaitUntilAsync(() => link.MessagesHeard - heardBefore >= 3 || sending.IsFaulted, "three chunk messages heard behind the held write");
-        }
-        await sending;
+            var chunks = new Chunks();
+            chunks.Updates.AddRange(Updates(number));
+            return new ShipperMessage { Chunks = chunks };
+        }));
         var acks = await ReadAcksThroughAsync(call.Responses, 1 + messages);
         Assert.True(acks.Count < messages, $"{acks.Count} acks for {messages} chunk messages");
         Assert.All(acks, ack => Assert.Equal(call.Applied, ack.AppliedSequence)); // chunks move no position
@@ -110,6 +81,28 @@ public sealed class ReplicaReceiverTests : BackupSiteTests
         Assert.Equal(Expected(messages), await Volumes.ReadSlotsAsync(Backup.Engine.GetVolume("solo"), Slots));
         // Dropped after the ack, not before it.
         await Volumes.WaitUntilAsync(() => !Backup.Engine.Snapshots.Any(s => s.Purpose == Engine.SnapshotPurpose.ResyncProtection), "the resync's protective snapshot dropped");
+    }
+
+    /// <summary>Sends <paramref name="messages"/> while the group is held: the first apply cannot
+    /// finish, so the receiver queues what follows (counted as it is heard), and the applier
+    /// finds the queue once let go.</summary>
+    private async Task SendBehindAHeldApplyAsync(OpenStream call, IEnumerable<ShipperMessage> messages)
+    {
+        var link = Backup.Manager.ReceiverLinks("solo").Single();
+        var heardBefore = link.MessagesHeard;
+        Task sending;
+        using (new TestSupport.GroupHold(Backup.Engine.GetVolume("solo").Group))
+        {
+            sending = Task.Run(async () =>
+            {
+                foreach (var message in messages)
+                {
+                    await call.Call.WriteAsync(message);
+                }
+            });
+            await Volumes.WaitUntilAsync(() => link.MessagesHeard - heardBefore >= 3 || sending.IsFaulted, "three messages heard behind the held apply");
+        }
+        await sending;
     }
 
     private sealed record OpenStream(DuplexCall<ShipperMessage, ReceiverMessage> Call, IAsyncEnumerator<ReceiverMessage> Responses, long Applied) : IAsyncDisposable
