@@ -90,8 +90,11 @@ internal sealed partial class ReplicaApplier
     }
 
     /// <summary>Ends the resync at the main-site position <paramref name="at"/> (one record, so the
-    /// replicas and the position become current together), then drops the protective snapshots.
-    /// Completing again at the same position is a no-op.</summary>
+    /// replicas and the position become current together); returns once that is durable.
+    /// Completing again at the same position is a no-op. The protective snapshots are left for
+    /// <see cref="DropResyncProtection"/>: deleting them waits for the checkpoint lock, which the
+    /// checkpoint writing back the resync's data holds for a while, and the replicas are current
+    /// without it (left behind by a crash, they are stale and go on open or at the next begin).</summary>
     /// <exception cref="ReplicaNotResyncingException">No resync is in progress (and the group is not at <paramref name="at"/>).</exception>
     public async ValueTask CompleteResyncAsync(ConsistencyGroup group, ReplicaPosition at, CancellationToken ct)
     {
@@ -116,12 +119,18 @@ internal sealed partial class ReplicaApplier
             }
         }
         await group.Commit.WaitDurableAsync(sequence).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes the protective snapshots of a completed resync; nothing while a resync
+    /// runs (a new one began meanwhile and keeps its own).</summary>
+    public void DropResyncProtection(ConsistencyGroup group)
+    {
         using (checkpointer.Exclusive())
         using (catalog.Hold())
         {
             if (group.Replica is not { Resyncing: true })
             {
-                DeleteProtectiveSnapshots(group); // unless a new resync began meanwhile
+                DeleteProtectiveSnapshots(group);
             }
         }
     }

@@ -208,6 +208,9 @@ public sealed class StorageEngine : IDisposable
     public ValueTask CompleteReplicaResyncAsync(ConsistencyGroup group, ReplicaPosition at, CancellationToken ct = default) =>
         _replicas.CompleteResyncAsync(group, at, ct);
 
+    /// <inheritdoc cref="ReplicaApplier.DropResyncProtection"/>
+    public void DropReplicaResyncProtection(ConsistencyGroup group) => _replicas.DropResyncProtection(group);
+
     /// <inheritdoc cref="ReplicaApplier.AbortResync"/>
     public void AbortReplicaResync(ConsistencyGroup group) => _replicas.AbortResync(group);
 

@@ -147,7 +147,10 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
     /// record, one sync), acknowledged together by the last one's number: the join is atomic
     /// like any batch, so the position still moves only by whole messages' worth. A batch that
     /// is not the next one due (a duplicate or a gap) is applied alone, for the engine to
-    /// ignore or refuse as before.</summary>
+    /// ignore or refuse as before. A resync's Chunks queued behind one another are written in
+    /// one engine call (one sync) too: they move no position, so joining them changes only how
+    /// many syncs a catch-up takes; the queue (all a shipper may have in flight) bounds the join.
+    /// A completed resync's protective snapshots are dropped once its ack is out.</summary>
     private async Task ApplyQueuedAsync(ChannelReader<Received> queue, ReceiverLease lease, ReplicaPosition position, IResponseStream<ReceiverMessage> responses, CancellationToken cancellationToken)
     {
         while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
@@ -170,6 +173,17 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
             }
             else
             {
+                if (received.Chunks is { } chunks)
+                {
+                    var joined = new List<ReplicaUpdate>(chunks);
+                    while (queue.TryPeek(out var next) && next.Chunks is { } more)
+                    {
+                        queue.TryRead(out _);
+                        joined.AddRange(more);
+                        through = next.Number;
+                    }
+                    received = received with { Chunks = joined };
+                }
                 position = await ApplyAsync(received, lease, position, cancellationToken).ConfigureAwait(false);
             }
             await responses.WriteAsync(new ReceiverMessage
@@ -181,6 +195,11 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                     AppliedSourceTimestampMicros = position.SourceTimestampMicros,
                 },
             }, cancellationToken).ConfigureAwait(false);
+            if (received.Message.BodyCase == ShipperMessage.BodyOneofCase.ResyncComplete)
+            {
+                // After the ack: the replicas are current without it, and it may wait for a checkpoint.
+                engine.DropReplicaResyncProtection(lease.Journal);
+            }
         }
     }
 

@@ -5,8 +5,8 @@ using Google.Protobuf;
 
 namespace CsiDriver.Replication.Tests;
 
-/// <summary>The backup's receiver as a shipper drives it: batches sent ahead of their
-/// acknowledgements are joined into fewer durable applies, and the position stays exact.</summary>
+/// <summary>The backup's receiver as a shipper drives it: batches (and a resync's chunks) sent
+/// ahead of their acknowledgements are joined into fewer durable applies, and the position stays exact.</summary>
 public sealed class ReplicaReceiverTests : BackupSiteTests
 {
     private const int BlocksPerBatch = 64;
@@ -23,23 +23,7 @@ public sealed class ReplicaReceiverTests : BackupSiteTests
             Assert.Equal(0, call.Applied);
             var journal = Backup.Engine.GetVolume("solo").Group;
             recordsBefore = Backup.Engine.GetJournalStatus(journal).LastSequence;
-            // The first apply cannot finish while the group is held: the receiver queues what
-            // follows, counted as it is heard, and the applier joins the queue once let go.
-            var link = Backup.Manager.ReceiverLinks("solo").Single();
-            var heardBefore = link.MessagesHeard;
-            Task sending;
-            using (new TestSupport.GroupHold(journal))
-            {
-                sending = Task.Run(async () =>
-                {
-                    foreach (var sequence in Enumerable.Range(1, firstRun))
-                    {
-                        await call.Call.WriteAsync(Batch(sequence));
-                    }
-                });
-                await Volumes.WaitUntilAsync(() => link.MessagesHeard - heardBefore >= 3 || sending.IsFaulted, "three batches heard behind the held apply");
-            }
-            await sending;
+            await SendBehindAHeldApplyAsync(call, Enumerable.Range(1, firstRun).Select(sequence => Batch(sequence)));
             var acks = await ReadAcksThroughAsync(call.Responses, firstRun);
             Assert.Equal(firstRun, acks[^1].AppliedSequence);
             // Later applies took several batches at once: fewer records and acks than batches.
@@ -73,6 +57,54 @@ public sealed class ReplicaReceiverTests : BackupSiteTests
         Assert.Equal(Expected(3 * firstRun), await Volumes.ReadSlotsAsync(Backup.Engine.GetVolume("solo"), Slots));
     }
 
+    [Fact]
+    public async Task Queued_resync_chunks_are_written_together_and_the_resync_completes_with_all_of_them()
+    {
+        using var client = GrpcClient.ForTcp("127.0.0.1", Backup.Port, Certificates.Main.Authorities, Certificates.Main.Certificate);
+        const int messages = 12;
+        await using var call = await OpenAsync(client);
+        await call.Call.WriteAsync(new ShipperMessage { ResyncBegin = new ResyncBegin { ChunksTotal = messages * BlocksPerBatch, BytesTotal = messages * BlocksPerBatch * 4096L } });
+        await ReadAcksThroughAsync(call.Responses, 1);
+        await SendBehindAHeldApplyAsync(call, Enumerable.Range(1, messages).Select(number =>
+        {
+            var chunks = new Chunks();
+            chunks.Updates.AddRange(Updates(number));
+            return new ShipperMessage { Chunks = chunks };
+        }));
+        var acks = await ReadAcksThroughAsync(call.Responses, 1 + messages);
+        Assert.True(acks.Count < messages, $"{acks.Count} acks for {messages} chunk messages");
+        Assert.All(acks, ack => Assert.Equal(call.Applied, ack.AppliedSequence)); // chunks move no position
+
+        await call.Call.WriteAsync(new ShipperMessage { ResyncComplete = new ResyncComplete { SourceSequence = messages, SourceTimestampMicros = 1_000 * messages } });
+        var completed = await ReadAcksThroughAsync(call.Responses, 2 + messages);
+        Assert.Equal(messages, completed[^1].AppliedSequence);
+        Assert.Equal(Expected(messages), await Volumes.ReadSlotsAsync(Backup.Engine.GetVolume("solo"), Slots));
+        // Dropped after the ack, not before it.
+        await Volumes.WaitUntilAsync(() => !Backup.Engine.Snapshots.Any(s => s.Purpose == Engine.SnapshotPurpose.ResyncProtection), "the resync's protective snapshot dropped");
+    }
+
+    /// <summary>Sends <paramref name="messages"/> while the group is held: the first apply cannot
+    /// finish, so the receiver queues what follows (counted as it is heard), and the applier
+    /// finds the queue once let go.</summary>
+    private async Task SendBehindAHeldApplyAsync(OpenStream call, IEnumerable<ShipperMessage> messages)
+    {
+        var link = Backup.Manager.ReceiverLinks("solo").Single();
+        var heardBefore = link.MessagesHeard;
+        Task sending;
+        using (new TestSupport.GroupHold(Backup.Engine.GetVolume("solo").Group))
+        {
+            sending = Task.Run(async () =>
+            {
+                foreach (var message in messages)
+                {
+                    await call.Call.WriteAsync(message);
+                }
+            });
+            await Volumes.WaitUntilAsync(() => link.MessagesHeard - heardBefore >= 3 || sending.IsFaulted, "three messages heard behind the held apply");
+        }
+        await sending;
+    }
+
     private sealed record OpenStream(DuplexCall<ShipperMessage, ReceiverMessage> Call, IAsyncEnumerator<ReceiverMessage> Responses, long Applied) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
@@ -98,19 +130,18 @@ public sealed class ReplicaReceiverTests : BackupSiteTests
     private static ShipperMessage Batch(long sequence)
     {
         var batch = new Batch { AfterSequence = sequence - 1, LastSequence = sequence, SourceTimestampMicros = 1_000 * sequence };
-        for (var block = 0; block < BlocksPerBatch; block++)
-        {
-            batch.Updates.Add(new Update
-            {
-                VolumeId = "solo",
-                Kind = UpdateKind.Write,
-                Offset = SlotOf(sequence, block) * 4096L,
-                Length = 4096,
-                Payload = ByteString.CopyFrom(Volumes.Block((int)sequence)),
-            });
-        }
+        batch.Updates.AddRange(Updates(sequence));
         return new ShipperMessage { Batch = batch };
     }
+
+    private static IEnumerable<Update> Updates(long sequence) => Enumerable.Range(0, BlocksPerBatch).Select(block => new Update
+    {
+        VolumeId = "solo",
+        Kind = UpdateKind.Write,
+        Offset = SlotOf(sequence, block) * 4096L,
+        Length = 4096,
+        Payload = ByteString.CopyFrom(Volumes.Block((int)sequence)),
+    });
 
     private static int SlotOf(long sequence, int block) => (int)(((sequence - 1) * BlocksPerBatch + block) % Slots);
 

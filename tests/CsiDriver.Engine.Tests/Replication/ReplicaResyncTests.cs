@@ -75,6 +75,8 @@ public sealed class ReplicaResyncTests : IDisposable
         await engine.CompleteReplicaResyncAsync(engine.Group("orders"), at);
 
         Assert.Equal(at, engine.GetReplicaPosition(engine.Group("orders")));
+        AssertProtected(engine, true); // stale now: the replicas are current without it
+        engine.DropReplicaResyncProtection(engine.Group("orders"));
         AssertProtected(engine, false);
         ReplicaModel.AssertSameContent(ImageOf(chunks), ReplicaModel.Read(engine, Ids));
         var next = new ReplicaBatch(500, 501, 1, [ReplicaUpdate.Write("sales", 0, Bytes.Pattern(4096, 9))]);
