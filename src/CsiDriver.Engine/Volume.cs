@@ -156,7 +156,7 @@ public sealed class Volume : IBlockDevice
             }
             else
             {
-                group.Overlay.CommitEarly();
+                group.Overlay.Advance();
             }
             lock (group.Gate)
             {
