@@ -67,7 +67,7 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
 
     private long SyncBatchBytes => limitBytes / SyncBatchFraction;
 
-    /// <summary>Called by each writer before it appends: past <see cref="SyncBatchBytes"/> starts a
+    /// <summary>Called by each writer after it appended: past <see cref="SyncBatchBytes"/> starts a
     /// sync on the thread pool (one at a time) that syncs batch after batch while records come
     /// faster than they are synced, so the journal sync runs beside the writers and they seldom
     /// find the overlay full. Nothing waits for it: a writer that does find it full commits on
