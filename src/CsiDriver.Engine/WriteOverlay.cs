@@ -20,9 +20,10 @@ namespace CsiDriver.Engine;
 /// under <see cref="ApplyGate"/>, which a <see cref="GroupPause"/> takes before the gate: while
 /// a group is paused nothing is applied, and a pause that drains applies everything first.</para>
 /// <para>Off the writers' path: past <see cref="SyncBatchBytes"/> of the bound a sync starts in
-/// the background (<see cref="Advance"/>), and after every sync, whoever ran it, the updates it
-/// made durable are applied in the background (<see cref="ApplyAfterCommit"/>): the next sync
-/// runs while the previous batch is applied, and writers go on appending meanwhile.</para>
+/// the background (<see cref="Advance"/>), and the updates each such sync made durable are
+/// applied in the background (<see cref="ApplyInBackground"/>): the next sync runs while the
+/// previous batch is applied, and writers go on appending meanwhile. A sync run for a FLUSH or
+/// a FUA write applies on its own thread, as before (<see cref="ApplyAfterCommit"/>).</para>
 /// <para>Bounded: a writer that finds <see cref="IsFull"/> waits for room (<see cref="WaitForRoom"/>:
 /// one of them commits the group on its own thread, sync then apply, so progress never depends
 /// on the thread pool) before appending; when the apply cannot proceed (the disk is full) the
@@ -89,7 +90,7 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
             {
                 while (Volatile.Read(ref _bytes) >= SyncBatchBytes && group.Commit.DurableSequence < group.Journal.LastSequence)
                 {
-                    group.Commit.WaitDurable(group.Journal.LastSequence); // applied by ApplyAfterCommit
+                    group.Commit.WaitDurable(group.Journal.LastSequence, applyHere: false); // applied in the background
                 }
                 Volatile.Write(ref _syncing, 0);
                 // A writer that appended after the check above found the flag still set: look again.
@@ -256,7 +257,7 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
         {
             Drain();
         }
-        ApplyAfterCommit(); // what a sync made durable meanwhile, its apply having found the gate taken
+        StartApplying(); // what a sync made durable meanwhile, its apply having found the gate taken
     }
 
     /// <summary>Syncs the journal when anything is pending, then applies everything: under a
@@ -272,14 +273,42 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
         ApplyDurable();
     }
 
-    /// <summary>After a group commit: starts applying what it made durable on the thread pool
-    /// (one apply at a time), so the thread that ran the sync, often one serving a FLUSH or the
-    /// background sync, goes on at once. A failure leaves the updates pending (durable, visible
-    /// to reads) for the next commit, a drain or a full overlay's writer to retry and report: the
-    /// commit itself succeeded.
-    /// <para>When <see cref="ApplyGate"/> is taken (a commit or a pause) the background apply does
-    /// not queue behind it: whoever holds it applies what is durable.</para></summary>
-    public void ApplyAfterCommit()
+    /// <summary>After a group commit: applies what it made durable, on the thread that ran the
+    /// sync when <paramref name="here"/> (one serving a FLUSH or a FUA write), else in the
+    /// background (<see cref="StartApplying"/>). A failure leaves the updates pending (durable,
+    /// visible to reads) for the next commit, a drain or a full overlay's writer to retry and
+    /// report: the commit itself succeeded.
+    /// <para>When <see cref="ApplyGate"/> is taken (a commit, a pause or the background apply)
+    /// the thread that ran the sync does not queue behind it: whoever holds it applies what is
+    /// durable, and looks again when it lets go.</para></summary>
+    public void ApplyAfterCommit(bool here)
+    {
+        if (!here)
+        {
+            StartApplying();
+            return;
+        }
+        if (!Monitor.TryEnter(ApplyGate))
+        {
+            return;
+        }
+        try
+        {
+            ApplyDurable();
+        }
+        catch (Exception e) when (e is InsufficientSpaceException or IOException or ObjectDisposedException)
+        {
+            // stays pending; see above (or the engine is closing: the journal holds it)
+        }
+        finally
+        {
+            Monitor.Exit(ApplyGate);
+        }
+        StartApplying(); // a background sync's batch, its apply having found the gate taken
+    }
+
+    /// <summary>Starts applying, on the thread pool, what is durable and pending (one apply at a time).</summary>
+    public void StartApplying()
     {
         if (!HasDurablePending() || Interlocked.Exchange(ref _applying, 1) == 1)
         {
