@@ -8,11 +8,9 @@ namespace CsiDriver.Engine.Journal;
 /// durability (a snapshot holds the engine's structure lock) must not depend on a pool that
 /// callers blocked on that lock may have exhausted.
 /// The thread that ran a sync then calls <paramref name="afterCommit"/> (the group's overlay
-/// applies what became durable), after the waiters were released, telling it whether that
-/// thread may apply them itself (a FLUSH's or a writer's may; the overlay's background sync
-/// hands them to its background apply, so the next sync runs meanwhile).
+/// applies what became durable), after the waiters were released.
 /// </summary>
-internal sealed class GroupCommit(GroupJournal journal, Action<bool> afterCommit)
+internal sealed class GroupCommit(GroupJournal journal, Action afterCommit)
 {
     private readonly object _gate = new();
     private long _durable;
@@ -25,10 +23,9 @@ internal sealed class GroupCommit(GroupJournal journal, Action<bool> afterCommit
         DurableSequence >= sequence ? ValueTask.CompletedTask : WaitSlowAsync(sequence);
 
     /// <summary>Returns once <paramref name="sequence"/> is durable, blocking this thread.</summary>
-    /// <param name="applyHere">Whether a sync this thread runs may be followed by the apply on it.</param>
-    public void WaitDurable(long sequence, bool applyHere = true)
+    public void WaitDurable(long sequence)
     {
-        while (Join(sequence, applyHere) is { } joined)
+        while (Join(sequence) is { } joined)
         {
             joined.GetAwaiter().GetResult();
         }
@@ -45,7 +42,7 @@ internal sealed class GroupCommit(GroupJournal journal, Action<bool> afterCommit
 
     private async ValueTask WaitSlowAsync(long sequence)
     {
-        while (Join(sequence, applyHere: true) is { } joined)
+        while (Join(sequence) is { } joined)
         {
             await joined.ConfigureAwait(false);
         }
@@ -53,7 +50,7 @@ internal sealed class GroupCommit(GroupJournal journal, Action<bool> afterCommit
 
     /// <summary>Null once <paramref name="sequence"/> is durable; else the sync in flight to wait
     /// for, or, when none was, a completed task after running one on this thread.</summary>
-    private Task? Join(long sequence, bool applyHere)
+    private Task? Join(long sequence)
     {
         TaskCompletionSource sync;
         lock (_gate)
@@ -69,7 +66,7 @@ internal sealed class GroupCommit(GroupJournal journal, Action<bool> afterCommit
             sync = _inFlight = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         SyncOnce(sync);
-        afterCommit(applyHere);
+        afterCommit();
         return Task.CompletedTask;
     }
 
