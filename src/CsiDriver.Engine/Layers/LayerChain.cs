@@ -59,19 +59,25 @@ internal static class LayerChain
         }
     }
 
+    /// <summary>The chunks the write meets are acquired first (the partial ones at its ends
+    /// copied up), then the data goes to the top layer in one write: a layer's file is laid out
+    /// as its volume, so a range of chunks is one range of the file.</summary>
     public static void Write(Layer top, long offset, ReadOnlySpan<byte> data)
     {
-        while (!data.IsEmpty)
+        var end = offset + data.Length;
+        for (var at = offset; at < end;)
         {
-            var chunk = offset / ChunkSize;
-            var n = (int)Math.Min(data.Length, (chunk + 1) * ChunkSize - offset);
+            var chunk = at / ChunkSize;
+            var next = Math.Min(end, (chunk + 1) * ChunkSize);
             if (!top.Map.Contains(chunk))
             {
-                Acquire(top, chunk, wholeChunkFollows: n == ChunkSize);
+                Acquire(top, chunk, wholeChunkFollows: next - at == ChunkSize);
             }
-            top.Write(offset, data[..n]);
-            offset += n;
-            data = data[n..];
+            at = next;
+        }
+        if (!data.IsEmpty)
+        {
+            top.Write(offset, data);
         }
     }
 
