@@ -59,25 +59,26 @@ internal static class LayerChain
         }
     }
 
-    /// <summary>The chunks the write meets are acquired first (the partial ones at its ends
-    /// copied up), then the data goes to the top layer in one write: a layer's file is laid out
-    /// as its volume, so a range of chunks is one range of the file.</summary>
+    /// <summary>Chunk by chunk: each is acquired (a partial one copied up), then its part of the
+    /// data goes to the top layer in a write of its own. Not one write for the whole range: the
+    /// kernel sizes a page-cache folio by the write that creates it (ext4 has large folios since
+    /// 6.16), and every later small write into a folio walks all of its blocks — after 1 MiB
+    /// writes, 4 KiB random writes cost about five times the CPU in the kernel here (measured,
+    /// one CPU: ext4_block_write_begin 23 % of the process's samples against 4 %). Chunk-sized
+    /// writes keep folios at most a chunk.</summary>
     public static void Write(Layer top, long offset, ReadOnlySpan<byte> data)
     {
-        var end = offset + data.Length;
-        for (var at = offset; at < end;)
+        while (!data.IsEmpty)
         {
-            var chunk = at / ChunkSize;
-            var next = Math.Min(end, (chunk + 1) * ChunkSize);
+            var chunk = offset / ChunkSize;
+            var n = (int)Math.Min(data.Length, (chunk + 1) * ChunkSize - offset);
             if (!top.Map.Contains(chunk))
             {
-                Acquire(top, chunk, wholeChunkFollows: next - at == ChunkSize);
+                Acquire(top, chunk, wholeChunkFollows: n == ChunkSize);
             }
-            at = next;
-        }
-        if (!data.IsEmpty)
-        {
-            top.Write(offset, data);
+            top.Write(offset, data[..n]);
+            offset += n;
+            data = data[n..];
         }
     }
 
