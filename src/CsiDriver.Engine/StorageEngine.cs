@@ -179,6 +179,17 @@ public sealed class StorageEngine : IDisposable
 
     public JournalStatus GetJournalStatus(ConsistencyGroup group) => _consumers.Status(group);
 
+    /// <summary>Makes the group's journal durable through every record appended so far (joins the
+    /// group commit's sync in flight, or runs one on this thread) and returns the durable sequence.
+    /// For a reader that must not pass the durable end (the replication shipper) when writers
+    /// have not flushed.</summary>
+    public long SyncJournal(ConsistencyGroup group)
+    {
+        var held = _catalog.Require(group);
+        held.Commit.WaitDurable(held.Journal.LastSequence);
+        return held.Commit.DurableSequence;
+    }
+
     /// <inheritdoc cref="ReplicaApplier.Position"/>
     public ReplicaPosition GetReplicaPosition(ConsistencyGroup group) => _replicas.Position(group);
 
