@@ -27,12 +27,11 @@ public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journa
     /// <exception cref="Engine.OutOfRangeException">Records after <paramref name="after"/> were released (overrun).</exception>
     public JournalBatch? Next(long after)
     {
-        var status = engine.GetJournalStatus(journal);
-        if (status.LastSequence <= after)
+        var durable = engine.JournalDurableSequence(journal);
+        if (durable <= after && (durable = engine.JournalDurableSequence(journal, syncFirst: true)) <= after)
         {
             return null;
         }
-        var durable = status.DurableSequence > after ? status.DurableSequence : engine.SyncJournal(journal);
         if (_reader is null || after + 1 != (_held?.Sequence ?? _reader.NextSequence))
         {
             EndRead();
