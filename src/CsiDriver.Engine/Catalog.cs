@@ -190,8 +190,9 @@ internal sealed partial class Catalog
             _saveOwed = true;
             Write();
             _saveOwed = false;
-            _afterSave.ForEach(delete => delete());
+            var deletions = _afterSave.ToArray(); // each runs once, also when one fails
             _afterSave.Clear();
+            Array.ForEach(deletions, delete => delete());
         }
     }
 
