@@ -75,7 +75,23 @@ internal sealed partial class Catalog
             // drained every record before the cut, so after a power cut recovery replays them
             // into the frozen layers. The sync runs on this thread (see GroupCommit: nothing
             // here may wait for the thread pool under the lock).
-            Save();
+            try
+            {
+                Save();
+            }
+            catch
+            {
+                // Not created: no snapshot is named, here or on disk. The volumes already write
+                // their new tops, so the frozen layers stay under them as hidden layers (what a
+                // clone leaves); the owed save records them, and the snapshot record in the
+                // journal names nothing a catalog holds (as after a crash before this save).
+                foreach (var snapshot in snapshots)
+                {
+                    _snapshots.TryRemove(snapshot.Id, out _);
+                    snapshot.Layer.Snapshot = null;
+                }
+                throw;
+            }
             cut = new GroupCut(points, pauseTime);
             return snapshots;
         }
@@ -109,12 +125,12 @@ internal sealed partial class Catalog
         {
             if (!_snapshots.TryRemove(snapshotId, out var snapshot))
             {
+                SaveIfOwed(); // a retry of a delete whose save failed completes it
                 return false;
             }
             snapshot.Layer.Snapshot = null;
             var dropped = Unlink(snapshot.Layer);
-            Save();
-            dropped.ForEach(layer => layer.DeleteFiles());
+            Save(() => dropped.ForEach(layer => layer.DeleteFiles()));
             CompactHidden();
             return true;
         }
@@ -225,8 +241,7 @@ internal sealed partial class Catalog
             _checkpointer.CheckpointHeld();
             child.Parent = hidden.Parent;
             _layers.Remove(hidden.Id);
-            Save();
-            hidden.DeleteFiles();
+            Save(hidden.DeleteFiles);
         }
     }
 

@@ -30,6 +30,7 @@ internal sealed partial class Catalog
         {
             if (!_volumes.TryGetValue(volumeId, out var volume))
             {
+                SaveIfOwed(); // a retry of a delete whose save failed completes it
                 return false;
             }
             // Once the volume is gone its journal records are no longer replayed, so the layers
@@ -54,12 +55,18 @@ internal sealed partial class Catalog
             {
                 _groups.TryRemove(group.JournalName, out _);
             }
-            Save();
-            dropped.ForEach(layer => layer.DeleteFiles());
-            if (group.Name == null)
+            // From here the volume is gone (writes to it are refused). Should the save fail, the
+            // catalog on disk still names it and its files stay until a save succeeds: the
+            // caller's retry (see above), any later change, or the next checkpoint. A restart
+            // before that finds the volume whole, and the retry deletes it then.
+            Save(() =>
             {
-                group.Journal.Delete();
-            }
+                dropped.ForEach(layer => layer.DeleteFiles());
+                if (group.Name == null)
+                {
+                    group.Journal.Delete();
+                }
+            });
             CompactHidden();
             return true;
         }

@@ -48,6 +48,14 @@ internal sealed partial class Catalog
     private uint _nextVolumeNumber = 1;
     private bool _closed;
 
+    /// <summary>A save failed (no space, say): the file on disk is older than the structure here.
+    /// The next checkpoint saves first (see <see cref="TakeCut"/>).</summary>
+    private bool _saveOwed;
+
+    /// <summary>Deletions of files the structure here no longer names, waiting for a save that
+    /// succeeds: until one has, the catalog on disk still names them.</summary>
+    private readonly List<Action> _afterSave = [];
+
     private Catalog(string dataDirectory, EngineOptions options, Checkpointer checkpointer, ILogger logger)
     {
         _path = Path.Combine(dataDirectory, "catalog");
@@ -129,6 +137,12 @@ internal sealed partial class Catalog
             {
                 return null;
             }
+            // A checkpoint passes records for good: the catalog on disk must already place them
+            // (a failed save may have left it naming tops the volumes no longer write).
+            if (_saveOwed)
+            {
+                Save();
+            }
             var groups = new List<CheckpointCut.Point>();
             var maps = new List<(Layer, byte[])>();
             var data = new List<Layer>();
@@ -165,30 +179,61 @@ internal sealed partial class Catalog
     }
 
     /// <summary>Writes the structure as it is now, once the journals hold every sequence it
-    /// names durably (the invariant above).</summary>
-    /// <exception cref="InsufficientSpaceException">No space to write it; the file on disk is the previous one.</exception>
+    /// names durably (the invariant above), then deletes the files it no longer names (also
+    /// those a failed save left waiting).</summary>
+    /// <exception cref="InsufficientSpaceException">No space to write it; the file on disk is the
+    /// previous one, and the save is owed (the next one, or the next checkpoint, makes it).</exception>
     public void Save()
     {
         lock (_lock)
         {
-            SyncNamedSequences();
-            var document = new CatalogDocument
-            {
-                NextLayerId = _nextLayerId,
-                NextVolumeNumber = _nextVolumeNumber,
-                Groups = _groups.Values.Where(g => g.Name != null).Select(g => g.Name!).Order(StringComparer.Ordinal).ToList(),
-                Volumes = _volumes.Values
-                    .Select(v => new VolumeEntry(v.Id, v.Number, v.ConsistencyGroup, v.Size, v.IsReadOnly, v.Top.Id, v.JoinedSequence))
-                    .ToList(),
-                Layers = _layers.Values
-                    .Select(l => new LayerEntry(l.Id, l.Parent?.Id ?? 0, l.Journal, l.StartSequence, l.SizeBytes))
-                    .ToList(),
-                Snapshots = _snapshots.Values
-                    .Select(s => new SnapshotEntry(s.Id, s.VolumeId, s.Layer.Id, s.SizeBytes, s.CreatedAt, s.Sequence, s.ConsistencyGroup, s.Purpose))
-                    .ToList(),
-            };
-            MetadataFile.Write(_path, CatalogDocument.FileMagic, document.Serialize(), CatalogDocument.Version, document.MinCompatibleVersion);
+            _saveOwed = true;
+            Write();
+            _saveOwed = false;
+            var deletions = _afterSave.ToArray(); // each runs once, also when one fails
+            _afterSave.Clear();
+            Array.ForEach(deletions, delete => delete());
         }
+    }
+
+    /// <summary><see cref="Save"/>, with <paramref name="deleteFiles"/> (of what the structure no
+    /// longer names) run once a save has succeeded: right after this one, or after the one that
+    /// makes good a failed one. Caller holds this lock.</summary>
+    private void Save(Action deleteFiles)
+    {
+        _afterSave.Add(deleteFiles);
+        Save();
+    }
+
+    /// <summary>Settles a save a failed change left owed (its caller retrying, say); nothing when none is.</summary>
+    private void SaveIfOwed()
+    {
+        if (_saveOwed)
+        {
+            Save();
+        }
+    }
+
+    /// <summary>Writes the catalog file. Caller holds this lock.</summary>
+    private void Write()
+    {
+        SyncNamedSequences();
+        var document = new CatalogDocument
+        {
+            NextLayerId = _nextLayerId,
+            NextVolumeNumber = _nextVolumeNumber,
+            Groups = _groups.Values.Where(g => g.Name != null).Select(g => g.Name!).Order(StringComparer.Ordinal).ToList(),
+            Volumes = _volumes.Values
+                .Select(v => new VolumeEntry(v.Id, v.Number, v.ConsistencyGroup, v.Size, v.IsReadOnly, v.Top.Id, v.JoinedSequence))
+                .ToList(),
+            Layers = _layers.Values
+                .Select(l => new LayerEntry(l.Id, l.Parent?.Id ?? 0, l.Journal, l.StartSequence, l.SizeBytes))
+                .ToList(),
+            Snapshots = _snapshots.Values
+                .Select(s => new SnapshotEntry(s.Id, s.VolumeId, s.Layer.Id, s.SizeBytes, s.CreatedAt, s.Sequence, s.ConsistencyGroup, s.Purpose))
+                .ToList(),
+        };
+        MetadataFile.Write(_path, CatalogDocument.FileMagic, document.Serialize(), CatalogDocument.Version, document.MinCompatibleVersion);
     }
 
     /// <summary>Makes each group's journal durable through the sequences the catalog names for

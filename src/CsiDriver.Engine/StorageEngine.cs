@@ -179,6 +179,21 @@ public sealed class StorageEngine : IDisposable
 
     public JournalStatus GetJournalStatus(ConsistencyGroup group) => _consumers.Status(group);
 
+    /// <summary>The newest sequence of the group's journal a power cut cannot take. With
+    /// <paramref name="syncFirst"/>, records appended after it are made durable first (joining the
+    /// group commit's sync in flight, or running one on this thread; at once when there are none).
+    /// Takes no engine lock: for a reader that must not pass the durable end (the replication
+    /// shipper), polling while writers have not flushed.</summary>
+    public long JournalDurableSequence(ConsistencyGroup group, bool syncFirst = false)
+    {
+        var held = _catalog.Require(group);
+        if (syncFirst)
+        {
+            held.Commit.WaitDurable(held.Journal.LastSequence);
+        }
+        return held.Commit.DurableSequence;
+    }
+
     /// <inheritdoc cref="ReplicaApplier.Position"/>
     public ReplicaPosition GetReplicaPosition(ConsistencyGroup group) => _replicas.Position(group);
 

@@ -58,8 +58,10 @@ public sealed record ShipperSettings
 
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>Reconnect delays double up to this.</summary>
-    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Reconnect delays double up to this. Small: after an outage the time until the
+    /// next attempt is all lag (a catch-up waited up to 1 s for it with a 1 s cap), and an
+    /// attempt on a link that is down costs only a refused or timed-out Locate.</summary>
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>With messages in flight and no acknowledgement for this long, the link is deemed dead and reopened.</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(10);

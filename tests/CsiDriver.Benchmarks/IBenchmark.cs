@@ -11,7 +11,10 @@ public interface IBenchmark
 }
 
 /// <param name="Goal">What the figure is judged against; null: a figure shown for information.</param>
-public sealed record BenchmarkFigure(string Name, double Value, string Unit, BenchmarkGoal? Goal = null);
+/// <param name="Inconclusive">Why the run cannot judge the figure against its goal (its own
+/// noise is larger than the distance to it); null when it can. An inconclusive figure is
+/// neither met nor missed.</param>
+public sealed record BenchmarkFigure(string Name, double Value, string Unit, BenchmarkGoal? Goal = null, string? Inconclusive = null);
 
 /// <param name="WorkDirectory">A fresh scratch directory for this benchmark.</param>
 /// <param name="RepositoryRoot">The directory holding CsiDriver.sln.</param>

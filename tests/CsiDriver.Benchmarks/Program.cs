@@ -54,17 +54,22 @@ foreach (var benchmark in benchmarks)
 }
 
 Console.WriteLine();
-Console.WriteLine($"{"benchmark",-20} {"figure",-52} {"value",12} {"unit",-8} {"goal",-8} {"verdict",-10} load (1/5/15 min)");
+Console.WriteLine($"{"benchmark",-20} {"figure",-52} {"value",12} {"unit",-8} {"goal",-8} {"verdict",-12} load (1/5/15 min)");
 var missed = 0;
 foreach (var (name, f, load) in results)
 {
-    var verdict = f.Goal is null ? "" : f.Goal.IsMet(f.Value) ? "PASS" : "FALL SHORT";
+    var verdict = f.Goal is null ? "" : f.Inconclusive is not null ? "inconclusive" : f.Goal.IsMet(f.Value) ? "PASS" : "FALL SHORT";
     missed += verdict == "FALL SHORT" ? 1 : 0;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{name,-20} {f.Name,-52} {f.Value,12:0.###} {f.Unit,-8} {f.Goal?.ToString() ?? "",-8} {verdict,-10} {load}"));
+        $"{name,-20} {f.Name,-52} {f.Value,12:0.###} {f.Unit,-8} {f.Goal?.ToString() ?? "",-8} {verdict,-12} {load}"));
+    if (f.Inconclusive is not null)
+    {
+        Console.WriteLine($"{"",-20}   inconclusive: {f.Inconclusive}");
+    }
 }
 var goals = results.Count(r => r.Figure.Goal is not null);
+var inconclusive = results.Count(r => r.Figure.Goal is not null && r.Figure.Inconclusive is not null);
 Console.WriteLine();
-Console.WriteLine($"{goals - missed} of {goals} goals met, {missed} fell short; {failed} benchmark(s) failed to run" +
+Console.WriteLine($"{goals - missed - inconclusive} of {goals} goals met, {missed} fell short, {inconclusive} inconclusive; {failed} benchmark(s) failed to run" +
     (reportOnly && missed > 0 ? " (report only: the exit code ignores missed goals)" : ""));
 return failed > 0 || (missed > 0 && !reportOnly) ? 1 : 0;

@@ -9,12 +9,16 @@ namespace CsiDriver.ConformanceTests.NodeRestart;
 /// </summary>
 public abstract class PodWriter
 {
+    /// <summary>How many stall limits a wait for progress may take in all.</summary>
+    private const int CrawlFactor = 5;
+
     private readonly List<string> _errors = [];
     private readonly Thread _thread;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _stop;
     private long _completed;
     private long _longestStallTicks;
+    private long _lastCompletedTimestamp = Stopwatch.GetTimestamp();
 
     protected PodWriter(string name, long limit)
     {
@@ -39,15 +43,28 @@ public abstract class PodWriter
 
     public TimeSpan LongestStall => TimeSpan.FromTicks(Interlocked.Read(ref _longestStallTicks));
 
-    /// <summary>Waits (bounded) until <paramref name="more"/> further writes have completed.</summary>
-    public async Task WaitForProgressAsync(int more, TimeSpan timeout)
+    /// <summary>Time since the last write completed (or the writer started).</summary>
+    public TimeSpan CurrentStall => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastCompletedTimestamp));
+
+    /// <summary>Waits until <paramref name="more"/> further writes have completed. Fails when the
+    /// writer is stuck, no write completing for <paramref name="stallLimit"/>, or, as a bound on
+    /// the whole wait, when they take more than <see cref="CrawlFactor"/> times that. Progress
+    /// is judged by stalls, not by a rate: on a machine at load 20 the writer (one O_DIRECT write
+    /// and one read-back at a time, beside fio on the same device) did about 12 writes a second,
+    /// so 500 writes took some 40 s, and the old rule (all of them within 90 s) failed whenever
+    /// the machine was twice as busy, with a writer that never stopped.</summary>
+    public async Task WaitForProgressAsync(int more, TimeSpan stallLimit)
     {
-        var target = Completed + more;
-        var deadline = DateTime.UtcNow + timeout;
+        var start = Completed;
+        var target = start + more;
+        var deadline = DateTime.UtcNow + stallLimit * CrawlFactor;
         while (Completed < target && !_finished.Task.IsCompleted)
         {
-            Assert.True(DateTime.UtcNow < deadline,
-                $"{_thread.Name} made no progress for {timeout.TotalSeconds} s ({Completed} writes; errors: {string.Join("; ", Errors.Take(3))})");
+            var stall = CurrentStall;
+            Assert.True(stall < stallLimit && DateTime.UtcNow < deadline,
+                $"{_thread.Name} completed {Completed - start} of {more} writes ({Completed} in all); no write completed for " +
+                $"{stall.TotalSeconds:0.0} s (limit {stallLimit.TotalSeconds} s, longest before {LongestStall.TotalSeconds:0.0} s); " +
+                $"errors: {string.Join("; ", Errors.Take(3))}");
             await Task.Delay(20);
         }
         Assert.True(Completed >= target, $"{_thread.Name} stopped after {Completed} writes (limit {Limit})");
@@ -95,6 +112,7 @@ public abstract class PodWriter
                 Interlocked.Exchange(ref _longestStallTicks, stall);
             }
             sinceLast.Restart();
+            Interlocked.Exchange(ref _lastCompletedTimestamp, Stopwatch.GetTimestamp());
             Interlocked.Increment(ref _completed);
         }
         _finished.TrySetResult();
