@@ -79,6 +79,7 @@ internal sealed class GroupPause : IDisposable
         {
             Monitor.Exit(_groups[i].Gate);
             Monitor.Exit(_groups[i].Overlay.ApplyGate);
+            _groups[i].Overlay.StartApplying(); // what a sync made durable meanwhile
         }
         _entered = 0;
     }

@@ -144,7 +144,7 @@ public sealed class Volume : IBlockDevice
     /// <summary>Journals the update and holds it in the group's <see cref="WriteOverlay"/> (both
     /// under the group's gate, so the overlay is in sequence order); a group commit applies it to
     /// the top layer once its record is durable (on-disk invariant there). A full overlay is
-    /// waited for (one full writer commits it); a half-full one starts a commit in the background.</summary>
+    /// waited for (one full writer commits it); past a batch, a sync starts in the background.</summary>
     private long Update(JournalRecordKind kind, long offset, long length, ReadOnlyMemory<byte> payload)
     {
         while (true)
@@ -154,10 +154,7 @@ public sealed class Volume : IBlockDevice
             {
                 group.Overlay.WaitForRoom();
             }
-            else
-            {
-                group.Overlay.CommitEarly();
-            }
+            long sequence;
             lock (group.Gate)
             {
                 if (group != Group)
@@ -170,10 +167,11 @@ public sealed class Volume : IBlockDevice
                     throw new ReadOnlyVolumeException(Id, _readOnlyReason);
                 }
                 CheckRange(offset, length);
-                var sequence = group.Journal.Append(kind, Number, offset, length, payload, group.Journal.NowMicros());
+                sequence = group.Journal.Append(kind, Number, offset, length, payload, group.Journal.NowMicros());
                 group.Overlay.Add(this, sequence, kind, offset, length, payload.Span);
-                return sequence;
             }
+            group.Overlay.Advance();
+            return sequence;
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using CsiDriver.Engine.Journal;
 using CsiDriver.Engine.Layers;
 
@@ -18,15 +19,34 @@ namespace CsiDriver.Engine;
 /// Updates are added under the group's gate (so the queue is in sequence order) and applied
 /// under <see cref="ApplyGate"/>, which a <see cref="GroupPause"/> takes before the gate: while
 /// a group is paused nothing is applied, and a pause that drains applies everything first.</para>
-/// <para>Bounded: past half the bound a commit starts in the background (<see cref="CommitEarly"/>);
-/// a writer that finds <see cref="IsFull"/> waits for room (<see cref="WaitForRoom"/>: one of
-/// them commits the group, sync then apply) before appending; when the apply cannot proceed
-/// (the disk is full) the committing writer gets the error.</para>
+/// <para>Off the writers' path: past <see cref="SyncBatchBytes"/> of the bound a sync starts in
+/// the background (<see cref="Advance"/>), and the updates each such sync made durable are
+/// applied in the background (<see cref="ApplyInBackground"/>): the next sync runs while the
+/// previous batch is applied, and writers go on appending meanwhile. A sync run for a FLUSH or
+/// a FUA write applies on its own thread, as before (<see cref="ApplyAfterCommit"/>).</para>
+/// <para>Bounded: a writer that finds <see cref="IsFull"/> waits for room (<see cref="WaitForRoom"/>:
+/// one of them commits the group on its own thread, sync then apply, so progress never depends
+/// on the thread pool) before appending; when the apply cannot proceed (the disk is full) the
+/// committing writer gets the error.</para>
+/// <para>Payloads are copied into buffers of a pool kept for them (fresh large arrays cost a
+/// page fault per page here, more than the copy): a buffer goes back once its update is
+/// applied and no read is copying from it.</para>
 /// </summary>
 internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
 {
     /// <summary>Memory an update costs beyond its payload (the entry, its index slots), for the bound.</summary>
     private const int EntryBytes = 128;
+
+    /// <summary>The part of the bound past which a background sync starts.</summary>
+    private const int SyncBatchFraction = 8;
+
+    /// <summary>The largest payload whose buffer is pooled: the FUSE frontend's largest write.
+    /// Larger ones (NBD allows 32 MiB) get a fresh array.</summary>
+    private const int FuseLargestWrite = 1 << 20;
+
+    /// <summary>Payload buffers of all overlays; it keeps at most 32 of each power-of-two size
+    /// (32 MiB of the largest, one default bound's worth).</summary>
+    private static readonly ArrayPool<byte> Payloads = ArrayPool<byte>.Create(FuseLargestWrite, 32);
 
     private readonly object _lock = new();
     private readonly Queue<PendingUpdate> _queue = new();
@@ -34,7 +54,8 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     private readonly List<PendingUpdate> _discards = [];
     private int _count;
     private long _bytes;
-    private int _committingEarly;
+    private int _syncing;
+    private int _applying;
     private bool _committingForRoom;
     private int _waitingForRoom;
 
@@ -45,30 +66,46 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
 
     public bool IsFull => Volatile.Read(ref _bytes) >= limitBytes;
 
-    /// <summary>Past half the bound, starts a commit on the thread pool (one at a time), so the
-    /// journal sync runs beside the writers and they seldom find the overlay full. Nothing
-    /// waits for it: a writer that does find it full commits on its own thread.</summary>
-    public void CommitEarly()
+    private long SyncBatchBytes => limitBytes / SyncBatchFraction;
+
+    /// <summary>Called by each writer after it appended: past <see cref="SyncBatchBytes"/> starts a
+    /// sync on the thread pool (one at a time) that syncs batch after batch while records come
+    /// faster than they are synced, so the journal sync runs beside the writers and they seldom
+    /// find the overlay full. Nothing waits for it: a writer that does find it full commits on
+    /// its own thread.</summary>
+    public void Advance()
     {
-        if (Volatile.Read(ref _bytes) < limitBytes / 2 || Interlocked.Exchange(ref _committingEarly, 1) == 1)
+        if (Volatile.Read(ref _bytes) < SyncBatchBytes || Interlocked.Exchange(ref _syncing, 1) == 1)
         {
             return;
         }
-        ThreadPool.UnsafeQueueUserWorkItem(static overlay =>
+        ThreadPool.UnsafeQueueUserWorkItem(static overlay => overlay.SyncInBackground(), this, preferLocal: false);
+    }
+
+    private void SyncInBackground()
+    {
+        try
         {
-            try
+            while (true)
             {
-                overlay.Commit();
+                while (Volatile.Read(ref _bytes) >= SyncBatchBytes && group.Commit.DurableSequence < group.Journal.LastSequence)
+                {
+                    group.Commit.WaitDurable(group.Journal.LastSequence, applyHere: false); // applied in the background
+                }
+                Volatile.Write(ref _syncing, 0);
+                // A writer that appended after the check above found the flag still set: look again.
+                if (Volatile.Read(ref _bytes) < SyncBatchBytes || group.Commit.DurableSequence >= group.Journal.LastSequence
+                    || Interlocked.Exchange(ref _syncing, 1) == 1)
+                {
+                    return;
+                }
             }
-            catch (Exception e) when (e is InsufficientSpaceException or IOException or ObjectDisposedException)
-            {
-                // stays pending, as after a failed apply (see ApplyAfterCommit)
-            }
-            finally
-            {
-                Volatile.Write(ref overlay._committingEarly, 0);
-            }
-        }, this, preferLocal: false);
+        }
+        catch (Exception e) when (e is InsufficientSpaceException or IOException or ObjectDisposedException)
+        {
+            // nothing made durable: the next FLUSH, commit or full overlay's writer syncs and reports
+            Volatile.Write(ref _syncing, 0);
+        }
     }
 
     /// <summary>Returns once the overlay has room, for a writer that found it full. One such
@@ -122,7 +159,9 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     /// group's gate. The payload is copied: the caller's buffer is reused once it returns.</summary>
     public void Add(Volume volume, long sequence, JournalRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
     {
-        var update = new PendingUpdate(volume, sequence, kind, offset, length, payload.ToArray());
+        var data = payload.IsEmpty ? [] : Payloads.Rent(payload.Length);
+        payload.CopyTo(data);
+        var update = new PendingUpdate(volume, sequence, kind, offset, length, data);
         lock (_lock)
         {
             _queue.Enqueue(update);
@@ -141,7 +180,7 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
             {
                 _discards.Add(update);
             }
-            _bytes += update.Data.Length + EntryBytes;
+            _bytes += update.Cost;
             _count++;
         }
     }
@@ -163,20 +202,47 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     public void Read(Volume volume, long offset, Span<byte> buffer)
     {
         var pending = Covering(volume, offset, buffer.Length);
-        LayerChain.Read(volume.Top, offset, buffer);
-        foreach (var update in pending)
+        try
         {
-            var start = Math.Max(offset, update.Offset);
-            var end = Math.Min(offset + buffer.Length, update.Offset + update.Length);
-            var into = buffer[(int)(start - offset)..(int)(end - offset)];
-            if (update.Kind == JournalRecordKind.Write)
+            LayerChain.Read(volume.Top, offset, buffer);
+            foreach (var update in pending)
             {
-                update.Data.AsSpan((int)(start - update.Offset), into.Length).CopyTo(into);
+                var start = Math.Max(offset, update.Offset);
+                var end = Math.Min(offset + buffer.Length, update.Offset + update.Length);
+                var into = buffer[(int)(start - offset)..(int)(end - offset)];
+                if (update.Kind == JournalRecordKind.Write)
+                {
+                    update.Data.AsSpan((int)(start - update.Offset), into.Length).CopyTo(into);
+                }
+                else
+                {
+                    into.Clear();
+                }
             }
-            else
+        }
+        finally
+        {
+            if (pending.Count > 0)
             {
-                into.Clear();
+                lock (_lock)
+                {
+                    foreach (var update in pending)
+                    {
+                        update.Readers--;
+                        ReturnUnread(update);
+                    }
+                }
             }
+        }
+    }
+
+    /// <summary>An update dropped and no longer read gives its payload buffer back. Caller holds the lock.</summary>
+    private static void ReturnUnread(PendingUpdate update)
+    {
+        if (update.Dropped && update.Readers == 0 && update.Data.Length > 0)
+        {
+            Payloads.Return(update.Data);
+            update.Data = [];
         }
     }
 
@@ -191,6 +257,7 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
         {
             Drain();
         }
+        StartApplying(); // what a sync made durable meanwhile, its apply having found the gate taken
     }
 
     /// <summary>Syncs the journal when anything is pending, then applies everything: under a
@@ -206,14 +273,21 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
         ApplyDurable();
     }
 
-    /// <summary>After a group commit: applies what it made durable. A failure leaves the updates
-    /// pending (durable, visible to reads) for the next commit, a drain or a full overlay's writer
-    /// to retry and report: the commit itself succeeded.
-    /// <para>When <see cref="ApplyGate"/> is taken (a commit or a pause) the thread that ran the
-    /// sync, often one serving a FLUSH, does not queue behind it: what it made durable is applied
-    /// by the next commit (a full overlay's writer, the background one, the checkpointer's turn).</para></summary>
-    public void ApplyAfterCommit()
+    /// <summary>After a group commit: applies what it made durable, on the thread that ran the
+    /// sync when <paramref name="here"/> (one serving a FLUSH or a FUA write), else in the
+    /// background (<see cref="StartApplying"/>). A failure leaves the updates pending (durable,
+    /// visible to reads) for the next commit, a drain or a full overlay's writer to retry and
+    /// report: the commit itself succeeded.
+    /// <para>When <see cref="ApplyGate"/> is taken (a commit, a pause or the background apply)
+    /// the thread that ran the sync does not queue behind it: whoever holds it applies what is
+    /// durable, and looks again when it lets go.</para></summary>
+    public void ApplyAfterCommit(bool here)
     {
+        if (!here)
+        {
+            StartApplying();
+            return;
+        }
         if (!Monitor.TryEnter(ApplyGate))
         {
             return;
@@ -229,6 +303,57 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
         finally
         {
             Monitor.Exit(ApplyGate);
+        }
+        StartApplying(); // a background sync's batch, its apply having found the gate taken
+    }
+
+    /// <summary>Starts applying, on the thread pool, what is durable and pending (one apply at a time).</summary>
+    public void StartApplying()
+    {
+        if (!HasDurablePending() || Interlocked.Exchange(ref _applying, 1) == 1)
+        {
+            return;
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(static overlay => overlay.ApplyInBackground(), this, preferLocal: false);
+    }
+
+    private void ApplyInBackground()
+    {
+        while (true)
+        {
+            if (!Monitor.TryEnter(ApplyGate))
+            {
+                Volatile.Write(ref _applying, 0); // its holder applies, and looks again when it lets go
+                return;
+            }
+            try
+            {
+                ApplyDurable();
+            }
+            catch (Exception e) when (e is InsufficientSpaceException or IOException or ObjectDisposedException)
+            {
+                // stays pending; see above (or the engine is closing: the journal holds it)
+                Volatile.Write(ref _applying, 0);
+                return;
+            }
+            finally
+            {
+                Monitor.Exit(ApplyGate);
+            }
+            Volatile.Write(ref _applying, 0);
+            // A sync that ended after the apply read its durable sequence found the flag still set: look again.
+            if (!HasDurablePending() || Interlocked.Exchange(ref _applying, 1) == 1)
+            {
+                return;
+            }
+        }
+    }
+
+    private bool HasDurablePending()
+    {
+        lock (_lock)
+        {
+            return _queue.TryPeek(out var oldest) && oldest.Sequence <= group.Commit.DurableSequence;
         }
     }
 
@@ -282,7 +407,8 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     {
         try
         {
-            LayerChain.Apply(update.Volume.Top, update.Volume.Size, update.Kind, update.Offset, update.Length, update.Data);
+            var data = update.Kind == JournalRecordKind.Write ? update.Data.AsSpan(0, (int)update.Length) : default;
+            LayerChain.Apply(update.Volume.Top, update.Volume.Size, update.Kind, update.Offset, update.Length, data);
         }
         catch (IOException e) when (Native.IsDiskFull(e))
         {
@@ -308,8 +434,10 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
         {
             _discards.Remove(update);
         }
-        _bytes -= update.Data.Length + EntryBytes;
+        _bytes -= update.Cost;
         _count--;
+        update.Dropped = true;
+        ReturnUnread(update);
         if (_waitingForRoom > 0 && _bytes < limitBytes)
         {
             Monitor.PulseAll(_lock);
@@ -334,10 +462,11 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
                 }
             }
             found.AddRange(_discards.Where(u => u.Volume == volume && u.Offset < offset + length && offset < u.Offset + u.Length));
-        }
-        if (found.Count > 1)
-        {
-            found = found.Distinct().OrderBy(u => u.Sequence).ToList(); // a write spanning chunks is listed under each
+            if (found.Count > 1)
+            {
+                found = found.Distinct().OrderBy(u => u.Sequence).ToList(); // a write spanning chunks is listed under each
+            }
+            found.ForEach(u => u.Readers++); // its buffer stays until the read has copied from it
         }
         return found;
     }
@@ -363,6 +492,17 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
 
         public long Length { get; } = length;
 
-        public byte[] Data { get; } = data;
+        /// <summary>The payload (a pooled buffer, at least <see cref="Length"/> bytes for a write;
+        /// empty once given back). Guarded by the overlay's lock once added.</summary>
+        public byte[] Data { get; set; } = data;
+
+        /// <summary>What it counts against the bound: its payload and its entry.</summary>
+        public long Cost { get; } = (kind == JournalRecordKind.Write ? length : 0) + EntryBytes;
+
+        /// <summary>Reads copying from <see cref="Data"/> now. Guarded by the overlay's lock.</summary>
+        public int Readers { get; set; }
+
+        /// <summary>Applied and out of the indexes. Guarded by the overlay's lock.</summary>
+        public bool Dropped { get; set; }
     }
 }

@@ -40,6 +40,34 @@ public sealed class JournalSpaceTests
         Assert.True(again.AvailableBytes > 0);
     }
 
+    /// <summary>Released segments kept for reuse (spares) hold disk space; an engine opening on a
+    /// full disk deletes them, and what was written is all there.</summary>
+    [Fact]
+    public async Task Spares_give_their_space_back_when_the_engine_opens_on_a_full_disk()
+    {
+        using var disk = await LoopFileSystem.CreateAsync(128L * MiB);
+        var directory = Path.Combine(disk.Path, "engine");
+        var options = Manual with { SegmentBytes = MiB };
+        var after = Bytes.Pattern(256 << 10, 12);
+        var engine = StorageEngine.Open(directory, options);
+        WriteRange(engine.CreateVolume("v", 8 * MiB), 4 * MiB, seed: 11);
+        engine.Checkpoint(); // releases the segments the writes filled: they become spares
+        Bytes.Write(engine.GetVolume("v"), 4 * MiB, after, fua: true); // only in the journal
+        engine.CloseWithoutCheckpoint();
+        string[] Spares() => Directory.GetFiles(Path.Combine(directory, "journals"), "*.spare", SearchOption.AllDirectories);
+        Assert.NotEmpty(Spares());
+        disk.Fill();
+
+        using (var full = StorageEngine.Open(directory, options))
+        {
+            Assert.Empty(Spares());
+            Assert.True(disk.FreeBytes > 0, "the spares' space is free again");
+            Assert.Equal(Bytes.Pattern(64 << 10, 11 + 3 * MiB), Bytes.Read(full.GetVolume("v"), 3 * MiB, 64 << 10));
+            Assert.Equal(after, Bytes.Read(full.GetVolume("v"), 4 * MiB, after.Length));
+        }
+        disk.Release();
+    }
+
     [Fact]
     public async Task Small_volumes_cost_little_journal_space_even_across_restarts()
     {

@@ -8,9 +8,11 @@ namespace CsiDriver.Engine.Journal;
 /// durability (a snapshot holds the engine's structure lock) must not depend on a pool that
 /// callers blocked on that lock may have exhausted.
 /// The thread that ran a sync then calls <paramref name="afterCommit"/> (the group's overlay
-/// applies what became durable), after the waiters were released.
+/// applies what became durable), after the waiters were released, telling it whether that
+/// thread may apply them itself (a FLUSH's or a writer's may; the overlay's background sync
+/// hands them to its background apply, so the next sync runs meanwhile).
 /// </summary>
-internal sealed class GroupCommit(GroupJournal journal, Action afterCommit)
+internal sealed class GroupCommit(GroupJournal journal, Action<bool> afterCommit)
 {
     private readonly object _gate = new();
     private long _durable;
@@ -23,9 +25,10 @@ internal sealed class GroupCommit(GroupJournal journal, Action afterCommit)
         DurableSequence >= sequence ? ValueTask.CompletedTask : WaitSlowAsync(sequence);
 
     /// <summary>Returns once <paramref name="sequence"/> is durable, blocking this thread.</summary>
-    public void WaitDurable(long sequence)
+    /// <param name="applyHere">Whether a sync this thread runs may be followed by the apply on it.</param>
+    public void WaitDurable(long sequence, bool applyHere = true)
     {
-        while (Join(sequence) is { } joined)
+        while (Join(sequence, applyHere) is { } joined)
         {
             joined.GetAwaiter().GetResult();
         }
@@ -42,7 +45,7 @@ internal sealed class GroupCommit(GroupJournal journal, Action afterCommit)
 
     private async ValueTask WaitSlowAsync(long sequence)
     {
-        while (Join(sequence) is { } joined)
+        while (Join(sequence, applyHere: true) is { } joined)
         {
             await joined.ConfigureAwait(false);
         }
@@ -50,7 +53,7 @@ internal sealed class GroupCommit(GroupJournal journal, Action afterCommit)
 
     /// <summary>Null once <paramref name="sequence"/> is durable; else the sync in flight to wait
     /// for, or, when none was, a completed task after running one on this thread.</summary>
-    private Task? Join(long sequence)
+    private Task? Join(long sequence, bool applyHere)
     {
         TaskCompletionSource sync;
         lock (_gate)
@@ -66,7 +69,7 @@ internal sealed class GroupCommit(GroupJournal journal, Action afterCommit)
             sync = _inFlight = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         SyncOnce(sync);
-        afterCommit();
+        afterCommit(applyHere);
         return Task.CompletedTask;
     }
 

@@ -1,13 +1,16 @@
 namespace CsiDriver.Engine.Journal;
 
 /// <summary>Where a reader of the journal stands in one segment: its path, the offset to scan
-/// from, the length published so far, and whether that length is final (the segment was rolled).</summary>
-internal readonly record struct SegmentPlace(long Number, string Path, long Offset, long Length, bool Final);
+/// from, the length published so far, whether that length is final (the segment was rolled),
+/// and then its last record's sequence (the next segment's start less one: a reused file's
+/// bytes after that record are not records of this segment).</summary>
+internal readonly record struct SegmentPlace(long Number, string Path, long Offset, long Length, bool Final, long LastSequence);
 
 internal sealed partial class GroupJournal
 {
     /// <summary>The segment holding <paramref name="sequence"/> (the newest one when the sequence
-    /// is not appended yet) and the index point to scan from.</summary>
+    /// is not appended yet) and the index point to scan from. The caller reads it until
+    /// <see cref="Leave"/>: released meanwhile, it is deleted rather than kept as a spare.</summary>
     /// <exception cref="OutOfRangeException">The record was already released.</exception>
     public SegmentPlace Locate(long sequence)
     {
@@ -18,7 +21,20 @@ internal sealed partial class GroupJournal
                 throw Released(sequence);
             }
             var segment = _segments.FindLast(s => s.StartSequence <= sequence)!;
-            return new SegmentPlace(segment.Number, segment.Path, segment.StartOf(sequence), Volatile.Read(ref segment.Length), segment != _active);
+            segment.Readers++;
+            return PlaceOf(segment, segment.StartOf(sequence));
+        }
+    }
+
+    /// <summary>The reader that located segment <paramref name="number"/> is done with it.</summary>
+    public void Leave(long number)
+    {
+        lock (_segments)
+        {
+            if (_segments.Find(s => s.Number == number) is { } segment)
+            {
+                segment.Readers--;
+            }
         }
     }
 
@@ -30,8 +46,16 @@ internal sealed partial class GroupJournal
         lock (_segments)
         {
             var segment = _segments.Find(s => s.Number == number) ?? throw Released(sequence);
-            return new SegmentPlace(number, segment.Path, 0, Volatile.Read(ref segment.Length), segment != _active);
+            return PlaceOf(segment, 0);
         }
+    }
+
+    /// <summary>Caller holds the segment list.</summary>
+    private SegmentPlace PlaceOf(Segment segment, long offset)
+    {
+        var next = _segments.IndexOf(segment) + 1;
+        var last = next < _segments.Count ? _segments[next].StartSequence - 1 : long.MaxValue;
+        return new SegmentPlace(segment.Number, segment.Path, offset, Volatile.Read(ref segment.Length), segment != _active, last);
     }
 
     /// <summary>

@@ -14,11 +14,15 @@ internal sealed partial class GroupJournal
     /// its segment is truncated there and later segments are deleted. A segment whose header is
     /// bad ends the journal at its start: it and later segments are deleted, but every record
     /// before it still counts. (A kill inside <see cref="Roll"/> leaves exactly that: the next
-    /// segment created, its header not yet written, while the segments before it hold records
+    /// segment created, its header not yet written, or a spare renamed to it with its earlier
+    /// life's header, which names another segment, while the segments before it hold records
     /// that may already be acknowledged.) Only segments from the one holding the checkpoint
     /// onwards are read, so recovery time is bounded by the journal written since the
-    /// checkpoint. Appends then continue in the newest segment when it can take them (see
-    /// <see cref="Continue"/>: recovery needs no free space), else in a new one.
+    /// checkpoint; each but the newest only up to the record before the next one's start (a
+    /// reused file holds its earlier life's bytes after that). Appends then continue in the
+    /// newest segment when it can take them (see <see cref="Continue"/>: recovery needs no free
+    /// space), else in a new one, in a spare when there is one. Spares past half the free space
+    /// are deleted then: on a full disk they give their space back.
     /// </summary>
     /// <exception cref="InsufficientSpaceException">A new segment was needed and no space is left for it.</exception>
     public static GroupJournal Open(
@@ -35,6 +39,12 @@ internal sealed partial class GroupJournal
             throw new InsufficientSpaceException($"journal {name}: no space for its directory", e);
         }
         var journal = new GroupJournal(directory, segmentBytes, clock);
+        journal.FindSpares();
+        if (journal._spares.Count > 0)
+        {
+            // A spare is reused only once its rename is durable; a killed run may have left it unsynced.
+            Native.SyncDirectory(directory);
+        }
         var files = Directory.EnumerateFiles(directory, "journal-*.seg")
             .Select(path => (Path: path, Ok: JournalFormat.TryParseSegmentNumber(Path.GetFileName(path), out var n), Number: n))
             .Where(f => f.Ok)
@@ -54,7 +64,11 @@ internal sealed partial class GroupJournal
                 continue;
             }
             using var reader = SegmentReader.Open(file.Path, limit: null, out var error);
-            if (reader == null)
+            if (reader != null && reader.Segment.Number != file.Number)
+            {
+                error = $"its header names segment {reader.Segment.Number} (a spare whose reuse was cut short)";
+            }
+            if (reader == null || error.Length > 0)
             {
                 headerCut = $"{Path.GetFileName(file.Path)}: {error}";
                 cutBytes += new FileInfo(file.Path).Length;
@@ -81,11 +95,12 @@ internal sealed partial class GroupJournal
             SyncFile(segment.Path);
             using var reader = SegmentReader.Open(segment.Path, limit: null, out _)!;
             var expected = segment.StartSequence;
+            var through = i + 1 < journal._segments.Count ? journal._segments[i + 1].StartSequence - 1 : long.MaxValue;
             if (expected > last + 1)
             {
                 cutReason = $"{Path.GetFileName(segment.Path)}: records {last + 1}..{expected - 1} are missing";
             }
-            while (cutReason == null)
+            while (cutReason == null && expected <= through)
             {
                 var status = reader.Next();
                 if (status == SegmentReadStatus.End)
@@ -116,6 +131,10 @@ internal sealed partial class GroupJournal
             {
                 cutBytes += journal.CutAt(i, reader.Position);
             }
+            else
+            {
+                segment.Length = reader.Position;
+            }
             tailNext = expected;
         }
 
@@ -137,9 +156,10 @@ internal sealed partial class GroupJournal
         else
         {
             var number = journal._segments.Count == 0 ? 1 : journal._segments[^1].Number + 1;
-            journal._active = journal.CreateSegment(number, last + 1, journal.SegmentSize(0), durable: true);
+            journal._active = journal.StartSegment(number, last + 1, journal.SegmentSize(0), durable: true);
             journal._segments.Add(journal._active);
         }
+        journal.TrimSparesToFreeSpace();
         report = new JournalRecoveryReport(name, checkpointSequence, last, replayed, replayedBytes, cutReason, cutBytes, Stopwatch.GetElapsedTime(started));
         return journal;
     }

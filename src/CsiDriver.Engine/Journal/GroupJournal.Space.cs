@@ -13,9 +13,10 @@ namespace CsiDriver.Engine.Journal;
 /// <item>After recovery the newest segment is appended to again, so opening needs no free space
 /// at all; it is rolled once a record no longer fits (at the latest when it reaches the floor).</item>
 /// <item>What the journal may still claim, <see cref="ReservedBytes"/>: the part of its active
-/// segment it holds no blocks for yet, and a next segment the size it expects. The engine does
-/// not report that space as available, so a volume created in the capacity it reports never
-/// takes the room a journal needs to roll.</item>
+/// segment it holds no blocks for yet, and a next segment the size it expects, less what the
+/// spare it would start it in holds already (GroupJournal.Spares.cs). The engine does not report
+/// that space as available, so a volume created in the capacity it reports never takes the room
+/// a journal needs to roll.</item>
 /// </list>
 /// Running out of space is an <see cref="InsufficientSpaceException"/> from the append that
 /// needed it (front ends: ENOSPC, RESOURCE_EXHAUSTED); the journal stays as it was.
@@ -33,7 +34,8 @@ internal sealed partial class GroupJournal
     private long _expectedSegmentBytes;
 
     /// <summary>Free bytes this journal may still claim: what its active segment holds no blocks
-    /// for yet, up to its size, and the next segment it expects to start.</summary>
+    /// for yet, up to its size, and what the next segment it expects to start needs beyond the
+    /// spare it would start it in.</summary>
     public long ReservedBytes
     {
         get
@@ -42,7 +44,8 @@ internal sealed partial class GroupJournal
             {
                 var largest = SegmentBytes;
                 var unheld = Math.Min(_active.Limit, largest) - Math.Max(_active.Allocated, Volatile.Read(ref _active.Length));
-                return Math.Max(0, unheld) + Math.Min(_expectedSegmentBytes, largest);
+                var spare = _spares.Count > 0 ? _spares[^1].Bytes : 0;
+                return Math.Max(0, unheld) + Math.Max(0, Math.Min(_expectedSegmentBytes, largest) - spare);
             }
         }
     }

@@ -7,12 +7,15 @@ namespace CsiDriver.Engine.Journal;
 /// One consistency group's journal: an append-only series of segment files in one directory.
 /// <see cref="Append"/> is called under the group's lock, which is what makes sequence order
 /// equal to file order; everything else may run beside it. How big segments are and what they
-/// set aside on disk: see GroupJournal.Space.cs.
+/// set aside on disk: see GroupJournal.Space.cs; released segment files kept for reuse:
+/// GroupJournal.Spares.cs.
 /// On-disk invariant: segment N+1 starts at the sequence after the last record of segment N;
 /// a segment's header is written before any record goes into it. A flush syncs the segments
 /// rolled since the previous flush, oldest first, then the active one, then the directory, so
 /// once acknowledged every record up to the flushed sequence is durable; a crash before that
 /// may lose a suffix (or leave a gap, which recovery cuts at), never a record before it.
+/// A segment's records end where the next segment starts (its start sequence); a reused file
+/// may hold bytes of its earlier life after them, so only the newest segment is read to its end.
 /// </summary>
 internal sealed partial class GroupJournal : IDisposable
 {
@@ -163,8 +166,10 @@ internal sealed partial class GroupJournal : IDisposable
         }
     }
 
-    /// <summary>Deletes whole segments whose records are all at or below <paramref name="sequence"/>;
-    /// never the active one. Returns the bytes released.</summary>
+    /// <summary>Releases whole segments whose records are all at or below <paramref name="sequence"/>,
+    /// never the active one: each is kept as a spare or deleted (see GroupJournal.Spares.cs).
+    /// <paramref name="sequence"/> must be at or below a durable checkpoint: a spare's records
+    /// must never be issued again. Returns the bytes released.</summary>
     public long ReleaseThrough(long sequence)
     {
         var released = new List<Segment>();
@@ -176,10 +181,7 @@ internal sealed partial class GroupJournal : IDisposable
                 _segments.RemoveAt(0);
             }
         }
-        foreach (var segment in released)
-        {
-            File.Delete(segment.Path);
-        }
+        Spare(released);
         return released.Sum(s => s.Length);
     }
 
@@ -221,15 +223,15 @@ internal sealed partial class GroupJournal : IDisposable
         }
     }
 
-    /// <summary>Starts the next segment, sized by how fast the group filled this one. Nothing is
-    /// synced here, under the gate: the full segment and the new directory entry are synced by
-    /// the next group commit.</summary>
+    /// <summary>Starts the next segment, sized by how fast the group filled this one, in a spare
+    /// when there is one. Nothing is synced here, under the gate: the full segment and the new
+    /// directory entry are synced by the next group commit.</summary>
     /// <exception cref="InsufficientSpaceException">No space to start it; the active segment stays.</exception>
     private void Roll()
     {
         var previous = _active;
         var size = NextSegmentBytes(previous);
-        var next = CreateSegment(previous.Number + 1, _lastSequence + 1, size, durable: false);
+        var next = StartSegment(previous.Number + 1, _lastSequence + 1, size, durable: false);
         lock (_segments)
         {
             _segments.Add(next);
@@ -240,16 +242,18 @@ internal sealed partial class GroupJournal : IDisposable
         }
     }
 
-    /// <summary>Creates a segment of <paramref name="size"/> bytes (at most: a record bigger than
-    /// a segment gets one of its own) and reserves its blocks as far as the space allows.</summary>
+    /// <summary>Starts a segment of <paramref name="size"/> bytes (at most: a record bigger than
+    /// a segment gets one of its own) in a spare when there is one (as big as the spare, if that
+    /// is bigger), else in a new file, and reserves its blocks as far as the space allows.</summary>
     /// <exception cref="InsufficientSpaceException">Not even its header fits; no file is left behind.</exception>
-    private Segment CreateSegment(long number, long startSequence, long size, bool durable)
+    private Segment StartSegment(long number, long startSequence, long size, bool durable)
     {
         var path = Path.Combine(_directory, JournalFormat.SegmentFileName(number));
+        var spareBytes = TakeSpare(path);
         SafeFileHandle handle;
         try
         {
-            handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            handle = File.OpenHandle(path, spareBytes > 0 ? FileMode.Open : FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         }
         catch (IOException e) when (Native.IsDiskFull(e))
         {
@@ -257,10 +261,14 @@ internal sealed partial class GroupJournal : IDisposable
         }
         try
         {
+            // A spare's header is overwritten first; its records after that, in place. Until
+            // the header is durable the file holds its earlier life's header under this name,
+            // which recovery refuses (the numbers differ), and no record in it was acknowledged.
             var header = new byte[JournalFormat.SegmentHeaderSize];
             new SegmentHeader(number, startSequence, NowMicros()).Write(header);
             RandomAccess.Write(handle, header, 0);
-            var reserved = Native.Reserve(handle, header.Length, size - header.Length);
+            var limit = Math.Max(size, spareBytes);
+            var reserved = Native.Reserve(handle, spareBytes, limit - spareBytes);
             if (durable)
             {
                 Native.DataSync(handle);
@@ -270,8 +278,8 @@ internal sealed partial class GroupJournal : IDisposable
             {
                 Handle = handle,
                 Length = header.Length,
-                Limit = size,
-                Allocated = reserved ? size : header.Length,
+                Limit = limit,
+                Allocated = reserved ? limit : Math.Max(header.Length, spareBytes),
             };
         }
         catch (IOException e)
@@ -288,10 +296,18 @@ internal sealed partial class GroupJournal : IDisposable
     /// <summary>The group's journal name: its directory's.</summary>
     private string Name => Path.GetFileName(_directory);
 
+    /// <summary>Syncs, and cuts the active segment's file at its records: a reused file's bytes
+    /// after them would read as a torn tail at the next start.</summary>
     public void Dispose()
     {
         Sync();
-        _active.Handle!.Dispose();
+        var handle = _active.Handle!;
+        if (RandomAccess.GetLength(handle) > _active.Length)
+        {
+            RandomAccess.SetLength(handle, _active.Length);
+            Native.DataSync(handle);
+        }
+        handle.Dispose();
     }
 
     /// <summary>Closes and removes the whole journal (its group is gone).</summary>
@@ -331,6 +347,10 @@ internal sealed partial class GroupJournal : IDisposable
 
         /// <summary>While active: bytes of the file known to be allocated (its header, its reservation).</summary>
         public long Allocated { get; set; }
+
+        /// <summary>Cursors reading it now (<see cref="Locate"/> to <see cref="Leave"/>): a segment released
+        /// while one is is deleted, never reused under it. Guarded by the journal's segment list.</summary>
+        public int Readers { get; set; }
 
         /// <summary>While active: when it became active and its length then, to measure the write rate.</summary>
         public long Started { get; set; } = Stopwatch.GetTimestamp();

@@ -5,8 +5,10 @@ namespace CsiDriver.Engine.Journal;
 /// when it has read everything appended so far, <see cref="TryNext"/> says so, and a later call
 /// continues from the same place, in the same segment, without scanning again. It starts at the
 /// segment's nearest index point, so opening one costs at most an index stride of scanning.
-/// It holds its segment open: a segment released under it stays readable until it moves on,
-/// but moving into a released one is refused (the reader fell behind an overrun).
+/// It holds its segment open: a segment released under it stays readable until it moves on
+/// (the journal deletes it rather than reuse it, see <see cref="GroupJournal.Locate"/>), but
+/// moving into a released one is refused (the reader fell behind an overrun). A rolled
+/// segment is read up to its last sequence only: a reused file holds older bytes after it.
 /// </summary>
 internal sealed class JournalCursor : IDisposable
 {
@@ -32,11 +34,21 @@ internal sealed class JournalCursor : IDisposable
     {
         while (true)
         {
+            if (_place.Final && NextSequence > _place.LastSequence)
+            {
+                // The next segment starts right after this one's last record.
+                MoveOn();
+                continue;
+            }
             var status = _reader!.Next();
             if (status == SegmentReadStatus.End && !_place.Final)
             {
                 _place = _journal.Tail(_place.Number, NextSequence);
                 _reader.Extend(_place.Length);
+                if (_place.Final && NextSequence > _place.LastSequence)
+                {
+                    continue;
+                }
                 status = _reader.Next();
             }
             switch (status)
@@ -51,15 +63,7 @@ internal sealed class JournalCursor : IDisposable
                 case SegmentReadStatus.Record:
                     throw new CorruptionException($"{_place.Path}: sequence {_reader.Header.Sequence} where {NextSequence} was due");
                 case SegmentReadStatus.End when _place.Final:
-                    // The next segment starts right after this one's last record.
-                    var finished = _place.Number;
-                    _reader.Dispose();
-                    Open();
-                    if (_place.Number == finished)
-                    {
-                        throw new CorruptionException($"{_place.Path}: ends before record {NextSequence}, which no later segment holds");
-                    }
-                    continue;
+                    throw new CorruptionException($"{_place.Path}: ends before record {NextSequence}, which it should hold");
                 case SegmentReadStatus.End:
                     header = default;
                     payload = default;
@@ -74,10 +78,37 @@ internal sealed class JournalCursor : IDisposable
     {
         _reader = null;
         _place = _journal.Locate(NextSequence);
-        _reader = SegmentReader.Open(_place.Path, _place.Length, out var error)
-            ?? throw new CorruptionException($"{_place.Path}: {error}");
-        _reader.Seek(_place.Offset);
+        try
+        {
+            _reader = SegmentReader.Open(_place.Path, _place.Length, out var error)
+                ?? throw new CorruptionException($"{_place.Path}: {error}");
+            _reader.Seek(_place.Offset);
+        }
+        catch
+        {
+            Leave();
+            throw;
+        }
     }
 
-    public void Dispose() => _reader?.Dispose();
+    private void MoveOn()
+    {
+        Leave();
+        Open();
+    }
+
+    private void Leave()
+    {
+        _reader?.Dispose();
+        _reader = null;
+        _journal.Leave(_place.Number);
+    }
+
+    public void Dispose()
+    {
+        if (_reader != null)
+        {
+            Leave();
+        }
+    }
 }

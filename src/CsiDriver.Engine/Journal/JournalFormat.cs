@@ -53,30 +53,48 @@ public enum JournalRecordKind : byte
 /// </code>
 /// Sequences are contiguous within a group: each record's is the previous one's plus one.
 /// Version 2 added the kinds ReplicaBatch (7) and ReplicaState (8); a version 1 reader would
-/// cut the journal at the first of them, so segments written now require version 2. Version 1
-/// segments hold none of them and stay readable.
+/// cut the journal at the first of them. Version 3 reuses released segment files (spares,
+/// <c>journal-000001.spare</c>, see GroupJournal.Spares.cs): a segment's records end where the
+/// next segment's start sequence says, and the bytes after them may be records of the file's
+/// earlier life, which a version 2 reader would take for a corrupt tail and cut the journal at,
+/// so segments written now require version 3. Version 1 and 2 segments stay readable.
 /// A record that fails its magic, length, checksum or sequence check ends the valid journal.
+/// A stale record left from a reused file's earlier life never passes the sequence check: its
+/// record is at or below a checkpoint that was durable when the file was released, and every
+/// segment the file starts later begins above it (sequences at or below a durable checkpoint
+/// are never issued again; those above it that a crash lost are, but only into files a cut
+/// deleted, never into spares). The record's checksum covers its sequence.
 /// </summary>
 internal static class JournalFormat
 {
     public const uint SegmentMagic = 0x47534A46; // "FJSG"
     public const uint RecordMagic = 0x43524A46;  // "FJRC"
-    public const ushort Version = 2;
-    public const ushort MinCompatibleVersion = 2;
+    public const ushort Version = 3;
+    public const ushort MinCompatibleVersion = 3;
     public const int SegmentHeaderSize = 64;
     public const int RecordHeaderSize = 56;
 
     /// <summary>Largest payload of one record; bigger writes are split.</summary>
     public const int MaxPayload = 32 << 20;
 
-    public static string SegmentFileName(long number) => $"journal-{number:D6}.seg";
+    private const string SegmentExtension = ".seg";
+    private const string SpareExtension = ".spare";
 
-    public static bool TryParseSegmentNumber(string fileName, out long number)
+    public static string SegmentFileName(long number) => $"journal-{number:D6}{SegmentExtension}";
+
+    /// <summary>The name a released segment keeps while it waits to be reused.</summary>
+    public static string SpareFileName(long number) => $"journal-{number:D6}{SpareExtension}";
+
+    public static bool TryParseSegmentNumber(string fileName, out long number) => TryParseNumber(fileName, SegmentExtension, out number);
+
+    public static bool TryParseSpareNumber(string fileName, out long number) => TryParseNumber(fileName, SpareExtension, out number);
+
+    private static bool TryParseNumber(string fileName, string extension, out long number)
     {
         number = 0;
         return fileName.StartsWith("journal-", StringComparison.Ordinal)
-            && fileName.EndsWith(".seg", StringComparison.Ordinal)
-            && long.TryParse(fileName.AsSpan(8, fileName.Length - 12), out number);
+            && fileName.EndsWith(extension, StringComparison.Ordinal)
+            && long.TryParse(fileName.AsSpan(8, fileName.Length - 8 - extension.Length), out number);
     }
 }
 

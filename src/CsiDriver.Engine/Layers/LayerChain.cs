@@ -59,6 +59,13 @@ internal static class LayerChain
         }
     }
 
+    /// <summary>Chunk by chunk: each is acquired (a partial one copied up), then its part of the
+    /// data goes to the top layer in a write of its own. Not one write for the whole range: the
+    /// kernel sizes a page-cache folio by the write that creates it (ext4 has large folios since
+    /// 6.16), and every later small write into a folio walks all of its blocks — after 1 MiB
+    /// writes, 4 KiB random writes cost about five times the CPU in the kernel here (measured,
+    /// one CPU: ext4_block_write_begin 23 % of the process's samples against 4 %). Chunk-sized
+    /// writes keep folios at most a chunk.</summary>
     public static void Write(Layer top, long offset, ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)

@@ -120,9 +120,9 @@ public sealed class PowerCutTests(ITestOutputHelper output)
         }
         var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var armed = false;
-        watcher.Created += (_, e) =>
+        void Seen(string? name)
         {
-            var name = e.Name ?? "";
+            name ??= "";
             var wanted = cutPoint switch
             {
                 CutPoint.JournalRoll => name.EndsWith(".seg", StringComparison.Ordinal),
@@ -133,7 +133,9 @@ public sealed class PowerCutTests(ITestOutputHelper output)
             {
                 created.TrySetResult();
             }
-        };
+        }
+        watcher.Created += (_, e) => Seen(e.Name);
+        watcher.Renamed += (_, e) => Seen(e.Name); // a roll into a spare renames it to the segment's name
         watcher.EnableRaisingEvents = true;
         worker.WaitUntilReady(Bound);
         await Task.Delay(50 + random.Next(cutPoint == CutPoint.Anywhere ? 1000 : 400));
@@ -147,8 +149,8 @@ public sealed class PowerCutTests(ITestOutputHelper output)
     }
 
     /// <summary>Files the cut left half-made, seen before the engine opens: a journal segment
-    /// without its header (a roll cut short) and metadata files never renamed into place (a
-    /// checkpoint or catalog write cut short).</summary>
+    /// without its header, or with a spare's earlier header naming another segment (a roll cut
+    /// short), and metadata files never renamed into place (a checkpoint or catalog write cut short).</summary>
     private sealed record Leftovers(int HeaderlessSegments, int TemporaryFiles)
     {
         public static Leftovers Find(string directory) => new(
@@ -161,7 +163,8 @@ public sealed class PowerCutTests(ITestOutputHelper output)
         {
             var header = new byte[JournalFormat.SegmentHeaderSize];
             using var file = File.OpenHandle(segment);
-            return RandomAccess.Read(file, header, 0) < header.Length || !SegmentHeader.TryParse(header, out _, out _);
+            return RandomAccess.Read(file, header, 0) < header.Length || !SegmentHeader.TryParse(header, out var parsed, out _)
+                || !JournalFormat.TryParseSegmentNumber(Path.GetFileName(segment), out var number) || parsed.Number != number;
         }
     }
 }

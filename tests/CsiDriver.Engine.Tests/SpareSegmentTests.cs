@@ -1,0 +1,259 @@
+using System.Buffers.Binary;
+using CsiDriver.Engine.Journal;
+
+namespace CsiDriver.Engine.Tests;
+
+/// <summary>
+/// Released journal segments reused as spares (GroupJournal.Spares.cs): a roll starts the next
+/// segment in a spare, in place; the bytes a reused file keeps from its earlier life are never
+/// replayed nor read as records, whether the journal was closed or crashed; a reuse cut short
+/// ends the journal there; and a segment a cursor is reading is never reused under it. A crash
+/// is the journal abandoned without closing (its appends are in the page cache, nothing cut);
+/// the checkpoint given on reopening is the point released through, as in the engine.
+/// </summary>
+public sealed class SpareSegmentTests : IDisposable
+{
+    private const int Payload = 200;
+    private const int RecordSize = JournalFormat.RecordHeaderSize + Payload;
+    private const long SegmentBytes = 4 * RecordSize;
+    private readonly TempDirectory _directory = new();
+    private readonly List<long> _replayed = [];
+
+    public void Dispose() => _directory.Dispose();
+
+    private string JournalPath => Path.Combine(_directory.Path, "j");
+
+    private GroupJournal Open(long checkpoint, out JournalRecoveryReport report, long segmentBytes = SegmentBytes, int payload = Payload)
+    {
+        _replayed.Clear();
+        return GroupJournal.Open(JournalPath, "j", checkpoint, segmentBytes, TimeProvider.System,
+            (in RecordHeader header, ReadOnlySpan<byte> bytes) =>
+            {
+                Assert.Equal(Bytes.Pattern(payload, (int)header.Sequence), bytes.ToArray());
+                _replayed.Add(header.Sequence);
+            }, out report);
+    }
+
+    private static void Append(GroupJournal journal, int count, int payload = Payload)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var sequence = journal.LastSequence + 1;
+            Assert.Equal(sequence, journal.Append(JournalRecordKind.Write, 1, sequence * 4096, payload, Bytes.Pattern(payload, (int)sequence), 0));
+        }
+    }
+
+    private string[] Files(string pattern) => Directory.GetFiles(JournalPath, pattern).Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>Appends until the journal has <paramref name="segments"/> segments, then releases
+    /// every one but the active; returns the sequence released through.</summary>
+    private long FillAndRelease(GroupJournal journal, int segments, int payload = Payload)
+    {
+        while (Files("*.seg").Length < segments)
+        {
+            Append(journal, 1, payload);
+        }
+        journal.ReleaseThrough(journal.LastSequence);
+        Assert.Single(Files("*.seg"));
+        Assert.True(Files("*.spare").Length >= segments - 2, "the released segments are kept as spares (within the bound)");
+        return journal.FirstSequence - 1;
+    }
+
+    /// <summary>Appends until the journal rolled into a spare, then <paramref name="more"/> records.</summary>
+    private static void AppendIntoASpare(GroupJournal journal, Func<int> spares, int more)
+    {
+        var before = spares();
+        while (spares() == before)
+        {
+            Append(journal, 1);
+        }
+        Append(journal, more);
+    }
+
+    [Fact]
+    public void A_roll_starts_the_next_segment_in_a_spare_in_place()
+    {
+        using var journal = Open(0, out _);
+        FillAndRelease(journal, 4);
+        var spares = Files("*.spare");
+        var newest = spares[^1];
+        var length = new FileInfo(newest).Length;
+        var segments = Files("*.seg").Length;
+
+        AppendIntoASpare(journal, () => Files("*.spare").Length, more: 0);
+
+        Assert.False(File.Exists(newest), "the most recently released spare is reused first");
+        Assert.Equal(spares.Length - 1, Files("*.spare").Length);
+        Assert.Equal(segments + 1, Files("*.seg").Length);
+        // The file keeps its earlier length: the records overwrite it in place.
+        Assert.Equal(length, new FileInfo(Files("*.seg")[^1]).Length);
+    }
+
+    /// <summary>Records of equal size: after the new life's records, the reused file holds whole,
+    /// checksummed records of its earlier life at exactly the offset the next record would be.</summary>
+    [Fact]
+    public void A_reused_segments_stale_tail_is_never_replayed_after_a_crash()
+    {
+        var journal = Open(0, out _);
+        var released = FillAndRelease(journal, 4);
+        AppendIntoASpare(journal, () => Files("*.spare").Length, more: 1);
+        var last = journal.LastSequence;
+        var newest = Files("*.seg")[^1];
+        Assert.True(new FileInfo(newest).Length > JournalFormat.SegmentHeaderSize + 2 * RecordSize, "the reused file has a stale tail");
+        // A crash: the journal is abandoned, not closed.
+
+        using (var reopened = Open(released, out var report))
+        {
+            Assert.Equal(Enumerable.Range((int)released + 1, (int)(last - released)).Select(i => (long)i), _replayed);
+            Assert.Equal(last, report.LastSequence);
+            Assert.Contains("where", report.CutReason); // a stale record's sequence where the next was due
+            Assert.Equal(last + 1, reopened.Append(JournalRecordKind.Write, 1, 0, 0, ReadOnlyMemory<byte>.Empty, 0));
+        }
+        GC.KeepAlive(journal);
+    }
+
+    /// <summary>Every segment but the newest is read only up to the record before the next one's
+    /// start, by recovery and by readers, after a clean close and after a crash.</summary>
+    [Fact]
+    public void Records_after_reused_segments_are_all_replayed_and_read()
+    {
+        long released, last;
+        using (var journal = Open(0, out _, segmentBytes: 2 * SegmentBytes))
+        {
+            released = FillAndRelease(journal, 6);
+            journal.SegmentBytes = SegmentBytes; // the reused files are longer than their new records
+            var spares = Files("*.spare").Length;
+            while (Files("*.spare").Length > 0)
+            {
+                Append(journal, 1);
+            }
+            Append(journal, 2 * spares); // and on into new files
+            last = journal.LastSequence;
+        }
+        var all = Enumerable.Range((int)released + 1, (int)(last - released)).Select(i => (long)i).ToList();
+
+        using (var reopened = Open(released, out var report))
+        {
+            Assert.Null(report.CutReason);
+            Assert.Equal(all, _replayed);
+        }
+        // Opened past them all, the reused segments are not read by recovery; a reader still reads them.
+        var crashed = Open(last, out var again);
+        Assert.Null(again.CutReason);
+        Assert.Empty(_replayed);
+        Assert.Equal(all, crashed.Read(released + 1).Select(r => r.Header.Sequence));
+        Append(crashed, 1);
+        using (var reopened = Open(released, out var third))
+        {
+            Assert.Equal([.. all, last + 1], _replayed);
+        }
+        GC.KeepAlive(crashed);
+    }
+
+    /// <summary>A crash inside a roll into a spare can leave the rename durable and the new header
+    /// not: the file under the new segment's name still has its earlier life's header.</summary>
+    [Fact]
+    public void A_spare_under_a_segments_name_with_its_old_header_ends_the_journal_there()
+    {
+        long released, last, newest;
+        using (var journal = Open(0, out _))
+        {
+            released = FillAndRelease(journal, 4);
+            Append(journal, 1);
+            last = journal.LastSequence;
+        }
+        Assert.True(JournalFormat.TryParseSegmentNumber(Path.GetFileName(Files("*.seg")[^1]), out newest));
+        var spare = Files("*.spare")[^1];
+        File.Move(spare, Path.Combine(JournalPath, JournalFormat.SegmentFileName(newest + 1)));
+
+        using (var journal = Open(released, out var report))
+        {
+            Assert.Contains("names segment", report.CutReason);
+            Assert.Equal(Enumerable.Range((int)released + 1, (int)(last - released)).Select(i => (long)i), _replayed);
+            Assert.Equal(last, report.LastSequence);
+            Assert.False(File.Exists(Path.Combine(JournalPath, JournalFormat.SegmentFileName(newest + 1))));
+            Assert.Equal(
+                Enumerable.Range((int)released + 1, (int)(last - released)).Select(i => (long)i),
+                journal.Read(released + 1).Select(r => r.Header.Sequence));
+            Assert.Equal(last + 1, journal.Append(JournalRecordKind.Write, 1, 0, 0, ReadOnlyMemory<byte>.Empty, 0));
+        }
+    }
+
+    /// <summary>Segments bigger than a cursor's 1 MiB window, so it reads the file as it goes: a
+    /// segment released under it is deleted, not reused (though the most recently released, it
+    /// would be the first), and it reads on to its end unchanged.</summary>
+    [Fact]
+    public void A_segment_a_cursor_is_reading_is_never_reused_under_it()
+    {
+        const int Big = 256 << 10;
+        using var journal = Open(0, out _, segmentBytes: 12L * Big, payload: Big);
+        while (Files("*.seg").Length < 3)
+        {
+            Append(journal, 1, Big);
+        }
+        var (second, third) = (StartOf(Files("*.seg")[1]), StartOf(Files("*.seg")[2]));
+        Assert.True(third - second > 4, "the segment read is bigger than the cursor's window");
+        using var cursor = new JournalCursor(journal, second);
+        Assert.True(cursor.TryNext(out _, out _));
+
+        journal.ReleaseThrough(third - 1);
+        Assert.Single(Files("*.spare")); // the first segment only
+        Append(journal, 24, Big); // rolls into that spare, then into new files
+
+        var read = new List<long>();
+        while (cursor.TryNext(out var header, out var payload))
+        {
+            Assert.Equal(Bytes.Pattern(Big, (int)header.Sequence), payload.ToArray());
+            read.Add(header.Sequence);
+        }
+        Assert.Equal(Enumerable.Range((int)second + 1, (int)(journal.LastSequence - second)).Select(i => (long)i), read);
+    }
+
+    /// <summary>A journal written before spares (version 2, no stale bytes anywhere) is read as
+    /// it was; appends go to a new segment in the current version.</summary>
+    [Fact]
+    public void Version_2_segments_stay_readable()
+    {
+        long last;
+        using (var journal = Open(0, out _))
+        {
+            Append(journal, 10);
+            last = journal.LastSequence;
+        }
+        foreach (var segment in Files("*.seg"))
+        {
+            var bytes = File.ReadAllBytes(segment);
+            BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(4), 2);
+            BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(6), 2);
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(60), Crc32C.Compute(bytes.AsSpan(0, 60)));
+            File.WriteAllBytes(segment, bytes);
+        }
+        var written = Files("*.seg");
+
+        using (var journal = Open(0, out var report))
+        {
+            Assert.Null(report.CutReason);
+            Assert.Equal(Enumerable.Range(1, (int)last).Select(i => (long)i), _replayed);
+            Assert.Equal(last + 1, journal.Append(JournalRecordKind.Write, 1, 0, 0, ReadOnlyMemory<byte>.Empty, 0));
+        }
+        var added = Assert.Single(Files("*.seg").Except(written));
+        var header = new byte[JournalFormat.SegmentHeaderSize];
+        using (var file = File.OpenHandle(added))
+        {
+            RandomAccess.Read(file, header, 0);
+        }
+        Assert.True(SegmentHeader.TryParse(header, out var parsed, out _));
+        Assert.Equal(JournalFormat.Version, parsed.Version);
+    }
+
+    private static long StartOf(string segment)
+    {
+        var header = new byte[JournalFormat.SegmentHeaderSize];
+        using (var file = File.OpenHandle(segment))
+        {
+            RandomAccess.Read(file, header, 0);
+        }
+        Assert.True(SegmentHeader.TryParse(header, out var parsed, out _));
+        return parsed.StartSequence;
+    }
+}
