@@ -1,4 +1,3 @@
-using System.Buffers;
 using CsiDriver.Engine.Journal;
 using CsiDriver.Engine.Layers;
 
@@ -40,13 +39,8 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     /// <summary>The part of the bound past which a background sync starts.</summary>
     private const int SyncBatchFraction = 8;
 
-    /// <summary>The largest payload whose buffer is pooled: the FUSE frontend's largest write.
-    /// Larger ones (NBD allows 32 MiB) get a fresh array.</summary>
-    private const int FuseLargestWrite = 1 << 20;
-
-    /// <summary>Payload buffers of all overlays; it keeps at most 32 of each power-of-two size
-    /// (32 MiB of the largest, one default bound's worth).</summary>
-    private static readonly ArrayPool<byte> Payloads = ArrayPool<byte>.Create(FuseLargestWrite, 32);
+    /// <summary>Payload buffers of all overlays; it keeps up to two default bounds' worth.</summary>
+    internal static readonly PayloadPool Payloads = new(64L << 20);
 
     private readonly object _lock = new();
     private readonly Queue<PendingUpdate> _queue = new();

@@ -95,4 +95,58 @@ public sealed class WriteOverlayTests : IDisposable
         Assert.Empty(failures);
         Assert.True(Interlocked.Read(ref reads) > 0);
     }
+
+    [Fact]
+    public void Small_writes_reuse_the_payload_buffers_of_writes_applied_before_them()
+    {
+        // 2,000 writes of 4 KiB pending at once (8 MiB, a quarter of the bound), applied, then
+        // 2,000 more: the second round's payload buffers are the first round's. A pool that kept
+        // a few buffers per size gave nearly every small write a fresh array (zeroed, faulted in).
+        const int writes = 2000;
+        const int block = 4096;
+        using var engine = StorageEngine.Open(_directory.Path, new EngineOptions { BackgroundCheckpoints = false, OverlayBytes = 32 << 20 });
+        var volume = engine.CreateVolume("v", (long)writes * block);
+        var data = Bytes.Pattern(block, 7);
+
+        long WriteAll()
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < writes; i++)
+            {
+                Bytes.Write(volume, (long)i * block, data);
+            }
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            volume.Group.Overlay.Commit();
+            return allocated;
+        }
+
+        WriteAll();
+        var allocated = WriteAll();
+
+        // Each write still allocates its overlay entry and index slots (a few hundred bytes);
+        // fresh payload arrays alone would be 8 MiB.
+        Assert.True(allocated < writes * block / 4,
+            $"the second round of {writes} 4 KiB writes allocated {allocated / 1024} KiB on the writer's thread: payload buffers were not reused");
+        Assert.Equal(data, Bytes.Read(volume, (writes - 1L) * block, block));
+    }
+
+    [Fact]
+    public void The_payload_pool_keeps_returned_buffers_up_to_its_budget_over_all_sizes()
+    {
+        var pool = new PayloadPool(64 << 10);
+        var small = Enumerable.Range(0, 32).Select(_ => pool.Rent(1000)).ToList(); // 1 KiB each
+        var large = pool.Rent(40 << 10); // 64 KiB
+        Assert.All(small, b => Assert.Equal(1024, b.Length));
+        Assert.Equal(64 << 10, large.Length);
+
+        small.ForEach(pool.Return);
+        Assert.Equal(32 << 10, pool.KeptBytes);
+        pool.Return(large); // over the budget with the small ones kept: dropped
+        Assert.Equal(32 << 10, pool.KeptBytes);
+
+        var again = Enumerable.Range(0, 32).Select(_ => pool.Rent(1024)).ToList();
+        Assert.True(small.ToHashSet(ReferenceEqualityComparer.Instance).SetEquals(again), "the buffers rented again are not the ones returned");
+        Assert.Equal(0, pool.KeptBytes);
+        Assert.Equal((2 << 20) + 1, pool.Rent((2 << 20) + 1).Length); // past the largest pooled size: exact, not kept
+    }
 }
