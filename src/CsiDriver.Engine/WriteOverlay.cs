@@ -27,9 +27,9 @@ namespace CsiDriver.Engine;
 /// one of them commits the group on its own thread, sync then apply, so progress never depends
 /// on the thread pool) before appending; when the apply cannot proceed (the disk is full) the
 /// committing writer gets the error.</para>
-/// <para>Payloads are copied into buffers of a pool kept for them (fresh large arrays cost a
-/// page fault per page here, more than the copy): a buffer goes back once its update is
-/// applied and no read is copying from it.</para>
+/// <para>Payloads are copied into buffers of a pool kept for them (<see cref="PayloadPool"/>:
+/// fresh arrays cost a page fault per page here, more than the copy): a buffer goes back once
+/// its update is applied and no read is copying from it.</para>
 /// </summary>
 internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
 {
