@@ -39,8 +39,9 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     /// <summary>The part of the bound past which a background sync starts.</summary>
     private const int SyncBatchFraction = 8;
 
-    /// <summary>Payload buffers of all overlays; it keeps up to two default bounds' worth.</summary>
-    internal static readonly PayloadPool Payloads = new(64L << 20);
+    /// <summary>Payload buffers of all overlays: each size keeps 8 MiB (2,048 of 4 KiB), or 32
+    /// buffers where that is more (32 MiB of 1 MiB, one default bound's worth, as before).</summary>
+    internal static readonly PayloadPool Payloads = new(8L << 20, 32);
 
     private readonly object _lock = new();
     private readonly Queue<PendingUpdate> _queue = new();
