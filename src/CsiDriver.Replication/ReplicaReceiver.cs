@@ -147,9 +147,7 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
     /// record, one sync), acknowledged together by the last one's number: the join is atomic
     /// like any batch, so the position still moves only by whole messages' worth. A batch that
     /// is not the next one due (a duplicate or a gap) is applied alone, for the engine to
-    /// ignore or refuse as before. A resync's Chunks queued behind one another are written in
-    /// one engine call (one sync) too: they move no position, so joining them changes only how
-    /// many syncs a catch-up takes; the queue (all a shipper may have in flight) bounds the join.
+    /// ignore or refuse as before. A resync's Chunks go to <see cref="WriteChunksAsync"/>.
     /// A completed resync's protective snapshots are dropped once its ack is out.</summary>
     private async Task ApplyQueuedAsync(ChannelReader<Received> queue, ReceiverLease lease, ReplicaPosition position, IResponseStream<ReceiverMessage> responses, CancellationToken cancellationToken)
     {
@@ -202,7 +200,9 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
 
     /// <summary>Writes a resync's Chunks from <paramref name="first"/> on as they come, and
     /// acknowledges each write once it is durable. Those queued behind one another go in one
-    /// engine write, and those that arrive while earlier writes sync are written meanwhile (the
+    /// engine write (one sync; they move no position, so joining them changes only how many syncs
+    /// a catch-up takes, and the queue, all a shipper may have in flight, bounds the join), and
+    /// those that arrive while earlier writes sync are written meanwhile (the
     /// engine syncs off this thread), so the backup copies chunks in while its disk syncs; the
     /// acks still go in order, each as soon as its write is durable, so the shipper's window
     /// keeps moving. Returns when no write is left unacknowledged and the next message due is
