@@ -145,18 +145,40 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
     /// <summary>Applies the received messages in order and acknowledges each once durable.
     /// Batches already queued behind the next one due are joined into one engine batch (one
     /// record, one sync), acknowledged together by the last one's number: the join is atomic
-    /// like any batch, so the position still moves only by whole messages' worth. A batch that
-    /// is not the next one due (a duplicate or a gap) is applied alone, for the engine to
-    /// ignore or refuse as before. A resync's Chunks queued behind one another are written in
-    /// one engine call (one sync) too: they move no position, so joining them changes only how
-    /// many syncs a catch-up takes; the queue (all a shipper may have in flight) bounds the join.
-    /// A completed resync's protective snapshots are dropped once its ack is out.</summary>
+    /// like any batch, so the position still moves only by whole messages' worth. The engine
+    /// takes a batch in memory and syncs it in the background (<see cref="StorageEngine.AppendReplicaBatch"/>),
+    /// so the next batches are taken while earlier ones wait for their sync: their acks wait in
+    /// <c>unacked</c>, in order, and go out as each becomes durable. Memory: an entry there holds
+    /// no payload (the engine's overlay has copied it, within its bound); the batches behind
+    /// them are at most what the shipper may have in flight (its window). A heartbeat's ack
+    /// queues behind them. Any other message waits for every earlier ack first, then is
+    /// applied alone: a batch that is not the next one due (a duplicate or a gap) for the
+    /// engine to ignore or refuse as before, a resync's messages (its Chunks queued behind one
+    /// another written in one engine call, one sync: they move no position, so joining them
+    /// changes only how many syncs a catch-up takes; the queue bounds the join). A completed
+    /// resync's protective snapshots are dropped once its ack is out.</summary>
     private async Task ApplyQueuedAsync(ChannelReader<Received> queue, ReceiverLease lease, ReplicaPosition position, IResponseStream<ReceiverMessage> responses, CancellationToken cancellationToken)
     {
-        while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        var unacked = new Queue<Unacked>();
+        Task<bool>? more = null;
+        while (true)
         {
+            await AcknowledgeDurableAsync(unacked, lease, responses, all: false, cancellationToken).ConfigureAwait(false);
             if (!queue.TryRead(out var received))
             {
+                more ??= queue.WaitToReadAsync(cancellationToken).AsTask();
+                if (unacked.Count > 0 && !more.IsCompleted)
+                {
+                    await Task.WhenAny(more, unacked.Peek().Durable).ConfigureAwait(false);
+                }
+                else if (await more.ConfigureAwait(false))
+                {
+                    more = null;
+                }
+                else
+                {
+                    break;
+                }
                 continue;
             }
             var through = received.Number;
@@ -169,39 +191,76 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                     queue.TryRead(out _);
                     through = next.Number;
                 }
-                position = await ApplyBatchAsync(joined.Build(), lease, cancellationToken).ConfigureAwait(false);
+                var joinedBatch = joined.Build();
+                var appended = engine.AppendReplicaBatch(lease.Journal, joinedBatch, cancellationToken);
+                RecordSizes(joinedBatch.Updates);
+                position = appended.Position;
+                unacked.Enqueue(new Unacked(through, position, appended.Durable, joinedBatch.Updates.Sum(u => (long)u.Payload.Length), Stopwatch.GetTimestamp()));
+                continue;
             }
-            else
+            if (received.Message.BodyCase == ShipperMessage.BodyOneofCase.Heartbeat)
             {
-                if (received.Chunks is { } chunks)
+                lease.Status.SourceAt(Math.Max(received.Message.Heartbeat.SourceLastSequence, position.SourceSequence));
+                unacked.Enqueue(new Unacked(through, position, unacked.LastOrDefault()?.Durable ?? Task.CompletedTask, 0, 0));
+                continue;
+            }
+            await AcknowledgeDurableAsync(unacked, lease, responses, all: true, cancellationToken).ConfigureAwait(false);
+            if (received.Chunks is { } chunks)
+            {
+                var joined = new List<ReplicaUpdate>(chunks);
+                while (queue.TryPeek(out var next) && next.Chunks is { } following)
                 {
-                    var joined = new List<ReplicaUpdate>(chunks);
-                    while (queue.TryPeek(out var next) && next.Chunks is { } more)
-                    {
-                        queue.TryRead(out _);
-                        joined.AddRange(more);
-                        through = next.Number;
-                    }
-                    received = received with { Chunks = joined };
+                    queue.TryRead(out _);
+                    joined.AddRange(following);
+                    through = next.Number;
                 }
-                position = await ApplyAsync(received, lease, position, cancellationToken).ConfigureAwait(false);
+                received = received with { Chunks = joined };
             }
-            await responses.WriteAsync(new ReceiverMessage
-            {
-                Ack = new Ack
-                {
-                    ThroughMessage = through,
-                    AppliedSequence = position.SourceSequence,
-                    AppliedSourceTimestampMicros = position.SourceTimestampMicros,
-                },
-            }, cancellationToken).ConfigureAwait(false);
+            position = await ApplyAsync(received, lease, position, cancellationToken).ConfigureAwait(false);
+            await AcknowledgeAsync(through, position, responses, cancellationToken).ConfigureAwait(false);
             if (received.Message.BodyCase == ShipperMessage.BodyOneofCase.ResyncComplete)
             {
                 // After the ack: the replicas are current without it, and it may wait for a checkpoint.
                 engine.DropReplicaResyncProtection(lease.Journal);
             }
         }
+        await AcknowledgeDurableAsync(unacked, lease, responses, all: true, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>A message taken whose ack waits for <see cref="Durable"/>: a batch appended (with
+    /// its payload bytes and when it was taken, for the status) or a heartbeat behind one.</summary>
+    private sealed record Unacked(long Through, ReplicaPosition Position, Task Durable, long Bytes, long Started);
+
+    /// <summary>Sends the acks, in order, of the messages at the head of <paramref name="unacked"/>
+    /// whose batches are durable; with <paramref name="all"/>, waits for each in turn. A failed
+    /// sync fails the stream here.</summary>
+    private async Task AcknowledgeDurableAsync(Queue<Unacked> unacked, ReceiverLease lease, IResponseStream<ReceiverMessage> responses, bool all, CancellationToken cancellationToken)
+    {
+        while (unacked.TryPeek(out var oldest) && (all || oldest.Durable.IsCompleted))
+        {
+            await oldest.Durable.WaitAsync(cancellationToken).ConfigureAwait(false);
+            unacked.Dequeue();
+            if (oldest.Started != 0)
+            {
+                var status = lease.Status;
+                status.CountApplied(oldest.Bytes);
+                status.Synced(Stopwatch.GetElapsedTime(oldest.Started), oldest.Bytes);
+                status.Applied(oldest.Position.SourceSequence, oldest.Position.SourceTimestampMicros);
+            }
+            await AcknowledgeAsync(oldest.Through, oldest.Position, responses, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static Task AcknowledgeAsync(long through, ReplicaPosition position, IResponseStream<ReceiverMessage> responses, CancellationToken cancellationToken) =>
+        responses.WriteAsync(new ReceiverMessage
+        {
+            Ack = new Ack
+            {
+                ThroughMessage = through,
+                AppliedSequence = position.SourceSequence,
+                AppliedSourceTimestampMicros = position.SourceTimestampMicros,
+            },
+        }, cancellationToken);
 
     private async Task<ReplicaPosition> ApplyAsync(Received received, ReceiverLease lease, ReplicaPosition position, CancellationToken cancellationToken)
     {
@@ -232,9 +291,6 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                 return position;
             case ShipperMessage.BodyOneofCase.Batch:
                 return await ApplyBatchAsync(received.Batch!, lease, cancellationToken).ConfigureAwait(false);
-            case ShipperMessage.BodyOneofCase.Heartbeat:
-                status.SourceAt(Math.Max(message.Heartbeat.SourceLastSequence, position.SourceSequence));
-                return position;
             default:
                 throw new MalformedMessageException($"unexpected {message.BodyCase} after Open");
         }

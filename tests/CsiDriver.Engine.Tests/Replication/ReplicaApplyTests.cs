@@ -271,4 +271,85 @@ public sealed class ReplicaApplyTests : IDisposable
         Assert.True(recovered.GetReplicaPosition(recovered.Group("orders")).SourceSequence >= acknowledged);
         Assert.Equal(recovered.GetReplicaPosition(recovered.Group("orders")).SourceSequence, model.BoundaryOf(ReplicaModel.Read(recovered, Ids)));
     }
+
+    [Fact]
+    public async Task SnapshotsTakenWhileBatchesArePipelinedSeeWholeBatchesAtTheirPosition()
+    {
+        var model = new ReplicaModel(8, Ids);
+        var batches = Enumerable.Range(0, 60).Select(_ => model.NextBatch(updates: 12)).ToList();
+        using var engine = Open();
+        CreateReplicas(engine);
+        var group = engine.Group("orders");
+        // As the receiver does: the next batch handed over while up to four earlier ones sync.
+        var applier = Task.Run(async () =>
+        {
+            var unacked = new Queue<Task>();
+            foreach (var batch in batches)
+            {
+                unacked.Enqueue(engine.AppendReplicaBatch(group, batch).Durable);
+                if (unacked.Count == 4)
+                {
+                    await unacked.Dequeue();
+                }
+            }
+            await Task.WhenAll(unacked);
+        });
+        var seen = new HashSet<long>();
+        for (var i = 0; i < 16 && (i < 2 || !applier.IsCompleted); i++)
+        {
+            var snapshots = engine.CreateGroupSnapshot([("sales", $"sales-{i}"), ("stock", $"stock-{i}")], out var cut);
+            var content = snapshots.ToDictionary(s => s.VolumeId, s => Bytes.ReadAll(engine.OpenSnapshot(s.Id)));
+            var at = Assert.Single(cut.Points).Replica?.SourceSequence ?? 0;
+            Assert.Equal(at, model.BoundaryOf(content));
+            seen.Add(at);
+        }
+        await applier;
+        Assert.Equal(model.Sequence, engine.GetReplicaPosition(group).SourceSequence);
+        ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
+        Assert.NotEmpty(seen);
+    }
+
+    [Fact]
+    public void UpdatesOfOneBatchAreReadInTheirOrderBeforeAndAfterTheyReachTheLayers()
+    {
+        const int chunk = 64 << 10;
+        var expected = new byte[2 * chunk];
+        Bytes.Pattern(4096, 1).CopyTo(expected, 0);
+        Bytes.Pattern(8192, 3).CopyTo(expected, chunk - 4096);
+        using (var engine = Open())
+        {
+            CreateReplicas(engine);
+            var group = engine.Group("orders");
+            // Later updates of the batch cover earlier ones: a trim then a write inside it, and a
+            // write spanning two chunks over one inside the second (listed under both chunks).
+            var batch = new ReplicaBatch(0, 4, 9, [
+                new ReplicaUpdate("sales", JournalRecordKind.Trim, 0, 8192, default),
+                ReplicaUpdate.Write("sales", 0, Bytes.Pattern(4096, 1)),
+                ReplicaUpdate.Write("sales", chunk, Bytes.Pattern(4096, 2)),
+                ReplicaUpdate.Write("sales", chunk - 4096, Bytes.Pattern(8192, 3))]);
+            var sales = engine.GetVolume("sales");
+            Monitor.Enter(group.Overlay.ApplyGate); // nothing reaches the layers meanwhile: reads find the batch in the overlay
+            try
+            {
+                var appended = engine.AppendReplicaBatch(group, batch);
+                Assert.Equal(expected, Bytes.Read(sales, 0, expected.Length));
+                Assert.True(appended.Durable.Wait(TimeSpan.FromSeconds(30))); // not awaited: the gate is this thread's
+                Assert.False(group.Overlay.IsEmpty);
+                Assert.Equal(expected, Bytes.Read(sales, 0, expected.Length));
+            }
+            finally
+            {
+                Monitor.Exit(group.Overlay.ApplyGate);
+            }
+            group.Overlay.Commit();
+            Assert.True(group.Overlay.IsEmpty);
+            Assert.Equal(expected, Bytes.Read(sales, 0, expected.Length));
+            engine.CloseWithoutCheckpoint();
+        }
+        using (var engine = Open())
+        {
+            Assert.Equal(4, engine.GetReplicaPosition(engine.Group("orders")).SourceSequence);
+            Assert.Equal(expected, Bytes.Read(engine.GetVolume("sales"), 0, expected.Length));
+        }
+    }
 }
