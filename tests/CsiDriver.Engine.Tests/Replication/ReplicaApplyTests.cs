@@ -310,7 +310,7 @@ public sealed class ReplicaApplyTests : IDisposable
     }
 
     [Fact]
-    public void UpdatesOfOneBatchAreReadInTheirOrderBeforeAndAfterTheyReachTheLayers()
+    public async Task UpdatesOfOneBatchAreReadInTheirOrderBeforeAndAfterTheyReachTheLayers()
     {
         const int chunk = 64 << 10;
         var expected = new byte[2 * chunk];
@@ -328,18 +328,31 @@ public sealed class ReplicaApplyTests : IDisposable
                 ReplicaUpdate.Write("sales", chunk, Bytes.Pattern(4096, 2)),
                 ReplicaUpdate.Write("sales", chunk - 4096, Bytes.Pattern(8192, 3))]);
             var sales = engine.GetVolume("sales");
-            Monitor.Enter(group.Overlay.ApplyGate); // nothing reaches the layers meanwhile: reads find the batch in the overlay
+            // Nothing reaches the layers while another thread holds the apply gate: reads find the batch in the overlay.
+            using var release = new ManualResetEventSlim();
+            using var held = new ManualResetEventSlim();
+            var holder = new Thread(() =>
+            {
+                lock (group.Overlay.ApplyGate)
+                {
+                    held.Set();
+                    release.Wait();
+                }
+            });
+            holder.Start();
+            held.Wait();
             try
             {
                 var appended = engine.AppendReplicaBatch(group, batch);
                 Assert.Equal(expected, Bytes.Read(sales, 0, expected.Length));
-                Assert.True(appended.Durable.Wait(TimeSpan.FromSeconds(30))); // not awaited: the gate is this thread's
+                await appended.Durable.WaitAsync(TimeSpan.FromSeconds(30));
                 Assert.False(group.Overlay.IsEmpty);
                 Assert.Equal(expected, Bytes.Read(sales, 0, expected.Length));
             }
             finally
             {
-                Monitor.Exit(group.Overlay.ApplyGate);
+                release.Set();
+                holder.Join();
             }
             group.Overlay.Commit();
             Assert.True(group.Overlay.IsEmpty);
