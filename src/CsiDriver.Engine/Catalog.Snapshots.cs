@@ -75,23 +75,18 @@ internal sealed partial class Catalog
             // drained every record before the cut, so after a power cut recovery replays them
             // into the frozen layers. The sync runs on this thread (see GroupCommit: nothing
             // here may wait for the thread pool under the lock).
-            try
+            // Should it fail, not created: no snapshot is named, here or on disk. The volumes
+            // already write their new tops, so the frozen layers stay under them as hidden
+            // layers (what a clone leaves); the owed save records them, and the snapshot record
+            // in the journal names nothing a catalog holds (as after a crash before this save).
+            SaveOrUndo(() =>
             {
-                Save();
-            }
-            catch
-            {
-                // Not created: no snapshot is named, here or on disk. The volumes already write
-                // their new tops, so the frozen layers stay under them as hidden layers (what a
-                // clone leaves); the owed save records them, and the snapshot record in the
-                // journal names nothing a catalog holds (as after a crash before this save).
                 foreach (var snapshot in snapshots)
                 {
                     _snapshots.TryRemove(snapshot.Id, out _);
                     snapshot.Layer.Snapshot = null;
                 }
-                throw;
-            }
+            });
             cut = new GroupCut(points, pauseTime);
             return snapshots;
         }
@@ -191,22 +186,41 @@ internal sealed partial class Catalog
     /// layer over <paramref name="baseOf"/>'s layer (nothing when it has none), nothing copied;
     /// the catalog is saved. Returns the former tops for <see cref="Drop"/> once the group runs
     /// again. Caller holds this lock and has paused the group with no record after its last
-    /// checkpoint (a record is replayed into the top it was written to, which leaves the chain here).</summary>
+    /// checkpoint (a record is replayed into the top it was written to, which leaves the chain here).
+    /// When it fails (no space for a layer's files or the catalog) nothing has changed.</summary>
     public IReadOnlyList<Layer> RestartTops(ConsistencyGroup group, Func<Volume, Snapshot?> baseOf)
     {
         lock (_lock)
         {
-            var former = new List<Layer>();
-            foreach (var volume in group.Members)
+            var restarts = new List<(Volume Volume, Layer Former, Layer Next)>();
+            try
             {
-                var next = NewLayer(baseOf(volume)?.Layer, volume.Size);
-                var old = volume.Top;
-                old.Owner = null;
-                StartTop(volume, next, group);
-                former.Add(old);
+                foreach (var volume in group.Members)
+                {
+                    restarts.Add((volume, volume.Top, NewLayer(baseOf(volume)?.Layer, volume.Size)));
+                }
             }
-            Save();
-            return former;
+            catch
+            {
+                restarts.ForEach(r => Discard(r.Next));
+                throw;
+            }
+            foreach (var (volume, former, next) in restarts)
+            {
+                former.Owner = null;
+                StartTop(volume, next, group);
+            }
+            SaveOrUndo(() =>
+            {
+                foreach (var (volume, former, next) in restarts)
+                {
+                    next.Owner = null;
+                    former.Owner = volume;
+                    volume.Top = former;
+                    Discard(next);
+                }
+            });
+            return restarts.Select(r => r.Former).ToList();
         }
     }
 

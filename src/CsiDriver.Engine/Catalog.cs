@@ -205,6 +205,24 @@ internal sealed partial class Catalog
         Save();
     }
 
+    /// <summary>Saves a change just made here; should the save fail, <paramref name="undo"/> takes
+    /// the change back first (under this lock and any pause the caller holds, so no caller saw
+    /// it), and the save stays owed (harmless: the structure here is again what the file on disk
+    /// says). Caller holds this lock.</summary>
+    /// <exception cref="InsufficientSpaceException">No space to write it; nothing changed.</exception>
+    private void SaveOrUndo(Action undo)
+    {
+        try
+        {
+            Save();
+        }
+        catch
+        {
+            undo();
+            throw;
+        }
+    }
+
     /// <summary>Settles a save a failed change left owed (its caller retrying, say); nothing when none is.</summary>
     private void SaveIfOwed()
     {

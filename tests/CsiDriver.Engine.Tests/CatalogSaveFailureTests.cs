@@ -91,12 +91,7 @@ public sealed class CatalogSaveFailureTests
         string[] before, doomedFiles;
         using (var engine = StorageEngine.Open(directory, Manual))
         {
-            Bytes.Write(engine.CreateVolume("kept", 16 * MiB), 0, kept, fua: true);
-            // Snapshots with long names make the catalog several blocks long.
-            for (var i = 0; i < 100; i++)
-            {
-                engine.CreateSnapshot("kept", $"kept-{i:D3}-{new string('s', 100)}");
-            }
+            LengthenCatalog(engine); // "kept", with 100 snapshots
             engine.Checkpoint(); // writes the chunk maps, so what follows adds only the new volume's files
             before = Files(directory);
             Bytes.Write(engine.CreateVolume("doomed", 16 * MiB), 0, Bytes.Pattern(Block, 2), fua: true);
@@ -105,12 +100,7 @@ public sealed class CatalogSaveFailureTests
             Assert.Contains(doomedFiles, f => f.StartsWith("layers/", StringComparison.Ordinal));
             Assert.Contains(doomedFiles, f => f.StartsWith("journals/", StringComparison.Ordinal));
 
-            var existing = Directory.GetFiles(disk.Path, "filler-*");
-            disk.Consume(12 << 10);
-            var room = Directory.GetFiles(disk.Path, "filler-*").Except(existing).Single();
-            disk.Fill();
-            File.Delete(room); // a few blocks: enough for the checkpoint, not for the catalog
-            disk.Settle();
+            LeaveRoom(disk); // enough for the checkpoint, not for the catalog
             try
             {
                 Assert.Throws<InsufficientSpaceException>(() => engine.DeleteVolume("doomed"));
@@ -128,6 +118,151 @@ public sealed class CatalogSaveFailureTests
         Assert.Equal(["kept"], reopened.Volumes.Select(v => v.Id));
         Assert.Equal(100, reopened.Snapshots.Count);
         Assert.Equal(kept, Bytes.Read(reopened.GetVolume("kept"), 0, Block));
+    }
+
+    /// <summary>A move whose catalog write fails (the chunk maps it writes first had room) is taken
+    /// back: the volume stays in its group of one, and the writes after it land where the catalog
+    /// on disk looks for them (the old code left it in the new group's journal, which no catalog
+    /// named, and a restart lost them). The retry once there is room moves it.</summary>
+    [Fact]
+    public async Task A_move_whose_catalog_write_fails_leaves_the_volume_where_it_was()
+    {
+        using var disk = await LoopFileSystem.CreateAsync(64L * MiB);
+        var directory = Path.Combine(disk.Path, "engine");
+        var (first, later) = (Bytes.Pattern(Block, 1), Bytes.Pattern(Block, 2));
+        using (var engine = StorageEngine.Open(directory, Manual))
+        {
+            LengthenCatalog(engine);
+            engine.CreateVolume("member", 16 * MiB, "g");
+            Bytes.Write(engine.CreateVolume("a", 16 * MiB), 0, first, fua: true);
+            engine.Checkpoint();
+            LeaveRoom(disk); // enough for the chunk map, not for the catalog
+            try
+            {
+                Assert.Throws<InsufficientSpaceException>(() => engine.MoveVolume("a", "g"));
+            }
+            finally
+            {
+                disk.Release();
+            }
+            Assert.Null(engine.GetVolume("a").ConsistencyGroup);
+            Assert.Equal(["member"], engine.Group("g").Members.Select(v => v.Id));
+            Bytes.Write(engine.GetVolume("a"), 8 * MiB, later, fua: true); // a chunk no map on disk holds yet
+            engine.CloseWithoutCheckpoint(); // a crash
+        }
+        using (var engine = StorageEngine.Open(directory, Manual))
+        {
+            Assert.Null(engine.GetVolume("a").ConsistencyGroup);
+            Assert.Equal(later, Bytes.Read(engine.GetVolume("a"), 8 * MiB, Block));
+            engine.MoveVolume("a", "g"); // the retry, with room
+            Assert.Equal("g", engine.GetVolume("a").ConsistencyGroup);
+            engine.CloseWithoutCheckpoint();
+        }
+        using var reopened = StorageEngine.Open(directory, Manual);
+        Assert.Equal("g", reopened.GetVolume("a").ConsistencyGroup);
+        Assert.Equal(later, Bytes.Read(reopened.GetVolume("a"), 8 * MiB, Block));
+    }
+
+    /// <summary>Making a volume writable again is taken back when its catalog write fails (the
+    /// old code left it writable, the caller told it failed); making one read-only holds all the
+    /// same (a fence must not let writes through for want of space). Either retry completes.</summary>
+    [Fact]
+    public async Task A_read_only_change_whose_catalog_write_fails_leaves_the_volume_refusing_writes()
+    {
+        using var disk = await LoopFileSystem.CreateAsync(64L * MiB);
+        var directory = Path.Combine(disk.Path, "engine");
+        var data = Bytes.Pattern(Block, 1);
+        using (var engine = StorageEngine.Open(directory, Manual))
+        {
+            var volume = engine.CreateVolume("a", 16 * MiB);
+            engine.SetVolumeReadOnly("a", true, "fenced");
+            engine.Checkpoint();
+            disk.Fill();
+            try
+            {
+                Assert.Throws<InsufficientSpaceException>(() => engine.SetVolumeReadOnly("a", false));
+                Assert.True(volume.IsReadOnly);
+                Assert.Equal("fenced", volume.ReadOnlyReason);
+                Assert.Throws<ReadOnlyVolumeException>(() => Bytes.Write(volume, 0, data, fua: true));
+            }
+            finally
+            {
+                disk.Release();
+            }
+            engine.SetVolumeReadOnly("a", false);
+            Bytes.Write(volume, 0, data, fua: true);
+            engine.Checkpoint();
+            disk.Fill();
+            try
+            {
+                Assert.Throws<InsufficientSpaceException>(() => engine.SetVolumeReadOnly("a", true, "fenced again"));
+                Assert.Throws<ReadOnlyVolumeException>(() => Bytes.Write(volume, 0, data, fua: true));
+            }
+            finally
+            {
+                disk.Release();
+            }
+            engine.SetVolumeReadOnly("a", true, "fenced again");
+        }
+        using var reopened = StorageEngine.Open(directory, Manual);
+        Assert.True(reopened.GetVolume("a").IsReadOnly);
+        Assert.Equal(data, Bytes.Read(reopened.GetVolume("a"), 0, Block));
+    }
+
+    /// <summary>An expand whose catalog write fails cannot be taken back (its journal record grows
+    /// the volume at replay and at the backup), so it stands; the same call once there is room
+    /// makes the owed save, without a second record.</summary>
+    [Fact]
+    public async Task An_expand_whose_catalog_write_fails_stands_and_its_retry_saves_it()
+    {
+        using var disk = await LoopFileSystem.CreateAsync(64L * MiB);
+        var directory = Path.Combine(disk.Path, "engine");
+        var tail = Bytes.Pattern(Block, 1);
+        using (var engine = StorageEngine.Open(directory, Manual))
+        {
+            var volume = engine.CreateVolume("a", 16 * MiB);
+            engine.Checkpoint();
+            disk.Fill();
+            try
+            {
+                Assert.Throws<InsufficientSpaceException>(() => engine.ExpandVolume("a", 32 * MiB));
+                Assert.Equal(32 * MiB, volume.Size);
+                Bytes.Write(volume, 24 * MiB, tail, fua: true);
+            }
+            finally
+            {
+                disk.Release();
+            }
+            var records = engine.GetJournalStatus(volume.Group).LastSequence;
+            engine.ExpandVolume("a", 32 * MiB); // the retry
+            Assert.Equal(records, engine.GetJournalStatus(volume.Group).LastSequence);
+            engine.CloseWithoutCheckpoint();
+        }
+        using var reopened = StorageEngine.Open(directory, Manual);
+        Assert.Equal(32 * MiB, reopened.GetVolume("a").Size);
+        Assert.Equal(tail, Bytes.Read(reopened.GetVolume("a"), 24 * MiB, Block));
+    }
+
+    /// <summary>Snapshots with long names make the catalog several blocks long, so a few free
+    /// blocks (<see cref="LeaveRoom"/>) hold a chunk map or a checkpoint but not the catalog.</summary>
+    private static void LengthenCatalog(StorageEngine engine)
+    {
+        Bytes.Write(engine.CreateVolume("kept", 16 * MiB), 0, Bytes.Pattern(Block, 1), fua: true);
+        for (var i = 0; i < 100; i++)
+        {
+            engine.CreateSnapshot("kept", $"kept-{i:D3}-{new string('s', 100)}");
+        }
+    }
+
+    /// <summary>Fills the disk but for a few blocks (3 of 4 KiB).</summary>
+    private static void LeaveRoom(LoopFileSystem disk)
+    {
+        var existing = Directory.GetFiles(disk.Path, "filler-*");
+        disk.Consume(12 << 10);
+        var room = Directory.GetFiles(disk.Path, "filler-*").Except(existing).Single();
+        disk.Fill();
+        File.Delete(room);
+        disk.Settle();
     }
 
     /// <summary>The engine's layer files and journal directories, relative to its directory.</summary>
