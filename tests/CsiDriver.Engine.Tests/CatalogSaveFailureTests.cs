@@ -1,3 +1,6 @@
+using CsiDriver.Engine.Replication;
+using CsiDriver.Engine.Tests.Replication;
+
 namespace CsiDriver.Engine.Tests;
 
 /// <summary>
@@ -241,6 +244,48 @@ public sealed class CatalogSaveFailureTests
         using var reopened = StorageEngine.Open(directory, Manual);
         Assert.Equal(32 * MiB, reopened.GetVolume("a").Size);
         Assert.Equal(tail, Bytes.Read(reopened.GetVolume("a"), 24 * MiB, Block));
+    }
+
+    /// <summary>An aborted resync whose catalog write fails (its checkpoint had room) leaves the
+    /// replicas as the resync wrote them, still resyncing (the old code had them read the
+    /// protected image already, their old tops out of every chain but still named on disk);
+    /// the retry once there is room aborts it.</summary>
+    [Fact]
+    public async Task An_aborted_resync_whose_catalog_write_fails_is_still_resyncing()
+    {
+        using var disk = await LoopFileSystem.CreateAsync(64L * MiB);
+        var directory = Path.Combine(disk.Path, "engine");
+        using var engine = StorageEngine.Open(directory, Manual);
+        LengthenCatalog(engine);
+        string[] ids = ["sales", "stock"];
+        var model = new ReplicaModel(5, ids);
+        foreach (var id in ids)
+        {
+            engine.CreateReplicaVolume(id, ReplicaModel.Size, "orders");
+        }
+        var group = engine.Group("orders");
+        await engine.ApplyReplicaBatchAsync(group, model.NextBatch());
+        engine.BeginReplicaResync(group);
+        var resynced = ids.ToDictionary(id => id, id => Bytes.Pattern(ReplicaModel.Size, id.Length));
+        await engine.WriteReplicaChunksAsync(group, ids.Select(id => ReplicaUpdate.Write(id, 0, resynced[id])).ToList());
+        engine.Checkpoint();
+        engine.Checkpoint(); // the second frees the journal the resync wrote, so the abort's own checkpoint frees nothing
+        var layers = Directory.GetFiles(Path.Combine(directory, "layers"));
+        LeaveRoom(disk); // enough for the checkpoint, not for the catalog
+        try
+        {
+            Assert.Throws<InsufficientSpaceException>(() => engine.AbortReplicaResync(group));
+        }
+        finally
+        {
+            disk.Release();
+        }
+        Assert.True(engine.GetReplicaPosition(group).Resyncing);
+        ReplicaModel.AssertSameContent(resynced, ReplicaModel.Read(engine, ids));
+        Assert.Equal(layers, Directory.GetFiles(Path.Combine(directory, "layers")));
+        engine.AbortReplicaResync(group); // the retry
+        Assert.False(engine.GetReplicaPosition(group).Resyncing);
+        ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, ids));
     }
 
     /// <summary>Snapshots with long names make the catalog several blocks long, so a few free
