@@ -35,6 +35,19 @@ internal sealed partial class Catalog
         {
             throw new ArgumentException("snapshot ids and volume ids must each be distinct", nameof(members));
         }
+        // A snapshot whose save failed (below) left its frozen layers hidden under the volumes'
+        // tops: merged first, so snapshots retried while the disk stays full do not add a layer
+        // each (one more step for every read that misses the top, and data rewritten since held
+        // twice). Merging takes a checkpoint and room to copy: a disk still full refuses the
+        // retry here, before it adds another.
+        if (HasCompactable())
+        {
+            using (_checkpointer.Exclusive())
+            lock (_lock)
+            {
+                CompactHidden();
+            }
+        }
         lock (_lock)
         {
             foreach (var (_, snapshotId) in members)
@@ -245,12 +258,20 @@ internal sealed partial class Catalog
     /// </summary>
     private void CompactHidden()
     {
-        while (_layers.Values.FirstOrDefault(l => l is { Owner: null, Snapshot: null, Children: 1, Parent: not null }) is { } hidden)
+        while (_layers.Values.FirstOrDefault(IsCompactable) is { } hidden)
         {
             var child = _layers.Values.Single(l => l.Parent == hidden);
             lock (child.Owner?.ApplyLock ?? child)
             {
-                LayerChain.CopyMissing(hidden, child);
+                try
+                {
+                    LayerChain.CopyMissing(hidden, child);
+                }
+                catch (IOException e) when (Native.IsDiskFull(e))
+                {
+                    // The chunks copied so far hold what the hidden layer, still in the chain, holds too.
+                    throw new InsufficientSpaceException("no space to merge a hidden layer into its child", e);
+                }
             }
             _checkpointer.CheckpointHeld();
             child.Parent = hidden.Parent;
@@ -258,6 +279,17 @@ internal sealed partial class Catalog
             Save(hidden.DeleteFiles);
         }
     }
+
+    private bool HasCompactable()
+    {
+        lock (_lock)
+        {
+            return _layers.Values.Any(IsCompactable);
+        }
+    }
+
+    /// <summary>A hidden layer (no volume writes it, no snapshot names it) with one child, not at the base of its chain.</summary>
+    private static bool IsCompactable(Layer layer) => layer is { Owner: null, Snapshot: null, Children: 1, Parent: not null };
 
     /// <summary>The chunks holding data in the snapshot (everything else reads as zeroes), as
     /// ascending, merged ranges. A chunk discarded after an older snapshot is listed (it hides

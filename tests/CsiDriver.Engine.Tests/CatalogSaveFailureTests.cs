@@ -82,6 +82,53 @@ public sealed class CatalogSaveFailureTests
         Assert.Equal(later, Bytes.Read(reopened.GetVolume("a"), 0, Block));
     }
 
+    /// <summary>Snapshots retried while the disk stays full (as the snapshotter retries) leave at
+    /// most one hidden layer over the last snapshot (the old code left one more per attempt, each
+    /// one more step on every read that misses the top, their data held twice once rewritten); the
+    /// snapshot that succeeds once there is room merges it away.</summary>
+    [Fact]
+    public async Task Snapshots_retried_on_a_full_disk_do_not_deepen_the_volume()
+    {
+        using var disk = await LoopFileSystem.CreateAsync(64L * MiB);
+        var directory = Path.Combine(disk.Path, "engine");
+        var data = Bytes.Pattern(Block, 1);
+        using var engine = StorageEngine.Open(directory, Manual);
+        LengthenCatalog(engine);
+        var volume = engine.CreateVolume("a", 16 * MiB);
+        engine.CreateSnapshot("a", "before");
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            Bytes.Write(volume, attempt * MiB, data, fua: true);
+            engine.Checkpoint();
+            LeaveRoom(disk); // enough for a layer's files and a checkpoint, not for the catalog
+            try
+            {
+                Assert.Throws<InsufficientSpaceException>(() => engine.CreateSnapshot("a", "sa"));
+            }
+            finally
+            {
+                disk.Release();
+            }
+        }
+        Assert.True(Depth(volume) <= 3, $"the volume reads through {Depth(volume)} layers"); // top, a hidden one, "before"
+        engine.CreateSnapshot("a", "sa");
+        Assert.Equal(3, Depth(volume)); // top, "sa", "before"
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            Assert.Equal(data, Bytes.Read(engine.OpenSnapshot("sa"), attempt * MiB, Block));
+        }
+    }
+
+    private static int Depth(Volume volume)
+    {
+        var depth = 0;
+        for (var layer = volume.Top; layer != null; layer = layer.Parent)
+        {
+            depth++;
+        }
+        return depth;
+    }
+
     /// <summary>A delete whose catalog write fails (its checkpoint found the few blocks it
     /// needs, the much larger catalog did not) is refused; the volume is gone from use, and the
     /// retry once there is room completes it: no catalog entry, no layer file, no journal left.</summary>
