@@ -7,7 +7,9 @@ namespace CsiDriver.Engine.Tests;
 /// A structural change whose catalog write fails (the file system is full when the catalog is
 /// written, after everything before it had room) leaves no trace: not in memory, not on disk
 /// after a restart; the caller gets the engine's no-space error and the same call works once
-/// there is room. Each case fills a small ext4 file system of its own.
+/// there is room. Two changes stand instead, each for its reason: an expand (its journal record
+/// grows the volume at replay and at the backup) and a volume made read-only (a fence).
+/// Each case fills a small ext4 file system of its own.
 /// </summary>
 public sealed class CatalogSaveFailureTests
 {
@@ -100,15 +102,7 @@ public sealed class CatalogSaveFailureTests
         {
             Bytes.Write(volume, attempt * MiB, data, fua: true);
             engine.Checkpoint();
-            LeaveRoom(disk); // enough for a layer's files and a checkpoint, not for the catalog
-            try
-            {
-                Assert.Throws<InsufficientSpaceException>(() => engine.CreateSnapshot("a", "sa"));
-            }
-            finally
-            {
-                disk.Release();
-            }
+            RefusedForSpace(disk, () => engine.CreateSnapshot("a", "sa"), leaveRoom: true); // enough for a layer's files and a checkpoint, not for the catalog
         }
         Assert.True(Depth(volume) <= 3, $"the volume reads through {Depth(volume)} layers"); // top, a hidden one, "before"
         engine.CreateSnapshot("a", "sa");
@@ -150,15 +144,7 @@ public sealed class CatalogSaveFailureTests
             Assert.Contains(doomedFiles, f => f.StartsWith("layers/", StringComparison.Ordinal));
             Assert.Contains(doomedFiles, f => f.StartsWith("journals/", StringComparison.Ordinal));
 
-            LeaveRoom(disk); // enough for the checkpoint, not for the catalog
-            try
-            {
-                Assert.Throws<InsufficientSpaceException>(() => engine.DeleteVolume("doomed"));
-            }
-            finally
-            {
-                disk.Release();
-            }
+            RefusedForSpace(disk, () => engine.DeleteVolume("doomed"), leaveRoom: true); // enough for the checkpoint, not for the catalog
             engine.DeleteVolume("doomed"); // the retry
             Assert.Null(engine.FindVolume("doomed"));
             Assert.Empty(Files(directory).Intersect(doomedFiles));
@@ -186,15 +172,7 @@ public sealed class CatalogSaveFailureTests
             engine.CreateVolume("member", 16 * MiB, "g");
             Bytes.Write(engine.CreateVolume("a", 16 * MiB), 0, first, fua: true);
             engine.Checkpoint();
-            LeaveRoom(disk); // enough for the chunk map, not for the catalog
-            try
-            {
-                Assert.Throws<InsufficientSpaceException>(() => engine.MoveVolume("a", "g"));
-            }
-            finally
-            {
-                disk.Release();
-            }
+            RefusedForSpace(disk, () => engine.MoveVolume("a", "g"), leaveRoom: true); // enough for the chunk map, not for the catalog
             Assert.Null(engine.GetVolume("a").ConsistencyGroup);
             Assert.Equal(["member"], engine.Group("g").Members.Select(v => v.Id));
             Bytes.Write(engine.GetVolume("a"), 8 * MiB, later, fua: true); // a chunk no map on disk holds yet
@@ -227,31 +205,15 @@ public sealed class CatalogSaveFailureTests
             var volume = engine.CreateVolume("a", 16 * MiB);
             engine.SetVolumeReadOnly("a", true, "fenced");
             engine.Checkpoint();
-            disk.Fill();
-            try
-            {
-                Assert.Throws<InsufficientSpaceException>(() => engine.SetVolumeReadOnly("a", false));
-                Assert.True(volume.IsReadOnly);
-                Assert.Equal("fenced", volume.ReadOnlyReason);
-                Assert.Throws<ReadOnlyVolumeException>(() => Bytes.Write(volume, 0, data, fua: true));
-            }
-            finally
-            {
-                disk.Release();
-            }
+            RefusedForSpace(disk, () => engine.SetVolumeReadOnly("a", false));
+            Assert.True(volume.IsReadOnly);
+            Assert.Equal("fenced", volume.ReadOnlyReason);
+            Assert.Throws<ReadOnlyVolumeException>(() => Bytes.Write(volume, 0, data, fua: true));
             engine.SetVolumeReadOnly("a", false);
             Bytes.Write(volume, 0, data, fua: true);
             engine.Checkpoint();
-            disk.Fill();
-            try
-            {
-                Assert.Throws<InsufficientSpaceException>(() => engine.SetVolumeReadOnly("a", true, "fenced again"));
-                Assert.Throws<ReadOnlyVolumeException>(() => Bytes.Write(volume, 0, data, fua: true));
-            }
-            finally
-            {
-                disk.Release();
-            }
+            RefusedForSpace(disk, () => engine.SetVolumeReadOnly("a", true, "fenced again"));
+            Assert.Throws<ReadOnlyVolumeException>(() => Bytes.Write(volume, 0, data, fua: true));
             engine.SetVolumeReadOnly("a", true, "fenced again");
         }
         using var reopened = StorageEngine.Open(directory, Manual);
@@ -272,17 +234,9 @@ public sealed class CatalogSaveFailureTests
         {
             var volume = engine.CreateVolume("a", 16 * MiB);
             engine.Checkpoint();
-            disk.Fill();
-            try
-            {
-                Assert.Throws<InsufficientSpaceException>(() => engine.ExpandVolume("a", 32 * MiB));
-                Assert.Equal(32 * MiB, volume.Size);
-                Bytes.Write(volume, 24 * MiB, tail, fua: true);
-            }
-            finally
-            {
-                disk.Release();
-            }
+            RefusedForSpace(disk, () => engine.ExpandVolume("a", 32 * MiB));
+            Assert.Equal(32 * MiB, volume.Size);
+            Bytes.Write(volume, 24 * MiB, tail, fua: true);
             var records = engine.GetJournalStatus(volume.Group).LastSequence;
             engine.ExpandVolume("a", 32 * MiB); // the retry
             Assert.Equal(records, engine.GetJournalStatus(volume.Group).LastSequence);
@@ -318,15 +272,7 @@ public sealed class CatalogSaveFailureTests
         engine.Checkpoint();
         engine.Checkpoint(); // the second frees the journal the resync wrote, so the abort's own checkpoint frees nothing
         var layers = Directory.GetFiles(Path.Combine(directory, "layers"));
-        LeaveRoom(disk); // enough for the checkpoint, not for the catalog
-        try
-        {
-            Assert.Throws<InsufficientSpaceException>(() => engine.AbortReplicaResync(group));
-        }
-        finally
-        {
-            disk.Release();
-        }
+        RefusedForSpace(disk, () => engine.AbortReplicaResync(group), leaveRoom: true); // enough for the checkpoint, not for the catalog
         Assert.True(engine.GetReplicaPosition(group).Resyncing);
         ReplicaModel.AssertSameContent(resynced, ReplicaModel.Read(engine, ids));
         Assert.Equal(layers, Directory.GetFiles(Path.Combine(directory, "layers")));
@@ -343,6 +289,28 @@ public sealed class CatalogSaveFailureTests
         for (var i = 0; i < 100; i++)
         {
             engine.CreateSnapshot("kept", $"kept-{i:D3}-{new string('s', 100)}");
+        }
+    }
+
+    /// <summary>Checks that <paramref name="call"/> fails for want of space on a full disk (with
+    /// <paramref name="leaveRoom"/>, one full but for a few blocks), then gives the space back.</summary>
+    private static void RefusedForSpace(LoopFileSystem disk, Action call, bool leaveRoom = false)
+    {
+        if (leaveRoom)
+        {
+            LeaveRoom(disk);
+        }
+        else
+        {
+            disk.Fill();
+        }
+        try
+        {
+            Assert.Throws<InsufficientSpaceException>(call);
+        }
+        finally
+        {
+            disk.Release();
         }
     }
 
