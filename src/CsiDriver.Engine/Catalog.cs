@@ -206,10 +206,10 @@ internal sealed partial class Catalog
     }
 
     /// <summary>Saves a change just made here; should the save fail, <paramref name="undo"/> takes
-    /// the change back first (under this lock and any pause the caller holds, so no caller saw
-    /// it), and the save stays owed (harmless: the structure here is again what the file on disk
-    /// says). Caller holds this lock.</summary>
-    /// <exception cref="InsufficientSpaceException">No space to write it; nothing changed.</exception>
+    /// back what callers could see of it first (under this lock and any pause the caller holds),
+    /// and the save stays owed: it records whatever the undo could not take back (a failed
+    /// snapshot's hidden layers), else it is harmless. Caller holds this lock.</summary>
+    /// <exception cref="InsufficientSpaceException">No space to write it.</exception>
     private void SaveOrUndo(Action undo)
     {
         try
