@@ -35,6 +35,19 @@ internal sealed partial class Catalog
         {
             throw new ArgumentException("snapshot ids and volume ids must each be distinct", nameof(members));
         }
+        // A snapshot whose save failed (below) left its frozen layers hidden under the volumes'
+        // tops: merged first, so snapshots retried while the disk stays full do not add a layer
+        // each (one more step for every read that misses the top, and data rewritten since held
+        // twice). Merging takes a checkpoint and room to copy: a disk still full refuses the
+        // retry here, before it adds another.
+        if (HasCompactable())
+        {
+            using (_checkpointer.Exclusive())
+            lock (_lock)
+            {
+                CompactHidden();
+            }
+        }
         lock (_lock)
         {
             foreach (var (_, snapshotId) in members)
@@ -75,23 +88,18 @@ internal sealed partial class Catalog
             // drained every record before the cut, so after a power cut recovery replays them
             // into the frozen layers. The sync runs on this thread (see GroupCommit: nothing
             // here may wait for the thread pool under the lock).
-            try
+            // Should it fail, not created: no snapshot is named, here or on disk. The volumes
+            // already write their new tops, so the frozen layers stay under them as hidden
+            // layers (what a clone leaves); the owed save records them, and the snapshot record
+            // in the journal names nothing a catalog holds (as after a crash before this save).
+            SaveOrUndo(() =>
             {
-                Save();
-            }
-            catch
-            {
-                // Not created: no snapshot is named, here or on disk. The volumes already write
-                // their new tops, so the frozen layers stay under them as hidden layers (what a
-                // clone leaves); the owed save records them, and the snapshot record in the
-                // journal names nothing a catalog holds (as after a crash before this save).
                 foreach (var snapshot in snapshots)
                 {
                     _snapshots.TryRemove(snapshot.Id, out _);
                     snapshot.Layer.Snapshot = null;
                 }
-                throw;
-            }
+            });
             cut = new GroupCut(points, pauseTime);
             return snapshots;
         }
@@ -191,22 +199,41 @@ internal sealed partial class Catalog
     /// layer over <paramref name="baseOf"/>'s layer (nothing when it has none), nothing copied;
     /// the catalog is saved. Returns the former tops for <see cref="Drop"/> once the group runs
     /// again. Caller holds this lock and has paused the group with no record after its last
-    /// checkpoint (a record is replayed into the top it was written to, which leaves the chain here).</summary>
+    /// checkpoint (a record is replayed into the top it was written to, which leaves the chain here).
+    /// When it fails (no space for a layer's files or the catalog) nothing has changed.</summary>
     public IReadOnlyList<Layer> RestartTops(ConsistencyGroup group, Func<Volume, Snapshot?> baseOf)
     {
         lock (_lock)
         {
-            var former = new List<Layer>();
-            foreach (var volume in group.Members)
+            var restarts = new List<(Volume Volume, Layer Former, Layer Next)>();
+            try
             {
-                var next = NewLayer(baseOf(volume)?.Layer, volume.Size);
-                var old = volume.Top;
-                old.Owner = null;
-                StartTop(volume, next, group);
-                former.Add(old);
+                foreach (var volume in group.Members)
+                {
+                    restarts.Add((volume, volume.Top, NewLayer(baseOf(volume)?.Layer, volume.Size)));
+                }
             }
-            Save();
-            return former;
+            catch
+            {
+                restarts.ForEach(r => Discard(r.Next));
+                throw;
+            }
+            foreach (var (volume, former, next) in restarts)
+            {
+                former.Owner = null;
+                StartTop(volume, next, group);
+            }
+            SaveOrUndo(() =>
+            {
+                foreach (var (volume, former, next) in restarts)
+                {
+                    next.Owner = null;
+                    former.Owner = volume;
+                    volume.Top = former;
+                    Discard(next);
+                }
+            });
+            return restarts.Select(r => r.Former).ToList();
         }
     }
 
@@ -231,12 +258,20 @@ internal sealed partial class Catalog
     /// </summary>
     private void CompactHidden()
     {
-        while (_layers.Values.FirstOrDefault(l => l is { Owner: null, Snapshot: null, Children: 1, Parent: not null }) is { } hidden)
+        while (_layers.Values.FirstOrDefault(IsCompactable) is { } hidden)
         {
             var child = _layers.Values.Single(l => l.Parent == hidden);
             lock (child.Owner?.ApplyLock ?? child)
             {
-                LayerChain.CopyMissing(hidden, child);
+                try
+                {
+                    LayerChain.CopyMissing(hidden, child);
+                }
+                catch (IOException e) when (Native.IsDiskFull(e))
+                {
+                    // The chunks copied so far hold what the hidden layer, still in the chain, holds too.
+                    throw new InsufficientSpaceException("no space to merge a hidden layer into its child", e);
+                }
             }
             _checkpointer.CheckpointHeld();
             child.Parent = hidden.Parent;
@@ -244,6 +279,17 @@ internal sealed partial class Catalog
             Save(hidden.DeleteFiles);
         }
     }
+
+    private bool HasCompactable()
+    {
+        lock (_lock)
+        {
+            return _layers.Values.Any(IsCompactable);
+        }
+    }
+
+    /// <summary>A hidden layer (no volume writes it, no snapshot names it) with one child, not at the base of its chain.</summary>
+    private static bool IsCompactable(Layer layer) => layer is { Owner: null, Snapshot: null, Children: 1, Parent: not null };
 
     /// <summary>The chunks holding data in the snapshot (everything else reads as zeroes), as
     /// ascending, merged ranges. A chunk discarded after an older snapshot is listed (it hides

@@ -72,8 +72,11 @@ internal sealed partial class Catalog
         }
     }
 
-    /// <summary>Grows the volume to <paramref name="newCapacityBytes"/>; never shrinks. A read-only
-    /// volume (a replica, a fenced primary's) is refused: its size follows the site that writes it.</summary>
+    /// <summary>Grows the volume to <paramref name="newCapacityBytes"/>; never shrinks; the size it
+    /// has already settles a save a failed expand left owed. A read-only volume (a replica, a
+    /// fenced primary's) is refused: its size follows the site that writes it.</summary>
+    /// <exception cref="InsufficientSpaceException">No space for the catalog. The volume is grown
+    /// all the same (see below); the same call once there is room completes.</exception>
     public void ExpandVolume(string volumeId, long newCapacityBytes)
     {
         CheckCapacity(newCapacityBytes);
@@ -88,11 +91,23 @@ internal sealed partial class Catalog
             {
                 throw new OutOfRangeException($"volume '{volumeId}' is {volume.Size} bytes; shrinking to {newCapacityBytes} is not supported");
             }
+            if (newCapacityBytes == volume.Size)
+            {
+                SaveIfOwed(); // a retry of an expand whose save failed completes it
+                return;
+            }
             // The catalog is saved inside the pause: no write past the old end may reach the
             // journal before the new size is durable.
             using var pause = new GroupPause([volume.Group]);
             var journal = volume.Group.Journal;
-            journal.Append(JournalRecordKind.Resize, volume.Number, 0, newCapacityBytes, ReadOnlyMemory<byte>.Empty, journal.NowMicros());
+            var resize = journal.Append(JournalRecordKind.Resize, volume.Number, 0, newCapacityBytes, ReadOnlyMemory<byte>.Empty, journal.NowMicros());
+            // The record is the change, and it cannot be taken back: replay grows the volume by it
+            // and shipping carries it to the backup, and neither ever shrinks one. So it is
+            // durable before a catalog names the new size (a power cut could otherwise keep the
+            // size and lose the record, and the backup would never grow), and a failed save
+            // leaves the volume grown, with the save owed: a checkpoint makes it before it passes
+            // the record, and until then a restart grows the volume again by replaying it.
+            volume.Group.Commit.WaitDurable(resize); // on this thread, allowed under a pause (see GroupCommit)
             volume.Top.Map.Grow(ChunksFor(newCapacityBytes));
             volume.Top.SizeBytes = newCapacityBytes;
             volume.SetSize(newCapacityBytes);
@@ -109,9 +124,20 @@ internal sealed partial class Catalog
         lock (_lock)
         {
             var volume = GetVolume(volumeId);
+            var (wasReadOnly, wasReason) = (volume.IsReadOnly, volume.ReadOnlyReason);
             using var pause = new GroupPause([volume.Group]);
             volume.SetReadOnly(readOnly, reason);
-            Save();
+            // A failed save takes back only a volume made writable again. Refusing writes holds
+            // even when the disk is too full to record it: taking it back would let through the
+            // writes a fence stops, and whoever made the volume read-only says so again at the
+            // next start (the flag on disk is only the default until then).
+            SaveOrUndo(() =>
+            {
+                if (!readOnly)
+                {
+                    volume.SetReadOnly(wasReadOnly, wasReason);
+                }
+            });
         }
     }
 
@@ -121,6 +147,9 @@ internal sealed partial class Catalog
     /// the volume's data files and chunk maps are synced (so none of its records in the old
     /// journal is needed again), a barrier record is appended to each journal, and the volume
     /// continues in the new one. Its records in the new journal count from the barrier on.
+    /// A move that fails (no space for a chunk map or the catalog) is taken back whole: the
+    /// volume goes on in its group; the barriers it appended stay, naming a move no catalog
+    /// holds (readers of the journal take a barrier only as "the group may have changed here").
     /// </summary>
     public void MoveVolume(string volumeId, string? consistencyGroup)
     {
@@ -134,42 +163,75 @@ internal sealed partial class Catalog
             {
                 return;
             }
+            var existing = consistencyGroup == null ? null : _groups.GetValueOrDefault(consistencyGroup);
             var target = GroupFor(consistencyGroup, volume.Number);
-            using (new GroupPause([source, target]))
+            try
             {
-                for (var layer = volume.Top; layer != null; layer = layer.Parent)
+                using (new GroupPause([source, target]))
                 {
-                    Native.DataSync(layer.Handle);
-                    try
+                    for (var layer = volume.Top; layer != null; layer = layer.Parent)
                     {
-                        MetadataFile.Write(layer.MapPath, ChunkMap.FileMagic, layer.Map.TakeForCheckpoint());
+                        Native.DataSync(layer.Handle);
+                        try
+                        {
+                            MetadataFile.Write(layer.MapPath, ChunkMap.FileMagic, layer.Map.TakeForCheckpoint());
+                        }
+                        catch
+                        {
+                            // The move is abandoned; the next checkpoint must still write this map.
+                            layer.Map.MarkDirty();
+                            throw;
+                        }
                     }
-                    catch
-                    {
-                        // The move is abandoned; the next checkpoint must still write this map.
-                        layer.Map.MarkDirty();
-                        throw;
-                    }
+                    var now = source.Journal.NowMicros();
+                    source.Journal.Append(JournalRecordKind.Barrier, volume.Number, 0, 0, Encoding.UTF8.GetBytes("leave " + target.JournalName), now);
+                    var join = target.Journal.Append(JournalRecordKind.Barrier, volume.Number, 0, 0, Encoding.UTF8.GetBytes("join " + source.JournalName), now);
+                    var (joined, start) = (volume.JoinedSequence, volume.Top.StartSequence);
+                    Join(volume, source, target, join, join + 1);
+                    // Taken back inside the pause, so no write of the volume reaches the new journal.
+                    SaveOrUndo(() => Join(volume, target, source, joined, start));
                 }
-                var now = source.Journal.NowMicros();
-                source.Journal.Append(JournalRecordKind.Barrier, volume.Number, 0, 0, Encoding.UTF8.GetBytes("leave " + target.JournalName), now);
-                var join = target.Journal.Append(JournalRecordKind.Barrier, volume.Number, 0, 0, Encoding.UTF8.GetBytes("join " + source.JournalName), now);
-                source.Members.Remove(volume);
-                target.Members.Add(volume);
-                volume.Group = target;
-                volume.JoinedSequence = join;
-                volume.Top.Journal = target.JournalName;
-                volume.Top.StartSequence = join + 1;
-                if (source.Name == null)
-                {
-                    _groups.TryRemove(source.JournalName, out _);
-                }
-                Save();
+            }
+            catch
+            {
+                DiscardIfUnused(target, existing);
+                throw;
             }
             if (source.Name == null)
             {
                 source.Journal.Delete();
             }
+        }
+    }
+
+    /// <summary>Moves <paramref name="volume"/>'s membership from <paramref name="from"/> to
+    /// <paramref name="to"/>: its records count in <paramref name="to"/> after <paramref name="joined"/>,
+    /// its top layer's from <paramref name="start"/>. A group of one it leaves ends. Caller has
+    /// paused both groups.</summary>
+    private void Join(Volume volume, ConsistencyGroup from, ConsistencyGroup to, long joined, long start)
+    {
+        from.Members.Remove(volume);
+        to.Members.Add(volume);
+        volume.Group = to;
+        volume.JoinedSequence = joined;
+        volume.Top.Journal = to.JournalName;
+        volume.Top.StartSequence = start;
+        if (from.Name == null)
+        {
+            _groups.TryRemove(from.JournalName, out _);
+        }
+        _groups[to.JournalName] = to;
+    }
+
+    /// <summary>Ends <paramref name="group"/>, with its journal, when a change that failed opened it
+    /// (<paramref name="existing"/> is null: it was not there before) and left it empty: no
+    /// catalog names it.</summary>
+    private void DiscardIfUnused(ConsistencyGroup group, ConsistencyGroup? existing)
+    {
+        if (existing == null && group.Members.Count == 0)
+        {
+            _groups.TryRemove(KeyValuePair.Create(group.JournalName, group)); // a group of one taken back is out already
+            group.Journal.Delete();
         }
     }
 
@@ -204,10 +266,7 @@ internal sealed partial class Catalog
             {
                 Forget(volume);
             }
-            if (existing == null && group.Members.Count == 0 && _groups.TryRemove(group.JournalName, out _))
-            {
-                group.Journal.Delete();
-            }
+            DiscardIfUnused(group, existing);
             throw;
         }
     }
@@ -222,10 +281,17 @@ internal sealed partial class Catalog
             volume.Group.Members.Remove(volume);
         }
         volume.Top.Owner = null;
-        foreach (var layer in Unlink(volume.Top))
+        Discard(volume.Top);
+    }
+
+    /// <summary>Forgets <paramref name="layer"/>, which no catalog on disk names, with its files
+    /// (and so on up its chain while nothing refers to a layer, see <see cref="Unlink"/>).</summary>
+    private void Discard(Layer layer)
+    {
+        foreach (var unlinked in Unlink(layer))
         {
-            layer.Handle.Dispose();
-            layer.DeleteFiles();
+            unlinked.Handle.Dispose();
+            unlinked.DeleteFiles();
         }
     }
 

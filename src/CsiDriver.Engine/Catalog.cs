@@ -205,6 +205,24 @@ internal sealed partial class Catalog
         Save();
     }
 
+    /// <summary>Saves a change just made here; should the save fail, <paramref name="undo"/> takes
+    /// back what callers could see of it first (under this lock and any pause the caller holds),
+    /// and the save stays owed: it records whatever the undo could not take back (a failed
+    /// snapshot's hidden layers), else it is harmless. Caller holds this lock.</summary>
+    /// <exception cref="InsufficientSpaceException">No space to write it.</exception>
+    private void SaveOrUndo(Action undo)
+    {
+        try
+        {
+            Save();
+        }
+        catch
+        {
+            undo();
+            throw;
+        }
+    }
+
     /// <summary>Settles a save a failed change left owed (its caller retrying, say); nothing when none is.</summary>
     private void SaveIfOwed()
     {

@@ -2,13 +2,19 @@ using System.Globalization;
 using CsiDriver.Engine.CrashWorker;
 
 // Usage: CsiDriver.Engine.CrashWorker <data directory> <seed> <next index of each stream>...
-// Runs the crash workload until the test kills it.
+//    or: CsiDriver.Engine.CrashWorker ship <data directory> <seed>
+// Runs the crash workload (or the shipping workload) until the test kills it.
+var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true };
+if (args is ["ship", var directory, var seed])
+{
+    await ShipWorkload.RunAsync(directory, int.Parse(seed, CultureInfo.InvariantCulture), output);
+    return 0;
+}
 if (args.Length != 2 + CrashWorkload.Streams)
 {
     Console.Error.WriteLine("usage: CsiDriver.Engine.CrashWorker <data directory> <seed> <next group index> <next solo index> <next replica batch>");
     return 2;
 }
-var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true };
 await CrashWorkload.RunAsync(
     args[0],
     int.Parse(args[1], CultureInfo.InvariantCulture),

@@ -4,15 +4,15 @@ using System.Globalization;
 
 namespace CsiDriver.Engine.Tests;
 
-/// <summary>The crash workload running in a child process, killed with SIGKILL by the test.</summary>
+/// <summary>The crash workload (or the shipping workload) running in a child process, killed
+/// with SIGKILL by the test.</summary>
 internal sealed class CrashWorkerProcess : IDisposable
 {
     private readonly Process _process;
     private readonly BlockingCollection<string> _lines = [];
 
-    /// <summary>Starts the workload on <paramref name="dataDirectory"/> where
-    /// <paramref name="model"/> says each stream stands.</summary>
-    public CrashWorkerProcess(string dataDirectory, CrashWorkloadModel model)
+    /// <summary>Starts the worker with <paramref name="arguments"/> (see its Program.cs).</summary>
+    public CrashWorkerProcess(params string[] arguments)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -20,7 +20,7 @@ internal sealed class CrashWorkerProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { WorkerPath(), dataDirectory, Invariant(model.Seed) }.Concat(model.Applied.Select(Invariant)))
+        foreach (var argument in arguments.Prepend(WorkerPath()))
         {
             start.ArgumentList.Add(argument);
         }
@@ -81,10 +81,15 @@ internal sealed class CrashWorkerProcess : IDisposable
         _lines.Dispose();
     }
 
+    /// <summary>Arguments that start the crash workload on <paramref name="dataDirectory"/> where
+    /// <paramref name="model"/> says each stream stands.</summary>
+    public static string[] CrashArguments(string dataDirectory, int seed, IEnumerable<long> applied) =>
+        [dataDirectory, Invariant(seed), .. applied.Select(Invariant)];
+
     private static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>The worker's build output next to this test assembly's: same configuration and
-    /// target framework, found from the directory holding CsiDriver.sln.</summary>
+    /// <summary>The worker's build output next to this test assembly's (which may be any test
+    /// project's): same configuration and target framework, found from the directory holding CsiDriver.sln.</summary>
     private static string WorkerPath()
     {
         var here = AppContext.BaseDirectory;
@@ -94,7 +99,8 @@ internal sealed class CrashWorkerProcess : IDisposable
             root = Path.GetDirectoryName(root.TrimEnd(Path.DirectorySeparatorChar))
                 ?? throw new InvalidOperationException("CsiDriver.sln not found above " + here);
         }
-        var relative = Path.GetRelativePath(Path.Combine(root, "tests", "CsiDriver.Engine.Tests"), here);
+        var fromProject = Path.GetRelativePath(Path.Combine(root, "tests"), here);
+        var relative = fromProject[(fromProject.IndexOf(Path.DirectorySeparatorChar) + 1)..]; // bin/<configuration>/<framework>
         var path = Path.Combine(root, "tests", "CsiDriver.Engine.CrashWorker", relative, "CsiDriver.Engine.CrashWorker.dll");
         return File.Exists(path) ? path : throw new FileNotFoundException("crash worker not built", path);
     }

@@ -24,7 +24,7 @@ public sealed partial class StorageEngineTests
         for (var round = 0; round < CrashRounds; round++)
         {
             string[] lines;
-            using (var worker = new CrashWorkerProcess(_directory.Path, model))
+            using (var worker = new CrashWorkerProcess(CrashWorkerProcess.CrashArguments(_directory.Path, model.Seed, model.Applied)))
             {
                 worker.WaitUntilReady(TimeSpan.FromSeconds(60));
                 Thread.Sleep(100 + random.Next(600));

@@ -60,7 +60,7 @@ public sealed class PowerCutTests(ITestOutputHelper output)
             string[] lines;
             DeviceRequests requests;
             using (var watcher = new FileSystemWatcher(directory) { IncludeSubdirectories = true, NotifyFilter = NotifyFilters.FileName })
-            using (var worker = new CrashWorkerProcess(directory, model))
+            using (var worker = new CrashWorkerProcess(CrashWorkerProcess.CrashArguments(directory, model.Seed, model.Applied)))
             {
                 await WaitForAsync(cutPoint, worker, watcher, random);
                 lines = [.. worker.Lines]; // printed before the cut: what the worker was told is durable

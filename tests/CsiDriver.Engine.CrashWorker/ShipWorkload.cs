@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using CsiDriver.Engine.Journal;
+using CsiDriver.Replication;
+
+namespace CsiDriver.Engine.CrashWorker;
+
+/// <summary>
+/// The main site of the power-cut shipping test, run in the child process the test's power cut
+/// takes down: a writer appends to one volume's journal without ever flushing while the
+/// replication's <see cref="JournalBatcher"/> cuts that journal into batches, as the shipper
+/// does. Every record of every batch is printed (<see cref="Line"/>) before the next batch is
+/// asked for: what a backup would have received. Every few milliseconds the journal's last
+/// sequence is printed too (<see cref="AppendedLine"/>): what a cut after it could lose. Shared
+/// with the test, which reads the main's journal back after the cut with the same <see cref="Line"/>.
+/// </summary>
+public static class ShipWorkload
+{
+    public const string VolumeId = "shipped";
+    private const string Consumer = "backup";
+    private const int Block = 4096;
+    private const long VolumeBytes = 16L << 20;
+
+    public static EngineOptions Options => new() { BackgroundCheckpoints = false };
+
+    /// <summary>The volume, and a journal consumer at sequence 0 that keeps every record, so the
+    /// test can read the whole journal after recovery; durable before the worker starts.</summary>
+    public static void Prepare(string dataDirectory)
+    {
+        using var engine = StorageEngine.Open(dataDirectory, Options);
+        engine.RegisterJournalConsumer(engine.CreateVolume(VolumeId, VolumeBytes).Group, Consumer, 0);
+        engine.Checkpoint();
+    }
+
+    /// <summary>Writes and ships until the process is killed; prints READY once shipping runs.</summary>
+    public static async Task RunAsync(string dataDirectory, int seed, TextWriter output)
+    {
+        var engine = StorageEngine.Open(dataDirectory, Options); // never closed: the test cuts the power
+        var volume = engine.GetVolume(VolumeId);
+        using var batcher = new JournalBatcher(engine, volume.Group, new HashSet<string>(StringComparer.Ordinal) { VolumeId });
+        _ = Task.Run(async () =>
+        {
+            var random = new Random(seed);
+            var data = new byte[Block];
+            for (var i = 0; ; i++)
+            {
+                random.NextBytes(data);
+                await volume.WriteAsync(random.Next((int)(VolumeBytes / Block)) * (long)Block, data, fua: false);
+                if (i % 8 == 7)
+                {
+                    await Task.Delay(1); // bounded: about 4 MB/s, well inside the disk the test makes
+                }
+            }
+        });
+        output.WriteLine("READY");
+        long after = 0;
+        var appendedShown = Environment.TickCount64;
+        while (true)
+        {
+            if (Environment.TickCount64 - appendedShown >= 5)
+            {
+                output.WriteLine(AppendedLine(engine.GetJournalStatus(volume.Group).LastSequence));
+                appendedShown = Environment.TickCount64;
+            }
+            if (batcher.Next(after) is not { } batch)
+            {
+                await Task.Delay(1);
+                continue;
+            }
+            foreach (var record in batch.Records)
+            {
+                output.WriteLine(Line(record));
+            }
+            after = batch.LastSequence;
+        }
+    }
+
+    /// <summary>A record as one line: sequence, kind, range and a digest of its payload.</summary>
+    public static string Line(JournalRecord record) => string.Create(CultureInfo.InvariantCulture,
+        $"R {record.Sequence} {record.Kind} {record.VolumeId} {record.Offset} {record.Length} {Convert.ToHexString(SHA256.HashData(record.Payload.Span), 0, 12)}");
+
+    public static string AppendedLine(long sequence) => string.Create(CultureInfo.InvariantCulture, $"A {sequence}");
+
+    /// <summary>The sequence of an <see cref="AppendedLine"/>; null for any other line.</summary>
+    public static long? AppendedOf(string line) =>
+        line.StartsWith("A ", StringComparison.Ordinal) ? long.Parse(line[2..], CultureInfo.InvariantCulture) : null;
+
+    /// <summary>The sequence of a <see cref="Line"/>; null for any other line.</summary>
+    public static long? SequenceOf(string line) =>
+        line.StartsWith("R ", StringComparison.Ordinal) ? long.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture) : null;
+}
