@@ -36,7 +36,6 @@ internal sealed partial class JournalConsumers(
                 {
                     group.Consumers[consumer.Name] = new JournalConsumer(consumer.Name, consumer.Position)
                     {
-                        Saved = true,
                         Overrun = consumer.Overrun || File.Exists(DirtySetPath(group, consumer.Name)),
                     };
                 }
@@ -53,9 +52,9 @@ internal sealed partial class JournalConsumers(
         catalog.Require(group);
         lock (_lock)
         {
-            if (group.Consumers.TryGetValue(consumer, out var known) && known.Saved)
+            if (group.Consumers.TryGetValue(consumer, out var known))
             {
-                return known; // one registered just now is durable only after its checkpoint: wait for it below
+                return known;
             }
         }
         using (checkpointer.Exclusive())
@@ -64,21 +63,14 @@ internal sealed partial class JournalConsumers(
             JournalConsumer? registered;
             lock (_lock)
             {
-                if (!group.Consumers.TryGetValue(consumer, out registered))
-                {
-                    registered = new JournalConsumer(consumer, Math.Max(position ?? group.Journal.LastSequence, group.Journal.FirstSequence - 1));
-                    group.Consumers[consumer] = registered;
-                }
-                else if (registered.Saved)
+                if (group.Consumers.TryGetValue(consumer, out registered))
                 {
                     return registered;
                 }
+                registered = new JournalConsumer(consumer, Math.Max(position ?? group.Journal.LastSequence, group.Journal.FirstSequence - 1));
+                group.Consumers[consumer] = registered;
             }
             checkpointer.CheckpointHeld();
-            lock (_lock)
-            {
-                registered.Saved = true;
-            }
             return registered;
         }
     }
