@@ -44,10 +44,19 @@ internal sealed partial class JournalConsumers(
     }
 
     /// <summary>Registers a reader of the journal; records after <paramref name="position"/>
-    /// (default: the newest now) are kept for it. Registering again returns the existing one.
-    /// Durable on return.</summary>
+    /// (default: the newest now) are kept for it. Registering again returns the existing one,
+    /// without the checkpoint lock (a shipper registers at every connect, and a checkpoint
+    /// writing back a large backlog would hold up its catch-up). Durable on return.</summary>
     public JournalConsumer Register(ConsistencyGroup group, string consumer, long? position)
     {
+        catalog.Require(group);
+        lock (_lock)
+        {
+            if (group.Consumers.TryGetValue(consumer, out var known))
+            {
+                return known;
+            }
+        }
         using (checkpointer.Exclusive())
         {
             catalog.Require(group);

@@ -61,9 +61,13 @@ internal sealed partial class ReplicaApplier
     }
 
     /// <summary>Writes whole-chunk data (or zero ranges, or a new size) of the resync into the
-    /// replicas, journaled as ordinary records; the position does not change. Durable on return.</summary>
+    /// replicas, journaled as ordinary records; the position does not change. Written (in the
+    /// order of the calls) when the call returns; durable when the task completes. The sync runs
+    /// on the thread pool, not on the caller's thread, so the caller can write the next chunks
+    /// meanwhile (a resync's chunk writes need no sync between them: the replicas are protected
+    /// until the ResyncComplete record, which is durable only after every chunk's record).</summary>
     /// <exception cref="ReplicaNotResyncingException">No resync is in progress.</exception>
-    public async ValueTask WriteResyncChunksAsync(ConsistencyGroup group, IReadOnlyList<ReplicaUpdate> chunks, CancellationToken ct)
+    public ValueTask WriteResyncChunksAsync(ConsistencyGroup group, IReadOnlyList<ReplicaUpdate> chunks, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         long last;
@@ -86,7 +90,9 @@ internal sealed partial class ReplicaApplier
                 catalog.Save();
             }
         }
-        await group.Commit.WaitDurableAsync(last).ConfigureAwait(false);
+        return group.Commit.DurableSequence >= last
+            ? ValueTask.CompletedTask
+            : new ValueTask(Task.Run(() => group.Commit.WaitDurableAsync(last).AsTask(), CancellationToken.None));
     }
 
     /// <summary>Ends the resync at the main-site position <paramref name="at"/> (one record, so the

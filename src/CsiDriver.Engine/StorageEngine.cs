@@ -232,6 +232,9 @@ public sealed class StorageEngine : IDisposable
     /// <inheritdoc cref="Checkpointer.CheckpointHeld"/>
     public void Checkpoint() => _checkpointer.Checkpoint();
 
+    /// <summary>The checkpoint lock's owner, for tests that hold the lock (TestSupport's CheckpointHold).</summary>
+    internal Checkpointer Checkpointer => _checkpointer;
+
     /// <summary>Checkpoints and closes every file.</summary>
     public void Dispose()
     {

@@ -147,9 +147,7 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
     /// record, one sync), acknowledged together by the last one's number: the join is atomic
     /// like any batch, so the position still moves only by whole messages' worth. A batch that
     /// is not the next one due (a duplicate or a gap) is applied alone, for the engine to
-    /// ignore or refuse as before. A resync's Chunks queued behind one another are written in
-    /// one engine call (one sync) too: they move no position, so joining them changes only how
-    /// many syncs a catch-up takes; the queue (all a shipper may have in flight) bounds the join.
+    /// ignore or refuse as before. A resync's Chunks go to <see cref="WriteChunksAsync"/>.
     /// A completed resync's protective snapshots are dropped once its ack is out.</summary>
     private async Task ApplyQueuedAsync(ChannelReader<Received> queue, ReceiverLease lease, ReplicaPosition position, IResponseStream<ReceiverMessage> responses, CancellationToken cancellationToken)
     {
@@ -171,35 +169,90 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                 }
                 position = await ApplyBatchAsync(joined.Build(), lease, cancellationToken).ConfigureAwait(false);
             }
+            else if (received.Chunks is not null)
+            {
+                var unmoved = position; // chunks move no position
+                await WriteChunksAsync(received, queue, lease, chunksThrough => AckAsync(chunksThrough, unmoved), cancellationToken).ConfigureAwait(false);
+                continue;
+            }
             else
             {
-                if (received.Chunks is { } chunks)
-                {
-                    var joined = new List<ReplicaUpdate>(chunks);
-                    while (queue.TryPeek(out var next) && next.Chunks is { } more)
-                    {
-                        queue.TryRead(out _);
-                        joined.AddRange(more);
-                        through = next.Number;
-                    }
-                    received = received with { Chunks = joined };
-                }
                 position = await ApplyAsync(received, lease, position, cancellationToken).ConfigureAwait(false);
             }
-            await responses.WriteAsync(new ReceiverMessage
-            {
-                Ack = new Ack
-                {
-                    ThroughMessage = through,
-                    AppliedSequence = position.SourceSequence,
-                    AppliedSourceTimestampMicros = position.SourceTimestampMicros,
-                },
-            }, cancellationToken).ConfigureAwait(false);
+            await AckAsync(through, position).ConfigureAwait(false);
             if (received.Message.BodyCase == ShipperMessage.BodyOneofCase.ResyncComplete)
             {
                 // After the ack: the replicas are current without it, and it may wait for a checkpoint.
                 engine.DropReplicaResyncProtection(lease.Journal);
             }
+        }
+
+        Task AckAsync(long through, ReplicaPosition at) => responses.WriteAsync(new ReceiverMessage
+        {
+            Ack = new Ack
+            {
+                ThroughMessage = through,
+                AppliedSequence = at.SourceSequence,
+                AppliedSourceTimestampMicros = at.SourceTimestampMicros,
+            },
+        }, cancellationToken);
+    }
+
+    /// <summary>Writes a resync's Chunks from <paramref name="first"/> on as they come, and
+    /// acknowledges each write once it is durable. Those queued behind one another go in one
+    /// engine write (one sync; they move no position, so joining them changes only how many syncs
+    /// a catch-up takes, and the queue, all a shipper may have in flight, bounds the join), and
+    /// those that arrive while earlier writes sync are written meanwhile (the
+    /// engine syncs off this thread), so the backup copies chunks in while its disk syncs; the
+    /// acks still go in order, each as soon as its write is durable, so the shipper's window
+    /// keeps moving. Returns when no write is left unacknowledged and the next message due is
+    /// not Chunks.</summary>
+    private async Task WriteChunksAsync(Received first, ChannelReader<Received> queue, ReceiverLease lease, Func<long, Task> acknowledge, CancellationToken cancellationToken)
+    {
+        var pending = new Queue<(Task Synced, long Through, List<ReplicaUpdate> Updates)>();
+        Received? next = first;
+        while (true)
+        {
+            if (next is { Chunks: { } chunks })
+            {
+                List<ReplicaUpdate> updates = [.. chunks];
+                var through = next.Number;
+                while (queue.TryPeek(out var queued) && queued.Chunks is { } more)
+                {
+                    queue.TryRead(out _);
+                    updates.AddRange(more);
+                    through = queued.Number;
+                }
+                pending.Enqueue((engine.WriteReplicaChunksAsync(lease.Journal, updates, cancellationToken).AsTask(), through, updates));
+                next = null;
+            }
+            while (pending.TryPeek(out var oldest) && oldest.Synced.IsCompleted)
+            {
+                pending.Dequeue();
+                await oldest.Synced.ConfigureAwait(false);
+                RecordSizes(oldest.Updates);
+                var data = oldest.Updates.Where(u => u.Kind != Engine.Journal.JournalRecordKind.Resize).ToList();
+                lease.Status.AddResyncProgress(data.Count, data.Sum(u => u.Length));
+                await acknowledge(oldest.Through).ConfigureAwait(false);
+            }
+            if (pending.Count == 0)
+            {
+                return;
+            }
+            // The oldest write's sync (its ack is sent above), or more chunks to write meanwhile.
+            var syncing = pending.Peek().Synced;
+            var arrived = queue.WaitToReadAsync(cancellationToken).AsTask();
+            if (await Task.WhenAny(syncing, arrived).ConfigureAwait(false) == syncing)
+            {
+                continue;
+            }
+            if (await arrived.ConfigureAwait(false) && queue.TryPeek(out var due) && due.Chunks is not null)
+            {
+                queue.TryRead(out next);
+                continue;
+            }
+            // Something else is due, or the stream ended: the writes in flight are finished first.
+            await Task.WhenAll(pending.Select(p => p.Synced)).ConfigureAwait(false);
         }
     }
 
@@ -214,13 +267,6 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                 status.BeginResync(message.ResyncBegin.ChunksTotal, message.ResyncBegin.BytesTotal);
                 LogResyncBegins(lease.ReplicationId, message.ResyncBegin.ChunksTotal, message.ResyncBegin.BytesTotal);
                 return engine.GetReplicaPosition(lease.Journal);
-            case ShipperMessage.BodyOneofCase.Chunks:
-                var updates = received.Chunks!;
-                await engine.WriteReplicaChunksAsync(lease.Journal, updates, cancellationToken).ConfigureAwait(false);
-                RecordSizes(updates);
-                var data = updates.Where(u => u.Kind != Engine.Journal.JournalRecordKind.Resize).ToList();
-                status.AddResyncProgress(data.Count, data.Sum(u => u.Length));
-                return position;
             case ShipperMessage.BodyOneofCase.ResyncComplete:
                 var complete = message.ResyncComplete;
                 await engine.CompleteReplicaResyncAsync(lease.Journal, new ReplicaPosition(complete.SourceSequence, complete.SourceTimestampMicros, false), cancellationToken).ConfigureAwait(false);

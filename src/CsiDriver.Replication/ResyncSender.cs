@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using CsiDriver.Engine;
 using CsiDriver.Engine.Journal;
 using CsiDriver.Engine.Replication;
@@ -19,8 +21,50 @@ public sealed class ResyncSender(StorageEngine engine, IReadOnlyDictionary<strin
         return (ranges.Sum(r => (r.Length + ChunkRange.ChunkSize - 1) / ChunkRange.ChunkSize), ranges.Sum(r => r.Length));
     }
 
-    /// <summary>The updates of each message in order, with the number of chunks and bytes it covers.</summary>
-    public async IAsyncEnumerable<(IReadOnlyList<ReplicaUpdate> Updates, long Chunks, long Bytes)> ReadAsync(ChunkSetBuilder plan)
+    /// <summary>Messages read ahead of the one being sent: enough to keep reading while a send
+    /// waits for the link or the receiver's acks, few enough to hold little memory (each is at
+    /// most <see cref="SiteLinkProtocol.MaxPayloadPerMessage"/>).</summary>
+    private const int ReadAhead = 2;
+
+    /// <summary>The updates of each message in order, with the number of chunks and bytes it
+    /// covers. The next messages are read on another thread while the caller sends this one.</summary>
+    public async IAsyncEnumerable<(IReadOnlyList<ReplicaUpdate> Updates, long Chunks, long Bytes)> ReadAsync(
+        ChunkSetBuilder plan, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var ahead = Channel.CreateBounded<(IReadOnlyList<ReplicaUpdate>, long, long)>(new BoundedChannelOptions(ReadAhead) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reader = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var message in ReadInOrderAsync(plan).ConfigureAwait(false))
+                {
+                    await ahead.Writer.WriteAsync(message, stop.Token).ConfigureAwait(false);
+                }
+                ahead.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                ahead.Writer.Complete(e);
+            }
+        }, CancellationToken.None);
+        try
+        {
+            await foreach (var message in ahead.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                yield return message;
+            }
+        }
+        finally
+        {
+            // The caller stopped early (a failed send): the reader must be done with the snapshots
+            // before they are deleted.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await reader.ConfigureAwait(false);
+        }
+    }
+
+    private async IAsyncEnumerable<(IReadOnlyList<ReplicaUpdate> Updates, long Chunks, long Bytes)> ReadInOrderAsync(ChunkSetBuilder plan)
     {
         foreach (var (volumeId, snapshotId) in snapshotsByVolume.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
@@ -38,7 +82,7 @@ public sealed class ResyncSender(StorageEngine engine, IReadOnlyDictionary<strin
                         message = [];
                         payload = chunks = bytes = 0;
                     }
-                    var data = new byte[length];
+                    var data = GC.AllocateUninitializedArray<byte>(length); // filled by the read just below
                     await device.ReadAsync(offset, data).ConfigureAwait(false);
                     var zero = !data.AsSpan().ContainsAnyExcept((byte)0);
                     message.Add(new ReplicaUpdate(

@@ -82,6 +82,7 @@ public sealed partial class ShipperSession
         var at = cut.Points.Single(p => p.Group == target.Journal).Sequence;
         var atMicros = (snapshots[0].CreatedAt - DateTimeOffset.UnixEpoch).Ticks / 10;
         var byVolume = members.ToDictionary(m => m.VolumeId, m => m.SnapshotId, StringComparer.Ordinal);
+        var reset = Task.CompletedTask;
         try
         {
             var plan = Plan(kind, opened, byVolume, at);
@@ -90,8 +91,12 @@ public sealed partial class ShipperSession
                 kind = ResyncKind.Full;
                 plan = Plan(kind, opened, byVolume, at);
             }
-            // From here the consumer keeps records after the cut; what it missed before is in the plan.
-            engine.ResetJournalConsumer(target.Journal, target.Consumer, at);
+            // From here the consumer keeps records after the cut; what it missed before is in the
+            // plan. The reset makes that durable with a checkpoint (which may write back the whole
+            // backlog): it runs while the chunks are read and sent, and the ResyncComplete (after
+            // which batches continue from the cut) waits for it. Records up to the cut stay held
+            // meanwhile; released after the cut, the reset fails and so does this resync.
+            reset = Task.Run(() => engine.ResetJournalConsumer(target.Journal, target.Consumer, at), CancellationToken.None);
             var sizes = snapshots.ToDictionary(s => s.VolumeId, s => s.SizeBytes, StringComparer.Ordinal);
             var (chunksTotal, bytesTotal) = ResyncSender.TotalsOf(plan, sizes);
             status.BeginResync(chunksTotal, bytesTotal);
@@ -100,7 +105,7 @@ public sealed partial class ShipperSession
             LogResyncStarting(target.ReplicationId, kind.ToString(), at, chunksTotal, bytesTotal);
             await SendAsync(new ShipperMessage { ResyncBegin = new ResyncBegin { ChunksTotal = chunksTotal, BytesTotal = bytesTotal } }, cancellationToken).ConfigureAwait(false);
             var reported = 0L;
-            await foreach (var (message, chunks, bytes) in new ResyncSender(engine, byVolume).ReadAsync(plan).WithCancellation(cancellationToken).ConfigureAwait(false))
+            await foreach (var (message, chunks, bytes) in new ResyncSender(engine, byVolume).ReadAsync(plan, cancellationToken).ConfigureAwait(false))
             {
                 await SendAsync(new ShipperMessage { Chunks = SiteLinkProtocol.ToWire(message) }, cancellationToken).ConfigureAwait(false);
                 var progress = status.AddResyncProgress(chunks, bytes);
@@ -110,6 +115,7 @@ public sealed partial class ShipperSession
                     LogResyncProgress(target.ReplicationId, reported, bytesTotal);
                 }
             }
+            await reset.ConfigureAwait(false);
             // Acks from the ResyncComplete on carry positions in this journal's sequence space.
             var complete = _sent + 1;
             Volatile.Write(ref _resyncCompleteMessage, complete);
@@ -119,6 +125,9 @@ public sealed partial class ShipperSession
         }
         finally
         {
+            // A resync that failed while the reset ran: it must end before the snapshots go (it
+            // holds the checkpoint lock); its own failure is the lesser news.
+            await reset.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             // Every chunk was read before it was sent: the snapshots are no longer needed.
             foreach (var (_, snapshotId) in members)
             {

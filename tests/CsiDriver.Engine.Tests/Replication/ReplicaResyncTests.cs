@@ -85,6 +85,45 @@ public sealed class ReplicaResyncTests : IDisposable
         await Assert.ThrowsAsync<ReplicaNotResyncingException>(() => engine.WriteReplicaChunksAsync(engine.Group("orders"), chunks).AsTask());
     }
 
+    /// <summary>The backup's receiver writes the next chunks while earlier ones sync: each call's
+    /// chunks are written, in call order, when it returns, so a later call can rely on an earlier
+    /// one that is not durable yet (a volume grown, then written past its old size), and the last
+    /// call's completion makes all of them durable.</summary>
+    [Fact]
+    public async Task ChunkWritesNotWaitedForAreWrittenInOrderAndDurableWithTheLast()
+    {
+        var chunks = Chunks(11);
+        var grown = ReplicaModel.Size + Chunk;
+        var beyond = Bytes.Pattern(Chunk, 77);
+        using (var engine = Open())
+        {
+            Prepare(engine, 5);
+            var group = engine.Group("orders");
+            engine.BeginReplicaResync(group);
+            var writes = new List<Task>
+            {
+                engine.WriteReplicaChunksAsync(group, [new ReplicaUpdate("sales", JournalRecordKind.Resize, 0, grown, default)]).AsTask(),
+                engine.WriteReplicaChunksAsync(group, [ReplicaUpdate.Write("sales", ReplicaModel.Size, beyond)]).AsTask(),
+                engine.WriteReplicaChunksAsync(group, chunks[..(chunks.Count / 2)]).AsTask(),
+                engine.WriteReplicaChunksAsync(group, chunks[(chunks.Count / 2)..]).AsTask(),
+            };
+            Assert.Equal(grown, engine.GetVolume("sales").Size);
+            Assert.Equal(beyond, Bytes.Read(engine.GetVolume("sales"), ReplicaModel.Size, Chunk));
+            Assert.True(Bytes.ReadAll(engine.GetVolume("stock")).AsSpan().SequenceEqual(ImageOf(chunks)["stock"]), "the chunks of 'stock' were not written on return");
+            await writes[^1];
+            engine.CloseWithoutCheckpoint();
+        }
+        using (var engine = Open())
+        {
+            Assert.True(engine.GetReplicaPosition(engine.Group("orders")).Resyncing);
+            var sales = Bytes.ReadAll(engine.GetVolume("sales"));
+            Assert.Equal(grown, sales.Length);
+            Assert.True(sales.AsSpan(0, ReplicaModel.Size).SequenceEqual(ImageOf(chunks)["sales"]), "the chunks of 'sales' were not all durable");
+            Assert.True(sales.AsSpan(ReplicaModel.Size).SequenceEqual(beyond), "the chunk past the old size was not durable");
+            Assert.True(Bytes.ReadAll(engine.GetVolume("stock")).AsSpan().SequenceEqual(ImageOf(chunks)["stock"]), "the chunks of 'stock' were not all durable");
+        }
+    }
+
     [Fact]
     public async Task AnAbortedResyncReturnsToTheProtectedImageAndPosition()
     {
