@@ -61,7 +61,9 @@ public sealed class ConsistencyGroup
     internal long? RetentionBudgetBytes { get; set; }
 
     /// <summary>The replica applier's: set once the group is a replica group (at the backup
-    /// site, or resynced as one); changed only while the group is paused. Kept boxed and swapped
+    /// site, or resynced as one); changed only under <see cref="Gate"/> (a batch, with its
+    /// record's append) or while the group is paused, so a pause sees it with the records that
+    /// set it. It may run ahead of durability (see <see cref="ReplicaApplier.Position"/>). Kept boxed and swapped
     /// whole, so readers that do not pause the group never see a torn state.</summary>
     internal ReplicaState? Replica
     {

@@ -12,7 +12,8 @@ namespace CsiDriver.Engine;
 /// everyone but this component; its state (<see cref="ReplicaState"/>, held on the group) is
 /// journaled with the data, so after any crash the replicas equal the main site's group at the
 /// recovered position.
-/// <para>State: each group's replica state, changed only while the group is paused, and the
+/// <para>State: each group's replica state, changed only under the group's gate (a batch) or
+/// while the group is paused (which holds the gate), and the
 /// waiters for a change. Lock: none of its own. It calls down: the checkpointer's lock first
 /// (resync begin and abort), then the catalog's (<see cref="Catalog.Hold"/>), then the group's pause.</para>
 /// </summary>
@@ -21,8 +22,21 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
     /// <summary>Per group: completed (and removed) when its replica state changes next.</summary>
     private readonly ConcurrentDictionary<ConsistencyGroup, TaskCompletionSource> _changed = new();
 
-    /// <summary>How far the replica group has applied; <see cref="ReplicaPosition.None"/> before its first batch.</summary>
-    public ReplicaPosition Position(ConsistencyGroup group) => (catalog.Require(group).Replica ?? default).Position;
+    /// <summary>How far the replica group has applied, durably; <see cref="ReplicaPosition.None"/>
+    /// before its first batch. A batch moves the state when its record is appended
+    /// (<see cref="AppendBatch"/>): the position is told only once that record is durable, so a
+    /// shipper resuming from it never skips a batch a power cut would take back.</summary>
+    public ReplicaPosition Position(ConsistencyGroup group)
+    {
+        var state = catalog.Require(group).Replica ?? default;
+        // Read after the state: the record that set it is at or before this sequence.
+        var appended = group.Journal.LastSequence;
+        if (group.Replica is not null && group.Commit.DurableSequence < appended)
+        {
+            group.Commit.WaitDurable(appended, applyHere: false);
+        }
+        return state.Position;
+    }
 
     /// <summary>Waits until the replica group is not resyncing and its position satisfies
     /// <paramref name="reached"/> (e.g. a sequence or main-site time no older than asked): for a
@@ -77,20 +91,46 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
         return null;
     }
 
+    /// <summary>Applies <paramref name="batch"/> (<see cref="AppendBatch"/>) and returns the new
+    /// position once it is durable.</summary>
+    /// <inheritdoc cref="AppendBatch" path="/exception"/>
+    public async ValueTask<ReplicaPosition> ApplyBatchAsync(ConsistencyGroup group, ReplicaBatch batch, CancellationToken ct)
+    {
+        var appended = AppendBatch(group, batch, ct);
+        await appended.Durable.ConfigureAwait(false);
+        return appended.Position;
+    }
+
     /// <summary>
-    /// Applies <paramref name="batch"/> atomically and returns the new position once it is
-    /// durable. ONE journal record (kind ReplicaBatch) holds every update and the new position,
-    /// so recovery replays all of it or none; it is appended, synced and only then applied, all
-    /// while the group is paused, so no reader of the replicas and no snapshot sees half a batch
-    /// and a batch lost with a torn journal tail never reached the data files. Writes into the
-    /// read-only replica volumes. A batch already applied (LastSequence at or below the
-    /// position) is ignored.
+    /// Takes <paramref name="batch"/> atomically; returns once readers see it, with a task that
+    /// completes when it is durable (the position may be acknowledged then, not before). ONE
+    /// journal record (kind ReplicaBatch) holds every update and the new position, so recovery
+    /// replays all of it or none. It goes the way of the main site's writes: under the group's
+    /// gate (held for memory work and the append only) the record is appended, its updates are
+    /// handed to the group's <see cref="WriteOverlay"/> all at once, and the replica state moves
+    /// to the batch's position; the record's sync runs off the caller's thread and the overlay
+    /// applies the updates to the layers in the background once it is durable. So the caller
+    /// may hand over the next batch while this one syncs and is applied, and:
+    /// <list type="bullet">
+    /// <item>a data file never holds a batch its journal does not hold durably (the overlay's
+    /// invariant);</item>
+    /// <item>no reader, snapshot or checkpoint sees part of a batch: reads consult the overlay,
+    /// which takes a record's updates together; a pause (snapshot, resync, promotion's
+    /// read-only switch) holds the gate and drains the overlay, so it finds whole batches,
+    /// applied, with the state that names them; a checkpoint's cut (not drained) names the
+    /// state with the sequence its data files reflect, and the record past it is replayed,
+    /// setting the same state;</item>
+    /// <item>the position is told (<see cref="Position"/>, acknowledgements) only once durable.</item>
+    /// </list>
+    /// A batch that grows a volume is applied as before, synced and written under a pause, with
+    /// the catalog saved inside it. Writes into the read-only replica volumes. A batch already
+    /// applied (LastSequence at or below the position) is ignored.
     /// </summary>
     /// <exception cref="ReplicaSequenceException">AfterSequence is not the position (a gap); nothing changed.</exception>
     /// <exception cref="ReplicaResyncingException">The group is being resynced.</exception>
     /// <exception cref="ArgumentException">An update is malformed, names a volume outside the group,
     /// or the encoded batch exceeds the journal's record limit (32 MiB).</exception>
-    public async ValueTask<ReplicaPosition> ApplyBatchAsync(ConsistencyGroup group, ReplicaBatch batch, CancellationToken ct)
+    public ReplicaBatchAppended AppendBatch(ConsistencyGroup group, ReplicaBatch batch, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.LastSequence < batch.AfterSequence || batch.AfterSequence < 0)
@@ -103,13 +143,14 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
             throw new ArgumentException($"batch of {size} bytes exceeds the {JournalFormat.MaxPayload}-byte record limit; split it", nameof(batch));
         }
         ct.ThrowIfCancellationRequested();
-        (long DurableAt, ReplicaPosition Position) applied;
+        (long Sequence, ReplicaPosition Position) appended;
         if (batch.Updates.Any(u => u.Kind == JournalRecordKind.Resize))
         {
             // A new size goes into the catalog, which needs its lock (taken before the pause).
             using (catalog.Hold())
+            using (new GroupPause([group]))
             {
-                applied = AppendBatch(group, ResolveUpdates(group, batch.Updates), batch, saveCatalog: true);
+                appended = Append(group, ResolveUpdates(group, batch.Updates), batch, grows: true);
             }
         }
         else
@@ -119,18 +160,24 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
             {
                 volumes = ResolveUpdates(group, batch.Updates);
             }
-            applied = AppendBatch(group, volumes, batch, saveCatalog: false);
+            if (group.Overlay.IsFull)
+            {
+                group.Overlay.WaitForRoom(); // applies on this thread: the overlay's bound holds the backup back
+            }
+            lock (group.Gate)
+            {
+                appended = Append(group, volumes, batch, grows: false);
+            }
         }
-        SignalChanged(group);
-        await group.Commit.WaitDurableAsync(applied.DurableAt).ConfigureAwait(false);
-        return applied.Position;
+        return new ReplicaBatchAppended(appended.Position, WhenDurable(group, appended.Sequence));
     }
 
-    /// <summary>Journals and applies the batch under a pause of the group; returns the sequence
-    /// to wait for (for a duplicate: the newest, so its position is durable too).</summary>
-    private (long, ReplicaPosition) AppendBatch(ConsistencyGroup group, List<Volume> volumes, ReplicaBatch batch, bool saveCatalog)
+    /// <summary>Journals the batch and makes it visible, the state moving with it; returns the
+    /// sequence to wait for (for a duplicate: the newest, so its position is durable too).
+    /// Caller holds the group's gate (a pause when <paramref name="grows"/>: such a batch is
+    /// synced and written to the layers here, the overlay drained before it).</summary>
+    private (long, ReplicaPosition) Append(ConsistencyGroup group, List<Volume> volumes, ReplicaBatch batch, bool grows)
     {
-        using var pause = new GroupPause([group]);
         var state = group.Replica ?? default;
         if (state.Resyncing)
         {
@@ -158,22 +205,44 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
         {
             ArrayPool<byte>.Shared.Return(payload);
         }
-        // Durable before it touches a data file: a batch cut off with a torn tail after a power
-        // loss must leave no trace, and data files may reach the disk before the journal does.
-        // Still paused, so no snapshot cut can fall between the record and its application.
-        group.Commit.WaitDurable(sequence); // possibly while paused: a replica group's only writer is the applier
-        for (var i = 0; i < volumes.Count; i++)
+        if (grows)
         {
-            var update = batch.Updates[i];
-            ApplyUpdate(volumes[i], update.Kind, update.Offset, update.Length, update.Payload.Span);
+            // Durable before it touches a data file (the overlay's invariant, kept by hand here).
+            group.Commit.WaitDurable(sequence); // while paused: a replica group's only writer is the applier
+            for (var i = 0; i < volumes.Count; i++)
+            {
+                var update = batch.Updates[i];
+                ApplyUpdate(volumes[i], update.Kind, update.Offset, update.Length, update.Payload.Span);
+            }
+        }
+        else
+        {
+            group.Overlay.AddRecord(sequence, volumes, batch.Updates);
         }
         var next = state with { SourceSequence = batch.LastSequence, SourceTimestampMicros = batch.SourceTimestampMicros };
         group.Replica = next;
-        if (saveCatalog)
+        if (grows)
         {
             catalog.Save(); // inside the pause, as ExpandVolume: no record past the old end before the size is durable
         }
         return (sequence, next.Position);
+    }
+
+    /// <summary>Completes once <paramref name="sequence"/> is durable, its waiters then woken. The
+    /// sync runs on the thread pool (or joins the one in flight), and what it made durable is
+    /// applied in the background, so the caller goes on with the next batch meanwhile.</summary>
+    private Task WhenDurable(ConsistencyGroup group, long sequence)
+    {
+        if (group.Commit.DurableSequence >= sequence)
+        {
+            SignalChanged(group);
+            return Task.CompletedTask;
+        }
+        return Task.Run(async () =>
+        {
+            await group.Commit.WaitDurableAsync(sequence, applyHere: false).ConfigureAwait(false);
+            SignalChanged(group);
+        });
     }
 
     /// <summary>Checks every update before anything is changed and finds its volume. Caller holds the catalog's lock.</summary>

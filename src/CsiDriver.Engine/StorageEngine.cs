@@ -212,6 +212,10 @@ public sealed class StorageEngine : IDisposable
     public ValueTask<ReplicaPosition> ApplyReplicaBatchAsync(ConsistencyGroup group, ReplicaBatch batch, CancellationToken ct = default) =>
         _replicas.ApplyBatchAsync(group, batch, ct);
 
+    /// <inheritdoc cref="ReplicaApplier.AppendBatch"/>
+    public ReplicaBatchAppended AppendReplicaBatch(ConsistencyGroup group, ReplicaBatch batch, CancellationToken ct = default) =>
+        _replicas.AppendBatch(group, batch, ct);
+
     /// <inheritdoc cref="ReplicaApplier.BeginResync"/>
     public void BeginReplicaResync(ConsistencyGroup group) => _replicas.BeginResync(group);
 

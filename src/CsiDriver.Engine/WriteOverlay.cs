@@ -48,6 +48,7 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     private readonly Dictionary<(Volume, long Chunk), List<PendingUpdate>> _writes = [];
     private readonly List<PendingUpdate> _discards = [];
     private int _count;
+    private long _enqueued;
     private long _bytes;
     private int _syncing;
     private int _applying;
@@ -154,30 +155,59 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
     /// group's gate. The payload is copied: the caller's buffer is reused once it returns.</summary>
     public void Add(Volume volume, long sequence, JournalRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
     {
-        var data = payload.IsEmpty ? [] : Payloads.Rent(payload.Length);
-        payload.CopyTo(data);
-        var update = new PendingUpdate(volume, sequence, kind, offset, length, data);
+        var update = Pending(volume, sequence, kind, offset, length, payload);
         lock (_lock)
         {
-            _queue.Enqueue(update);
-            if (kind == JournalRecordKind.Write)
-            {
-                foreach (var chunk in Chunks(offset, length))
-                {
-                    if (!_writes.TryGetValue((volume, chunk), out var list))
-                    {
-                        _writes[(volume, chunk)] = list = [];
-                    }
-                    list.Add(update);
-                }
-            }
-            else
-            {
-                _discards.Add(update);
-            }
-            _bytes += update.Cost;
-            _count++;
+            Enqueue(update);
         }
+    }
+
+    /// <summary>Holds every update of one record just appended as <paramref name="sequence"/>
+    /// (a replica batch: updates of several volumes, in order), all at once: a read finds all of
+    /// them or none. Caller holds the group's gate; payloads are copied as by <see cref="Add"/>.</summary>
+    public void AddRecord(long sequence, IReadOnlyList<Volume> volumes, IReadOnlyList<Replication.ReplicaUpdate> updates)
+    {
+        var pending = new PendingUpdate[updates.Count];
+        for (var i = 0; i < pending.Length; i++)
+        {
+            var u = updates[i];
+            pending[i] = Pending(volumes[i], sequence, u.Kind, u.Offset, u.Length, u.Payload.Span);
+        }
+        lock (_lock)
+        {
+            Array.ForEach(pending, Enqueue);
+        }
+    }
+
+    private static PendingUpdate Pending(Volume volume, long sequence, JournalRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
+    {
+        var data = payload.IsEmpty ? [] : Payloads.Rent(payload.Length);
+        payload.CopyTo(data);
+        return new PendingUpdate(volume, sequence, kind, offset, length, data);
+    }
+
+    /// <summary>Queues and indexes an update. Caller holds the lock.</summary>
+    private void Enqueue(PendingUpdate update)
+    {
+        update.Order = ++_enqueued;
+        _queue.Enqueue(update);
+        if (update.Kind == JournalRecordKind.Write)
+        {
+            foreach (var chunk in Chunks(update.Offset, update.Length))
+            {
+                if (!_writes.TryGetValue((update.Volume, chunk), out var list))
+                {
+                    _writes[(update.Volume, chunk)] = list = [];
+                }
+                list.Add(update);
+            }
+        }
+        else
+        {
+            _discards.Add(update);
+        }
+        _bytes += update.Cost;
+        _count++;
     }
 
     /// <summary>The newest sequence whose update, and every one before it, is in the data files:
@@ -459,7 +489,9 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
             found.AddRange(_discards.Where(u => u.Volume == volume && u.Offset < offset + length && offset < u.Offset + u.Length));
             if (found.Count > 1)
             {
-                found = found.Distinct().OrderBy(u => u.Sequence).ToList(); // a write spanning chunks is listed under each
+                // A write spanning chunks is listed under each; updates of one record share its
+                // sequence, so the order they were queued in is what orders them.
+                found = found.Distinct().OrderBy(u => u.Order).ToList();
             }
             found.ForEach(u => u.Readers++); // its buffer stays until the read has copied from it
         }
@@ -493,6 +525,9 @@ internal sealed class WriteOverlay(ConsistencyGroup group, long limitBytes)
 
         /// <summary>What it counts against the bound: its payload and its entry.</summary>
         public long Cost { get; } = (kind == JournalRecordKind.Write ? length : 0) + EntryBytes;
+
+        /// <summary>Its place in the queue (sequence order, and a record's own order within it). Guarded by the overlay's lock.</summary>
+        public long Order { get; set; }
 
         /// <summary>Reads copying from <see cref="Data"/> now. Guarded by the overlay's lock.</summary>
         public int Readers { get; set; }

@@ -145,16 +145,41 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
     /// <summary>Applies the received messages in order and acknowledges each once durable.
     /// Batches already queued behind the next one due are joined into one engine batch (one
     /// record, one sync), acknowledged together by the last one's number: the join is atomic
-    /// like any batch, so the position still moves only by whole messages' worth. A batch that
-    /// is not the next one due (a duplicate or a gap) is applied alone, for the engine to
-    /// ignore or refuse as before. A resync's Chunks go to <see cref="WriteChunksAsync"/>.
-    /// A completed resync's protective snapshots are dropped once its ack is out.</summary>
+    /// like any batch, so the position still moves only by whole messages' worth. The engine
+    /// takes a batch in memory and syncs it in the background (<see cref="StorageEngine.AppendReplicaBatch"/>),
+    /// so the next batches are taken while earlier ones wait for their sync: their acks wait in
+    /// <c>unacked</c>, in order, and go out as each becomes durable. Memory: an entry there holds
+    /// no payload (the engine's overlay has copied it, within its bound); the batches behind
+    /// them are at most what the shipper may have in flight (its window). A heartbeat's ack
+    /// queues behind them. A resync's Chunks go the same way: those queued behind one another
+    /// are written in one engine call (they move no position, so joining them changes only how
+    /// many syncs a catch-up takes; the queue bounds the join), synced off this thread while the
+    /// next ones are written, and acknowledged in order once durable. Any other message waits
+    /// for every earlier ack first, then is applied alone: a batch that is not the next one due
+    /// (a duplicate or a gap) for the engine to ignore or refuse as before, a resync's begin and
+    /// completion. A completed resync's protective snapshots are dropped once its ack is out.</summary>
     private async Task ApplyQueuedAsync(ChannelReader<Received> queue, ReceiverLease lease, ReplicaPosition position, IResponseStream<ReceiverMessage> responses, CancellationToken cancellationToken)
     {
-        while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        var unacked = new Queue<Unacked>();
+        Task<bool>? more = null;
+        while (true)
         {
+            await AcknowledgeDurableAsync(unacked, lease, responses, all: false, cancellationToken).ConfigureAwait(false);
             if (!queue.TryRead(out var received))
             {
+                more ??= queue.WaitToReadAsync(cancellationToken).AsTask();
+                if (unacked.Count > 0 && !more.IsCompleted)
+                {
+                    await Task.WhenAny(more, unacked.Peek().Durable).ConfigureAwait(false);
+                }
+                else if (await more.ConfigureAwait(false))
+                {
+                    more = null;
+                }
+                else
+                {
+                    break;
+                }
                 continue;
             }
             var through = received.Number;
@@ -167,94 +192,84 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                     queue.TryRead(out _);
                     through = next.Number;
                 }
-                position = await ApplyBatchAsync(joined.Build(), lease, cancellationToken).ConfigureAwait(false);
-            }
-            else if (received.Chunks is not null)
-            {
-                var unmoved = position; // chunks move no position
-                await WriteChunksAsync(received, queue, lease, chunksThrough => AckAsync(chunksThrough, unmoved), cancellationToken).ConfigureAwait(false);
+                var joinedBatch = joined.Build();
+                var appended = engine.AppendReplicaBatch(lease.Journal, joinedBatch, cancellationToken);
+                RecordSizes(joinedBatch.Updates);
+                position = appended.Position;
+                var (at, bytes, started) = (position, joinedBatch.Updates.Sum(u => (long)u.Payload.Length), Stopwatch.GetTimestamp());
+                unacked.Enqueue(new Unacked(through, position, appended.Durable, () =>
+                {
+                    lease.Status.CountApplied(bytes);
+                    lease.Status.Synced(Stopwatch.GetElapsedTime(started), bytes);
+                    lease.Status.Applied(at.SourceSequence, at.SourceTimestampMicros);
+                }));
                 continue;
             }
-            else
+            if (received.Message.BodyCase == ShipperMessage.BodyOneofCase.Heartbeat)
             {
-                position = await ApplyAsync(received, lease, position, cancellationToken).ConfigureAwait(false);
+                lease.Status.SourceAt(Math.Max(received.Message.Heartbeat.SourceLastSequence, position.SourceSequence));
+                unacked.Enqueue(new Unacked(through, position, unacked.LastOrDefault()?.Durable ?? Task.CompletedTask, null));
+                continue;
             }
-            await AckAsync(through, position).ConfigureAwait(false);
+            if (received.Chunks is { } chunks)
+            {
+                var joined = new List<ReplicaUpdate>(chunks);
+                while (queue.TryPeek(out var next) && next.Chunks is { } following)
+                {
+                    queue.TryRead(out _);
+                    joined.AddRange(following);
+                    through = next.Number;
+                }
+                var written = engine.WriteReplicaChunksAsync(lease.Journal, joined, cancellationToken).AsTask();
+                unacked.Enqueue(new Unacked(through, position, written, () =>
+                {
+                    RecordSizes(joined);
+                    var data = joined.Where(u => u.Kind != Engine.Journal.JournalRecordKind.Resize).ToList();
+                    lease.Status.AddResyncProgress(data.Count, data.Sum(u => u.Length));
+                }));
+                continue;
+            }
+            await AcknowledgeDurableAsync(unacked, lease, responses, all: true, cancellationToken).ConfigureAwait(false);
+            position = await ApplyAsync(received, lease, position, cancellationToken).ConfigureAwait(false);
+            await AcknowledgeAsync(through, position, responses, cancellationToken).ConfigureAwait(false);
             if (received.Message.BodyCase == ShipperMessage.BodyOneofCase.ResyncComplete)
             {
                 // After the ack: the replicas are current without it, and it may wait for a checkpoint.
                 engine.DropReplicaResyncProtection(lease.Journal);
             }
         }
+        await AcknowledgeDurableAsync(unacked, lease, responses, all: true, cancellationToken).ConfigureAwait(false);
+    }
 
-        Task AckAsync(long through, ReplicaPosition at) => responses.WriteAsync(new ReceiverMessage
+    /// <summary>A message taken whose ack waits for <see cref="Durable"/>: a batch appended, a
+    /// resync's chunks written, or a heartbeat behind one; <see cref="Done"/> tells the status
+    /// (applied, resync progress) once it is durable.</summary>
+    private sealed record Unacked(long Through, ReplicaPosition Position, Task Durable, Action? Done);
+
+    /// <summary>Sends the acks, in order, of the messages at the head of <paramref name="unacked"/>
+    /// whose batches are durable; with <paramref name="all"/>, waits for each in turn. A failed
+    /// sync fails the stream here.</summary>
+    private async Task AcknowledgeDurableAsync(Queue<Unacked> unacked, ReceiverLease lease, IResponseStream<ReceiverMessage> responses, bool all, CancellationToken cancellationToken)
+    {
+        while (unacked.TryPeek(out var oldest) && (all || oldest.Durable.IsCompleted))
+        {
+            await oldest.Durable.WaitAsync(cancellationToken).ConfigureAwait(false);
+            unacked.Dequeue();
+            oldest.Done?.Invoke();
+            await AcknowledgeAsync(oldest.Through, oldest.Position, responses, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static Task AcknowledgeAsync(long through, ReplicaPosition position, IResponseStream<ReceiverMessage> responses, CancellationToken cancellationToken) =>
+        responses.WriteAsync(new ReceiverMessage
         {
             Ack = new Ack
             {
                 ThroughMessage = through,
-                AppliedSequence = at.SourceSequence,
-                AppliedSourceTimestampMicros = at.SourceTimestampMicros,
+                AppliedSequence = position.SourceSequence,
+                AppliedSourceTimestampMicros = position.SourceTimestampMicros,
             },
         }, cancellationToken);
-    }
-
-    /// <summary>Writes a resync's Chunks from <paramref name="first"/> on as they come, and
-    /// acknowledges each write once it is durable. Those queued behind one another go in one
-    /// engine write (one sync; they move no position, so joining them changes only how many syncs
-    /// a catch-up takes, and the queue, all a shipper may have in flight, bounds the join), and
-    /// those that arrive while earlier writes sync are written meanwhile (the
-    /// engine syncs off this thread), so the backup copies chunks in while its disk syncs; the
-    /// acks still go in order, each as soon as its write is durable, so the shipper's window
-    /// keeps moving. Returns when no write is left unacknowledged and the next message due is
-    /// not Chunks.</summary>
-    private async Task WriteChunksAsync(Received first, ChannelReader<Received> queue, ReceiverLease lease, Func<long, Task> acknowledge, CancellationToken cancellationToken)
-    {
-        var pending = new Queue<(Task Synced, long Through, List<ReplicaUpdate> Updates)>();
-        Received? next = first;
-        while (true)
-        {
-            if (next is { Chunks: { } chunks })
-            {
-                List<ReplicaUpdate> updates = [.. chunks];
-                var through = next.Number;
-                while (queue.TryPeek(out var queued) && queued.Chunks is { } more)
-                {
-                    queue.TryRead(out _);
-                    updates.AddRange(more);
-                    through = queued.Number;
-                }
-                pending.Enqueue((engine.WriteReplicaChunksAsync(lease.Journal, updates, cancellationToken).AsTask(), through, updates));
-                next = null;
-            }
-            while (pending.TryPeek(out var oldest) && oldest.Synced.IsCompleted)
-            {
-                pending.Dequeue();
-                await oldest.Synced.ConfigureAwait(false);
-                RecordSizes(oldest.Updates);
-                var data = oldest.Updates.Where(u => u.Kind != Engine.Journal.JournalRecordKind.Resize).ToList();
-                lease.Status.AddResyncProgress(data.Count, data.Sum(u => u.Length));
-                await acknowledge(oldest.Through).ConfigureAwait(false);
-            }
-            if (pending.Count == 0)
-            {
-                return;
-            }
-            // The oldest write's sync (its ack is sent above), or more chunks to write meanwhile.
-            var syncing = pending.Peek().Synced;
-            var arrived = queue.WaitToReadAsync(cancellationToken).AsTask();
-            if (await Task.WhenAny(syncing, arrived).ConfigureAwait(false) == syncing)
-            {
-                continue;
-            }
-            if (await arrived.ConfigureAwait(false) && queue.TryPeek(out var due) && due.Chunks is not null)
-            {
-                queue.TryRead(out next);
-                continue;
-            }
-            // Something else is due, or the stream ended: the writes in flight are finished first.
-            await Task.WhenAll(pending.Select(p => p.Synced)).ConfigureAwait(false);
-        }
-    }
 
     private async Task<ReplicaPosition> ApplyAsync(Received received, ReceiverLease lease, ReplicaPosition position, CancellationToken cancellationToken)
     {
@@ -267,6 +282,13 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                 status.BeginResync(message.ResyncBegin.ChunksTotal, message.ResyncBegin.BytesTotal);
                 LogResyncBegins(lease.ReplicationId, message.ResyncBegin.ChunksTotal, message.ResyncBegin.BytesTotal);
                 return engine.GetReplicaPosition(lease.Journal);
+            case ShipperMessage.BodyOneofCase.Chunks:
+                var updates = received.Chunks!;
+                await engine.WriteReplicaChunksAsync(lease.Journal, updates, cancellationToken).ConfigureAwait(false);
+                RecordSizes(updates);
+                var data = updates.Where(u => u.Kind != Engine.Journal.JournalRecordKind.Resize).ToList();
+                status.AddResyncProgress(data.Count, data.Sum(u => u.Length));
+                return position;
             case ShipperMessage.BodyOneofCase.ResyncComplete:
                 var complete = message.ResyncComplete;
                 await engine.CompleteReplicaResyncAsync(lease.Journal, new ReplicaPosition(complete.SourceSequence, complete.SourceTimestampMicros, false), cancellationToken).ConfigureAwait(false);
@@ -278,9 +300,6 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
                 return position;
             case ShipperMessage.BodyOneofCase.Batch:
                 return await ApplyBatchAsync(received.Batch!, lease, cancellationToken).ConfigureAwait(false);
-            case ShipperMessage.BodyOneofCase.Heartbeat:
-                status.SourceAt(Math.Max(message.Heartbeat.SourceLastSequence, position.SourceSequence));
-                return position;
             default:
                 throw new MalformedMessageException($"unexpected {message.BodyCase} after Open");
         }

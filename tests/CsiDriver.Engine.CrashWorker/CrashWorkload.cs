@@ -27,6 +27,7 @@ public static class CrashWorkload
     public const int Streams = 3;
     public const int ReplicaStream = 2;
     public const int UpdatesPerBatch = 4;
+    public const int UnackedBatches = 4;
     public static readonly string[] GroupVolumes = ["a", "b"];
     public const string SoloVolume = "c";
     public const string ReplicaGroup = "r";
@@ -128,7 +129,7 @@ public static class CrashWorkload
     /// <summary>Runs until killed (or a bound is reached), printing "READY" once open, "F g c"
     /// after each completed flush (operations of streams 0 and 1 below those indexes are
     /// durable), "S i" after each group snapshot at stream-0 index i, and "R n" once replica
-    /// batches below n are applied (an applied batch is durable). Streams 0 and 1 alternate in
+    /// batches below n are durable (what the backup acknowledges). Streams 0 and 1 alternate in
     /// one loop, <paramref name="steps"/> operations at most; the replica stream runs beside
     /// them, as an applier does, until that loop ends.</summary>
     public static async Task RunAsync(string dataDirectory, int seed, IReadOnlyList<long> nextIndexes, TextWriter output, int steps = 200_000)
@@ -173,13 +174,27 @@ public static class CrashWorkload
         await replicas;
     }
 
+    /// <summary>As the backup's receiver applies: each batch handed over while up to
+    /// <see cref="UnackedBatches"/> earlier ones wait for their sync (a kill finds batches
+    /// appended, not yet durable, and durable ones not yet in the data files), and reported, in
+    /// order, once durable.</summary>
     private static async Task ApplyReplicaBatchesAsync(StorageEngine engine, int seed, long next, DateTime deadline, CancellationToken stop, TextWriter output)
     {
         var group = engine.Groups.Single(g => g.Name == ReplicaGroup);
+        var unacked = new Queue<Task>();
         for (var applied = 0; applied < 50_000 && DateTime.UtcNow < deadline && !stop.IsCancellationRequested; applied++)
         {
-            await engine.ApplyReplicaBatchAsync(group, Batch(seed, next));
-            output.WriteLine($"R {++next}");
+            unacked.Enqueue(engine.AppendReplicaBatch(group, Batch(seed, next++)).Durable);
+            while (unacked.TryPeek(out var oldest) && (oldest.IsCompleted || unacked.Count > UnackedBatches))
+            {
+                await unacked.Dequeue();
+                output.WriteLine($"R {next - unacked.Count}");
+            }
+        }
+        while (unacked.TryDequeue(out var oldest))
+        {
+            await oldest;
+            output.WriteLine($"R {next - unacked.Count}");
         }
     }
 

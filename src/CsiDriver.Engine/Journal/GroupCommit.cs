@@ -21,8 +21,9 @@ internal sealed class GroupCommit(GroupJournal journal, Action<bool> afterCommit
     /// <summary>Newest sequence known durable.</summary>
     public long DurableSequence => Volatile.Read(ref _durable);
 
-    public ValueTask WaitDurableAsync(long sequence) =>
-        DurableSequence >= sequence ? ValueTask.CompletedTask : WaitSlowAsync(sequence);
+    /// <param name="applyHere">As for <see cref="WaitDurable"/>.</param>
+    public ValueTask WaitDurableAsync(long sequence, bool applyHere = true) =>
+        DurableSequence >= sequence ? ValueTask.CompletedTask : WaitSlowAsync(sequence, applyHere);
 
     /// <summary>Returns once <paramref name="sequence"/> is durable, blocking this thread.</summary>
     /// <param name="applyHere">Whether a sync this thread runs may be followed by the apply on it.</param>
@@ -43,9 +44,9 @@ internal sealed class GroupCommit(GroupJournal journal, Action<bool> afterCommit
         }
     }
 
-    private async ValueTask WaitSlowAsync(long sequence)
+    private async ValueTask WaitSlowAsync(long sequence, bool applyHere)
     {
-        while (Join(sequence, applyHere: true) is { } joined)
+        while (Join(sequence, applyHere) is { } joined)
         {
             await joined.ConfigureAwait(false);
         }

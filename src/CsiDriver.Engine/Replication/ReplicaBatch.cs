@@ -25,3 +25,8 @@ public sealed record ReplicaPosition(long SourceSequence, long SourceTimestampMi
 {
     public static ReplicaPosition None { get; } = new(0, 0, false);
 }
+
+/// <summary>A batch a replica group has taken: the position it leaves the group at (readers and
+/// snapshots see the whole batch from then on) and a task that completes once that position is
+/// durable, which is when it may be acknowledged. The task faults when the sync fails.</summary>
+public sealed record ReplicaBatchAppended(ReplicaPosition Position, Task Durable);

@@ -123,19 +123,31 @@ public sealed class ReplicaApplyTests : IDisposable
         Assert.Equal(new byte[4096], Bytes.Read(engine.GetVolume("sales"), 0, 4096));
     }
 
-    [Fact]
-    public async Task SnapshotsTakenWhileBatchesApplyEqualTheModelAtTheirBatchBoundary()
+    /// <param name="pipelined">As the receiver applies: the next batch handed over while up
+    /// to four earlier ones sync (batches visible, not yet durable, or durable and not yet in
+    /// the data files, when a snapshot comes).</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SnapshotsTakenWhileBatchesApplyEqualTheModelAtTheirBatchBoundary(bool pipelined)
     {
         var model = new ReplicaModel(3, Ids);
         var batches = Enumerable.Range(0, 40).Select(_ => model.NextBatch(updates: 12)).ToList();
         using var engine = Open();
         CreateReplicas(engine);
+        var group = engine.Group("orders");
         var applier = Task.Run(async () =>
         {
+            var unacked = new Queue<Task>();
             foreach (var batch in batches)
             {
-                await engine.ApplyReplicaBatchAsync(engine.Group("orders"), batch);
+                unacked.Enqueue(engine.AppendReplicaBatch(group, batch).Durable);
+                if (unacked.Count > (pipelined ? 4 : 0))
+                {
+                    await unacked.Dequeue();
+                }
             }
+            await Task.WhenAll(unacked);
         });
         var seen = new HashSet<long>();
         for (var i = 0; i < 16 && (i < 2 || !applier.IsCompleted); i++)
@@ -147,6 +159,7 @@ public sealed class ReplicaApplyTests : IDisposable
             seen.Add(at);
         }
         await applier;
+        Assert.Equal(model.Sequence, engine.GetReplicaPosition(group).SourceSequence);
         ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
         Assert.NotEmpty(seen);
     }
@@ -270,5 +283,62 @@ public sealed class ReplicaApplyTests : IDisposable
         using var recovered = Open();
         Assert.True(recovered.GetReplicaPosition(recovered.Group("orders")).SourceSequence >= acknowledged);
         Assert.Equal(recovered.GetReplicaPosition(recovered.Group("orders")).SourceSequence, model.BoundaryOf(ReplicaModel.Read(recovered, Ids)));
+    }
+
+    [Fact]
+    public async Task UpdatesOfOneBatchAreReadInTheirOrderBeforeAndAfterTheyReachTheLayers()
+    {
+        const int chunk = 64 << 10;
+        var expected = new byte[2 * chunk];
+        Bytes.Pattern(4096, 1).CopyTo(expected, 0);
+        Bytes.Pattern(8192, 3).CopyTo(expected, chunk - 4096);
+        using (var engine = Open())
+        {
+            CreateReplicas(engine);
+            var group = engine.Group("orders");
+            // Later updates of the batch cover earlier ones: a trim then a write inside it, and a
+            // write spanning two chunks over one inside the second (listed under both chunks).
+            var batch = new ReplicaBatch(0, 4, 9, [
+                new ReplicaUpdate("sales", JournalRecordKind.Trim, 0, 8192, default),
+                ReplicaUpdate.Write("sales", 0, Bytes.Pattern(4096, 1)),
+                ReplicaUpdate.Write("sales", chunk, Bytes.Pattern(4096, 2)),
+                ReplicaUpdate.Write("sales", chunk - 4096, Bytes.Pattern(8192, 3))]);
+            var sales = engine.GetVolume("sales");
+            // Nothing reaches the layers while another thread holds the apply gate: reads find the batch in the overlay.
+            using var release = new ManualResetEventSlim();
+            using var held = new ManualResetEventSlim();
+            var holder = new Thread(() =>
+            {
+                lock (group.Overlay.ApplyGate)
+                {
+                    held.Set();
+                    release.Wait();
+                }
+            });
+            holder.Start();
+            held.Wait();
+            try
+            {
+                var appended = engine.AppendReplicaBatch(group, batch);
+                Assert.Equal(expected, Bytes.Read(sales, 0, expected.Length));
+                await appended.Durable.WaitAsync(TimeSpan.FromSeconds(30));
+                Assert.False(group.Overlay.IsEmpty);
+                Assert.Equal(expected, Bytes.Read(sales, 0, expected.Length));
+            }
+            finally
+            {
+                release.Set();
+                holder.Join();
+            }
+            group.Overlay.Commit();
+            Assert.True(group.Overlay.IsEmpty);
+            Assert.Equal(expected, Bytes.Read(sales, 0, expected.Length));
+            engine.CloseWithoutCheckpoint();
+        }
+        using (var engine = Open())
+        {
+            Assert.Equal(4, engine.GetReplicaPosition(engine.Group("orders")).SourceSequence);
+            Assert.Equal(expected, Bytes.Read(engine.GetVolume("sales"), 0, expected.Length));
+        }
     }
 }
