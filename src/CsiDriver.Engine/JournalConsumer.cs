@@ -12,6 +12,10 @@ public sealed class JournalConsumer(string name, long position)
     /// <summary>Records it had not passed were released to stay within budget: it must resync
     /// by changed chunks before consuming again.</summary>
     public bool Overrun { get; internal set; }
+
+    /// <summary>A checkpoint has recorded it (or it was loaded from one): registering it again
+    /// need not wait for one.</summary>
+    internal bool Saved { get; set; }
 }
 
 /// <summary>A journal's state: what it holds, how far it is durable and checkpointed, who reads it.</summary>

@@ -36,6 +36,7 @@ internal sealed partial class JournalConsumers(
                 {
                     group.Consumers[consumer.Name] = new JournalConsumer(consumer.Name, consumer.Position)
                     {
+                        Saved = true,
                         Overrun = consumer.Overrun || File.Exists(DirtySetPath(group, consumer.Name)),
                     };
                 }
@@ -52,9 +53,9 @@ internal sealed partial class JournalConsumers(
         catalog.Require(group);
         lock (_lock)
         {
-            if (group.Consumers.TryGetValue(consumer, out var known))
+            if (group.Consumers.TryGetValue(consumer, out var known) && known.Saved)
             {
-                return known;
+                return known; // one registered just now is durable only after its checkpoint: wait for it below
             }
         }
         using (checkpointer.Exclusive())
@@ -63,14 +64,21 @@ internal sealed partial class JournalConsumers(
             JournalConsumer? registered;
             lock (_lock)
             {
-                if (group.Consumers.TryGetValue(consumer, out registered))
+                if (!group.Consumers.TryGetValue(consumer, out registered))
+                {
+                    registered = new JournalConsumer(consumer, Math.Max(position ?? group.Journal.LastSequence, group.Journal.FirstSequence - 1));
+                    group.Consumers[consumer] = registered;
+                }
+                else if (registered.Saved)
                 {
                     return registered;
                 }
-                registered = new JournalConsumer(consumer, Math.Max(position ?? group.Journal.LastSequence, group.Journal.FirstSequence - 1));
-                group.Consumers[consumer] = registered;
             }
             checkpointer.CheckpointHeld();
+            lock (_lock)
+            {
+                registered.Saved = true;
+            }
             return registered;
         }
     }
