@@ -352,13 +352,15 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
     {
         await _main.Manager.EnableAsync(Spec(_backup), default);
         await CaughtUpAsync(_main);
-        await WriteAsync(_main, "sales", [1]);
 
         // The demotion drains until the backup has applied the write, which it cannot while its
-        // group is held: it is still running when the promotion comes.
+        // group is held: it is still running when the promotion comes. The hold comes before the
+        // write: a write the backup had applied already leaves nothing to drain, and the demotion
+        // then ends inside DemoteAsync, before anyone could see it run.
         Task demote;
         using (new TestSupport.GroupHold(_backup.Engine.GetVolume("sales").Group))
         {
+            await WriteAsync(_main, "sales", [1]);
             demote = _main.Manager.DemoteAsync(Group, default);
             await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo(Group).Fence is { Demoting: true }, "the demotion to begin");
             await Assert.ThrowsAsync<ReplicationBusyException>(() => _main.Manager.PromoteAsync(Group, force: true, default));
