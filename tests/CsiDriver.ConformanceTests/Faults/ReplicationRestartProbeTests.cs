@@ -1,6 +1,8 @@
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.ConformanceTests.Replication;
+using CsiDriver.Engine.Nbd;
 using CsiDriver.Rpc;
+using CsiDriver.TestSupport.Consistency;
 using Xunit.Abstractions;
 using static CsiDriver.ConformanceTests.Replication.ReplicationSteps;
 using InfoStatus = CsiAddons.Replication.GetVolumeReplicationInfoResponse.Types.Status;
@@ -26,6 +28,7 @@ public sealed class ReplicationRestartProbeTests(ITestOutputHelper output)
     {
         await using var sites = await TwoSites.StartAsync();
         await using var group = await ReplicatedGroup.StartAsync(sites);
+        _group = group;
         var id = group.GroupId;
         var (main, backup) = (sites.Main, sites.Backup);
         await group.EnableAsync();
@@ -47,8 +50,7 @@ public sealed class ReplicationRestartProbeTests(ITestOutputHelper output)
             await backup.Addons.PromoteGroupAsync(id, force: false);
             await StepAsync("promote the backup", id, [backup], async () =>
             {
-                newest = await WriteAsync(backup, group, newest);
-                await WaitForTransactionAsync(backup, group, newest, readOnly: false);
+                newest = await WriteAndFollowAsync(backup, backup, group, newest, readOnly: false);
             });
 
             await WaitForResyncAsync(main, id);
@@ -64,8 +66,7 @@ public sealed class ReplicationRestartProbeTests(ITestOutputHelper output)
             await main.Addons.PromoteGroupAsync(id, force: false);
             await StepAsync("promote the main", id, [main], async () =>
             {
-                newest = await WriteAsync(main, group, newest);
-                await WaitForTransactionAsync(main, group, newest, readOnly: false);
+                newest = await WriteAndFollowAsync(main, main, group, newest, readOnly: false);
             });
 
             await WaitForResyncAsync(backup, id);
@@ -80,8 +81,7 @@ public sealed class ReplicationRestartProbeTests(ITestOutputHelper output)
             {
                 var gone = await RpcAssert.FailsAsync(StatusCode.FailedPrecondition, () => main.Addons.GroupReplicationInfoAsync(id));
                 _figures.Count("info after disable " + gone.Status);
-                newest = await WriteAsync(main, group, newest);
-                await WaitForTransactionAsync(main, group, newest, readOnly: false);
+                newest = await WriteAndFollowAsync(main, main, group, newest, readOnly: false);
             });
         }
         catch (StepFailedException)
@@ -95,11 +95,16 @@ public sealed class ReplicationRestartProbeTests(ITestOutputHelper output)
         _figures.Report(output);
     }
 
-    /// <summary>Kills and restarts each of <paramref name="restarted"/>, then runs <paramref name="check"/>.</summary>
+    /// <summary>Kills and restarts each of <paramref name="restarted"/>, then runs <paramref name="check"/>.
+    /// A kill loses nothing that reached a journal, so each site must still hold, after its
+    /// restart, the newest transaction it held just before its kill (a site that lost some came
+    /// back with an older image, which later steps would only see as a gap somewhere else).</summary>
     private async Task StepAsync(string transition, string groupId, ReplicationSite[] restarted, Func<Task> check)
     {
+        var held = new List<(ReplicationSite Site, ConsistencyReport Before)>();
         foreach (var site in restarted)
         {
+            held.Add((site, await HeldAsync(site)));
             await site.CrashAsync();
             await site.StartAsync();
             _figures.Count("restarts");
@@ -107,6 +112,12 @@ public sealed class ReplicationRestartProbeTests(ITestOutputHelper output)
         var info = await InfoAsync(restarted[0], groupId);
         try
         {
+            foreach (var (site, before) in held)
+            {
+                var after = await HeldAsync(site);
+                Assert.True(after.PrimaryHighest >= before.PrimaryHighest && after.MirrorHighest >= before.MirrorHighest,
+                    $"{site.Name} lost transactions to its kill: before it {before}; after the restart {after}; its recovery: {Recovery(site)}");
+            }
             await check();
             _figures.Case();
         }
@@ -117,6 +128,19 @@ public sealed class ReplicationRestartProbeTests(ITestOutputHelper output)
         }
         output.WriteLine($"{transition}: restarted {string.Join(", ", restarted.Select(s => s.Name))}, status {info}");
     }
+
+    /// <summary>What the site's copies of the two volumes hold now, read live (its highest
+    /// transactions are what counts here; a read beside an apply may look gappy).</summary>
+    private async Task<ConsistencyReport> HeldAsync(ReplicationSite site)
+    {
+        await using var primary = await NbdBlockDevice.OpenAsync(site.NbdSocket, _group!.PrimaryId);
+        await using var mirror = await NbdBlockDevice.OpenAsync(site.NbdSocket, _group.MirrorId);
+        return await ConsistencyChecker.CheckAsync(primary, mirror, ReplicatedGroup.Layout);
+    }
+
+    /// <summary>The engine's recovery lines of the site's last start (journals replayed, tails cut).</summary>
+    private static string Recovery(ReplicationSite site) =>
+        string.Join("\n", site.OutputText.Split("--- restarted ---")[^1].Split('\n').Where(l => l.Contains("StorageEngine", StringComparison.Ordinal)));
 
     private static async Task<string> InfoAsync(ReplicationSite site, string groupId)
     {
@@ -138,14 +162,17 @@ public sealed class ReplicationRestartProbeTests(ITestOutputHelper output)
         return newest + Writes;
     }
 
-    /// <summary>Writes at <paramref name="primary"/> and waits until <paramref name="secondary"/> holds them.</summary>
-    private static async Task<long> WriteAndFollowAsync(ReplicationSite primary, ReplicationSite secondary, ReplicatedGroup group, long newest)
+    /// <summary>Writes at <paramref name="primary"/> and waits until <paramref name="secondary"/>
+    /// (the primary itself, writable, when <paramref name="readOnly"/> is false) holds them, consistent.</summary>
+    private static async Task<long> WriteAndFollowAsync(ReplicationSite primary, ReplicationSite secondary, ReplicatedGroup group, long newest, bool readOnly = true)
     {
         newest = await WriteAsync(primary, group, newest);
-        var report = await WaitForTransactionAsync(secondary, group, newest);
+        var report = await WaitForTransactionAsync(secondary, group, newest, readOnly);
         Assert.True(report.IsConsistent, $"{secondary.Name} holds an inconsistent image: {report}");
         return newest;
     }
+
+    private ReplicatedGroup? _group;
 
     private sealed class StepFailedException : Exception;
 }
