@@ -22,6 +22,7 @@ public sealed class ReplicationRestartProbeTests(ITestOutputHelper output)
 {
     private const int Writes = 4;
     private readonly FaultFigures _figures = new("restart after every replication transition");
+    private ReplicatedGroup? _group;
 
     [Fact]
     public async Task Every_transition_survives_a_kill_and_restart_of_the_site_that_made_it()
@@ -171,8 +172,6 @@ public sealed class ReplicationRestartProbeTests(ITestOutputHelper output)
         Assert.True(report.IsConsistent, $"{secondary.Name} holds an inconsistent image: {report}");
         return newest;
     }
-
-    private ReplicatedGroup? _group;
 
     private sealed class StepFailedException : Exception;
 }
