@@ -74,15 +74,25 @@ public sealed class JournalReuseKillTests(ITestOutputHelper output)
         await driver.CrashAsync();
         await driver.DisposeAsync();
         var restarted = await DriverProcess.StartAsync(workspace);
-        await using var device = await NbdBlockDevice.OpenAsync(socket, volumeId);
-        var data = new byte[Slots * Block];
-        await device.ReadAsync(0, data);
-        var lost = Enumerable.Range(0, Slots)
-            .Where(slot => BinaryPrimitives.ReadInt64LittleEndian(data.AsSpan(slot * Block)) != expected[slot])
-            .Select(slot => $"slot {slot}: write {expected[slot]} missing, holds {BinaryPrimitives.ReadInt64LittleEndian(data.AsSpan(slot * Block))}")
-            .ToList();
-        Assert.True(lost.Count == 0, $"a kill {when} lost acknowledged writes: {string.Join("; ", lost.Take(8))}\n{restarted.Output.AllText}");
-        return restarted;
+        try
+        {
+            var data = new byte[Slots * Block];
+            await using (var device = await NbdBlockDevice.OpenAsync(socket, volumeId))
+            {
+                await device.ReadAsync(0, data);
+            }
+            var lost = Enumerable.Range(0, Slots)
+                .Where(slot => BinaryPrimitives.ReadInt64LittleEndian(data.AsSpan(slot * Block)) != expected[slot])
+                .Select(slot => $"slot {slot}: write {expected[slot]} missing, holds {BinaryPrimitives.ReadInt64LittleEndian(data.AsSpan(slot * Block))}")
+                .ToList();
+            Assert.True(lost.Count == 0, $"a kill {when} lost acknowledged writes: {string.Join("; ", lost.Take(8))}\n{restarted.Output.AllText}");
+            return restarted;
+        }
+        catch
+        {
+            await restarted.DisposeAsync(); // the caller still holds the killed one
+            throw;
+        }
     }
 
     /// <summary>Writes <paramref name="count"/> blocks (write n into slot n mod <see cref="Slots"/>), each with FUA unless told not to.</summary>
