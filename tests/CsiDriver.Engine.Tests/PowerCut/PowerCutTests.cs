@@ -71,12 +71,18 @@ public sealed class PowerCutTests(ITestOutputHelper output)
             await disk.RestoreAsync();
 
             var leftovers = Leftovers.Find(directory);
+            var replicaJournal = JournalPicture.Describe(directory, CrashWorkload.ReplicaGroup); // before recovery changes it
             CrashCheck check;
             using (var engine = StorageEngine.Open(directory, Checking))
             {
                 check = model.Check(engine, lines);
                 var tornTails = engine.Recovery.Count(r => r.CutReason != null);
                 output.WriteLine($"round {round} ({cutPoint}): {requests}; {leftovers}; {tornTails} torn tails cut; {check}");
+                if (!check.Clean)
+                {
+                    output.WriteLine($"  replica journal as the cut left it: {replicaJournal}");
+                    output.WriteLine($"  recovery: {string.Join("; ", engine.Recovery)}");
+                }
                 figures.Count("torn journal tails cut", tornTails);
                 figures.Count("recoveries replaying replica batches",
                     engine.Recovery.Any(r => r.Journal == CrashWorkload.ReplicaGroup && r.ReplayedRecords > 0) ? 1 : 0);
