@@ -112,6 +112,42 @@ public sealed class SpareSegmentTests : IDisposable
         GC.KeepAlive(journal);
     }
 
+    /// <summary>Two crashes in a row. Records of equal size, and segments past the floor, so the
+    /// first recovery finds a whole stale record where the next was due and appends then go on in
+    /// that segment: they must follow the last record taken, not the stale one (read past
+    /// already), or the second recovery stops at it and cuts them off. Failed so before the fix:
+    /// "sequence 49 where 111 was due", the second life's records lost.</summary>
+    [Fact]
+    public void Records_appended_after_a_cut_stale_tail_survive_the_next_crash()
+    {
+        const int Big = 64 << 10;
+        const long Segments = 2 * GroupJournal.FloorBytes;
+        var journal = Open(0, out _, Segments, Big);
+        var released = FillAndRelease(journal, 4, Big);
+        var spares = Files("*.spare").Length;
+        while (Files("*.spare").Length == spares)
+        {
+            Append(journal, 1, Big);
+        }
+        Append(journal, 1, Big);
+        // A crash: abandoned, not closed.
+
+        var second = Open(released, out var first, Segments, Big);
+        Assert.Contains("where", first.CutReason);
+        Append(second, 3, Big);
+        var last = second.LastSequence;
+        // A second crash.
+
+        using (var third = Open(released, out var report, Segments, Big))
+        {
+            Assert.Null(report.CutReason); // the first recovery cut the file at its records
+            Assert.Equal(last, report.LastSequence);
+            Assert.Equal(Enumerable.Range((int)released + 1, (int)(last - released)).Select(i => (long)i), _replayed);
+        }
+        GC.KeepAlive(journal);
+        GC.KeepAlive(second);
+    }
+
     /// <summary>Every segment but the newest is read only up to the record before the next one's
     /// start, by recovery and by readers, after a clean close and after a crash.</summary>
     [Fact]

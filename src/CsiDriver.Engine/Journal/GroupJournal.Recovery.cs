@@ -100,6 +100,11 @@ internal sealed partial class GroupJournal
             {
                 cutReason = $"{Path.GetFileName(segment.Path)}: records {last + 1}..{expected - 1} are missing";
             }
+            // The journal ends at the end of the last record taken, not where the reader stopped:
+            // a whole, checksummed record of a reused file's earlier life (a sequence not the one
+            // due) has been read past. Cut after it, it would stay in front of the records
+            // appended next, and the next recovery would stop at it and cut those off.
+            var end = reader.Position;
             while (cutReason == null && expected <= through)
             {
                 var status = reader.Next();
@@ -126,14 +131,15 @@ internal sealed partial class GroupJournal
                 }
                 last = Math.Max(last, reader.Header.Sequence);
                 expected++;
+                end = reader.Position;
             }
             if (cutReason != null)
             {
-                cutBytes += journal.CutAt(i, reader.Position);
+                cutBytes += journal.CutAt(i, end);
             }
             else
             {
-                segment.Length = reader.Position;
+                segment.Length = end;
             }
             tailNext = expected;
         }
