@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using CsiDriver.Engine.Journal;
 using CsiDriver.Engine.Replication;
+using Microsoft.Extensions.Logging;
 
 namespace CsiDriver.Engine.CrashWorker;
 
@@ -126,7 +127,8 @@ public static class CrashWorkload
 
     public static string SnapshotName(int volume, long index) => $"cut-{index}-{GroupVolumes[volume]}";
 
-    /// <summary>Runs until killed (or a bound is reached), printing "READY" once open, "F g c"
+    /// <summary>Runs until killed (or a bound is reached), printing "READY" once open, "L ..." for
+    /// each line the engine logs (checkpoints, failures), "F g c"
     /// after each completed flush (operations of streams 0 and 1 below those indexes are
     /// durable), "S i" after each group snapshot at stream-0 index i, and "R n" once replica
     /// batches below n are durable (what the backup acknowledges). Streams 0 and 1 alternate in
@@ -135,7 +137,7 @@ public static class CrashWorkload
     public static async Task RunAsync(string dataDirectory, int seed, IReadOnlyList<long> nextIndexes, TextWriter output, int steps = 200_000)
     {
         output = TextWriter.Synchronized(output);
-        using var engine = StorageEngine.Open(dataDirectory, Options);
+        using var engine = StorageEngine.Open(dataDirectory, Options with { LoggerFactory = new LineLog(output) });
         output.WriteLine("READY");
         var deadline = DateTime.UtcNow.AddSeconds(30);
         using var stop = new CancellationTokenSource();
@@ -211,5 +213,27 @@ public static class CrashWorkload
         {
             engine.CreateReplicaVolume(id, VolumeSize, ReplicaGroup);
         }
+    }
+
+    /// <summary>The engine's log as lines on the worker's output, so a failed check can show what
+    /// the engine did before the cut.</summary>
+    private sealed class LineLog(TextWriter output) : ILoggerFactory, ILogger
+    {
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            output.WriteLine($"L {logLevel} {formatter(state, exception)}" + (exception == null ? "" : $" ({exception.GetType().Name}: {exception.Message})"));
     }
 }

@@ -65,21 +65,23 @@ internal sealed class CrashWorkloadModel
         for (var stream = 0; stream < (engine is null ? CrashWorkload.ReplicaStream : CrashWorkload.Streams); stream++)
         {
             var actual = CrashWorkload.VolumesOf(stream).ToDictionary(v => v, readVolume);
-            var recovered = stream == CrashWorkload.ReplicaStream
-                ? CheckReplica(engine!, actual, problems)
-                : FindPrefix(stream, actual, durable[stream], problems);
-            if (recovered is not { } position)
-            {
-                nonPrefix++;
-                continue;
-            }
-            if (position < durable[stream])
+            // The replica group names its position itself (its data may still not be that image);
+            // a group stream's position is the prefix its data holds.
+            var (recovered, prefix) = stream == CrashWorkload.ReplicaStream
+                ? CheckReplica(engine!, actual, durable[stream], problems)
+                : FindPrefix(stream, actual, durable[stream], problems) is { } found ? (found, true) : ((long?)null, false);
+            if (recovered is { } position && position < durable[stream])
             {
                 lost += durable[stream] - position;
                 problems.Add($"stream {stream}: {durable[stream] - position} operations known durable were lost " +
                     $"(durable through {durable[stream]}, recovered {position})");
             }
-            MoveTo(stream, position);
+            if (!prefix)
+            {
+                nonPrefix++;
+                continue;
+            }
+            MoveTo(stream, recovered!.Value);
         }
         var (lostCuts, badCuts) = engine is null ? (0, 0) : CheckCuts(engine, cuts, problems);
         return new CrashCheck(durable, [.. _applied], report.Flushes, lost + lostCuts, nonPrefix + badCuts, problems);
@@ -170,28 +172,39 @@ internal sealed class CrashWorkloadModel
     }
 
     /// <summary>The replica group's recovered position must be a batch boundary, and the
-    /// replicas the image after exactly that many batches.</summary>
-    private long? CheckReplica(StorageEngine engine, Dictionary<string, byte[]> actual, List<string> problems)
+    /// replicas the image after exactly that many batches. Returns the position in batches
+    /// (null when it is no batch boundary at or after the model's) and whether the replicas are
+    /// that image; when they are not, the problem says which image they are, if any.</summary>
+    private (long? Batches, bool Prefix) CheckReplica(StorageEngine engine, Dictionary<string, byte[]> actual, long durable, List<string> problems)
     {
         var stream = CrashWorkload.ReplicaStream;
         var sequence = engine.GetReplicaPosition(engine.Groups.Single(g => g.Name == CrashWorkload.ReplicaGroup)).SourceSequence;
         if (sequence % CrashWorkload.UpdatesPerBatch != 0 || sequence / CrashWorkload.UpdatesPerBatch < _applied[stream])
         {
             problems.Add($"non-prefix image: the replica group recovered at sequence {sequence}, not a batch boundary at or after batch {_applied[stream]}");
-            return null;
+            return (null, false);
         }
         var batches = sequence / CrashWorkload.UpdatesPerBatch;
         var model = Clone(_models[stream]);
-        for (var batch = _applied[stream]; batch < batches; batch++)
+        var end = Math.Max(batches, durable) + CrashWorkload.UnackedBatches + MaxUnflushedTail;
+        var images = new List<long>();
+        for (var batch = _applied[stream]; batch <= end; batch++)
         {
+            if (Equal(model, actual))
+            {
+                images.Add(batch);
+            }
             Advance(stream, model, batch);
         }
-        if (!Equal(model, actual))
+        if (!images.Contains(batches))
         {
-            problems.Add($"non-prefix image: the replicas differ from the image after the {batches} batches their position names");
-            return null;
+            problems.Add($"non-prefix image: the replicas differ from the image after the {batches} batches their position names; " +
+                (images.Count > 0
+                    ? $"they are the image after {string.Join(" or ", images)} batches"
+                    : $"they are no image after {_applied[stream]}..{end} batches, {NearestPrefix(stream, actual, end)}"));
+            return (batches, false);
         }
-        return batches;
+        return (batches, true);
     }
 
     /// <summary>Every surviving group snapshot equals the model at its cut, and the snapshots of

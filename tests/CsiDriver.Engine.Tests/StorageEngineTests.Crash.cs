@@ -84,6 +84,80 @@ public sealed partial class StorageEngineTests
         }
     }
 
+    /// <summary>The replica group names its position itself: one behind what the backup
+    /// acknowledged lost those batches, whether or not the replicas are the image at that
+    /// position, and the check says both (a position regressed over newer data once counted
+    /// no loss, as the check stopped at the image). Here ten batches are applied and twelve
+    /// reported durable; then a replica is written behind the applier's back.</summary>
+    [Fact]
+    public async Task A_replica_position_behind_the_acknowledged_batches_counts_them_lost_also_over_other_data()
+    {
+        CrashWorkload.Prepare(_directory.Path);
+        var seed = new Random(20261205).Next();
+        string[] reported = ["R 12"];
+        using var engine = Open();
+        var group = engine.Groups.Single(g => g.Name == CrashWorkload.ReplicaGroup);
+        for (var batch = 0; batch < 10; batch++)
+        {
+            await engine.ApplyReplicaBatchAsync(group, CrashWorkload.Batch(seed, batch));
+        }
+
+        var behind = new CrashWorkloadModel(seed).Check(engine, reported);
+        Assert.Equal(2, behind.LostDurable);
+        Assert.Equal(0, behind.NonPrefixImages);
+        Assert.Equal(10, behind.Recovered[CrashWorkload.ReplicaStream]);
+
+        var replica = CrashWorkload.ReplicaVolumes[0];
+        engine.SetVolumeReadOnly(replica, false);
+        await engine.GetVolume(replica).WriteAsync(0, Enumerable.Repeat((byte)0xEE, 4096).ToArray(), fua: true);
+        var overOther = new CrashWorkloadModel(seed).Check(engine, reported);
+        Assert.Equal(2, overOther.LostDurable);
+        Assert.Equal(1, overOther.NonPrefixImages);
+        Assert.Contains(overOther.Problems, p => p.Contains("the replicas differ from the image after the 10 batches", StringComparison.Ordinal)
+            && p.Contains("they are no image after 0..", StringComparison.Ordinal));
+    }
+
+    /// <summary>The backup's replica journal over two crashes, its tail ending in a whole record
+    /// of a reused file's earlier life (a checksummed record whose sequence is not the one due,
+    /// right where the records end). The first recovery must cut that record away: the batches
+    /// applied after it are durable and acknowledged, and the second recovery must replay them.
+    /// (Cut past it, it stayed in front of them and the second recovery cut them off: the
+    /// position fell back to where the first recovery left it, over replicas holding the later
+    /// batches — the power-cut probe's "replicas differ from the image after the 328 batches
+    /// their position names".)</summary>
+    [Fact]
+    public async Task Replica_batches_applied_after_a_recovery_that_cut_a_stale_record_survive_the_next_crash()
+    {
+        CrashWorkload.Prepare(_directory.Path);
+        var seed = new Random(20261205).Next();
+        var journal = Path.Combine(_directory.Path, "journals", CrashWorkload.ReplicaGroup);
+        await ApplyBatchesAndCrashAsync(0, 10);
+        var tail = Directory.GetFiles(journal, "journal-*.seg").Max(StringComparer.Ordinal)!;
+        var bytes = File.ReadAllBytes(tail);
+        var first = BitConverter.ToInt32(bytes, JournalFormat.SegmentHeaderSize + 4); // the segment's first record, whole
+        using (var file = new FileStream(tail, FileMode.Append))
+        {
+            file.Write(bytes, JournalFormat.SegmentHeaderSize, first);
+        }
+        await ApplyBatchesAndCrashAsync(10, 15);
+
+        using var engine = Open();
+        var check = new CrashWorkloadModel(seed).Check(engine, ["R 15"]);
+        Assert.True(check.Clean, check.ToString());
+        Assert.Equal(15, check.Recovered[CrashWorkload.ReplicaStream]);
+
+        async Task ApplyBatchesAndCrashAsync(long from, long to)
+        {
+            var engine = Open();
+            var group = engine.Groups.Single(g => g.Name == CrashWorkload.ReplicaGroup);
+            for (var batch = from; batch < to; batch++)
+            {
+                await engine.ApplyReplicaBatchAsync(group, CrashWorkload.Batch(seed, batch)); // durable on return
+            }
+            engine.CloseWithoutCheckpoint();
+        }
+    }
+
     /// <summary>The catalog never names a sequence its journal could still lose (Catalog.cs). A
     /// power cut that kept the catalog and took the journal's unsynced tail would have the journal
     /// hand those sequences out again, and a later replay would route the new records into the

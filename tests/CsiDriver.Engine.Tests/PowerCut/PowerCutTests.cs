@@ -57,7 +57,7 @@ public sealed class PowerCutTests(ITestOutputHelper output)
         for (var round = 0; round < RoundsPerCutPoint * cutPoints.Length; round++)
         {
             var cutPoint = cutPoints[round % cutPoints.Length];
-            string[] lines;
+            string[] lines, engineLog;
             DeviceRequests requests;
             using (var watcher = new FileSystemWatcher(directory) { IncludeSubdirectories = true, NotifyFilter = NotifyFilters.FileName })
             using (var worker = new CrashWorkerProcess(CrashWorkerProcess.CrashArguments(directory, model.Seed, model.Applied)))
@@ -66,17 +66,25 @@ public sealed class PowerCutTests(ITestOutputHelper output)
                 lines = [.. worker.Lines]; // printed before the cut: what the worker was told is durable
                 requests = await disk.CutAsync();
                 worker.Kill();
+                engineLog = worker.Lines.Where(IsEngineLog).ToArray();
             }
             Assert.True(requests.Trims == 0, $"round {round}: the disk was sent TRIM, which the power-cut model does not describe");
             await disk.RestoreAsync();
 
             var leftovers = Leftovers.Find(directory);
+            var replicaJournal = JournalPicture.Describe(directory, CrashWorkload.ReplicaGroup); // before recovery changes it
             CrashCheck check;
             using (var engine = StorageEngine.Open(directory, Checking))
             {
                 check = model.Check(engine, lines);
                 var tornTails = engine.Recovery.Count(r => r.CutReason != null);
                 output.WriteLine($"round {round} ({cutPoint}): {requests}; {leftovers}; {tornTails} torn tails cut; {check}");
+                if (!check.Clean)
+                {
+                    output.WriteLine($"  replica journal as the cut left it: {replicaJournal}");
+                    output.WriteLine($"  recovery: {string.Join("; ", engine.Recovery)}");
+                    output.WriteLine($"  the worker's engine logged (the first {lines.Count(IsEngineLog)} before the cut): {string.Join(" | ", engineLog)}");
+                }
                 figures.Count("torn journal tails cut", tornTails);
                 figures.Count("recoveries replaying replica batches",
                     engine.Recovery.Any(r => r.Journal == CrashWorkload.ReplicaGroup && r.ReplayedRecords > 0) ? 1 : 0);
@@ -99,6 +107,8 @@ public sealed class PowerCutTests(ITestOutputHelper output)
         Assert.True(progressed.All(p => p), "the workload made no durable progress in some stream");
         return figures;
     }
+
+    private static bool IsEngineLog(string workerLine) => workerLine.StartsWith("L ", StringComparison.Ordinal);
 
     /// <summary>The workload's volumes, new, in a data directory of their own on the disk, made
     /// durable by the test (syncfs): the probe judges the workload's flushes, not the setup's.</summary>
