@@ -215,6 +215,45 @@ public sealed class SpareSegmentTests : IDisposable
         }
     }
 
+    /// <summary>A roll into a spare whose header and records reached the disk but whose rename did
+    /// not: the file is a spare again, with a header naming the segment after the journal's last
+    /// and records recovery never saw. Kept, the roll issuing that number again after recovery
+    /// would take it (the newest spare); a cut losing that roll's writes but not its rename (the
+    /// file system may commit the rename before the overwritten blocks) then left the old header
+    /// and records whole under the right name and sequences, and recovery replayed a life the
+    /// journal never had (before such spares were deleted at opening: recovered through 14, not 12).</summary>
+    [Fact]
+    public void A_spare_left_by_a_roll_whose_rename_was_lost_is_not_reused()
+    {
+        var journal = Open(0, out _);
+        var released = FillAndRelease(journal, 4);
+        var spares = Files("*.spare");
+        AppendIntoASpare(journal, () => Files("*.spare").Length, more: 1);
+        var lost = spares.Except(Files("*.spare")).Single();
+        var start = journal.LastSequence - 1; // the roll's record, the first of the new segment
+        // A crash before the directory was synced: the rename is undone, the file's writes stay.
+        File.Move(Files("*.seg")[^1], lost);
+
+        var reopened = Open(released, out _);
+        Assert.Equal(start - 1, reopened.LastSequence);
+        Assert.False(File.Exists(lost), "the spare holding the cut-short roll's records is deleted");
+        var before = Files("*.spare").ToDictionary(path => path, File.ReadAllBytes);
+        AppendIntoASpare(reopened, () => Files("*.spare").Length, more: 1);
+        Assert.Equal(start, reopened.LastSequence - 1); // the same segment number and start, issued again
+        // A crash losing the roll's writes but not its rename: the file holds what it held as a spare.
+        var taken = before.Keys.Except(Files("*.spare")).Single();
+        File.WriteAllBytes(Files("*.seg")[^1], before[taken]);
+
+        using (var recovered = Open(released, out var report))
+        {
+            Assert.Contains("names segment", report.CutReason);
+            Assert.Equal(start - 1, report.LastSequence);
+            Assert.Equal(Enumerable.Range((int)released + 1, (int)(start - 1 - released)).Select(i => (long)i), _replayed);
+        }
+        GC.KeepAlive(journal);
+        GC.KeepAlive(reopened);
+    }
+
     /// <summary>Segments bigger than a cursor's 1 MiB window, so it reads the file as it goes: a
     /// segment released under it is deleted, not reused (though the most recently released, it
     /// would be the first), and it reads on to its end unchanged.</summary>

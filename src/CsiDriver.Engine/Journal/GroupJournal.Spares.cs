@@ -103,15 +103,36 @@ internal sealed partial class GroupJournal
     }
 
     /// <summary>At opening: the spares a previous run left (the caller syncs the directory: a killed
-    /// run may have left their renames unsynced).</summary>
+    /// run may have left their renames unsynced). A spare whose header does not name the segment
+    /// it was is deleted: a roll into it was cut short after its new header and records reached
+    /// the disk but before its rename did, so it holds records of a life recovery never saw, under
+    /// a header naming the next segment. Kept, a later roll issuing that number again could take
+    /// it, and a cut losing that roll's rewrite of the header (the rename committed by the file
+    /// system before the overwritten blocks) would leave those records whole under the right name
+    /// and sequences: a history the journal never had, replayed.</summary>
     private void FindSpares()
     {
         var found = Directory.EnumerateFiles(_directory, "journal-*.spare")
             .Select(path => (Path: path, Ok: JournalFormat.TryParseSpareNumber(System.IO.Path.GetFileName(path), out var n), Number: n))
             .Where(f => f.Ok)
-            .OrderBy(f => f.Number)
-            .Select(f => new SpareFile(f.Path, new FileInfo(f.Path).Length));
-        _spares.AddRange(found);
+            .OrderBy(f => f.Number);
+        foreach (var (path, _, number) in found)
+        {
+            if (NamesItself(path, number))
+            {
+                _spares.Add(new SpareFile(path, new FileInfo(path).Length));
+            }
+            else
+            {
+                File.Delete(path);
+            }
+        }
+    }
+
+    private static bool NamesItself(string spare, long number)
+    {
+        using var reader = SegmentReader.Open(spare, limit: null, out _);
+        return reader?.Segment.Number == number;
     }
 
     /// <summary>At opening, once a segment to append to is chosen: deletes the spares past half the free space.</summary>
