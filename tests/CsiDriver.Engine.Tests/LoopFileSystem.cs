@@ -7,7 +7,7 @@ namespace CsiDriver.Engine.Tests;
 /// mounted on a loop device, so a disk-full case has a disk that really fills. Formatted with no
 /// blocks reserved for root (the tests run as root, which could otherwise write past "full"), in
 /// 4 KiB blocks (the size the fillers write in).
-/// Disposing unmounts this mount only and deletes the file.
+/// Disposing thaws it if frozen, unmounts this mount only and deletes the file.
 /// </summary>
 internal sealed class LoopFileSystem : IDisposable
 {
@@ -15,6 +15,7 @@ internal sealed class LoopFileSystem : IDisposable
     private readonly string _root;
     private const int NoSpace = 28; // ENOSPC, as .NET puts it in IOException.HResult on Linux
     private int _fillers;
+    private bool _frozen;
 
     private LoopFileSystem(string root, string mountPoint)
     {
@@ -90,6 +91,23 @@ internal sealed class LoopFileSystem : IDisposable
     /// as free only once that happened, so free space read after this does not grow by itself.</summary>
     public void Settle() => ExternalTool.RunAsync("sync", ["--file-system", Path], ToolTimeout).GetAwaiter().GetResult();
 
+    /// <summary>Freezes the file system (fsfreeze): from then on every change to it (a write, a
+    /// rename, a delete) waits until <see cref="Thaw"/>; reads and syncs of what it holds go on.</summary>
+    public void Freeze()
+    {
+        ExternalTool.RunAsync("fsfreeze", ["--freeze", Path], ToolTimeout).GetAwaiter().GetResult();
+        _frozen = true;
+    }
+
+    public void Thaw()
+    {
+        if (_frozen)
+        {
+            ExternalTool.RunAsync("fsfreeze", ["--unfreeze", Path], ToolTimeout).GetAwaiter().GetResult();
+            _frozen = false;
+        }
+    }
+
     /// <summary>Gives back what <see cref="Fill"/> and <see cref="Consume"/> took.</summary>
     public void Release()
     {
@@ -103,6 +121,7 @@ internal sealed class LoopFileSystem : IDisposable
     /// kernel finishes once the last file closes), so no mount of ours outlives the test.</summary>
     public void Dispose()
     {
+        Thaw();
         var unmounted = ExternalTool.TryRunAsync("umount", [Path], ToolTimeout).GetAwaiter().GetResult();
         if (unmounted.ExitCode != 0)
         {

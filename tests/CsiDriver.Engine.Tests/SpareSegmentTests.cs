@@ -54,6 +54,7 @@ public sealed class SpareSegmentTests : IDisposable
             Append(journal, 1, payload);
         }
         journal.ReleaseThrough(journal.LastSequence);
+        journal.RecycleReleased();
         Assert.Single(Files("*.seg"));
         Assert.True(Files("*.spare").Length >= segments - 2, "the released segments are kept as spares (within the bound)");
         return journal.FirstSequence - 1;
@@ -272,6 +273,7 @@ public sealed class SpareSegmentTests : IDisposable
         Assert.True(cursor.TryNext(out _, out _));
 
         journal.ReleaseThrough(third - 1);
+        journal.RecycleReleased();
         Assert.Single(Files("*.spare")); // the first segment only
         Append(journal, 24, Big); // rolls into that spare, then into new files
 

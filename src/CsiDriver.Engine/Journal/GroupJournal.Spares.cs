@@ -6,7 +6,8 @@ namespace CsiDriver.Engine.Journal;
 /// marks them written); a spare's blocks are allocated and written already and often still
 /// cached, so a roll into one overwrites them in place and its flushes have no metadata to write.
 /// <list type="bullet">
-/// <item>Release renames <c>journal-N.seg</c> to <c>journal-N.spare</c> and syncs the directory
+/// <item>Release takes a segment out of the journal in memory; recycling it afterwards (see
+/// <see cref="RecycleReleased"/>) renames <c>journal-N.seg</c> to <c>journal-N.spare</c> and syncs the directory
 /// before the spare may be reused, so after a crash no <c>journal-N.seg</c> ever holds another
 /// life's bytes. A roll renames it to the new segment's name and overwrites its header, then its
 /// records (see <see cref="StartSegment"/>).</item>

@@ -27,6 +27,12 @@ internal sealed partial class GroupJournal : IDisposable
     private readonly ReadOnlyMemory<byte>[] _vector = new ReadOnlyMemory<byte>[2];
     private readonly object _syncLock = new();
     private readonly List<SafeFileHandle> _rolledUnsynced = [];
+
+    /// <summary>Segments released but whose files are not yet spared or deleted. Guarded by the segment list.</summary>
+    private readonly List<Segment> _released = [];
+
+    /// <summary>Held while released files are recycled: the spares' bound is kept one release at a time.</summary>
+    private readonly object _recycling = new();
     private bool _directoryUnsynced;
     private Segment _active = null!;
     private long _lastSequence;
@@ -167,22 +173,44 @@ internal sealed partial class GroupJournal : IDisposable
     }
 
     /// <summary>Releases whole segments whose records are all at or below <paramref name="sequence"/>,
-    /// never the active one: each is kept as a spare or deleted (see GroupJournal.Spares.cs).
-    /// <paramref name="sequence"/> must be at or below a durable checkpoint: a spare's records
-    /// must never be issued again. Returns the bytes released.</summary>
+    /// never the active one: takes them out of the journal, in memory only, so from the return on
+    /// no cursor locates them (one reading one already keeps its file, see <see cref="Locate"/>).
+    /// Their files are kept as spares or deleted by <see cref="RecycleReleased"/>, which the caller
+    /// runs next, outside its own locks: that file work (renames, a directory sync, deletes) takes
+    /// 100–200 ms under load. <paramref name="sequence"/> must be at or below a durable
+    /// checkpoint: a spare's records must never be issued again. Returns the bytes released.</summary>
     public long ReleaseThrough(long sequence)
     {
-        var released = new List<Segment>();
         lock (_segments)
         {
+            long bytes = 0;
             while (_segments.Count > 1 && _segments[1].StartSequence <= sequence + 1)
             {
-                released.Add(_segments[0]);
+                bytes += _segments[0].Length;
+                _released.Add(_segments[0]);
                 _segments.RemoveAt(0);
             }
+            return bytes;
         }
-        Spare(released);
-        return released.Sum(s => s.Length);
+    }
+
+    /// <summary>The file work of the releases so far: each released segment is kept as a spare or
+    /// deleted (see GroupJournal.Spares.cs). One at a time; callable beside appends and reads.</summary>
+    public void RecycleReleased()
+    {
+        lock (_recycling)
+        {
+            List<Segment> released;
+            lock (_segments)
+            {
+                released = [.. _released];
+                _released.Clear();
+            }
+            if (released.Count > 0)
+            {
+                Spare(released);
+            }
+        }
     }
 
     /// <summary>The newest sequence <see cref="ReleaseThrough"/>(<paramref name="sequence"/>) would
