@@ -205,6 +205,16 @@ internal sealed partial class ReplicaApplier
         throw new InvalidOperationException($"replica group '{group}' kept being written while its resync was aborted");
     }
 
+    /// <summary>Journals one resync update and applies it to the volume's top at once, before the
+    /// record is durable: unlike a batch, which goes through the overlay (a data file never holds
+    /// what its journal may still lose). A crash can then leave a top holding a chunk whose record
+    /// it lost, and no image is wrong for it: while resyncing, the tops are no image anyone is
+    /// given as one (batches are refused; the protective snapshots hold the last consistent one),
+    /// and after a crash the group recovers still resyncing unless the complete record survived,
+    /// which comes after every chunk record in the same journal, so then they all did and replay
+    /// writes them again. A resync that recovers still resyncing is sent whole again
+    /// (ShipperSession: a resyncing receiver gets a full resync) or aborted, which puts new empty
+    /// tops over the protection.</summary>
     private static long AppendResyncUpdate(ConsistencyGroup group, Volume volume, ReplicaUpdate update)
     {
         long sequence = 0;
