@@ -212,9 +212,9 @@ internal sealed partial class ReplicaApplier
     /// given as one (batches are refused; the protective snapshots hold the last consistent one),
     /// and after a crash the group recovers still resyncing unless the complete record survived,
     /// which comes after every chunk record in the same journal, so then they all did and replay
-    /// writes them again. A resync that recovers still resyncing is sent whole again
-    /// (ShipperSession: a resyncing receiver gets a full resync) or aborted, which puts new empty
-    /// tops over the protection.</summary>
+    /// writes them again. A group that recovers still resyncing is resynced again (ShipperSession:
+    /// a resyncing receiver gets a full resync; one awaiting failback the failback plan, made again
+    /// from the same promotion snapshot) or aborted, which puts new empty tops over the protection.</summary>
     private static long AppendResyncUpdate(ConsistencyGroup group, Volume volume, ReplicaUpdate update)
     {
         long sequence = 0;
