@@ -59,7 +59,7 @@ internal sealed partial class Catalog
             }
             var volumes = members.Select(m => (Volume: GetVolume(m.VolumeId), m.SnapshotId)).ToList();
             volumes.ForEach(m => m.Volume.Group.CheckNotResyncing("a snapshot"));
-            var nextTops = volumes.ToDictionary(m => m.Volume, m => NewLayer(null, m.Volume.Size));
+            var nextTops = NewLayers(volumes.Select(m => m.Volume), _ => null, v => v.Size).ToDictionary(m => m.Owner, m => m.Layer);
             var byGroup = volumes.GroupBy(m => m.Volume.Group).ToList();
             var createdAt = _options.Clock.GetUtcNow();
             var snapshots = new List<Snapshot>();
@@ -205,19 +205,8 @@ internal sealed partial class Catalog
     {
         lock (_lock)
         {
-            var restarts = new List<(Volume Volume, Layer Former, Layer Next)>();
-            try
-            {
-                foreach (var volume in group.Members)
-                {
-                    restarts.Add((volume, volume.Top, NewLayer(baseOf(volume)?.Layer, volume.Size)));
-                }
-            }
-            catch
-            {
-                restarts.ForEach(r => Discard(r.Next));
-                throw;
-            }
+            var restarts = NewLayers(group.Members, v => baseOf(v)?.Layer, v => v.Size)
+                .Select(m => (Volume: m.Owner, Former: m.Owner.Top, Next: m.Layer)).ToList();
             foreach (var (volume, former, next) in restarts)
             {
                 former.Owner = null;

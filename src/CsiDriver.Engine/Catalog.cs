@@ -306,6 +306,28 @@ internal sealed partial class Catalog
         return layer;
     }
 
+    /// <summary>A new empty layer for each of <paramref name="owners"/>, over the layer
+    /// <paramref name="parent"/> names, all or none: should one fail (its files cannot be
+    /// created), those made before it are discarded with their files, since no catalog will
+    /// name them. Caller holds this lock and saves.</summary>
+    private List<(T Owner, Layer Layer)> NewLayers<T>(IEnumerable<T> owners, Func<T, Layer?> parent, Func<T, long> sizeBytes)
+    {
+        var made = new List<(T Owner, Layer Layer)>();
+        try
+        {
+            foreach (var owner in owners)
+            {
+                made.Add((owner, NewLayer(parent(owner), sizeBytes(owner))));
+            }
+        }
+        catch
+        {
+            made.ForEach(m => Discard(m.Layer));
+            throw;
+        }
+        return made;
+    }
+
     /// <summary>Forgets <paramref name="layer"/> if nothing refers to it any more, and so on up
     /// its chain; returns the layers forgotten (their files go once the catalog is saved).</summary>
     private List<Layer> Unlink(Layer layer)

@@ -33,8 +33,10 @@ internal sealed partial class ReplicaApplier
 
     /// <summary>Starts a resync: takes the protective group snapshot of every member (one cut;
     /// constant time), then journals the Resyncing mark with the position to return to. Already
-    /// resyncing: nothing to do (the protection taken first stays).</summary>
-    public void BeginResync(ConsistencyGroup group)
+    /// resyncing: the protection taken first stays. <paramref name="fromNothing"/> (the resync
+    /// sends every chunk the source holds) restarts the members in empty tops over nothing, so a
+    /// chunk the source does not hold reads as zeroes here too, not as the protected image's.</summary>
+    public void BeginResync(ConsistencyGroup group, bool fromNothing = false)
     {
         using (checkpointer.Exclusive())
         using (catalog.Hold())
@@ -43,6 +45,7 @@ internal sealed partial class ReplicaApplier
             var state = group.Replica ?? default;
             if (state.Resyncing)
             {
+                RestartEmptyIf(fromNothing, group);
                 return;
             }
             DeleteProtectiveSnapshots(group);
@@ -57,7 +60,25 @@ internal sealed partial class ReplicaApplier
                 ProtectedTimestampMicros = state.SourceTimestampMicros,
             };
             group.Commit.WaitDurable(AppendState(group, resyncing));
+            RestartEmptyIf(fromNothing, group);
         }
+    }
+
+    /// <summary>Puts every member in a new empty top over nothing (the former tops dropped), when
+    /// <paramref name="fromNothing"/>. Only while resyncing: the protection keeps the last
+    /// consistent image, and an abort returns to it. Caller holds the checkpoint and catalog locks.</summary>
+    private void RestartEmptyIf(bool fromNothing, ConsistencyGroup group)
+    {
+        if (!fromNothing)
+        {
+            return;
+        }
+        IReadOnlyList<Layers.Layer> former;
+        using (PauseCheckpointed(group))
+        {
+            former = catalog.RestartTops(group, _ => null);
+        }
+        catalog.Drop(former);
     }
 
     /// <summary>Writes whole-chunk data (or zero ranges, or a new size) of the resync into the
@@ -205,6 +226,16 @@ internal sealed partial class ReplicaApplier
         throw new InvalidOperationException($"replica group '{group}' kept being written while its resync was aborted");
     }
 
+    /// <summary>Journals one resync update and applies it to the volume's top at once, before the
+    /// record is durable: unlike a batch, which goes through the overlay (a data file never holds
+    /// what its journal may still lose). A crash can then leave a top holding a chunk whose record
+    /// it lost, and no image is wrong for it: while resyncing, the tops are no image anyone is
+    /// given as one (batches are refused; the protective snapshots hold the last consistent one),
+    /// and after a crash the group recovers still resyncing unless the complete record survived,
+    /// which comes after every chunk record in the same journal, so then they all did and replay
+    /// writes them again. A group that recovers still resyncing is resynced again (ShipperSession:
+    /// a resyncing receiver gets a full resync; one awaiting failback the failback plan, made again
+    /// from the same promotion snapshot) or aborted, which puts new empty tops over the protection.</summary>
     private static long AppendResyncUpdate(ConsistencyGroup group, Volume volume, ReplicaUpdate update)
     {
         long sequence = 0;

@@ -217,7 +217,7 @@ public sealed class StorageEngine : IDisposable
         _replicas.AppendBatch(group, batch, ct);
 
     /// <inheritdoc cref="ReplicaApplier.BeginResync"/>
-    public void BeginReplicaResync(ConsistencyGroup group) => _replicas.BeginResync(group);
+    public void BeginReplicaResync(ConsistencyGroup group, bool fromNothing = false) => _replicas.BeginResync(group, fromNothing);
 
     /// <inheritdoc cref="ReplicaApplier.WriteResyncChunksAsync"/>
     public ValueTask WriteReplicaChunksAsync(ConsistencyGroup group, IReadOnlyList<ReplicaUpdate> chunks, CancellationToken ct = default) =>

@@ -278,7 +278,7 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
         switch (message.BodyCase)
         {
             case ShipperMessage.BodyOneofCase.ResyncBegin:
-                engine.BeginReplicaResync(lease.Journal);
+                engine.BeginReplicaResync(lease.Journal, fromNothing: message.ResyncBegin.Whole);
                 status.BeginResync(message.ResyncBegin.ChunksTotal, message.ResyncBegin.BytesTotal);
                 LogResyncBegins(lease.ReplicationId, message.ResyncBegin.ChunksTotal, message.ResyncBegin.BytesTotal);
                 return engine.GetReplicaPosition(lease.Journal);

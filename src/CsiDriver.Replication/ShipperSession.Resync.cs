@@ -103,7 +103,7 @@ public sealed partial class ShipperSession
             status.Connected();
             _resyncIsFailback = kind == ResyncKind.Failback;
             LogResyncStarting(target.ReplicationId, kind.ToString(), at, chunksTotal, bytesTotal);
-            await SendAsync(new ShipperMessage { ResyncBegin = new ResyncBegin { ChunksTotal = chunksTotal, BytesTotal = bytesTotal } }, cancellationToken).ConfigureAwait(false);
+            await SendAsync(new ShipperMessage { ResyncBegin = new ResyncBegin { ChunksTotal = chunksTotal, BytesTotal = bytesTotal, Whole = SendsWhole(kind, opened) } }, cancellationToken).ConfigureAwait(false);
             var reported = 0L;
             await foreach (var (message, chunks, bytes) in new ResyncSender(engine, byVolume).ReadAsync(plan, cancellationToken).ConfigureAwait(false))
             {
@@ -136,11 +136,16 @@ public sealed partial class ShipperSession
         }
     }
 
+    /// <summary>Whether the resync sends every chunk the source holds (and the receiver starts
+    /// from nothing, see ResyncBegin.whole), not the chunks that differ from a base both sides share.</summary>
+    private bool SendsWhole(ResyncKind kind, Opened opened) =>
+        kind == ResyncKind.Full || (kind == ResyncKind.Failback && (opened.FullResyncRequired || target.Replication.FailbackBase() is null));
+
     private ChunkSetBuilder Plan(ResyncKind kind, Opened opened, IReadOnlyDictionary<string, string> snapshots, long at)
     {
         var plan = new ChunkSetBuilder();
         var failback = target.Replication.FailbackBase();
-        if (kind == ResyncKind.Full || (kind == ResyncKind.Failback && (opened.FullResyncRequired || failback is null)))
+        if (SendsWhole(kind, opened))
         {
             foreach (var (volumeId, snapshotId) in snapshots)
             {

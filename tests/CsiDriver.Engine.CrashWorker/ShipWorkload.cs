@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using CsiDriver.Engine.Journal;
@@ -10,8 +11,11 @@ namespace CsiDriver.Engine.CrashWorker;
 /// takes down: a writer appends to one volume's journal without ever flushing while the
 /// replication's <see cref="JournalBatcher"/> cuts that journal into batches, as the shipper
 /// does. Every record of every batch is printed (<see cref="Line"/>) before the next batch is
-/// asked for: what a backup would have received. Every few milliseconds the journal's last
-/// sequence is printed too (<see cref="AppendedLine"/>): what a cut after it could lose. Shared
+/// asked for: what a backup would have received. At a moment the seed picks (0.2 to 1.7 s after
+/// the first batch) the shipping stops while the writer goes on, and once the journal holds a
+/// record past its durable end the worker says so (<see cref="HeldLine"/>): nothing syncs the
+/// journal after that (the writer never flushes, checkpoints are off, the batcher is no longer
+/// asked), so a power cut from then on takes that record, and every cut tests something. Shared
 /// with the test, which reads the main's journal back after the cut with the same <see cref="Line"/>.
 /// </summary>
 public static class ShipWorkload
@@ -38,9 +42,10 @@ public static class ShipWorkload
         var engine = StorageEngine.Open(dataDirectory, Options); // never closed: the test cuts the power
         var volume = engine.GetVolume(VolumeId);
         using var batcher = new JournalBatcher(engine, volume.Group, new HashSet<string>(StringComparer.Ordinal) { VolumeId });
+        var random = new Random(seed);
+        var shipping = TimeSpan.FromMilliseconds(200 + random.Next(1500));
         _ = Task.Run(async () =>
         {
-            var random = new Random(seed);
             var data = new byte[Block];
             for (var i = 0; ; i++)
             {
@@ -54,14 +59,9 @@ public static class ShipWorkload
         });
         output.WriteLine("READY");
         long after = 0;
-        var appendedShown = Environment.TickCount64;
-        while (true)
+        long? firstShipped = null;
+        while (firstShipped is not { } first || Stopwatch.GetElapsedTime(first) < shipping)
         {
-            if (Environment.TickCount64 - appendedShown >= 5)
-            {
-                output.WriteLine(AppendedLine(engine.GetJournalStatus(volume.Group).LastSequence));
-                appendedShown = Environment.TickCount64;
-            }
             if (batcher.Next(after) is not { } batch)
             {
                 await Task.Delay(1);
@@ -72,18 +72,27 @@ public static class ShipWorkload
                 output.WriteLine(Line(record));
             }
             after = batch.LastSequence;
+            firstShipped ??= Stopwatch.GetTimestamp();
         }
+        while (engine.GetJournalStatus(volume.Group) is var status && status.LastSequence <= status.DurableSequence)
+        {
+            await Task.Delay(1);
+        }
+        output.WriteLine(HeldLine(engine.GetJournalStatus(volume.Group).LastSequence));
+        await Task.Delay(Timeout.Infinite); // writing on until the cut
     }
 
     /// <summary>A record as one line: sequence, kind, range and a digest of its payload.</summary>
     public static string Line(JournalRecord record) => string.Create(CultureInfo.InvariantCulture,
         $"R {record.Sequence} {record.Kind} {record.VolumeId} {record.Offset} {record.Length} {Convert.ToHexString(SHA256.HashData(record.Payload.Span), 0, 12)}");
 
-    public static string AppendedLine(long sequence) => string.Create(CultureInfo.InvariantCulture, $"A {sequence}");
+    /// <summary>The journal's last sequence once shipping stopped and it is past the durable end:
+    /// a record the journal holds and no flush will cover.</summary>
+    public static string HeldLine(long sequence) => string.Create(CultureInfo.InvariantCulture, $"H {sequence}");
 
-    /// <summary>The sequence of an <see cref="AppendedLine"/>; null for any other line.</summary>
-    public static long? AppendedOf(string line) =>
-        line.StartsWith("A ", StringComparison.Ordinal) ? long.Parse(line[2..], CultureInfo.InvariantCulture) : null;
+    /// <summary>The sequence of a <see cref="HeldLine"/>; null for any other line.</summary>
+    public static long? HeldOf(string line) =>
+        line.StartsWith("H ", StringComparison.Ordinal) ? long.Parse(line[2..], CultureInfo.InvariantCulture) : null;
 
     /// <summary>The sequence of a <see cref="Line"/>; null for any other line.</summary>
     public static long? SequenceOf(string line) =>

@@ -1,3 +1,4 @@
+using CsiDriver.Engine.Journal;
 using CsiDriver.Engine.Replication;
 using CsiDriver.Engine.Tests.Replication;
 
@@ -245,6 +246,33 @@ public sealed class CatalogSaveFailureTests
         using var reopened = StorageEngine.Open(directory, Manual);
         Assert.Equal(32 * MiB, reopened.GetVolume("a").Size);
         Assert.Equal(tail, Bytes.Read(reopened.GetVolume("a"), 24 * MiB, Block));
+    }
+
+    /// <summary>A replica batch growing a volume whose catalog write fails stands, as an expand
+    /// does: its record is durable before the new size is applied, so it is the change (replay
+    /// grows the replica by it), and taking it back would have the same batch, sent again,
+    /// journaled a second time. Sent again it is the duplicate it is; the position holds it.</summary>
+    [Fact]
+    public async Task A_replica_batch_growing_a_volume_whose_catalog_write_fails_stands()
+    {
+        using var disk = await LoopFileSystem.CreateAsync(64L * MiB);
+        var directory = Path.Combine(disk.Path, "engine");
+        var batch = new ReplicaBatch(0, 2, 5, [new ReplicaUpdate("stock", JournalRecordKind.Resize, 0, 32 * MiB, default)]);
+        using (var engine = StorageEngine.Open(directory, Manual))
+        {
+            var volume = engine.CreateReplicaVolume("stock", 16 * MiB, "orders");
+            engine.Checkpoint();
+            RefusedForSpace(disk, () => engine.ApplyReplicaBatchAsync(volume.Group, batch).AsTask().GetAwaiter().GetResult());
+            Assert.Equal(32 * MiB, volume.Size);
+            Assert.Equal(2, engine.GetReplicaPosition(volume.Group).SourceSequence);
+            var records = engine.GetJournalStatus(volume.Group).LastSequence;
+            Assert.Equal(2, (await engine.ApplyReplicaBatchAsync(volume.Group, batch)).SourceSequence); // sent again
+            Assert.Equal(records, engine.GetJournalStatus(volume.Group).LastSequence);
+            engine.CloseWithoutCheckpoint();
+        }
+        using var reopened = StorageEngine.Open(directory, Manual);
+        Assert.Equal(32 * MiB, reopened.GetVolume("stock").Size);
+        Assert.Equal(2, reopened.GetReplicaPosition(reopened.GetVolume("stock").Group).SourceSequence);
     }
 
     /// <summary>An aborted resync whose catalog write fails (its checkpoint had room) leaves the

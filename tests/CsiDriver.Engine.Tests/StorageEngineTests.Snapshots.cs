@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace CsiDriver.Engine.Tests;
 
 public sealed partial class StorageEngineTests
@@ -155,5 +157,34 @@ public sealed partial class StorageEngineTests
         Assert.Throws<ReadOnlyVolumeException>(() => Bytes.Write(volume, 0, new byte[4096]));
         engine.SetVolumeReadOnly("v", false);
         Bytes.Write(volume, 0, new byte[4096]);
+    }
+
+    /// <summary>A group snapshot whose second new top layer cannot be created (the name of its
+    /// data file is taken by a directory) fails whole: the first one's file goes too, no catalog
+    /// naming it; and the same call works once the name is free.</summary>
+    [Fact]
+    public void A_group_snapshot_whose_new_top_cannot_be_created_leaves_no_layer_file()
+    {
+        var data = Bytes.Pattern(4096, 1);
+        var layers = Path.Combine(_directory.Path, "layers");
+        using (var engine = Open())
+        {
+            Bytes.Write(engine.CreateVolume("a", Chunk, "g"), 0, data);
+            engine.CreateVolume("b", Chunk, "g");
+            var before = Directory.GetFiles(layers).Order().ToList();
+            var next = before.Max(f => long.Parse(Path.GetFileNameWithoutExtension(f), CultureInfo.InvariantCulture)) + 1;
+            var taken = Path.Combine(layers, $"{next + 1:D8}.data");
+            Directory.CreateDirectory(taken);
+
+            Assert.Throws<UnauthorizedAccessException>(() => engine.CreateGroupSnapshot([("a", "sa"), ("b", "sb")]));
+            Assert.Equal(before, Directory.GetFiles(layers).Order().ToList());
+            Assert.Empty(engine.Snapshots);
+
+            Directory.Delete(taken);
+            engine.CreateGroupSnapshot([("a", "sa"), ("b", "sb")]);
+            Assert.Equal(data, Bytes.Read(engine.OpenSnapshot("sa"), 0, data.Length));
+        }
+        using var reopened = Open();
+        Assert.Equal(data, Bytes.Read(reopened.OpenSnapshot("sa"), 0, data.Length));
     }
 }

@@ -80,6 +80,32 @@ public sealed class ShipperSessionTests : IAsyncLifetime
         Assert.True(expected.AsSpan().SequenceEqual(replica), "the replica differs from the source");
     }
 
+    /// <summary>A chunk the backup holds but the main's image no longer does (trimmed whole while
+    /// nothing tracked the journal, and no older layer at the main held it) must read as zeroes
+    /// after the full resync too, as it does at the main.</summary>
+    [Fact]
+    public async Task A_full_resync_leaves_no_data_in_a_chunk_the_main_does_not_hold()
+    {
+        const long Trimmed = 5L * ChunkRange.ChunkSize;
+        var volume = _main.Engine.CreateVolume("solo", Volumes.Size);
+        await volume.WriteAsync(0, Volumes.Block(1), fua: false);
+        var spec = new ReplicationSpec("solo", ["solo"], null, _backup.Address);
+        await _main.Manager.EnableAsync(spec, default);
+        await CaughtUpAsync();
+        await volume.WriteAsync(Trimmed, Enumerable.Range(0, ChunkRange.ChunkSize / 4096).SelectMany(Volumes.Block).ToArray(), fua: true); // in the top only: after the resync's snapshot
+        await CaughtUpAsync();
+        await _main.Manager.DisableAsync("solo", default);
+
+        await volume.TrimAsync(Trimmed, ChunkRange.ChunkSize);
+        await WriteOutageAsync(volume);
+        await _main.Manager.EnableAsync(spec, default);
+        await CaughtUpAsync();
+        var expected = await Volumes.ReadAllAsync(volume);
+        var replica = await Volumes.ReadAllAsync(_backup.Engine.GetVolume("solo"));
+        Assert.True(expected.AsSpan((int)Trimmed, ChunkRange.ChunkSize).SequenceEqual(replica.AsSpan((int)Trimmed, ChunkRange.ChunkSize)), "the trimmed chunk differs at the backup");
+        Assert.True(expected.AsSpan().SequenceEqual(replica), "the replica differs from the source");
+    }
+
     /// <summary>2 MiB into chunks 10..41 (32 chunks), twice, with checkpoints: four times the budget.</summary>
     private async Task WriteOutageAsync(Volume volume)
     {

@@ -105,11 +105,17 @@ public sealed class TestCluster : IAsyncDisposable
         return node;
     }
 
-    /// <summary>Waits (bounded) until the controller forwards calls for the node's ids: a volume
-    /// id carrying its owner that the node does not have then comes back NOT_FOUND from the node,
-    /// where an unregistered or lapsed node gives UNAVAILABLE.</summary>
+    /// <summary>Waits (bounded) until the node's running process has registered (it logs that
+    /// once the controller answered) and the controller forwards calls for the node's ids: a
+    /// volume id carrying its owner that the node does not have then comes back NOT_FOUND from
+    /// the node, where an unregistered or lapsed node gives UNAVAILABLE. The registration comes
+    /// first because a node restarted within its node timeout is routed by its previous
+    /// process's registration, at the same address, until that lapses: a NOT_FOUND then proves
+    /// nothing of the new process, whose first registration may come after the lapse.</summary>
     public async Task WaitUntilRoutedAsync(ClusterNode node)
     {
+        await node.Process.Output.WaitForLineAsync(l => l.Contains("registered with the controller", StringComparison.Ordinal),
+            "saying the node registered with the controller", RegistrationTimeout);
         var deadline = DateTime.UtcNow + RegistrationTimeout;
         var probe = $"vol-00000000000000000000_{node.NodeId}";
         string last = "";
