@@ -13,9 +13,11 @@ namespace CsiDriver.Engine.CrashWorker;
 /// does. Every record of every batch is printed (<see cref="Line"/>) before the next batch is
 /// asked for: what a backup would have received. At a moment the seed picks (0.2 to 1.7 s after
 /// the first batch) the shipping stops while the writer goes on, and once the journal holds a
-/// record past its durable end the worker says so (<see cref="HeldLine"/>): nothing syncs the
-/// journal after that (the writer never flushes, checkpoints are off, the batcher is no longer
-/// asked), so a power cut from then on takes that record, and every cut tests something. Shared
+/// record past its durable end the writer stops too and the worker says so (<see cref="HeldLine"/>):
+/// nothing syncs the journal after that (the writer never flushes, checkpoints are off, the
+/// batcher is no longer asked, and with no more writes the overlay's background sync, due at its
+/// next few MiB of writes, never comes), so a power cut from then on, however late, takes that
+/// record, and every cut tests something. Shared
 /// with the test, which reads the main's journal back after the cut with the same <see cref="Line"/>.
 /// </summary>
 public static class ShipWorkload
@@ -44,10 +46,11 @@ public static class ShipWorkload
         using var batcher = new JournalBatcher(engine, volume.Group, new HashSet<string>(StringComparer.Ordinal) { VolumeId });
         var random = new Random(seed);
         var shipping = TimeSpan.FromMilliseconds(200 + random.Next(1500));
-        _ = Task.Run(async () =>
+        var held = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
         {
             var data = new byte[Block];
-            for (var i = 0; ; i++)
+            for (var i = 0; !held.IsCancellationRequested; i++)
             {
                 random.NextBytes(data);
                 await volume.WriteAsync(random.Next((int)(VolumeBytes / Block)) * (long)Block, data, fua: false);
@@ -78,8 +81,15 @@ public static class ShipWorkload
         {
             await Task.Delay(1);
         }
-        output.WriteLine(HeldLine(engine.GetJournalStatus(volume.Group).LastSequence));
-        await Task.Delay(Timeout.Infinite); // writing on until the cut
+        await held.CancelAsync();
+        await writer;
+        var last = engine.GetJournalStatus(volume.Group);
+        if (last.LastSequence <= last.DurableSequence)
+        {
+            throw new InvalidOperationException($"the journal became durable through {last.DurableSequence} while the writer stopped: no record is held");
+        }
+        output.WriteLine(HeldLine(last.LastSequence));
+        await Task.Delay(Timeout.Infinite); // until the cut
     }
 
     /// <summary>A record as one line: sequence, kind, range and a digest of its payload.</summary>
