@@ -36,8 +36,14 @@ public sealed class DriverWorkspace : IDisposable
 
     public static DriverWorkspace Create() => new(Directory.CreateTempSubdirectory("fcsi-").FullName);
 
+    /// <summary>Fails when anything is still mounted or attached under the workspace: a test (or
+    /// the driver) leaked it, and on a node it would be a leaked mount or loop device. The tree
+    /// is then left as it is, since deleting through a mount would delete inside the mounted
+    /// file system.</summary>
     public void Dispose()
     {
+        var left = HostInspection.MountsUnder(Root).Concat(HostInspection.LoopDevicesUnder(Root)).ToList();
+        Assert.True(left.Count == 0, $"left behind under {Root}: {string.Join(", ", left)}");
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CsiDriver.ConformanceTests.Infrastructure;
 
 namespace CsiDriver.ConformanceTests.NodeRestart;
 
@@ -10,6 +11,8 @@ namespace CsiDriver.ConformanceTests.NodeRestart;
 /// </summary>
 public sealed class FioLoad : IAsyncDisposable
 {
+    private static readonly TimeSpan StopPatience = TimeSpan.FromSeconds(60);
+
     private readonly Process _fio;
     private readonly Task<string> _output;
     private readonly Task<string> _errors;
@@ -47,6 +50,10 @@ public sealed class FioLoad : IAsyncDisposable
         await DisposeAsync();
     }
 
+    /// <summary>Stops fio with SIGTERM, on which it ends its job and waits for it: the job is a
+    /// process of its own holding the device open, and a SIGKILL ends only the parent, leaving
+    /// the job writing a while longer, so the unpublish after failed with EBUSY and the test
+    /// left the volume published. Killed, the whole tree, only if it does not stop.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
@@ -56,9 +63,17 @@ public sealed class FioLoad : IAsyncDisposable
         _disposed = true;
         if (!_fio.HasExited)
         {
-            _fio.Kill();
+            Signals.Send(_fio.Id, Signals.SigTerm);
         }
-        await _fio.WaitForExitAsync();
+        try
+        {
+            await _fio.WaitForExitAsync().WaitAsync(StopPatience);
+        }
+        catch (TimeoutException)
+        {
+            _fio.Kill(entireProcessTree: true);
+            await _fio.WaitForExitAsync();
+        }
         _fio.Dispose();
     }
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace CsiDriver.ConformanceTests.NodeRestart;
+namespace CsiDriver.ConformanceTests.Infrastructure;
 
 /// <summary>What the host holds for a workspace, read from /proc and /sys: what a test checks is
 /// gone after detaching, so that nothing it made leaks. Only looks; never changes anything.</summary>
