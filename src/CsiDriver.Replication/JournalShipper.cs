@@ -16,8 +16,6 @@ public sealed partial class JournalShipper : IAsyncDisposable
     private readonly ILogger _log;
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
-    private ShipperSession? _session;
-    private PeerIds? _lastPeer;
     private SiteLinkClient? _receiver;
 
     /// <summary>Owner tag of the node the peer last said receives the stream (for the next Locate).</summary>
@@ -34,10 +32,6 @@ public sealed partial class JournalShipper : IAsyncDisposable
     public ShipperTarget Target { get; }
 
     public LinkStatus Status { get; } = new();
-
-    /// <summary>How the shipped ids read at the receiver: known once a stream has opened since
-    /// this process started (null until then).</summary>
-    public PeerIds? Destination => Volatile.Read(ref _session)?.Peer ?? Volatile.Read(ref _lastPeer);
 
     public void Start() => _loop ??= Task.Run(RunAsync);
 
@@ -87,7 +81,6 @@ public sealed partial class JournalShipper : IAsyncDisposable
         while (!_stop.IsCancellationRequested)
         {
             var session = new ShipperSession(_engine, Target, _settings, Status, _log);
-            Volatile.Write(ref _session, session);
             try
             {
                 attempt++;
@@ -113,10 +106,6 @@ public sealed partial class JournalShipper : IAsyncDisposable
                     LogLinkFailed(Target.ReplicationId, Target.Peer.ToString(), attempt, backoff.TotalMilliseconds, failure.Reason);
                 }
                 lastReason = failure.Reason;
-            }
-            finally
-            {
-                Volatile.Write(ref _lastPeer, session.Peer ?? _lastPeer);
             }
             if (session.ReachedStreaming)
             {

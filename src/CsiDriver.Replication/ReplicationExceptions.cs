@@ -48,10 +48,10 @@ public sealed class PeerUnreachableException(string replicationId, string peer, 
     public string ReplicationId { get; } = replicationId;
 }
 
-/// <summary>The ids at the other site are not known yet: no stream of this replication has
-/// opened since this process started (UNAVAILABLE: retry once the link is up).</summary>
+/// <summary>The ids at the other site are not known yet: some link of this replication has
+/// never opened a stream (UNAVAILABLE: retry once the link is up).</summary>
 public sealed class ReplicationDestinationUnknownException(string replicationId)
-    : ReplicationException($"replication '{replicationId}': the other site has not answered since this node started, so its ids are not known yet; retry once the link is up")
+    : ReplicationException($"replication '{replicationId}': the other site has not yet answered on every link, so its ids are not known yet; retry once the link is up")
 {
     public string ReplicationId { get; } = replicationId;
 }

@@ -101,6 +101,14 @@ public sealed partial class ReplicationManager
 
         public void Superseded(long epoch, string siteId) => manager.Supersede(runtime, epoch, siteId, commonCut: 0);
 
+        public void PeerAnswered(IReadOnlyList<string> volumeIds, PeerIds peer)
+        {
+            lock (runtime.Lock)
+            {
+                manager.SavePeers(runtime, volumeIds, peer);
+            }
+        }
+
         public void FailbackCompleted()
         {
             ReplicationRecord record;
@@ -218,14 +226,15 @@ public sealed partial class ReplicationManager
                 throw new ReplicationStateException($"replication '{request.ReplicationId}' was demoted at site '{_options.SiteId}': it accepts the new primary once ResyncVolume is requested");
             }
             ReplicaVolumes.Ensure(_engine, Rows, request.Volumes, request.GroupName);
-            runtime.Peer = shipper;
             var merged = record with
             {
                 VolumeIds = record.VolumeIds.Union(request.Volumes.Select(v => v.VolumeId), StringComparer.Ordinal).ToArray(),
                 PeerAddress = record.PeerAddress ?? request.SiteAddress,
                 Epoch = Math.Max(record.Epoch, request.Epoch),
+                Peers = WithPeer(record.Peers, request.Volumes.Select(v => v.VolumeId), shipper),
             };
-            if (merged.VolumeIds.Count != record.VolumeIds.Count || merged.PeerAddress != record.PeerAddress || merged.Epoch != record.Epoch)
+            if (merged.VolumeIds.Count != record.VolumeIds.Count || merged.PeerAddress != record.PeerAddress || merged.Epoch != record.Epoch
+                || !SamePeers(merged.Peers, record.Peers))
             {
                 _store.SaveReplication(merged);
                 runtime.Record = merged;

@@ -198,8 +198,9 @@ public sealed partial class ReplicationManager : IAsyncDisposable
 
     /// <summary>
     /// The ids this replication and its volumes have at the other site: at a primary, as the
-    /// receiver of each link answered; at a backup, as the shipping site's Open named them. All
-    /// or nothing: until every link has been heard from since this process started,
+    /// receiver of each link answered; at a backup, as the shipping site's Open named them; as
+    /// the record keeps them, so also after a restart while the other site is down. All or
+    /// nothing: until every link has been heard from once,
     /// <see cref="ReplicationDestinationUnknownException"/>.
     /// </summary>
     public (string ReplicationId, IReadOnlyDictionary<string, string> VolumeIds) DestinationOf(string replicationId)
@@ -211,14 +212,41 @@ public sealed partial class ReplicationManager : IAsyncDisposable
             var peers = new Dictionary<string, PeerIds>(StringComparer.Ordinal);
             foreach (var volumeId in record.VolumeIds)
             {
-                var peer = record.Role == ReplicationRole.Primary
-                    ? runtime.Shippers.FirstOrDefault(s => s.Target.VolumeIds.Contains(volumeId))?.Destination
-                    : runtime.Peer;
-                peers[volumeId] = peer ?? throw new ReplicationDestinationUnknownException(replicationId);
+                peers[volumeId] = record.Peers.GetValueOrDefault(volumeId) ?? throw new ReplicationDestinationUnknownException(replicationId);
             }
             return (peers[record.VolumeIds[0]].Of(record.Id), peers.ToDictionary(p => p.Key, p => p.Value.Of(p.Key), StringComparer.Ordinal));
         }
     }
+
+    /// <summary>Records how <paramref name="volumeIds"/> read at the other site, when that changes
+    /// (a reconnect to the same receiver writes nothing). Not once the replication is closing: a
+    /// disable may have removed its record, which this must not bring back. Callers hold the
+    /// runtime's lock.</summary>
+    private void SavePeers(ReplicationRuntime runtime, IReadOnlyList<string> volumeIds, PeerIds peer)
+    {
+        var record = runtime.Record;
+        var peers = WithPeer(record.Peers, volumeIds, peer);
+        if (runtime.Closing || SamePeers(peers, record.Peers))
+        {
+            return;
+        }
+        var updated = record with { Peers = peers };
+        _store.SaveReplication(updated);
+        runtime.Record = updated;
+    }
+
+    private static Dictionary<string, PeerIds> WithPeer(IReadOnlyDictionary<string, PeerIds> peers, IEnumerable<string> volumeIds, PeerIds peer)
+    {
+        var updated = new Dictionary<string, PeerIds>(peers, StringComparer.Ordinal);
+        foreach (var volumeId in volumeIds)
+        {
+            updated[volumeId] = peer;
+        }
+        return updated;
+    }
+
+    private static bool SamePeers(IReadOnlyDictionary<string, PeerIds> a, IReadOnlyDictionary<string, PeerIds> b) =>
+        a.Count == b.Count && a.All(p => b.TryGetValue(p.Key, out var other) && other == p.Value);
 
     /// <summary>Whether this site takes part in a replication of that id (enabled here, or
     /// learnt from a main site's shipper at this backup).</summary>

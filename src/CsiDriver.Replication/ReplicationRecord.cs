@@ -56,6 +56,13 @@ public sealed record ReplicationRecord
     /// is compared; null at a backup that learnt it from the shipper's Open and was not asked.</summary>
     public IReadOnlyDictionary<string, string>? Parameters { get; init; }
 
+    /// <summary>How each volume's ids read at the other site (volume id → the peer's ids), as the
+    /// receiver of its link answered (primary) or the shipping site's Open named them (backup):
+    /// saved when first heard or changed, so GetReplicationDestinationInfo answers after a
+    /// restart while the other site is down. Only what the peer said: a crash before it is saved
+    /// loses nothing the next Open does not tell again. Empty in records older than schema 6.</summary>
+    public IReadOnlyDictionary<string, PeerIds> Peers { get; init; } = new Dictionary<string, PeerIds>();
+
     /// <summary>Link TLS given with the enable (the replication's secrets), kept so shipping
     /// resumes after a restart; null: the serve flags' material. Never shown (see <see cref="SiteLinkPem"/>).</summary>
     [System.Text.Json.Serialization.JsonIgnore]

@@ -39,10 +39,6 @@ internal sealed class ReplicationRuntime(ReplicationRecord record)
     /// <summary>Status of the receiving side by link key; kept across streams.</summary>
     public Dictionary<string, LinkStatus> ReceiverStatus { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>At a backup, how this site's ids read at the site that ships to it (learnt from
-    /// its Open); a primary asks its shippers instead. Null until a stream arrived.</summary>
-    public PeerIds? Peer { get; set; }
-
     /// <summary>Set while a promotion or disable takes the replicas away from the shipper: new streams are refused.</summary>
     public bool Closing { get; set; }
 

@@ -74,6 +74,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         }
         session.CancelAfter(Timeout.InfiniteTimeSpan);
         Peer = PeerIds.Receiver(opened.ProtocolVersion, opened.ReplicaOwner);
+        target.Replication.PeerAnswered(target.VolumeIds, Peer);
         LogOpened(target.ReplicationId, target.Peer.ToString(), opened.AppliedSequence, opened.Resyncing, opened.AwaitingFailback);
         var acks = ReadAcksAsync(responses, session);
         var watchdog = WatchForStallAsync(session);

@@ -41,6 +41,10 @@ public interface IShippedReplication
     /// <summary>The replication's epoch at this site now, sent in every Open.</summary>
     long Epoch { get; }
 
+    /// <summary>The receiver answered the Open: how the shipped volumes' ids read there (recorded,
+    /// durably before the call returns, when it differs from what the record says).</summary>
+    void PeerAnswered(IReadOnlyList<string> volumeIds, PeerIds peer);
+
     /// <summary>The receiver answered with a newer epoch: it was promoted after this site's
     /// epoch began, and this site is fenced (durably) before the call returns.</summary>
     void Superseded(long epoch, string siteId);

@@ -386,6 +386,25 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Destination_ids_are_known_after_a_restart_while_the_other_site_is_down()
+    {
+        await _main.Manager.EnableAsync(Spec(_backup), default);
+        await CaughtUpAsync(_main);
+        var atMain = _main.Manager.DestinationOf(Group);
+        var atBackup = _backup.Manager.DestinationOf(Group);
+
+        // The backup's link down, the main restarts: no receiver answers its shippers.
+        await _backup.StopLinkAsync();
+        await _main.RestartManagerAsync();
+        AssertSameDestination(atMain, _main.Manager.DestinationOf(Group));
+
+        // The main's shippers stopped, the backup restarts: no shipper's Open reaches it.
+        await _main.Manager.DisposeAsync();
+        await _backup.RestartManagerAsync();
+        AssertSameDestination(atBackup, _backup.Manager.DestinationOf(Group));
+    }
+
+    [Fact]
     public async Task Per_volume_mode_replicates_each_volume_as_a_group_of_one()
     {
         await WriteAsync(_main, "sales", [1]);
@@ -398,6 +417,12 @@ public sealed class ReplicationManagerTests : IAsyncLifetime
         Assert.Null(_backup.Engine.GetVolume("sales").ConsistencyGroup);
         Assert.NotEqual(_backup.Engine.GetVolume("sales").Group, _backup.Engine.GetVolume("stock").Group);
         Assert.Equal(ReplicationModeKind.PerVolume, _backup.Manager.GetInfo(Group).Mode);
+    }
+
+    private static void AssertSameDestination((string ReplicationId, IReadOnlyDictionary<string, string> VolumeIds) expected, (string ReplicationId, IReadOnlyDictionary<string, string> VolumeIds) actual)
+    {
+        Assert.Equal(expected.ReplicationId, actual.ReplicationId);
+        Assert.Equal(expected.VolumeIds, actual.VolumeIds);
     }
 
     private static ReplicationSpec Spec(TestSite peer) => new(Group, ["sales", "stock"], Group, peer.Address);

@@ -124,7 +124,7 @@ public sealed partial class ReplicationService(Driver driver)
     /// The ids the source has at the other site: between clusters the replicas carry the
     /// receiving node's owner tag, so they differ from the source's. A group's map holds every
     /// member (its membership cannot change while it is replicated), or the call fails
-    /// (UNAVAILABLE until the other site has answered since this node started). Read-only: no lock.
+    /// (UNAVAILABLE until the other site has answered on every link once; kept across restarts). Read-only: no lock.
     /// </summary>
     private Task<GetReplicationDestinationInfoResponse> GetReplicationDestinationInfo(GetReplicationDestinationInfoRequest request, CallContext context)
     {

@@ -50,10 +50,16 @@ public sealed partial class StateStore : IReplicationStore
         ALTER TABLE replication_records ADD COLUMN promotion TEXT;
         """;
 
+    /// <summary>Step 6: how each volume's ids read at the other site (JSON, volume id →
+    /// <c>{"Owner", "Rebased"}</c>). Records from before have none, learnt again from the link.</summary>
+    private const string ReplicationPeersSchema = """
+        ALTER TABLE replication_records ADD COLUMN peers TEXT NOT NULL DEFAULT '{}';
+        """;
+
     private const string Columns = """
         id, volume_ids, group_name, peer_address, mode, journal_budget, role, secondary_state,
         common_cut_sequence, promotion_snapshots, protection_snapshots, parameters, tls_certificate, tls_key, tls_authorities,
-        epoch, fence, promotion
+        epoch, fence, promotion, peers
         """;
 
     public IReadOnlyList<ReplicationRecord> LoadReplications() =>
@@ -84,15 +90,15 @@ public sealed partial class StateStore : IReplicationStore
         var statements = new List<(string, (string, object)[])> { (ReplicationRecordSchema, []) };
         foreach (var record in LegacyReplicationCatalog.Read(dataDirectory))
         {
-            statements.Add(InsertReplication(record with { Parameters = requested.GetValueOrDefault(record.Id) }, epochs: false));
+            statements.Add(InsertReplication(record with { Parameters = requested.GetValueOrDefault(record.Id) }, schema3: true));
         }
         statements.Add(("DROP TABLE IF EXISTS replications", []));
         return statements;
     }
 
-    /// <summary>The statement saving <paramref name="r"/> whole; without <paramref name="epochs"/>
-    /// only the columns schema 3 has (the step that takes in the legacy catalog runs before step 5).</summary>
-    private static (string Sql, (string Name, object Value)[] Parameters) InsertReplication(ReplicationRecord r, bool epochs = true)
+    /// <summary>The statement saving <paramref name="r"/> whole; with <paramref name="schema3"/>
+    /// only the columns schema 3 has (the step that takes in the legacy catalog runs before steps 5 and 6).</summary>
+    private static (string Sql, (string Name, object Value)[] Parameters) InsertReplication(ReplicationRecord r, bool schema3 = false)
     {
         (string Column, object Value)[] values =
         [
@@ -102,13 +108,14 @@ public sealed partial class StateStore : IReplicationStore
             ("promotion_snapshots", JsonSerializer.Serialize(r.PromotionSnapshots)), ("protection_snapshots", JsonSerializer.Serialize(r.ProtectionSnapshots)),
             ("parameters", r.Parameters is null ? DBNull.Value : JsonSerializer.Serialize(r.Parameters)),
             ("tls_certificate", OrNull(r.Tls?.Certificate)), ("tls_key", OrNull(r.Tls?.Key)), ("tls_authorities", OrNull(r.Tls?.Authorities)),
-            .. epochs
-                ? new (string, object)[]
+            .. schema3
+                ? []
+                : new (string, object)[]
                 {
                     ("epoch", r.Epoch), ("fence", r.Fence is null ? DBNull.Value : JsonSerializer.Serialize(r.Fence)),
                     ("promotion", r.Promotion is null ? DBNull.Value : JsonSerializer.Serialize(r.Promotion)),
-                }
-                : [],
+                    ("peers", JsonSerializer.Serialize(r.Peers)),
+                },
         ];
         var sql = $"INSERT OR REPLACE INTO replication_records ({string.Join(", ", values.Select(v => v.Column))}) VALUES ({string.Join(", ", values.Select(v => "$" + v.Column))})";
         return (sql, values.Select(v => ("$" + v.Column, v.Value)).ToArray());
@@ -132,6 +139,7 @@ public sealed partial class StateStore : IReplicationStore
         Epoch = r.GetInt64(15),
         Fence = r.IsDBNull(16) ? null : JsonSerializer.Deserialize<ReplicationFence>(r.GetString(16)),
         Promotion = r.IsDBNull(17) ? null : JsonSerializer.Deserialize<PromotionOutcome>(r.GetString(17)),
+        Peers = JsonSerializer.Deserialize<Dictionary<string, PeerIds>>(r.GetString(18))!,
     };
 
     private static object OrNull(string? value) => value is null ? DBNull.Value : value;

@@ -102,6 +102,7 @@ public sealed partial class StateStore : IDisposable
         (store, dataDirectory) => store.ReplicationRecordsStep(dataDirectory),
         (_, _) => [(StagingsWithoutHelperSchema, [])],
         (_, _) => [(ReplicationEpochsSchema, [])],
+        (_, _) => [(ReplicationPeersSchema, [])],
     ];
 
     private const string InitialSchema = """

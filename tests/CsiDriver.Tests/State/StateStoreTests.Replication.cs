@@ -10,7 +10,7 @@ namespace CsiDriver.Tests.State;
 
 /// <summary>The replication manager's records, the store's owner-only mode, and the steps from
 /// schemas 1 and 2 (records in <c>replication.catalog</c>, parameters in a second table) and 3
-/// (stagings of nbdfuse) to 4.</summary>
+/// (stagings of nbdfuse) and 5 (records without their peers' ids) to 6.</summary>
 public sealed partial class StateStoreTests
 {
     private static readonly SiteLinkPem Pem = new("-----BEGIN CERTIFICATE-----\nc\n", "-----BEGIN PRIVATE KEY-----\nk\n", "-----BEGIN CERTIFICATE-----\na\n");
@@ -40,6 +40,7 @@ public sealed partial class StateStoreTests
                 SecondaryState = ReplicationState.AwaitingResync,
                 CommonCutSequence = 42,
                 ProtectionSnapshots = new Dictionary<string, string> { ["sales"] = "repl-protect-x-0" },
+                Peers = new Dictionary<string, PeerIds> { ["sales"] = new("node-b", true), ["stock"] = new(null, false) },
             });
         }
 
@@ -60,6 +61,8 @@ public sealed partial class StateStoreTests
         Assert.Equal(64 << 20, b.JournalBudgetBytes);
         Assert.Equal("group", b.Parameters!["mode"]);
         Assert.Equal(Pem, b.Tls);
+        Assert.Equal(new Dictionary<string, PeerIds> { ["sales"] = new("node-b", true), ["stock"] = new(null, false) }, b.Peers);
+        Assert.Empty(a.Peers);
     }
 
     [Fact]
@@ -140,7 +143,7 @@ public sealed partial class StateStoreTests
             var reloaded = upgraded.LoadReplications()[0];
             Assert.Equal((3L, fenced.Fence, fenced.Promotion), (reloaded.Epoch, reloaded.Fence, reloaded.Promotion));
         }
-        Assert.Equal(5L, ScalarRaw("PRAGMA user_version"));
+        Assert.Equal(6L, ScalarRaw("PRAGMA user_version"));
         Assert.Equal(0L, ScalarRaw("SELECT count(*) FROM sqlite_master WHERE name = 'replications'"));
         Assert.False(File.Exists(Path.Combine(_directory, LegacyReplicationCatalog.FileName)));
     }
@@ -181,7 +184,7 @@ public sealed partial class StateStoreTests
             Assert.Equal("alpha", upgraded.FindVolume("vol-a")!.Name);
             upgraded.SaveReplication(Replication("vol-a"));
         }
-        Assert.Equal(5L, ScalarRaw("PRAGMA user_version"));
+        Assert.Equal(6L, ScalarRaw("PRAGMA user_version"));
         using var again = StateStore.Open(DatabasePath);
         Assert.Equal("vol-a", Assert.Single(again.LoadReplications()).Id);
     }
@@ -203,7 +206,28 @@ public sealed partial class StateStoreTests
         {
             Assert.Equal(staging, upgraded.FindStaging("vol-a"));
         }
-        Assert.Equal(5L, ScalarRaw("PRAGMA user_version"));
+        Assert.Equal(6L, ScalarRaw("PRAGMA user_version"));
+    }
+
+    [Fact]
+    public void A_schema_5_file_keeps_its_records_with_no_peers_known_until_saved_again()
+    {
+        using (var store = StateStore.Open(DatabasePath))
+        {
+            store.SaveReplication(Replication("orders"));
+        }
+        RunRaw(PeerlessReplicationRecords + " PRAGMA user_version = 5;");
+
+        using (var upgraded = StateStore.Open(DatabasePath))
+        {
+            var record = Assert.Single(upgraded.LoadReplications());
+            Assert.Equal(["sales", "stock"], record.VolumeIds);
+            Assert.Empty(record.Peers);
+            upgraded.SaveReplication(record with { Peers = new Dictionary<string, PeerIds> { ["sales"] = new("node-b", true) } });
+        }
+        Assert.Equal(6L, ScalarRaw("PRAGMA user_version"));
+        using var again = StateStore.Open(DatabasePath);
+        Assert.Equal(new PeerIds("node-b", true), Assert.Single(again.LoadReplications()).Peers["sales"]);
     }
 
     /// <summary>The store as a schema-2 csidriver left it: a table of enable parameters, the
@@ -213,7 +237,9 @@ public sealed partial class StateStoreTests
         CREATE TABLE replications (id TEXT PRIMARY KEY, source_kind TEXT NOT NULL, co_replication_id TEXT NOT NULL, parameters TEXT NOT NULL, enabled_at TEXT NOT NULL);
         """ + NbdfuseStagingColumns + " PRAGMA user_version = 2;");
 
-    private const string EpochlessReplicationRecords = """
+    private const string PeerlessReplicationRecords = "ALTER TABLE replication_records DROP COLUMN peers;";
+
+    private const string EpochlessReplicationRecords = PeerlessReplicationRecords + """
         ALTER TABLE replication_records DROP COLUMN epoch;
         ALTER TABLE replication_records DROP COLUMN fence;
         ALTER TABLE replication_records DROP COLUMN promotion;
