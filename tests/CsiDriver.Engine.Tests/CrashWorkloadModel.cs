@@ -76,6 +76,12 @@ internal sealed class CrashWorkloadModel
                 problems.Add($"stream {stream}: {durable[stream] - position} operations known durable were lost " +
                     $"(durable through {durable[stream]}, recovered {position})");
             }
+            else if (recovered is null && stream != CrashWorkload.ReplicaStream && LostFromBlocks(stream, actual, durable[stream]) is > 0 and var missing)
+            {
+                lost += missing;
+                problems.Add($"stream {stream}: at least {missing} operations known durable were lost, their data gone from blocks " +
+                    $"that hold older data (durable through {durable[stream]}; no prefix to count from)");
+            }
             if (!prefix)
             {
                 nonPrefix++;
@@ -99,9 +105,7 @@ internal sealed class CrashWorkloadModel
     /// none matches.</summary>
     private long? FindPrefix(int stream, Dictionary<string, byte[]> actual, long durable, List<string> problems)
     {
-        var highest = actual.Values.Max(data => CrashWorkload.HighestIndex(stream, data));
-        var start = Math.Max(_applied[stream], highest + 1);
-        var end = Math.Max(start, durable) + MaxUnflushedTail;
+        var (start, end) = SearchRange(stream, actual, durable);
         var model = Clone(_models[stream]);
         long? before = null;
         for (var position = _applied[stream]; position <= end; position++)
@@ -122,6 +126,60 @@ internal sealed class CrashWorkloadModel
                 NearestPrefix(stream, actual, end));
         }
         return before;
+    }
+
+    /// <summary>Where a group stream's prefix is looked for: from past the newest operation seen in
+    /// the data to a few flush intervals past that or the durable point.</summary>
+    private (long Start, long End) SearchRange(int stream, Dictionary<string, byte[]> actual, long durable)
+    {
+        var highest = actual.Values.Max(data => CrashWorkload.HighestIndex(stream, data));
+        var start = Math.Max(_applied[stream], highest + 1);
+        return (start, Math.Max(start, durable) + MaxUnflushedTail);
+    }
+
+    /// <summary>
+    /// For a group stream whose volumes match no prefix (so no position to count from): the
+    /// durable operations (since the model's prefix) whose data some block no longer holds. A
+    /// block lost the last durable operation on it when it holds an older operation's data or
+    /// other data, or zeroes where that operation wrote and no operation after it (up to the
+    /// search's end) trims the block. A lower bound: an operation whose every block a later
+    /// one rewrote leaves no trace.
+    /// </summary>
+    private long LostFromBlocks(int stream, Dictionary<string, byte[]> actual, long durable)
+    {
+        var (_, end) = SearchRange(stream, actual, durable);
+        var last = new Dictionary<(string Volume, long Block), CrashWorkload.Operation>();
+        var trimmedAfter = new Dictionary<(string Volume, long Block), long>();
+        for (var index = _applied[stream]; index <= end; index++)
+        {
+            var op = CrashWorkload.For(_seed, stream, index);
+            for (var block = op.Offset / 4096; block < (op.Offset + op.Length) / 4096; block++)
+            {
+                if (index < durable)
+                {
+                    last[(op.Volume, block)] = op;
+                }
+                else if (op.Trim)
+                {
+                    trimmedAfter.TryAdd((op.Volume, block), index);
+                }
+            }
+        }
+        var lost = new HashSet<long>();
+        foreach (var ((volume, block), op) in last)
+        {
+            var data = actual[volume].AsSpan((int)(block * 4096), 4096);
+            var zeroes = !data.ContainsAnyExcept((byte)0);
+            var held = !zeroes && BitConverter.ToInt32(data) == stream + 1 ? BitConverter.ToInt64(data[4..]) : (long?)null;
+            var intact = op.Trim
+                ? zeroes || held >= durable
+                : held >= op.Index || (zeroes && trimmedAfter.ContainsKey((volume, block)));
+            if (!intact)
+            {
+                lost.Add(op.Index);
+            }
+        }
+        return lost.Count;
     }
 
     /// <summary>For a non-prefix image: the prefix it differs least from, and how (which
