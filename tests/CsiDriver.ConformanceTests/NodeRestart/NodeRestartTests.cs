@@ -93,11 +93,13 @@ public sealed class NodeRestartTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public async Task Unpublish_and_unstage_work_after_a_SIGTERM_restart_and_after_a_SIGKILL_restart_and_leave_nothing_behind()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Unpublish_and_unstage_work_after_a_SIGTERM_restart_and_after_a_SIGKILL_restart_and_leave_nothing_behind(bool block)
     {
         await using var node = await RestartableNode.StartAsync();
-        var capability = Volumes.Mount("ext4");
+        var capability = block ? Volumes.Block() : Volumes.Mount("ext4");
         var volumeId = (await node.Csi.CreateAsync("restart-unstage", capability, 64 * Volumes.MiB)).VolumeId;
         var target = NodeSteps.TargetPath(node.Workspace, volumeId);
         try
@@ -106,7 +108,10 @@ public sealed class NodeRestartTests(ITestOutputHelper output)
             {
                 await node.Csi.StageAsync(node.Workspace, volumeId, capability);
                 await node.Csi.PublishOnNodeAsync(node.Workspace, volumeId, capability);
-                await File.WriteAllTextAsync(Path.Combine(target, $"crash-{crash}.txt"), "before the restart");
+                if (!block)
+                {
+                    await File.WriteAllTextAsync(Path.Combine(target, $"crash-{crash}.txt"), "before the restart");
+                }
 
                 await node.RestartAsync(crash);
 
@@ -118,8 +123,11 @@ public sealed class NodeRestartTests(ITestOutputHelper output)
                 Assert.Empty(HostInspection.LoopDevicesUnder(node.Workspace.Root));
                 Assert.DoesNotContain("/dev/fuse", HostInspection.OpenDescriptors(node.Holder.Pid));
             }
-            await node.Csi.StageAsync(node.Workspace, volumeId, capability);
-            Assert.Equal("before the restart", await File.ReadAllTextAsync(Path.Combine(NodeSteps.StagingPath(node.Workspace, volumeId), "crash-True.txt")));
+            if (!block)
+            {
+                await node.Csi.StageAsync(node.Workspace, volumeId, capability);
+                Assert.Equal("before the restart", await File.ReadAllTextAsync(Path.Combine(NodeSteps.StagingPath(node.Workspace, volumeId), "crash-True.txt")));
+            }
         }
         finally
         {
