@@ -75,12 +75,13 @@ public sealed partial class JournalShipper : IAsyncDisposable
     private async Task RunAsync()
     {
         using var peer = new SiteLinkClient(Target.Peer, Target.Tls);
+        using var backlog = new BacklogPlan(_engine, Target.Journal, Target.Consumer, Target.VolumeIds.ToHashSet(StringComparer.Ordinal), _settings.CoalesceBacklogBytes);
         var backoff = _settings.InitialBackoff;
         var attempt = 0;
         string? lastReason = null;
         while (!_stop.IsCancellationRequested)
         {
-            var session = new ShipperSession(_engine, Target, _settings, Status, _log);
+            var session = new ShipperSession(_engine, Target, _settings, Status, _log, backlog);
             try
             {
                 attempt++;
@@ -111,9 +112,13 @@ public sealed partial class JournalShipper : IAsyncDisposable
             {
                 backoff = _settings.InitialBackoff;
                 lastReason = null;
+                backlog.Restart();
             }
             try
             {
+                // While the link is down the backlog's plan keeps up with the writers, so a
+                // catch-up starts sending as soon as the link is back.
+                backlog.ReadOn();
                 await Task.Delay(backoff, _stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)

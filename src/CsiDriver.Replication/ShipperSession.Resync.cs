@@ -184,8 +184,10 @@ public sealed partial class ShipperSession
                 plan.Add(volumeId, ranges);
             }
         }
-        var first = engine.GetJournalStatus(target.Journal).FirstSequence;
-        foreach (var record in engine.ReadJournal(target.Journal, Math.Max(opened.AppliedSequence + 1, first), payloads: false).TakeWhile(r => r.Sequence <= at))
+        var first = Math.Max(opened.AppliedSequence + 1, engine.GetJournalStatus(target.Journal).FirstSequence);
+        // What the backlog's plan read during the outage is not read again.
+        first = backlog.AddTo(plan, first);
+        foreach (var record in engine.ReadJournal(target.Journal, first, payloads: false).TakeWhile(r => r.Sequence <= at))
         {
             plan.Add(record, volumes);
         }

@@ -12,7 +12,7 @@ namespace CsiDriver.Replication;
 /// Open; the receiver acknowledges by number once durably applied, which releases flow-control
 /// bytes and advances the journal consumer (so the journal may release what is applied).
 /// </summary>
-public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget target, ShipperSettings settings, LinkStatus status, ILogger log)
+public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget target, ShipperSettings settings, LinkStatus status, ILogger log, BacklogPlan backlog)
 {
     private readonly InflightWindow _window = new(settings.MaxInflightBytes);
     private DuplexCall<ShipperMessage, ReceiverMessage>? _call;

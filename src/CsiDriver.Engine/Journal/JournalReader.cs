@@ -25,14 +25,22 @@ public sealed class JournalReader : IDisposable
     /// <summary>The next record, or false when none is appended yet.</summary>
     /// <exception cref="OutOfRangeException">The records from <see cref="NextSequence"/> were released (an overrun).</exception>
     /// <exception cref="CorruptionException">A record failed its checks.</exception>
-    public bool TryRead([NotNullWhen(true)] out JournalRecord? record)
+    public bool TryRead([NotNullWhen(true)] out JournalRecord? record) => TryNext(out record, withPayload: true);
+
+    /// <summary>The next record without its payload (kind, volume and range: what it changed), or
+    /// false when none is appended yet; no copy of the payload is made, though it is still checked.</summary>
+    /// <exception cref="OutOfRangeException">The records from <see cref="NextSequence"/> were released (an overrun).</exception>
+    /// <exception cref="CorruptionException">A record failed its checks.</exception>
+    public bool TryReadHeader([NotNullWhen(true)] out JournalRecord? record) => TryNext(out record, withPayload: false);
+
+    private bool TryNext([NotNullWhen(true)] out JournalRecord? record, bool withPayload)
     {
         if (!_cursor.TryNext(out var header, out var payload))
         {
             record = null;
             return false;
         }
-        record = JournalRecord.Of(header, _volumeIdOf(header.VolumeNumber), payload);
+        record = JournalRecord.Of(header, _volumeIdOf(header.VolumeNumber), withPayload ? payload : ReadOnlyMemory<byte>.Empty);
         return true;
     }
 
