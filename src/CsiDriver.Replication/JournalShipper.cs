@@ -6,8 +6,9 @@ namespace CsiDriver.Replication;
 /// <summary>
 /// Ships one link's journal to the receiver for as long as it runs: opens a stream, lets the
 /// session resync or stream, and when the link breaks reconnects with exponential backoff
-/// (capped), resuming from the position the receiver reports. The shipper only reads the
-/// journal, so writers never wait for it.
+/// (capped), resuming from the position the receiver reports; between attempts it keeps the
+/// backlog's plan (<see cref="BacklogPlan"/>) up to date. The shipper only reads the journal,
+/// so writers never wait for it.
 /// </summary>
 public sealed partial class JournalShipper : IAsyncDisposable
 {
