@@ -24,7 +24,7 @@ public sealed class BacklogPlan(StorageEngine engine, ConsistencyGroup journal, 
     public long From { get; private set; }
 
     /// <summary>Last record covered (From − 1 when none yet).</summary>
-    public long Through => _reader is null ? 0 : _reader.NextSequence - 1;
+    public long Through { get; private set; }
 
     /// <summary>Reads the records appended since the last call into the plan. Starts, after the
     /// link's acknowledged position, only once the journal retains <c>startBytes</c> (a short
@@ -47,11 +47,17 @@ public sealed class BacklogPlan(StorageEngine engine, ConsistencyGroup journal, 
             while (_reader!.TryReadHeader(out var record))
             {
                 _chunks.Add(record, volumeIds);
+                Through = record.Sequence;
             }
         }
         catch (Exception e) when (e is EngineException or ObjectDisposedException or IOException)
         {
-            _stopped = true; // From..Through stays covered; nothing after it is added
+            // From..Through stays covered; nothing after it is added. The reader goes now: a
+            // segment it stands in that was released is deleted, and its space is only given
+            // back once no reader holds it open.
+            _stopped = true;
+            _reader?.Dispose();
+            _reader = null;
         }
     }
 
@@ -61,7 +67,7 @@ public sealed class BacklogPlan(StorageEngine engine, ConsistencyGroup journal, 
     public long AddTo(ChunkSetBuilder plan, long first)
     {
         ReadOn();
-        if (_reader is null || From > first)
+        if (From == 0 || From > first)
         {
             return first;
         }
@@ -77,6 +83,7 @@ public sealed class BacklogPlan(StorageEngine engine, ConsistencyGroup journal, 
         _chunks = new ChunkSetBuilder();
         _stopped = false;
         From = 0;
+        Through = 0;
     }
 
     private bool TryStart()
@@ -88,6 +95,7 @@ public sealed class BacklogPlan(StorageEngine engine, ConsistencyGroup journal, 
         }
         _reader = engine.OpenJournalReader(journal, shipped.Position + 1);
         From = shipped.Position + 1;
+        Through = shipped.Position;
         return true;
     }
 
