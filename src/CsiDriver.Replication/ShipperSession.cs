@@ -19,6 +19,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
     private long _sent;
     private long _lastAckTimestamp = Stopwatch.GetTimestamp();
     private long _lastSendTimestamp = Stopwatch.GetTimestamp();
+    private static int ToldNotRaised;
 
     /// <summary>Acks of messages numbered from here on carry positions in this site's sequence
     /// space (during a resync they still carry the receiver's old position).</summary>
@@ -83,7 +84,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
             var from = await PrepareAsync(opened, session.Token).ConfigureAwait(false);
             status.Connected();
             ReachedStreaming = true;
-            await StreamAsync(from, session.Token).ConfigureAwait(false);
+            await ShippingThread.Run("journal-shipper", () => Stream(from, session.Token), NotRaisedOnce).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or RpcException { Status: StatusCode.Cancelled }
             && _ackFailure is not null && !cancellationToken.IsCancellationRequested)
@@ -145,7 +146,11 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         return number;
     }
 
-    private async Task StreamAsync(long after, CancellationToken cancellationToken)
+    /// <summary>Streams batches from the journal until the session ends. Runs on its own
+    /// thread (<see cref="ShippingThread"/>), which waits there for the window and the link
+    /// rather than handing each step to the thread pool, where the writers' continuations queue
+    /// ahead of it under full load.</summary>
+    private void Stream(long after, CancellationToken cancellationToken)
     {
         using var batcher = new JournalBatcher(engine, target.Journal, target.VolumeIds.ToHashSet(StringComparer.Ordinal));
         var lastOverrunCheck = Stopwatch.GetTimestamp();
@@ -170,16 +175,25 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
                 }
                 if (Stopwatch.GetElapsedTime(_lastSendTimestamp) > settings.HeartbeatInterval)
                 {
-                    await SendAsync(new ShipperMessage { Heartbeat = new Heartbeat { SourceLastSequence = after, SourceTimestampMicros = NowMicros() } }, cancellationToken).ConfigureAwait(false);
+                    SendAsync(new ShipperMessage { Heartbeat = new Heartbeat { SourceLastSequence = after, SourceTimestampMicros = NowMicros() } }, cancellationToken).GetAwaiter().GetResult();
                 }
                 status.SourceAt(after);
-                await Task.Delay(settings.IdlePoll, cancellationToken).ConfigureAwait(false);
+                cancellationToken.WaitHandle.WaitOne(settings.IdlePoll);
                 continue;
             }
-            await SendAsync(new ShipperMessage { Batch = SiteLinkProtocol.ToWire(batch) }, cancellationToken).ConfigureAwait(false);
+            SendAsync(new ShipperMessage { Batch = SiteLinkProtocol.ToWire(batch) }, cancellationToken).GetAwaiter().GetResult();
             status.CountShipped(batch.PayloadBytes);
             after = batch.LastSequence;
             status.SourceAt(after);
+        }
+    }
+
+    /// <summary>Says once per process that shipping runs at the writers' rank, and why.</summary>
+    private void NotRaisedOnce(string reason)
+    {
+        if (Interlocked.Exchange(ref ToldNotRaised, 1) == 0)
+        {
+            LogNotRaised(target.ReplicationId, reason);
         }
     }
 
@@ -245,6 +259,9 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
 
     [LoggerMessage(Level = LogLevel.Information, Message = "replication {ReplicationId}: link to {Peer} open; receiver at {AppliedSequence}, resyncing {Resyncing}, awaiting failback {AwaitingFailback}")]
     private partial void LogOpened(string replicationId, string peer, long appliedSequence, bool resyncing, bool awaitingFailback);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "replication {ReplicationId}: journal shipping runs at the writers' priority ({Reason}); under full load the backup may fall behind until the writers slow down")]
+    private partial void LogNotRaised(string replicationId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "replication {ReplicationId}: resync complete ({Chunks} chunks), receiver at {AppliedSequence}")]
     private partial void LogResyncCompleted(string replicationId, long chunks, long appliedSequence);

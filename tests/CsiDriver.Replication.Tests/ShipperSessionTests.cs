@@ -106,6 +106,33 @@ public sealed class ShipperSessionTests : IAsyncLifetime
         Assert.True(expected.AsSpan().SequenceEqual(replica), "the replica differs from the source");
     }
 
+    [Fact]
+    public async Task Batches_ship_from_a_thread_of_their_own_ranked_above_the_writers()
+    {
+        var volume = _main.Engine.CreateVolume("solo", Volumes.Size);
+        await _main.Manager.EnableAsync(new ReplicationSpec("solo", ["solo"], null, _backup.Address), default);
+        await CaughtUpAsync();
+        await volume.WriteAsync(0, Volumes.Block(1), fua: true);
+        await CaughtUpAsync();
+
+        // Other classes' sites may ship in this process meanwhile: every shipping thread counts.
+        var shipping = Directory.GetDirectories("/proc/self/task")
+            .Where(task => File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n') == "journal-shipper")
+            .Select(NiceOf)
+            .ToList();
+        Assert.NotEmpty(shipping);
+        Assert.All(shipping, nice => Assert.Equal(ShippingThread.Nice, nice));
+        Assert.True(NiceOf("/proc/thread-self") > ShippingThread.Nice, "the writers' rank (this test thread wrote) should be below the shipper's");
+    }
+
+    /// <summary>The nice value of the thread at /proc/…/task/tid: stat's 19th field, counted
+    /// after the parenthesised name (which may hold spaces).</summary>
+    private static int NiceOf(string task)
+    {
+        var stat = File.ReadAllText(Path.Combine(task, "stat"));
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>2 MiB into chunks 10..41 (32 chunks), twice, with checkpoints: four times the budget.</summary>
     private async Task WriteOutageAsync(Volume volume)
     {
