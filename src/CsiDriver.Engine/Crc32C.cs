@@ -27,6 +27,18 @@ internal static class Crc32C
     public static uint Compute(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second = default) =>
         ~Append(Append(uint.MaxValue, first), second);
 
+    /// <summary>The checksum of <paramref name="first"/> followed by each of <paramref name="rest"/>
+    /// from index <paramref name="start"/> on, as if they were one buffer.</summary>
+    public static uint Compute(ReadOnlySpan<byte> first, IReadOnlyList<ReadOnlyMemory<byte>> rest, int start)
+    {
+        var state = Append(uint.MaxValue, first);
+        for (var i = start; i < rest.Count; i++)
+        {
+            state = Append(state, rest[i].Span);
+        }
+        return ~state;
+    }
+
     /// <summary>The CRC register after <paramref name="data"/>, starting from <paramref name="state"/>.
     /// The register is linear: running it over A then B gives
     /// <c>SkipLane(register after A) ^ (register over B from 0)</c> when B is one lane long, which

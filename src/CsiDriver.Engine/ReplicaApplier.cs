@@ -192,18 +192,21 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
             throw new ReplicaSequenceException(group.JournalName, state.SourceSequence, batch.AfterSequence);
         }
         CheckMembers(group, volumes);
-        // Batches run to tens of MiB: the encoded record goes through a pooled buffer, not a new array each time.
-        var size = (int)ReplicaBatchRecord.SizeOf(batch.Updates);
-        var payload = ArrayPool<byte>.Shared.Rent(size);
+        // Batches run to tens of MiB: the record is written from the updates' own buffers (their
+        // headers in a pooled buffer), not copied into one buffer first (that copy was ~5 % of the
+        // backup's CPU applying 4 KiB writes).
+        var headers = ArrayPool<byte>.Shared.Rent(ReplicaBatchRecord.HeadersSize(batch.Updates.Count));
+        var pieces = ArrayPool<ReadOnlyMemory<byte>>.Shared.Rent(ReplicaBatchRecord.MaxPieces(batch.Updates.Count));
         long sequence;
         try
         {
-            ReplicaBatchRecord.Write(payload, batch, volumes.Select(v => v.Number).ToArray());
-            sequence = group.Journal.Append(JournalRecordKind.ReplicaBatch, 0, 0, 0, payload.AsMemory(0, size), group.Journal.NowMicros());
+            var count = ReplicaBatchRecord.Gather(batch, volumes.Select(v => v.Number).ToArray(), headers, pieces);
+            sequence = group.Journal.Append(JournalRecordKind.ReplicaBatch, 0, 0, 0, new ArraySegment<ReadOnlyMemory<byte>>(pieces, 0, count), group.Journal.NowMicros());
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(payload);
+            ArrayPool<byte>.Shared.Return(headers);
+            ArrayPool<ReadOnlyMemory<byte>>.Shared.Return(pieces, clearArray: true); // holds no payload past the append
         }
         if (grows)
         {

@@ -25,6 +25,7 @@ internal sealed partial class GroupJournal : IDisposable
     private readonly List<Segment> _segments = [];
     private readonly byte[] _recordHeader = new byte[JournalFormat.RecordHeaderSize];
     private readonly ReadOnlyMemory<byte>[] _vector = new ReadOnlyMemory<byte>[2];
+    private readonly List<ReadOnlyMemory<byte>> _gather = [];
     private readonly object _syncLock = new();
     private readonly List<SafeFileHandle> _rolledUnsynced = [];
 
@@ -90,28 +91,61 @@ internal sealed partial class GroupJournal : IDisposable
     /// needed to start; nothing was appended.</exception>
     public long Append(JournalRecordKind kind, uint volumeNumber, long offset, long length, ReadOnlyMemory<byte> payload, long timestampMicros)
     {
-        var total = JournalFormat.RecordHeaderSize + payload.Length;
+        _vector[1] = payload;
+        try
+        {
+            return Append(kind, volumeNumber, offset, length, _vector, payload.Length, timestampMicros);
+        }
+        finally
+        {
+            _vector[1] = default;
+        }
+    }
+
+    /// <summary>Appends one record whose payload is <paramref name="payload"/>'s buffers one after
+    /// another, written from where they are in one gathered write (a replica batch: its updates'
+    /// data is not copied into one buffer first); returns its sequence. Caller holds the group's lock.</summary>
+    /// <inheritdoc cref="Append(JournalRecordKind, uint, long, long, ReadOnlyMemory{byte}, long)" path="/exception"/>
+    public long Append(JournalRecordKind kind, uint volumeNumber, long offset, long length, IReadOnlyList<ReadOnlyMemory<byte>> payload, long timestampMicros)
+    {
+        _gather.Add(default); // the record header's place
+        var payloadLength = 0L;
+        foreach (var piece in payload)
+        {
+            _gather.Add(piece);
+            payloadLength += piece.Length;
+        }
+        try
+        {
+            return Append(kind, volumeNumber, offset, length, _gather, checked((int)payloadLength), timestampMicros);
+        }
+        finally
+        {
+            _gather.Clear(); // holds no caller's buffer past the call
+        }
+    }
+
+    /// <summary>Writes <paramref name="vector"/> (the header's place, then the payload's buffers) as
+    /// the next record and publishes it.</summary>
+    private long Append(JournalRecordKind kind, uint volumeNumber, long offset, long length, IList<ReadOnlyMemory<byte>> vector, int payloadLength, long timestampMicros)
+    {
+        var total = JournalFormat.RecordHeaderSize + payloadLength;
         if (!_active.Takes(total, SegmentBytes))
         {
             Roll();
         }
         var sequence = _lastSequence + 1;
-        new RecordHeader(kind, volumeNumber, sequence, offset, length, timestampMicros, payload.Length)
-            .Write(_recordHeader, payload.Span);
-        _vector[0] = _recordHeader;
-        _vector[1] = payload;
+        new RecordHeader(kind, volumeNumber, sequence, offset, length, timestampMicros, payloadLength)
+            .Write(_recordHeader, (IReadOnlyList<ReadOnlyMemory<byte>>)vector, start: 1);
+        vector[0] = _recordHeader;
         try
         {
             // A write cut short leaves bytes past the published length; the next append overwrites them.
-            RandomAccess.Write(_active.Handle!, _vector, _active.Length);
+            RandomAccess.Write(_active.Handle!, (IReadOnlyList<ReadOnlyMemory<byte>>)vector, _active.Length);
         }
         catch (IOException e) when (Native.IsDiskFull(e))
         {
             throw new InsufficientSpaceException($"journal {Name}: no space for a record of {total} bytes", e);
-        }
-        finally
-        {
-            _vector[1] = default;
         }
         var at = _active.Length;
         Volatile.Write(ref _active.Length, at + total);

@@ -150,6 +150,20 @@ internal readonly record struct RecordHeader(
     /// <summary>Writes the header, checksumming it together with <paramref name="payload"/>.</summary>
     public void Write(Span<byte> bytes, ReadOnlySpan<byte> payload)
     {
+        WriteFields(bytes);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes[52..], Crc32C.Compute(bytes[..52], payload));
+    }
+
+    /// <summary>Writes the header, checksumming it together with the payload made of the
+    /// buffers of <paramref name="payload"/> from index <paramref name="start"/> on, in order.</summary>
+    public void Write(Span<byte> bytes, IReadOnlyList<ReadOnlyMemory<byte>> payload, int start)
+    {
+        WriteFields(bytes);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes[52..], Crc32C.Compute(bytes[..52], payload, start));
+    }
+
+    private void WriteFields(Span<byte> bytes)
+    {
         BinaryPrimitives.WriteUInt32LittleEndian(bytes, JournalFormat.RecordMagic);
         BinaryPrimitives.WriteInt32LittleEndian(bytes[4..], TotalLength);
         bytes[8] = (byte)Kind;
@@ -161,7 +175,6 @@ internal readonly record struct RecordHeader(
         BinaryPrimitives.WriteInt64LittleEndian(bytes[32..], Length);
         BinaryPrimitives.WriteInt64LittleEndian(bytes[40..], TimestampMicros);
         BinaryPrimitives.WriteUInt32LittleEndian(bytes[48..], 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes[52..], Crc32C.Compute(bytes[..52], payload));
     }
 
     /// <summary>Parses the fixed header; the checksum needs the payload too, see <see cref="ChecksumMatches"/>.</summary>

@@ -29,29 +29,63 @@ internal static class ReplicaBatchRecord
     public static long SizeOf(IEnumerable<ReplicaUpdate> updates) =>
         HeaderSize + updates.Sum(u => UpdateHeaderSize + (long)u.Payload.Length);
 
-    /// <summary>Writes the payload into the first <see cref="SizeOf"/> bytes of <paramref name="span"/>;
-    /// <paramref name="volumeNumbers"/> gives the backup's volume number of each update.</summary>
-    public static void Write(Span<byte> span, ReplicaBatch batch, IReadOnlyList<uint> volumeNumbers)
+    /// <summary>Bytes the batch header and the updates' headers take: <see cref="Gather"/>'s
+    /// <c>headers</c> buffer.</summary>
+    public static int HeadersSize(int updates) => HeaderSize + updates * UpdateHeaderSize;
+
+    /// <summary>The most pieces <see cref="Gather"/> makes of a batch of <paramref name="updates"/>.</summary>
+    public static int MaxPieces(int updates) => 1 + 2 * updates;
+
+    /// <summary>The payload as the pieces it is made of, in order, into <paramref name="pieces"/>;
+    /// returns how many. The headers (the batch's, each update's) are written into
+    /// <paramref name="headers"/> (<see cref="HeadersSize"/> bytes) and the pieces point there;
+    /// each update's data is its own buffer, not copied: the journal writes them as one gathered
+    /// record. <paramref name="volumeNumbers"/> gives the backup's volume number of each update.</summary>
+    public static int Gather(ReplicaBatch batch, IReadOnlyList<uint> volumeNumbers, byte[] headers, ReadOnlyMemory<byte>[] pieces)
     {
+        var span = headers.AsSpan();
         BinaryPrimitives.WriteUInt16LittleEndian(span, Version);
         BinaryPrimitives.WriteUInt16LittleEndian(span[2..], MinCompatibleVersion);
         BinaryPrimitives.WriteInt32LittleEndian(span[4..], batch.Updates.Count);
         BinaryPrimitives.WriteInt64LittleEndian(span[8..], batch.AfterSequence);
         BinaryPrimitives.WriteInt64LittleEndian(span[16..], batch.LastSequence);
         BinaryPrimitives.WriteInt64LittleEndian(span[24..], batch.SourceTimestampMicros);
+        var count = 0;
+        pieces[count++] = headers.AsMemory(0, HeaderSize);
         var at = HeaderSize;
         for (var i = 0; i < batch.Updates.Count; i++)
         {
             var update = batch.Updates[i];
-            var entry = span[at..];
+            var entry = span.Slice(at, UpdateHeaderSize);
             BinaryPrimitives.WriteUInt32LittleEndian(entry, volumeNumbers[i]);
             entry[4] = (byte)update.Kind;
+            entry[5..8].Clear(); // reserved; the buffer may be a reused one
             BinaryPrimitives.WriteInt64LittleEndian(entry[8..], update.Offset);
             BinaryPrimitives.WriteInt64LittleEndian(entry[16..], update.Length);
             BinaryPrimitives.WriteInt32LittleEndian(entry[24..], update.Payload.Length);
-            update.Payload.Span.CopyTo(entry[UpdateHeaderSize..]);
-            at += UpdateHeaderSize + update.Payload.Length;
+            pieces[count++] = headers.AsMemory(at, UpdateHeaderSize);
+            if (!update.Payload.IsEmpty)
+            {
+                pieces[count++] = update.Payload;
+            }
+            at += UpdateHeaderSize;
         }
+        return count;
+    }
+
+    /// <summary>The payload in one buffer: the pieces of <see cref="Gather"/> one after another.</summary>
+    public static byte[] ToArray(ReplicaBatch batch, IReadOnlyList<uint> volumeNumbers)
+    {
+        var pieces = new ReadOnlyMemory<byte>[MaxPieces(batch.Updates.Count)];
+        var count = Gather(batch, volumeNumbers, new byte[HeadersSize(batch.Updates.Count)], pieces);
+        var payload = new byte[SizeOf(batch.Updates)];
+        var at = 0;
+        foreach (var piece in pieces.AsSpan(0, count))
+        {
+            piece.Span.CopyTo(payload.AsSpan(at));
+            at += piece.Length;
+        }
+        return payload;
     }
 
     /// <summary>Checks the whole payload (every update's bounds and kind) before anything is

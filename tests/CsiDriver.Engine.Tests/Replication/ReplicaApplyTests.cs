@@ -59,6 +59,30 @@ public sealed class ReplicaApplyTests : IDisposable
         }
     }
 
+    /// <summary>A batch's record is written from its updates' own buffers in one gathered write:
+    /// one with far more pieces than a single writev takes (the kernel's IOV_MAX, 1024) must still
+    /// land whole, checksummed as one record.</summary>
+    [Fact]
+    public void ABatchOfThousandsOfUpdatesIsOneRecordThatReplaysWhole()
+    {
+        var model = new ReplicaModel(7, Ids);
+        using (var engine = Open())
+        {
+            CreateReplicas(engine);
+            Apply(engine, model.NextBatch());
+            engine.Checkpoint();
+            Apply(engine, model.NextBatch(updates: 3000, blocks: 1));
+            ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
+            engine.CloseWithoutCheckpoint();
+        }
+        using (var engine = Open())
+        {
+            Assert.Equal(1, engine.Recovery.Single(r => r.Journal == "orders").ReplayedRecords);
+            Assert.Equal(model.Sequence, engine.GetReplicaPosition(engine.Group("orders")).SourceSequence);
+            ReplicaModel.AssertSameContent(model.Volumes, ReplicaModel.Read(engine, Ids));
+        }
+    }
+
     [Fact]
     public void ReplicasRefuseOtherWritersButTheApplierWrites()
     {
@@ -180,8 +204,7 @@ public sealed class ReplicaApplyTests : IDisposable
             before = model.Sequence;
             // The record the next batch would append, as a power loss leaves it: its first half on disk.
             var next = model.NextBatch(updates: 30);
-            var payload = new byte[ReplicaBatchRecord.SizeOf(next.Updates)];
-            ReplicaBatchRecord.Write(payload, next, next.Updates.Select(u => engine.GetVolume(u.VolumeId).Number).ToArray());
+            var payload = ReplicaBatchRecord.ToArray(next, next.Updates.Select(u => engine.GetVolume(u.VolumeId).Number).ToArray());
             var header = new RecordHeader(JournalRecordKind.ReplicaBatch, 0, engine.GetJournalStatus(engine.Group("orders")).LastSequence + 1, 0, 0, 0, payload.Length);
             var record = new byte[header.TotalLength];
             header.Write(record, payload);

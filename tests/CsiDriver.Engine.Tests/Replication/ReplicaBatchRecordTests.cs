@@ -11,12 +11,7 @@ public sealed class ReplicaBatchRecordTests
         new ReplicaUpdate("a", JournalRecordKind.Resize, 0, 1 << 20, default),
     ]);
 
-    private static byte[] Encode()
-    {
-        var payload = new byte[ReplicaBatchRecord.SizeOf(Batch.Updates)];
-        ReplicaBatchRecord.Write(payload, Batch, [7, 9, 7]);
-        return payload;
-    }
+    private static byte[] Encode() => ReplicaBatchRecord.ToArray(Batch, [7, 9, 7]);
 
     [Fact]
     public void RoundTripsEveryUpdateInOrder()

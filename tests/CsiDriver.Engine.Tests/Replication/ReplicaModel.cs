@@ -25,8 +25,9 @@ internal sealed class ReplicaModel
     public long Sequence { get; private set; }
 
     /// <summary>The next batch: a few writes, trims and zeroed ranges over every volume, covering
-    /// main-site sequences after <see cref="Sequence"/> (with gaps, as records for other volumes would leave).</summary>
-    public ReplicaBatch NextBatch(int updates = 6)
+    /// main-site sequences after <see cref="Sequence"/> (with gaps, as records for other volumes would leave),
+    /// each at most <paramref name="blocks"/> 4 KiB blocks long.</summary>
+    public ReplicaBatch NextBatch(int updates = 6, int blocks = 40)
     {
         var after = Sequence;
         var list = new List<ReplicaUpdate>();
@@ -34,7 +35,7 @@ internal sealed class ReplicaModel
         {
             var volume = Volumes.Keys.ElementAt(_random.Next(Volumes.Count));
             var offset = _random.Next(Size / 4096) * 4096L;
-            var length = (int)Math.Min(Size - offset, 4096L * (1 + _random.Next(40)));
+            var length = (int)Math.Min(Size - offset, 4096L * (1 + _random.Next(blocks)));
             if (_random.Next(5) == 0)
             {
                 var kind = _random.Next(2) == 0 ? JournalRecordKind.Trim : JournalRecordKind.WriteZeroes;
