@@ -150,7 +150,10 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
     /// so the next batches are taken while earlier ones wait for their sync: their acks wait in
     /// <c>unacked</c>, in order, and go out as each becomes durable. Memory: an entry there holds
     /// no payload (the engine's overlay has copied it, within its bound); the batches behind
-    /// them are at most what the shipper may have in flight (its window). A heartbeat's ack
+    /// them are at most what the shipper may have in flight (its window). A message's payloads
+    /// point into one pooled buffer (<see cref="ShipperMessageDecoder"/>), given back as soon as
+    /// the engine call that copies or writes them returns (one that fails leaves it to the GC;
+    /// the stream ends anyway). A heartbeat's ack
     /// queues behind them. A resync's Chunks go the same way: those queued behind one another
     /// are written in one engine call (they move no position, so joining them changes only how
     /// many syncs a catch-up takes; the queue bounds the join), synced off this thread while the
@@ -187,13 +190,16 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
             {
                 var joined = new ReplicaBatchBuilder();
                 joined.TryAdd(first);
+                var taken = new List<ShipperMessage> { received.Message };
                 while (queue.TryPeek(out var next) && next.Batch is { } batch && joined.TryAdd(batch))
                 {
                     queue.TryRead(out _);
+                    taken.Add(next.Message);
                     through = next.Number;
                 }
                 var joinedBatch = joined.Build();
                 var appended = engine.AppendReplicaBatch(lease.Journal, joinedBatch, cancellationToken);
+                taken.ForEach(ShipperMessageDecoder.Release); // the engine has copied and journaled the payloads
                 RecordSizes(joinedBatch.Updates);
                 position = appended.Position;
                 var (at, bytes, started) = (position, joinedBatch.Updates.Sum(u => (long)u.Payload.Length), Stopwatch.GetTimestamp());
@@ -214,13 +220,16 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
             if (received.Chunks is { } chunks)
             {
                 var joined = new List<ReplicaUpdate>(chunks);
+                var taken = new List<ShipperMessage> { received.Message };
                 while (queue.TryPeek(out var next) && next.Chunks is { } following)
                 {
                     queue.TryRead(out _);
                     joined.AddRange(following);
+                    taken.Add(next.Message);
                     through = next.Number;
                 }
                 var written = engine.WriteReplicaChunksAsync(lease.Journal, joined, cancellationToken).AsTask();
+                taken.ForEach(ShipperMessageDecoder.Release); // written to the journal and the replicas
                 unacked.Enqueue(new Unacked(through, position, written, () =>
                 {
                     RecordSizes(joined);
@@ -231,6 +240,7 @@ public sealed partial class ReplicaReceiver(ReplicationManager manager, StorageE
             }
             await AcknowledgeDurableAsync(unacked, lease, responses, all: true, cancellationToken).ConfigureAwait(false);
             position = await ApplyAsync(received, lease, position, cancellationToken).ConfigureAwait(false);
+            ShipperMessageDecoder.Release(received.Message);
             await AcknowledgeAsync(through, position, responses, cancellationToken).ConfigureAwait(false);
             if (received.Message.BodyCase == ShipperMessage.BodyOneofCase.ResyncComplete)
             {

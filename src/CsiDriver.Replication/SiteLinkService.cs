@@ -12,7 +12,7 @@ public sealed class SiteLinkService(ReplicationManager manager, StorageEngine en
     private readonly ReplicaReceiver _receiver = new(manager, engine, loggerFactory);
 
     public ServiceBinding Binding() => new ServiceBinding(SiteLinkProtocol.Service) { TranslateException = SiteLinkErrors.Translate }
-        .DuplexStreaming<ShipperMessage, ReceiverMessage>("Replicate", _receiver.RunAsync)
+        .DuplexStreaming<ShipperMessage, ReceiverMessage>("Replicate", _receiver.RunAsync, ShipperMessageDecoder.Decode)
         .Unary<GetRoleRequest, GetRoleResponse>("GetRole", GetRoleAsync)
         .Unary<LocateRequest, LocateResponse>("Locate", Locate)
         .Unary<FenceRequest, FenceResponse>("Fence", Fence);

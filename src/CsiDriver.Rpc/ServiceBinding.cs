@@ -60,11 +60,15 @@ public sealed class ServiceBinding
         Bind<TRequest, TResponse>(methodName, true, false, handler,
             (path, settings) => new ClientStreamingServerCallHandler<TRequest, TResponse>(path, settings, handler));
 
-    public ServiceBinding DuplexStreaming<TRequest, TResponse>(string methodName, DuplexStreamingHandler<TRequest, TResponse> handler)
+    /// <param name="decode">Turns each request's serialized bytes into the message, for a method
+    /// whose requests want more than the generated parser gives (the site link's payloads without a
+    /// copy each); it throws <see cref="InvalidProtocolBufferException"/> on malformed bytes, as
+    /// the parser does. The bytes are valid during the call only. Default: the generated parser.</param>
+    public ServiceBinding DuplexStreaming<TRequest, TResponse>(string methodName, DuplexStreamingHandler<TRequest, TResponse> handler, Func<System.Buffers.ReadOnlySequence<byte>, TRequest>? decode = null)
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage<TResponse> =>
         Bind<TRequest, TResponse>(methodName, true, true, handler,
-            (path, settings) => new DuplexStreamingServerCallHandler<TRequest, TResponse>(path, settings, handler));
+            (path, settings) => new DuplexStreamingServerCallHandler<TRequest, TResponse>(path, settings, handler, decode ?? RequestParser<TRequest>.Instance.ParseFrom));
 
     /// <summary>One handler per method of the descriptor, keyed by path; unbound ones refuse.</summary>
     internal IEnumerable<KeyValuePair<string, ServerCallHandler>> CreateHandlers(CallSettings settings)

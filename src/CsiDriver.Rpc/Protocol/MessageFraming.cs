@@ -60,8 +60,14 @@ internal static class MessageFraming
     /// Reads the next message; default (null) when the stream ended cleanly between messages.
     /// A truncated, oversize or compressed frame ends the call with an RpcException.
     /// </summary>
-    public static async ValueTask<T?> ReadMessageAsync<T>(
+    public static ValueTask<T?> ReadMessageAsync<T>(
         PipeReader reader, MessageParser<T> parser, int maxMessageSize, CancellationToken cancellationToken)
+        where T : IMessage<T> =>
+        ReadMessageAsync<T>(reader, parser.ParseFrom, maxMessageSize, cancellationToken);
+
+    /// <inheritdoc cref="ReadMessageAsync{T}(PipeReader, MessageParser{T}, int, CancellationToken)"/>
+    public static async ValueTask<T?> ReadMessageAsync<T>(
+        PipeReader reader, Func<ReadOnlySequence<byte>, T> decode, int maxMessageSize, CancellationToken cancellationToken)
         where T : IMessage<T>
     {
         while (true)
@@ -75,7 +81,7 @@ internal static class MessageFraming
                     T message;
                     try
                     {
-                        message = parser.ParseFrom(payload);
+                        message = decode(payload);
                     }
                     catch (InvalidProtocolBufferException ex)
                     {

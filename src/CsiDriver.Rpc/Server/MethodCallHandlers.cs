@@ -57,13 +57,13 @@ internal sealed class ClientStreamingServerCallHandler<TRequest, TResponse>(
 }
 
 internal sealed class DuplexStreamingServerCallHandler<TRequest, TResponse>(
-    string method, CallSettings settings, DuplexStreamingHandler<TRequest, TResponse> handler)
+    string method, CallSettings settings, DuplexStreamingHandler<TRequest, TResponse> handler, Func<System.Buffers.ReadOnlySequence<byte>, TRequest> decode)
     : ServerCallHandler(method, settings)
     where TRequest : IMessage<TRequest>, new()
     where TResponse : IMessage<TResponse>
 {
     protected override Task HandleCallAsync(ServerCall call) =>
-        handler(call.ReadRequestsAsync(RequestParser<TRequest>.Instance), new ResponseStream<TResponse>(call), call.Context);
+        handler(call.ReadRequestsAsync(decode), new ResponseStream<TResponse>(call), call.Context);
 }
 
 /// <summary>A path with no handler: an unknown service or method, or a method left unbound.</summary>

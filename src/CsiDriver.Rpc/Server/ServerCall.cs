@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using CsiDriver.Rpc.Protocol;
 using Google.Protobuf;
@@ -82,11 +83,15 @@ internal sealed class ServerCall : IDisposable
         return request;
     }
 
-    public async IAsyncEnumerable<T> ReadRequestsAsync<T>(MessageParser<T> parser)
+    public IAsyncEnumerable<T> ReadRequestsAsync<T>(MessageParser<T> parser)
+        where T : IMessage<T> =>
+        ReadRequestsAsync<T>(parser.ParseFrom);
+
+    public async IAsyncEnumerable<T> ReadRequestsAsync<T>(Func<ReadOnlySequence<byte>, T> decode)
         where T : IMessage<T>
     {
         var reader = _http.Request.BodyReader;
-        while (await MessageFraming.ReadMessageAsync(reader, parser, _settings.MaxReceiveMessageSize, CancellationToken)
+        while (await MessageFraming.ReadMessageAsync(reader, decode, _settings.MaxReceiveMessageSize, CancellationToken)
                    .ConfigureAwait(false) is { } message)
         {
             yield return message;
