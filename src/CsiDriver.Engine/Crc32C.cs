@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace CsiDriver.Engine;
@@ -42,7 +43,12 @@ internal static class Crc32C
     /// <summary>The CRC register after <paramref name="data"/>, starting from <paramref name="state"/>.
     /// The register is linear: running it over A then B gives
     /// <c>SkipLane(register after A) ^ (register over B from 0)</c> when B is one lane long, which
-    /// is how three lanes computed at once are joined into the single chain's result.</summary>
+    /// is how three lanes computed at once are joined into the single chain's result.
+    /// <para>Compiled optimized at once, not tiered: a replica batch's record is checksummed
+    /// piece by piece (thousands of calls a batch), and on the backup's saturated CPU the
+    /// tiering left this loop in its instrumented, unoptimized form for most of a minute
+    /// (3.4 % of the backup's samples at full load against 0.3 % optimized).</para></summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint Append(uint state, ReadOnlySpan<byte> data)
     {
         while (data.Length >= 3 * Lane)
