@@ -17,12 +17,11 @@ namespace CsiDriver.Replication;
 /// site never passed through. When writers have not flushed, the batcher makes the journal
 /// durable itself (one group-commit sync, shared with any writer's flush) before reading on:
 /// that sync is what a record costs in lag.</para>
-/// <para>A batch is written as it is read into one frame the batcher keeps and reuses
-/// (<see cref="BatchFrame"/>), each payload copied there from the journal reader's own buffer:
-/// no array per record. At full load the main site ships thousands of 4 KiB records a second,
-/// and an array each made the shipper's CPU per GB go to page faults on fresh heap pages and to
-/// zeroing them (ship12's profile: 0.56 of its 2.1 CPU-s per GB shipped) rather than to the copy
-/// itself.</para>
+/// <para>A batch's payloads lie side by side in one buffer the batcher keeps and reuses, copied
+/// there from the journal reader's own buffer: no array per record. At full load the main site
+/// ships thousands of 4 KiB records a second, and an array each made the shipper's CPU per GB
+/// go to page faults on fresh heap pages and to zeroing them (ship12's profile: 0.56 of its
+/// 2.1 CPU-s per GB shipped) rather than to the copy itself.</para>
 /// </summary>
 public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journal, IReadOnlySet<string> volumeIds) : IDisposable
 {
@@ -32,11 +31,10 @@ public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journa
     /// not read again until the record is batched.</summary>
     private JournalRecord? _held;
 
-    private readonly IReadOnlySet<string> _volumeIds = volumeIds;
-    private readonly BatchFrame _frame = new(volumeIds);
+    private byte[]? _payloads;
 
     /// <summary>The next batch after <paramref name="after"/>, or null when the journal holds
-    /// nothing newer. Its frame and payloads are valid until the next call.</summary>
+    /// nothing newer. Its payloads are valid until the next call or <see cref="Dispose"/>.</summary>
     /// <exception cref="Engine.OutOfRangeException">Records after <paramref name="after"/> were released (overrun).</exception>
     public JournalBatch? Next(long after)
     {
@@ -52,7 +50,6 @@ public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journa
         }
         List<JournalRecord>? records = null;
         long bytes = 0, last = after, timestamp = 0;
-        _frame.Begin();
         while ((_held is not null || _reader.TryReadLent(out _held)) && _held.Sequence <= durable)
         {
             var record = _held;
@@ -66,16 +63,34 @@ public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journa
             records ??= [];
             if (shipped)
             {
-                records.Add(record with { Payload = _frame.Add(record) });
+                records.Add(record with { Payload = Keep(record.Payload, bytes) });
                 bytes += record.Payload.Length;
             }
             last = record.Sequence;
             timestamp = record.TimestampMicros;
         }
-        return records is null ? null : new JournalBatch(after, last, timestamp, records, bytes, _frame.Finish(after, last, timestamp));
+        return records is null ? null : new JournalBatch(after, last, timestamp, records, bytes);
     }
 
     public void Dispose() => EndRead();
+
+    /// <summary>The payload copied into the batch's buffer at <paramref name="at"/>; a record
+    /// larger than a whole batch's budget (it ships alone) gets an array of its own.</summary>
+    private ReadOnlyMemory<byte> Keep(ReadOnlyMemory<byte> payload, long at)
+    {
+        if (payload.IsEmpty)
+        {
+            return payload;
+        }
+        _payloads ??= new byte[SiteLinkProtocol.MaxPayloadPerMessage];
+        if (at + payload.Length > _payloads.Length)
+        {
+            return payload.ToArray();
+        }
+        var kept = _payloads.AsMemory((int)at, payload.Length);
+        payload.CopyTo(kept);
+        return kept;
+    }
 
     private void EndRead()
     {
@@ -85,13 +100,12 @@ public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journa
     }
 
     private bool IsShipped(JournalRecord record) =>
-        record.VolumeId is not null && _volumeIds.Contains(record.VolumeId)
+        record.VolumeId is not null && volumeIds.Contains(record.VolumeId)
         && record.Kind is JournalRecordKind.Write or JournalRecordKind.Trim or JournalRecordKind.WriteZeroes or JournalRecordKind.Resize;
 }
 
 /// <summary>The journal records in (<paramref name="AfterSequence"/>, <paramref name="LastSequence"/>]
 /// that a link ships; <paramref name="SourceTimestampMicros"/> is the main-site time of the record at
-/// the last sequence, <paramref name="PayloadBytes"/> what the records carry. <paramref name="Frame"/> is
-/// the batch as the site link sends it, a gRPC-framed ShipperMessage; the records' payloads lie in it
-/// (both valid until the batcher batches again).</summary>
-public sealed record JournalBatch(long AfterSequence, long LastSequence, long SourceTimestampMicros, IReadOnlyList<JournalRecord> Records, long PayloadBytes, ReadOnlyMemory<byte> Frame);
+/// the last sequence, <paramref name="PayloadBytes"/> what the records carry (in the batcher's buffer:
+/// valid until it batches again).</summary>
+public sealed record JournalBatch(long AfterSequence, long LastSequence, long SourceTimestampMicros, IReadOnlyList<JournalRecord> Records, long PayloadBytes);

@@ -146,14 +146,6 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
         return number;
     }
 
-    /// <summary>Sends a batch as the batcher framed it (<see cref="BatchFrame"/>) once the window has room.</summary>
-    private async Task SendAsync(JournalBatch batch, CancellationToken cancellationToken)
-    {
-        await _window.AcquireAsync(++_sent, batch.Frame.Length, isBatch: true, cancellationToken).ConfigureAwait(false);
-        await _call!.WriteFrameAsync(batch.Frame).ConfigureAwait(false);
-        _lastSendTimestamp = Stopwatch.GetTimestamp();
-    }
-
     /// <summary>Streams batches from the journal until the session ends. Runs on its own
     /// thread (<see cref="ShippingThread"/>), which waits there for the window and the link
     /// rather than handing each step to the thread pool, where the writers' continuations queue
@@ -189,8 +181,7 @@ public sealed partial class ShipperSession(StorageEngine engine, ShipperTarget t
                 cancellationToken.WaitHandle.WaitOne(settings.IdlePoll);
                 continue;
             }
-            // Blocks until the frame is written: the batcher reuses its buffer for the next batch.
-            SendAsync(batch, cancellationToken).GetAwaiter().GetResult();
+            SendAsync(new ShipperMessage { Batch = SiteLinkProtocol.ToWire(batch) }, cancellationToken).GetAwaiter().GetResult();
             status.CountShipped(batch.PayloadBytes);
             after = batch.LastSequence;
             status.SourceAt(after);

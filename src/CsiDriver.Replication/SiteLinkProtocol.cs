@@ -107,6 +107,17 @@ public static class SiteLinkProtocol
             open.SiteId, open.SiteAddress.Length == 0 ? null : open.SiteAddress, open.CommonCutSequence, open.Epoch);
     }
 
+    /// <summary>A batch of journal records as the wire carries it: payloads are wrapped, not copied.</summary>
+    public static Batch ToWire(JournalBatch batch)
+    {
+        var wire = new Batch { AfterSequence = batch.AfterSequence, LastSequence = batch.LastSequence, SourceTimestampMicros = batch.SourceTimestampMicros };
+        foreach (var record in batch.Records)
+        {
+            wire.Updates.Add(ToWire(record.VolumeId!, record.Kind, record.Offset, record.Length, record.Payload));
+        }
+        return wire;
+    }
+
     public static Chunks ToWire(IEnumerable<ReplicaUpdate> updates)
     {
         var chunks = new Chunks();
@@ -117,20 +128,17 @@ public static class SiteLinkProtocol
     private static Update ToWire(string volumeId, JournalRecordKind kind, long offset, long length, ReadOnlyMemory<byte> payload) => new()
     {
         VolumeId = volumeId,
-        Kind = ToWire(kind),
+        Kind = kind switch
+        {
+            JournalRecordKind.Write => UpdateKind.Write,
+            JournalRecordKind.Trim => UpdateKind.Trim,
+            JournalRecordKind.WriteZeroes => UpdateKind.WriteZeroes,
+            JournalRecordKind.Resize => UpdateKind.Resize,
+            _ => throw new ArgumentException($"record kind {kind} is not replicated", nameof(kind)),
+        },
         Offset = offset,
         Length = length,
         Payload = payload.IsEmpty ? ByteString.Empty : UnsafeByteOperations.UnsafeWrap(payload),
-    };
-
-    /// <summary>How an update of a journal record of <paramref name="kind"/> is named on the wire.</summary>
-    internal static UpdateKind ToWire(JournalRecordKind kind) => kind switch
-    {
-        JournalRecordKind.Write => UpdateKind.Write,
-        JournalRecordKind.Trim => UpdateKind.Trim,
-        JournalRecordKind.WriteZeroes => UpdateKind.WriteZeroes,
-        JournalRecordKind.Resize => UpdateKind.Resize,
-        _ => throw new ArgumentException($"record kind {kind} is not replicated", nameof(kind)),
     };
 
     /// <summary>The update as the engine applies it to this site's volume <paramref name="volumeId"/>:

@@ -25,18 +25,11 @@ public sealed class DuplexCall<TRequest, TResponse> : IAsyncDisposable
 
     public IAsyncEnumerable<TResponse> ResponseStream { get; }
 
-    public Task WriteAsync(TRequest message) => WriteAsync(_content.WriteAsync(message, _call.CancellationToken));
-
-    /// <summary>Writes a request message the caller encoded and framed itself: the 5-byte gRPC
-    /// prefix (flag 0, big-endian length), then the message's bytes. For a caller that builds a
-    /// large message in a buffer of its own, which is then not copied again into a frame.</summary>
-    public Task WriteFrameAsync(ReadOnlyMemory<byte> frame) => WriteAsync(_content.WriteFrameAsync(frame, _call.CancellationToken));
-
-    private async Task WriteAsync(Task write)
+    public async Task WriteAsync(TRequest message)
     {
         try
         {
-            await write.ConfigureAwait(false);
+            await _content.WriteAsync(message, _call.CancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not InvalidOperationException)
         {

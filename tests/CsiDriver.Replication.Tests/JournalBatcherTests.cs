@@ -1,9 +1,6 @@
-using System.Buffers.Binary;
 using CsiDriver.Engine;
 using CsiDriver.Engine.Journal;
 using CsiDriver.Replication;
-using Formation.SiteLink.V1;
-using Google.Protobuf;
 
 namespace CsiDriver.Replication.Tests;
 
@@ -112,49 +109,5 @@ public sealed class JournalBatcherTests : IDisposable
         Assert.Equal(blocks, first.Records.Count + second.Records.Count);
         Assert.True(allocated < second.PayloadBytes / 4, $"{allocated} bytes allocated to batch {second.Records.Count} records of {second.PayloadBytes} payload bytes");
         Assert.All(second.Records, r => Assert.Equal(Volumes.Block((int)(r.Offset / 4096)), r.Payload.ToArray()));
-    }
-
-    /// <summary>Each batch's frame, which the link sends as it is, is the gRPC-framed
-    /// ShipperMessage of that batch in the protocol's own encoding: a receiver parses the updates
-    /// written (only the link's volumes), with their kinds, ranges and bytes, and the batch's
-    /// sequences; a record larger than a batch's budget ships alone.</summary>
-    [Fact]
-    public async Task A_batch_frame_is_the_framed_message_of_the_batch()
-    {
-        var mine = _engine.CreateVolume("mine", Volumes.Size, "g");
-        var other = _engine.CreateVolume("other", Volumes.Size, "g");
-        var expected = new List<Update>();
-        for (var i = 0; i < 900; i++)
-        {
-            var offset = i % 1000 * 4096L;
-            await mine.WriteAsync(offset, Volumes.Block(i), fua: false);
-            expected.Add(new Update { VolumeId = "mine", Kind = UpdateKind.Write, Offset = offset, Length = 4096, Payload = ByteString.CopyFrom(Volumes.Block(i)) });
-            await other.WriteAsync(offset, Volumes.Block(-i), fua: false);
-        }
-        await mine.TrimAsync(8192, 4096);
-        expected.Add(new Update { VolumeId = "mine", Kind = UpdateKind.Trim, Offset = 8192, Length = 4096 });
-        var whole = Enumerable.Range(0, (int)(Volumes.Size / 4096)).SelectMany(Volumes.Block).ToArray();
-        await mine.WriteAsync(0, whole, fua: false);
-        expected.Add(new Update { VolumeId = "mine", Kind = UpdateKind.Write, Offset = 0, Length = whole.Length, Payload = ByteString.CopyFrom(whole) });
-        await mine.WriteZeroesAsync(4096, 4096, fua: false);
-        expected.Add(new Update { VolumeId = "mine", Kind = UpdateKind.WriteZeroes, Offset = 4096, Length = 4096 });
-
-        using var batcher = new JournalBatcher(_engine, mine.Group, new HashSet<string> { "mine" });
-        var received = new List<Update>();
-        long after = 0;
-        while (batcher.Next(after) is { } batch)
-        {
-            var frame = batch.Frame.ToArray();
-            Assert.Equal(0, frame[0]);
-            Assert.Equal((uint)(frame.Length - 5), BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(1)));
-            var message = ShipperMessage.Parser.ParseFrom(frame, 5, frame.Length - 5);
-            Assert.Equal(ShipperMessage.BodyOneofCase.Batch, message.BodyCase);
-            Assert.Equal((after, batch.LastSequence, batch.SourceTimestampMicros), (message.Batch.AfterSequence, message.Batch.LastSequence, message.Batch.SourceTimestampMicros));
-            Assert.True(message.Batch.Updates.Count == 1 || message.Batch.Updates.Sum(u => u.Payload.Length) <= SiteLinkProtocol.MaxPayloadPerMessage);
-            received.AddRange(message.Batch.Updates);
-            after = batch.LastSequence;
-        }
-        Assert.Equal(_engine.GetJournalStatus(mine.Group).LastSequence, after);
-        Assert.Equal(expected, received);
     }
 }

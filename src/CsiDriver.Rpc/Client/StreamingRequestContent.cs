@@ -15,7 +15,11 @@ internal sealed class StreamingRequestContent : HttpContent
 
     public async Task WriteAsync(IMessage message, CancellationToken cancellationToken)
     {
-        var stream = await StreamAsync(cancellationToken).ConfigureAwait(false);
+        if (_completed.Task.IsCompleted)
+        {
+            throw new InvalidOperationException("The request stream is complete; no more messages can be written.");
+        }
+        var stream = await _stream.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         var (frame, length) = MessageFraming.RentFrame(message);
         try
         {
@@ -27,24 +31,6 @@ internal sealed class StreamingRequestContent : HttpContent
             ArrayPool<byte>.Shared.Return(frame);
         }
         await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Writes a message the caller framed itself (the 5-byte prefix, then the message);
-    /// the stream is done with <paramref name="frame"/> once this completes.</summary>
-    public async Task WriteFrameAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
-    {
-        var stream = await StreamAsync(cancellationToken).ConfigureAwait(false);
-        await stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private Task<Stream> StreamAsync(CancellationToken cancellationToken)
-    {
-        if (_completed.Task.IsCompleted)
-        {
-            throw new InvalidOperationException("The request stream is complete; no more messages can be written.");
-        }
-        return _stream.Task.WaitAsync(cancellationToken);
     }
 
     public void Complete() => _completed.TrySetResult();
