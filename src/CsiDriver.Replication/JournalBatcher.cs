@@ -17,13 +17,24 @@ namespace CsiDriver.Replication;
 /// site never passed through. When writers have not flushed, the batcher makes the journal
 /// durable itself (one group-commit sync, shared with any writer's flush) before reading on:
 /// that sync is what a record costs in lag.</para>
+/// <para>A batch's payloads lie side by side in one buffer the batcher keeps and reuses, copied
+/// there from the journal reader's own buffer: no array per record. At full load the main site
+/// ships thousands of 4 KiB records a second, and an array each made the shipper's CPU per GB
+/// go to page faults on fresh heap pages and to zeroing them (ship12's profile: 0.56 of its
+/// 2.1 CPU-s per GB shipped) rather than to the copy itself.</para>
 /// </summary>
 public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journal, IReadOnlySet<string> volumeIds) : IDisposable
 {
     private JournalReader? _reader;
+
+    /// <summary>A record read but not yet batched; its payload is lent by the reader, which is
+    /// not read again until the record is batched.</summary>
     private JournalRecord? _held;
 
-    /// <summary>The next batch after <paramref name="after"/>, or null when the journal holds nothing newer.</summary>
+    private byte[]? _payloads;
+
+    /// <summary>The next batch after <paramref name="after"/>, or null when the journal holds
+    /// nothing newer. Its payloads are valid until the next call or <see cref="Dispose"/>.</summary>
     /// <exception cref="Engine.OutOfRangeException">Records after <paramref name="after"/> were released (overrun).</exception>
     public JournalBatch? Next(long after)
     {
@@ -39,7 +50,7 @@ public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journa
         }
         List<JournalRecord>? records = null;
         long bytes = 0, last = after, timestamp = 0;
-        while ((_held is not null || _reader.TryRead(out _held)) && _held.Sequence <= durable)
+        while ((_held is not null || _reader.TryReadLent(out _held)) && _held.Sequence <= durable)
         {
             var record = _held;
             var shipped = IsShipped(record);
@@ -52,7 +63,7 @@ public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journa
             records ??= [];
             if (shipped)
             {
-                records.Add(record);
+                records.Add(record with { Payload = Keep(record.Payload, bytes) });
                 bytes += record.Payload.Length;
             }
             last = record.Sequence;
@@ -62,6 +73,24 @@ public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journa
     }
 
     public void Dispose() => EndRead();
+
+    /// <summary>The payload copied into the batch's buffer at <paramref name="at"/>; a record
+    /// larger than a whole batch's budget (it ships alone) gets an array of its own.</summary>
+    private ReadOnlyMemory<byte> Keep(ReadOnlyMemory<byte> payload, long at)
+    {
+        if (payload.IsEmpty)
+        {
+            return payload;
+        }
+        _payloads ??= new byte[SiteLinkProtocol.MaxPayloadPerMessage];
+        if (at + payload.Length > _payloads.Length)
+        {
+            return payload.ToArray();
+        }
+        var kept = _payloads.AsMemory((int)at, payload.Length);
+        payload.CopyTo(kept);
+        return kept;
+    }
 
     private void EndRead()
     {
@@ -77,5 +106,6 @@ public sealed class JournalBatcher(StorageEngine engine, ConsistencyGroup journa
 
 /// <summary>The journal records in (<paramref name="AfterSequence"/>, <paramref name="LastSequence"/>]
 /// that a link ships; <paramref name="SourceTimestampMicros"/> is the main-site time of the record at
-/// the last sequence, <paramref name="PayloadBytes"/> what the records carry.</summary>
+/// the last sequence, <paramref name="PayloadBytes"/> what the records carry (in the batcher's buffer:
+/// valid until it batches again).</summary>
 public sealed record JournalBatch(long AfterSequence, long LastSequence, long SourceTimestampMicros, IReadOnlyList<JournalRecord> Records, long PayloadBytes);

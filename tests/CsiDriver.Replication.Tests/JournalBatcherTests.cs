@@ -84,4 +84,30 @@ public sealed class JournalBatcherTests : IDisposable
         Assert.True(next.LastSequence <= _engine.GetJournalStatus(volume.Group).DurableSequence);
         Assert.Equal(after + 1, next.LastSequence);
     }
+
+    /// <summary>A batch's payloads are packed into the batcher's one buffer, not each copied into
+    /// an array of its own: at thousands of 4 KiB records a second those arrays (fresh heap pages
+    /// to fault in and zero) were the largest item of the main site's shipping cost.</summary>
+    [Fact]
+    public async Task A_batch_of_4_KiB_records_carries_their_bytes_without_an_array_per_record()
+    {
+        var volume = _engine.CreateVolume("v", Volumes.Size, "g");
+        const int blocks = 1024; // 4 MiB: a full batch, then a second one
+        for (var i = 0; i < blocks; i++)
+        {
+            await volume.WriteAsync(i * 4096L, Volumes.Block(i), fua: false);
+        }
+        using var batcher = new JournalBatcher(_engine, volume.Group, new HashSet<string> { "v" });
+        var first = batcher.Next(0);
+        Assert.NotNull(first);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var second = batcher.Next(first.LastSequence);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.NotNull(second);
+        Assert.Equal(blocks, first.Records.Count + second.Records.Count);
+        Assert.True(allocated < second.PayloadBytes / 4, $"{allocated} bytes allocated to batch {second.Records.Count} records of {second.PayloadBytes} payload bytes");
+        Assert.All(second.Records, r => Assert.Equal(Volumes.Block((int)(r.Offset / 4096)), r.Payload.ToArray()));
+    }
 }

@@ -16,7 +16,11 @@ public sealed record JournalRecord(
     /// <summary>The record read from the journal, with its own copy of the payload (a reader's
     /// buffer is reused for the next record).</summary>
     internal static JournalRecord Of(in RecordHeader header, string? volumeId, ReadOnlyMemory<byte> payload) =>
-        new(header.Sequence, header.Kind, header.VolumeNumber, volumeId, header.Offset, header.Length, header.TimestampMicros, payload.ToArray());
+        Lent(header, volumeId, payload.ToArray());
+
+    /// <summary>The record with <paramref name="payload"/> as it is, not copied: valid as long as the caller says.</summary>
+    internal static JournalRecord Lent(in RecordHeader header, string? volumeId, ReadOnlyMemory<byte> payload) =>
+        new(header.Sequence, header.Kind, header.VolumeNumber, volumeId, header.Offset, header.Length, header.TimestampMicros, payload);
 }
 
 /// <summary>What recovery found in one group's journal.</summary>
