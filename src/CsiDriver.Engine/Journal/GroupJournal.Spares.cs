@@ -1,5 +1,3 @@
-using Microsoft.Win32.SafeHandles;
-
 namespace CsiDriver.Engine.Journal;
 
 /// <summary>
@@ -103,34 +101,6 @@ internal sealed partial class GroupJournal
         }
         File.Move(spare.Path, segmentPath);
         return Math.Max(spare.Bytes, JournalFormat.SegmentHeaderSize);
-    }
-
-    /// <summary>Starts reading a spare just taken, from <paramref name="from"/> to its end
-    /// (<paramref name="spareBytes"/>), into the page cache, on the thread pool: off the group's
-    /// gate, which the roll holds. Its pages are usually still cached from its earlier life; when
-    /// they are not (after a reboot, or once memory pressure took them), every append of a record
-    /// that ends inside a page would first read that page from the disk, synchronously, under the
-    /// gate (a partial page within the file's length): 4 KiB writes then ran at 7k per second
-    /// instead of 28k (measured through the FUSE frontend, the journals' cache dropped). Read
-    /// ahead, the disk reads the spare in large requests, ahead of the appends. A cached spare
-    /// costs only the page lookups. A hint: a failure, or the segment closed first, only loses it.</summary>
-    private static void ReadSpareAhead(SafeFileHandle handle, long from, long spareBytes)
-    {
-        if (spareBytes <= from)
-        {
-            return;
-        }
-        ThreadPool.UnsafeQueueUserWorkItem(static state =>
-        {
-            try
-            {
-                Native.StartReadahead(state.Handle, state.From, state.Length);
-            }
-            catch (ObjectDisposedException)
-            {
-                // rolled away and closed already: its appends are done
-            }
-        }, (Handle: handle, From: from, Length: spareBytes - from), preferLocal: false);
     }
 
     /// <summary>At opening: the spares a previous run left (the caller syncs the directory: a killed

@@ -295,7 +295,6 @@ internal sealed partial class GroupJournal : IDisposable
             var header = new byte[JournalFormat.SegmentHeaderSize];
             new SegmentHeader(number, startSequence, NowMicros()).Write(header);
             RandomAccess.Write(handle, header, 0);
-            ReadSpareAhead(handle, header.Length, spareBytes);
             var limit = Math.Max(size, spareBytes);
             var reserved = Native.Reserve(handle, spareBytes, limit - spareBytes);
             if (durable)
