@@ -20,6 +20,7 @@ internal static partial class Native
     private const int ErrorFileTooBig = 27;
     private const int ErrorQuota = 122;
     private const uint SyncFileRangeWrite = 0x2;
+    private const int AdviseWillNeed = 3;
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fdatasync(nint fd);
@@ -32,6 +33,9 @@ internal static partial class Native
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int sync_file_range(nint fd, long offset, long length, uint flags);
+
+    [LibraryImport("libc")]
+    private static partial int posix_fadvise(nint fd, long offset, long length, int advice);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags);
@@ -72,6 +76,25 @@ internal static partial class Native
             {
                 throw Failure("sync_file_range(WRITE)");
             }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Starts reading [offset, offset+length) of the file into the page cache without
+    /// waiting for it (POSIX_FADV_WILLNEED). A hint: a file system that declines is not an error.</summary>
+    public static void StartReadahead(SafeFileHandle handle, long offset, long length)
+    {
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            posix_fadvise(handle.DangerousGetHandle(), offset, length, AdviseWillNeed);
         }
         finally
         {

@@ -148,6 +148,7 @@ internal sealed partial class GroupJournal : IDisposable
             throw new InsufficientSpaceException($"journal {Name}: no space for a record of {total} bytes", e);
         }
         var at = _active.Length;
+        _active.ReadSpareAhead(at + total);
         Volatile.Write(ref _active.Length, at + total);
         Volatile.Write(ref _appendedBytes, _appendedBytes + total);
         Volatile.Write(ref _lastSequence, sequence);
@@ -340,6 +341,8 @@ internal sealed partial class GroupJournal : IDisposable
             {
                 Handle = handle,
                 Length = header.Length,
+                SpareEnd = spareBytes,
+                ReadAheadTo = header.Length,
                 Limit = limit,
                 Allocated = reserved ? limit : Math.Max(header.Length, spareBytes),
             };
@@ -388,6 +391,10 @@ internal sealed partial class GroupJournal : IDisposable
         /// <summary>Bytes of records between two points of <see cref="Index"/> at least.</summary>
         private const long IndexStride = 1 << 20;
 
+        /// <summary>A spare's bytes asked to be read ahead at once, and how far ahead of the appends.</summary>
+        private const long ReadAheadWindow = 1 << 20;
+        private const long ReadAheadLead = 2 * ReadAheadWindow;
+
         private long _lastIndexed = JournalFormat.SegmentHeaderSize;
 
         public long Number { get; } = number;
@@ -409,6 +416,32 @@ internal sealed partial class GroupJournal : IDisposable
 
         /// <summary>While active: bytes of the file known to be allocated (its header, its reservation).</summary>
         public long Allocated { get; set; }
+
+        /// <summary>Where the bytes of the spare file it was started in end (0 when it is a new file).</summary>
+        public long SpareEnd { get; init; }
+
+        /// <summary>How far its spare bytes have been asked to be read ahead. Appends only (the group's gate).</summary>
+        public long ReadAheadTo { get; set; }
+
+        /// <summary>Keeps the spare bytes past an append ending at <paramref name="end"/> read ahead
+        /// (<see cref="ReadAheadWindow"/> at a time, <see cref="ReadAheadLead"/> ahead). Its pages are
+        /// usually still cached from its earlier life; when they are not (after a reboot, or once
+        /// memory pressure took them), each append of a record that ends inside a page would first
+        /// read that page from the disk, synchronously, under the gate (a partial page within the
+        /// file's length): 4 KiB writes ran at 7k per second instead of 25–32k with the journals'
+        /// cache dropped (measured through the FUSE frontend). Read ahead in windows, the disk
+        /// reads the spare in large requests a little ahead of the appends; the whole spare at once
+        /// measured worse (10–11k against 19–27k), its reads queued ahead of the appends' pages and
+        /// of the journal's syncs. A cached window costs only its page lookups.</summary>
+        public void ReadSpareAhead(long end)
+        {
+            while (ReadAheadTo < Math.Min(end + ReadAheadLead, SpareEnd))
+            {
+                var length = Math.Min(ReadAheadWindow, SpareEnd - ReadAheadTo);
+                Native.StartReadahead(Handle!, ReadAheadTo, length);
+                ReadAheadTo += length;
+            }
+        }
 
         /// <summary>Cursors reading it now (<see cref="Locate"/> to <see cref="Leave"/>): a segment released
         /// while one is is deleted, never reused under it. Guarded by the journal's segment list.</summary>
