@@ -73,21 +73,6 @@ internal static class ReplicaBatchRecord
         return count;
     }
 
-    /// <summary>The payload in one buffer: the pieces of <see cref="Gather"/> one after another.</summary>
-    public static byte[] ToArray(ReplicaBatch batch, IReadOnlyList<uint> volumeNumbers)
-    {
-        var pieces = new ReadOnlyMemory<byte>[MaxPieces(batch.Updates.Count)];
-        var count = Gather(batch, volumeNumbers, new byte[HeadersSize(batch.Updates.Count)], pieces);
-        var payload = new byte[SizeOf(batch.Updates)];
-        var at = 0;
-        foreach (var piece in pieces.AsSpan(0, count))
-        {
-            piece.Span.CopyTo(payload.AsSpan(at));
-            at += piece.Length;
-        }
-        return payload;
-    }
-
     /// <summary>Checks the whole payload (every update's bounds and kind) before anything is
     /// handed out, so a reader never acts on part of a malformed batch.</summary>
     public static bool TryParse(ReadOnlySpan<byte> payload, out ReplicaBatchReader reader, out string error)

@@ -204,7 +204,7 @@ public sealed class ReplicaApplyTests : IDisposable
             before = model.Sequence;
             // The record the next batch would append, as a power loss leaves it: its first half on disk.
             var next = model.NextBatch(updates: 30);
-            var payload = ReplicaBatchRecord.ToArray(next, next.Updates.Select(u => engine.GetVolume(u.VolumeId).Number).ToArray());
+            var payload = ReplicaBatchRecordTests.Encode(next, next.Updates.Select(u => engine.GetVolume(u.VolumeId).Number).ToArray());
             var header = new RecordHeader(JournalRecordKind.ReplicaBatch, 0, engine.GetJournalStatus(engine.Group("orders")).LastSequence + 1, 0, 0, 0, payload.Length);
             var record = new byte[header.TotalLength];
             header.Write(record, payload);

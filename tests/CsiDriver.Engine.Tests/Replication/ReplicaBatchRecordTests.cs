@@ -11,7 +11,23 @@ public sealed class ReplicaBatchRecordTests
         new ReplicaUpdate("a", JournalRecordKind.Resize, 0, 1 << 20, default),
     ]);
 
-    private static byte[] Encode() => ReplicaBatchRecord.ToArray(Batch, [7, 9, 7]);
+    private static byte[] Encode() => Encode(Batch, [7, 9, 7]);
+
+    /// <summary>The record's payload in one buffer, as the journal writes it: the pieces of
+    /// <see cref="ReplicaBatchRecord.Gather"/> one after another.</summary>
+    internal static byte[] Encode(ReplicaBatch batch, IReadOnlyList<uint> volumeNumbers)
+    {
+        var pieces = new ReadOnlyMemory<byte>[ReplicaBatchRecord.MaxPieces(batch.Updates.Count)];
+        var count = ReplicaBatchRecord.Gather(batch, volumeNumbers, new byte[ReplicaBatchRecord.HeadersSize(batch.Updates.Count)], pieces);
+        var payload = new byte[ReplicaBatchRecord.SizeOf(batch.Updates)];
+        var at = 0;
+        foreach (var piece in pieces.AsSpan(0, count))
+        {
+            piece.Span.CopyTo(payload.AsSpan(at));
+            at += piece.Length;
+        }
+        return payload;
+    }
 
     [Fact]
     public void RoundTripsEveryUpdateInOrder()
