@@ -329,6 +329,39 @@ public sealed class SpareSegmentTests : IDisposable
         Assert.Equal(Enumerable.Range((int)second + 1, (int)(journal.LastSequence - second)).Select(i => (long)i), read);
     }
 
+    /// <summary>A recycle that fails part way (here a rename, the second spare's name taken by a
+    /// directory) reports the error and leaves what it did not finish to the next call: once the
+    /// obstacle is gone, every released segment is a spare the journal rolls into. Failed so
+    /// before the change: the segments taken out for the failed call were lost to the journal,
+    /// their files left as segments (and the spare renamed before the failure never reused)
+    /// until the next opening.</summary>
+    [Fact]
+    public void A_recycle_failing_part_way_leaves_the_rest_for_the_next()
+    {
+        using var journal = Open(0, out _);
+        while (Files("*.seg").Length < 4)
+        {
+            Append(journal, 1);
+        }
+        Assert.True(JournalFormat.TryParseSegmentNumber(Path.GetFileName(Files("*.seg")[1]), out var second));
+        var obstacle = Path.Combine(JournalPath, JournalFormat.SpareFileName(second));
+        Directory.CreateDirectory(Path.Combine(obstacle, "taken"));
+        journal.ReleaseThrough(journal.LastSequence);
+
+        Assert.ThrowsAny<IOException>(journal.RecycleReleased);
+        Assert.Equal(3, Files("*.seg").Length); // the first renamed, the second failed, the third not reached
+
+        Directory.Delete(obstacle, recursive: true);
+        journal.RecycleReleased();
+        Assert.Single(Files("*.seg"));
+        Assert.Equal(3, Files("*.spare").Length);
+        for (var spares = 3; spares > 0; spares--)
+        {
+            AppendIntoASpare(journal, () => Files("*.spare").Length, more: 0);
+            Assert.Equal(spares - 1, Files("*.spare").Length);
+        }
+    }
+
     /// <summary>A journal written before spares (version 2, no stale bytes anywhere) is read as
     /// it was; appends go to a new segment in the current version.</summary>
     [Fact]

@@ -32,42 +32,73 @@ internal sealed partial class GroupJournal
     /// <summary><see cref="AppendedBytes"/> at the previous release.</summary>
     private long _appendedAtRelease;
 
-    /// <summary>Keeps <paramref name="released"/> (oldest first) as spares, and deletes those a
-    /// cursor is reading and the oldest spares past the bound.</summary>
-    private void Spare(List<Segment> released)
+    /// <summary>Released segments renamed to spares whose renames the directory has not been synced
+    /// for yet: not to be reused before. Guarded by the recycling lock.</summary>
+    private readonly List<SpareFile> _renamed = [];
+
+    /// <summary>Files to delete: released segments a cursor was reading, spares past the bound.
+    /// Guarded by the recycling lock.</summary>
+    private readonly List<string> _unlinking = [];
+
+    /// <summary>Keeps the released segments (oldest first) as spares, and deletes those a cursor
+    /// is reading and the oldest spares past the bound. Each step drops its item from its list
+    /// only once done, so an error (a failed rename, sync or delete) leaves the rest, and the
+    /// step that failed, to the next call instead of leaving their files until the next opening.
+    /// The deletes come after the directory sync, as when nothing fails.</summary>
+    private void Spare()
     {
-        var appended = AppendedBytes;
-        var bound = Math.Min(appended - _appendedAtRelease, new DriveInfo(_directory).AvailableFreeSpace / 2);
-        _appendedAtRelease = appended;
-        List<Segment> read;
+        List<Segment> released;
         lock (_segments)
         {
-            read = released.Where(s => s.Readers > 0).ToList();
+            released = [.. _released];
         }
-        var kept = new List<SpareFile>();
-        foreach (var segment in released.Except(read))
+        if (released.Count == 0 && _renamed.Count == 0 && _unlinking.Count == 0)
+        {
+            return;
+        }
+        foreach (var segment in released)
         {
             // A number is issued again only after a cut deleted every segment from it on, so a
             // spare of that name can be left only when a damaged header cut the whole journal.
             var path = Path.Combine(_directory, JournalFormat.SpareFileName(segment.Number));
+            bool read;
             lock (_segments)
             {
+                read = segment.Readers > 0;
                 _spares.RemoveAll(s => s.Path == path);
             }
-            File.Move(segment.Path, path, overwrite: true);
-            kept.Add(new SpareFile(path, new FileInfo(path).Length));
+            if (read)
+            {
+                _unlinking.Add(segment.Path);
+            }
+            else
+            {
+                File.Move(segment.Path, path, overwrite: true);
+                _renamed.Add(new SpareFile(path, new FileInfo(path).Length));
+            }
+            lock (_segments)
+            {
+                _released.Remove(segment);
+            }
         }
-        if (kept.Count > 0)
+        if (_renamed.Count > 0)
         {
             Native.SyncDirectory(_directory);
         }
-        var deleted = read.Select(s => s.Path).ToList();
+        var appended = AppendedBytes;
+        var bound = Math.Min(appended - _appendedAtRelease, new DriveInfo(_directory).AvailableFreeSpace / 2);
+        _appendedAtRelease = appended;
         lock (_segments)
         {
-            _spares.AddRange(kept);
-            deleted.AddRange(Trim(bound));
+            _spares.AddRange(_renamed);
+            _unlinking.AddRange(Trim(bound));
         }
-        deleted.ForEach(File.Delete);
+        _renamed.Clear();
+        while (_unlinking.Count > 0)
+        {
+            File.Delete(_unlinking[^1]);
+            _unlinking.RemoveAt(_unlinking.Count - 1);
+        }
     }
 
     /// <summary>Removes the oldest spares until they hold at most <paramref name="bound"/> bytes;

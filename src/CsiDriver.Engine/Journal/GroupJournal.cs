@@ -230,21 +230,13 @@ internal sealed partial class GroupJournal : IDisposable
     }
 
     /// <summary>The file work of the releases so far: each released segment is kept as a spare or
-    /// deleted (see GroupJournal.Spares.cs). One at a time; callable beside appends and reads.</summary>
+    /// deleted (see GroupJournal.Spares.cs). One at a time; callable beside appends and reads.
+    /// A call that fails (its error thrown) leaves the work it did not finish to the next.</summary>
     public void RecycleReleased()
     {
         lock (_recycling)
         {
-            List<Segment> released;
-            lock (_segments)
-            {
-                released = [.. _released];
-                _released.Clear();
-            }
-            if (released.Count > 0)
-            {
-                Spare(released);
-            }
+            Spare();
         }
     }
 
