@@ -50,6 +50,26 @@ public sealed class NodeForeignMountTests(DriverFixture fixture) : IClassFixture
             Assert.False(Path.Exists(target));
         });
 
+    /// <summary>The tests' undo (<see cref="NodeSteps.CleanUpAsync"/>) fails the test with the
+    /// driver's refusal when it cannot undo: here a foreign mount on the target keeps the volume
+    /// published and staged. It used to swallow every RPC error, so such a leak passed unseen.</summary>
+    [Fact]
+    public Task A_refused_clean_up_fails_with_the_refusal() =>
+        WithStagedVolumeAsync("foreign-clean-up", Volumes.Mount("ext4"), 64 * Volumes.MiB, async volumeId =>
+        {
+            var target = NodeSteps.TargetPath(Workspace, volumeId);
+            await Csi.PublishOnNodeAsync(Workspace, volumeId, Volumes.Mount("ext4"));
+            await WithForeignMountAsync(target, async () =>
+            {
+                var failed = await Assert.ThrowsAnyAsync<Xunit.Sdk.XunitException>(() => Csi.CleanUpAsync(Workspace, volumeId));
+                Assert.Contains("tmpfs from formation-foreign", failed.Message); // unpublish's refusal
+                Assert.Contains("is still published", failed.Message); // unstage was tried all the same
+            });
+            await Csi.CleanUpAsync(Workspace, volumeId);
+            Assert.Empty(MountsAt(target));
+            Assert.Empty(MountsAt(NodeSteps.StagingPath(Workspace, volumeId)));
+        });
+
     [Fact]
     public Task A_target_of_the_wrong_kind_or_without_its_parent_is_refused_in_our_words() =>
         WithStagedVolumeAsync("wrong-target", Volumes.Block(), 16 * Volumes.MiB, async volumeId =>

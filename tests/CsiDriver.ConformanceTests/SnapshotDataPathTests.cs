@@ -1,6 +1,7 @@
 using Csi.V1;
 using CsiDriver.ConformanceTests.Infrastructure;
 using CsiDriver.Rpc;
+using Xunit.Sdk;
 
 namespace CsiDriver.ConformanceTests;
 
@@ -77,12 +78,21 @@ public sealed class SnapshotDataPathTests(DriverFixture fixture) : IClassFixture
         }
     }
 
-    /// <summary>Best effort after a failure, so a failed test leaves no mount or device behind.</summary>
+    /// <summary>Best effort after a failure, so a failed test leaves no mount or device behind:
+    /// every leftover is tried; a node clean-up that fails fails the test afterwards.</summary>
     private async Task ForgetAsync(Leftovers leftovers)
     {
+        var refused = new List<string>();
         foreach (var volumeId in leftovers.Volumes.Distinct())
         {
-            await Csi.CleanUpAsync(Workspace, volumeId, "pod-a", "pod-b");
+            try
+            {
+                await Csi.CleanUpAsync(Workspace, volumeId, "pod-a", "pod-b");
+            }
+            catch (FailException e)
+            {
+                refused.Add(e.Message);
+            }
             await IgnoreFailure(() => Csi.UnpublishAsync(volumeId, fixture.NodeId));
             await IgnoreFailure(() => Csi.DeleteVolume(volumeId));
         }
@@ -90,6 +100,7 @@ public sealed class SnapshotDataPathTests(DriverFixture fixture) : IClassFixture
         {
             await IgnoreFailure(() => Csi.DeleteSnapshot(snapshotId));
         }
+        Assert.True(refused.Count == 0, string.Join("; ", refused));
     }
 
     private static async Task IgnoreFailure(Func<Task> step)

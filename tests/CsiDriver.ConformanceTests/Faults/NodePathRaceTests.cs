@@ -69,10 +69,16 @@ public sealed class NodePathRaceTests(DriverFixture fixture, ITestOutputHelper o
         }
         finally
         {
-            await Csi.CleanUpAsync(Workspace, volumeId, pod);
-            if (NodeSteps.IsMounted(foreign))
+            try
             {
-                await HostCommand.RunAsync("umount", foreign);
+                await Csi.CleanUpAsync(Workspace, volumeId, pod);
+            }
+            finally
+            {
+                if (NodeSteps.IsMounted(foreign))
+                {
+                    await HostCommand.RunAsync("umount", foreign);
+                }
             }
         }
         CheckOutside(outside, foreign: null);

@@ -46,14 +46,23 @@ public static class NodeSteps
     public static Task<NodeUnstageVolumeResponse> UnstageAsync(this CsiClient csi, DriverWorkspace workspace, string volumeId) =>
         csi.NodeUnstageVolume(new NodeUnstageVolumeRequest { VolumeId = volumeId, StagingTargetPath = StagingPath(workspace, volumeId) });
 
-    /// <summary>Best-effort undo for finally blocks, so a failed test leaves no mount behind.</summary>
+    /// <summary>Undo for finally blocks, so a failed test leaves no mount behind: unpublishes from
+    /// every pod, then unstages, each step tried whatever the one before did. NOT_FOUND (the volume
+    /// is gone) counts as undone; any other error fails the test with the RPC's status and message
+    /// once every step was tried, so a leak (an unmount refused or busy) is never hidden. In a
+    /// finally block that failure takes the place of the test's own, if it had one.</summary>
     public static async Task CleanUpAsync(this CsiClient csi, DriverWorkspace workspace, string volumeId, params string[] pods)
     {
+        var failures = new List<string>();
         foreach (var pod in pods.Length == 0 ? ["pod-a"] : pods)
         {
-            await Ignore(() => csi.UnpublishOnNodeAsync(workspace, volumeId, pod));
+            await Undo(failures, $"unpublish from {pod}", () => csi.UnpublishOnNodeAsync(workspace, volumeId, pod));
         }
-        await Ignore(() => csi.UnstageAsync(workspace, volumeId));
+        await Undo(failures, "unstage", () => csi.UnstageAsync(workspace, volumeId));
+        if (failures.Count > 0)
+        {
+            Assert.Fail($"cleaning up volume '{volumeId}' failed: {string.Join("; ", failures)}");
+        }
     }
 
     /// <summary>What /proc/self/mountinfo says is mounted at <paramref name="path"/>.</summary>
@@ -96,14 +105,19 @@ public static class NodeSteps
         Assert.True(File.Exists("/dev/loop-control"), "/dev/loop-control is missing: the node's data path needs loop devices");
     }
 
-    private static async Task Ignore(Func<Task> step)
+    private static async Task Undo(List<string> failures, string step, Func<Task> call)
     {
         try
         {
-            await step();
+            await call();
+        }
+        catch (CsiDriver.Rpc.RpcException e) when (e.Status != CsiDriver.Rpc.StatusCode.NotFound)
+        {
+            failures.Add($"{step}: {e.Status}: {e.Message}");
         }
         catch (CsiDriver.Rpc.RpcException)
         {
+            // Already gone.
         }
     }
 }

@@ -44,8 +44,14 @@ public sealed class AttachCycleTests
         }
         finally
         {
-            await driver.Csi.CleanUpAsync(workspace, volumeId);
-            await driver.StopAsync();
+            try
+            {
+                await driver.Csi.CleanUpAsync(workspace, volumeId);
+            }
+            finally
+            {
+                await driver.StopAsync();
+            }
         }
     }
 }

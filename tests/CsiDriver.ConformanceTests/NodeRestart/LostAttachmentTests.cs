@@ -55,9 +55,15 @@ public sealed class LostAttachmentTests
         }
         finally
         {
-            await driver.Csi.CleanUpAsync(workspace, volumeId);
-            await driver.StopAsync();
-            await driver.DisposeAsync();
+            try
+            {
+                await driver.Csi.CleanUpAsync(workspace, volumeId);
+            }
+            finally
+            {
+                await driver.StopAsync();
+                await driver.DisposeAsync();
+            }
         }
         Assert.Empty(HostInspection.MountsUnder(workspace.Root));
         Assert.Empty(HostInspection.LoopDevicesUnder(workspace.Root));
@@ -93,8 +99,14 @@ public sealed class LostAttachmentTests
         }
         finally
         {
-            await driver.Csi.CleanUpAsync(workspace, volumeId);
-            await driver.DisposeAsync();
+            try
+            {
+                await driver.Csi.CleanUpAsync(workspace, volumeId);
+            }
+            finally
+            {
+                await driver.DisposeAsync();
+            }
         }
         Assert.Empty(HostInspection.LoopDevicesUnder(workspace.Root));
     }
