@@ -120,6 +120,7 @@ public sealed partial class JournalShipper : IAsyncDisposable
                 // While the link is down the backlog's plan keeps up with the writers, so a
                 // catch-up starts sending as soon as the link is back.
                 backlog.ReadOn();
+                Status.Planned(backlog.From == 0 ? 0 : backlog.Through);
                 await Task.Delay(backoff, _stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)

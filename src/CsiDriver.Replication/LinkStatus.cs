@@ -27,6 +27,7 @@ public sealed class LinkStatus
     private bool _resyncing;
     private ResyncProgress _resync = new(true, 0, 0, 0, 0);
     private long _lastResyncChunks;
+    private long _backlogPlannedThrough;
 
     /// <summary>The stream is open: the other end answered. Clears the last failure.</summary>
     public void Connected()
@@ -93,6 +94,16 @@ public sealed class LinkStatus
         }
     }
 
+    /// <summary>The catch-up's plan (<see cref="BacklogPlan"/>) covers the backlog through
+    /// <paramref name="sequence"/> (0: it covers nothing).</summary>
+    public void Planned(long sequence)
+    {
+        lock (_lock)
+        {
+            _backlogPlannedThrough = sequence;
+        }
+    }
+
     public void CountShipped(long bytes) => _shipped.Add(bytes);
 
     public void CountApplied(long bytes) => _applied.Add(bytes);
@@ -135,7 +146,7 @@ public sealed class LinkStatus
             return new LinkSnapshot(
                 _connected, _disconnectedSince, _failure, Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastHeardTimestamp)),
                 _appliedSequence, _appliedSourceMicros, _sourceLastSequence, _lastSyncDuration, _lastSyncBytes,
-                _shipped.BytesPerSecond, _applied.BytesPerSecond, _resyncing, _resync, _lastResyncChunks);
+                _shipped.BytesPerSecond, _applied.BytesPerSecond, _resyncing, _resync, _lastResyncChunks, _backlogPlannedThrough);
         }
     }
 }
@@ -145,6 +156,7 @@ public sealed class LinkStatus
 /// <param name="AppliedSequence">Source sequence durably applied at the backup; <paramref name="AppliedSourceMicros"/> its main-site time.</param>
 /// <param name="SourceLastSequence">Newest source sequence the main site has, as this side last heard.</param>
 /// <param name="LastSyncDuration">Send (or receive) to durable apply of the newest batch.</param>
+/// <param name="BacklogPlannedThrough">At the primary: the newest record the catch-up's plan covers (0: none).</param>
 public sealed record LinkSnapshot(
     bool Connected,
     DateTimeOffset? DisconnectedSince,
@@ -159,7 +171,8 @@ public sealed record LinkSnapshot(
     double ApplyBytesPerSecond,
     bool Resyncing,
     ResyncProgress Resync,
-    long LastResyncChunks)
+    long LastResyncChunks,
+    long BacklogPlannedThrough)
 {
     /// <summary>Connected and heard from within <paramref name="silence"/>.</summary>
     public bool IsLive(TimeSpan silence) => Connected && SinceHeard < silence;

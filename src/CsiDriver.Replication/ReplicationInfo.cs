@@ -45,6 +45,8 @@ public sealed record ResyncProgress(bool Ready, long ChunksDone, long ChunksTota
 /// <param name="LastSyncBytes">Payload bytes of that batch (or of that resync).</param>
 /// <param name="Lag">Zero when caught up; otherwise now minus LastSyncTime.</param>
 /// <param name="LastResyncChunks">Chunks shipped (primary) or received (secondary) by the newest completed resync.</param>
+/// <param name="BacklogPlannedThrough">At a primary, as of its last reconnect attempt: the newest record whose chunks
+/// the catch-up's plan holds already, read while the link was down (0 when none; per-volume mode: the least of the links').</param>
 /// <param name="Epoch">See <see cref="ReplicationRecord.Epoch"/>.</param>
 /// <param name="Fence">Set while this primary refuses writes.</param>
 /// <param name="Promotion">At a promoted primary: what became of the old primary's last writes.</param>
@@ -68,6 +70,7 @@ public sealed record ReplicationInfo(
     double ApplyBytesPerSecond,
     ResyncProgress Resync,
     long LastResyncChunks,
+    long BacklogPlannedThrough,
     long Epoch,
     ReplicationFence? Fence,
     PromotionOutcome? Promotion);

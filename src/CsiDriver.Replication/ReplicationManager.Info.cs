@@ -46,7 +46,8 @@ public sealed partial class ReplicationManager
             applied, lastSync, slowest?.LastSyncDuration, slowest?.LastSyncBytes ?? 0,
             lag, health, message, outstandingBytes, outstandingRecords,
             links.Sum(l => l.ShipBytesPerSecond), links.Sum(l => l.ApplyBytesPerSecond),
-            resync, links.Sum(l => l.LastResyncChunks), record.Epoch, record.Fence, record.Promotion);
+            resync, links.Sum(l => l.LastResyncChunks), links.Count == 0 ? 0 : links.Min(l => l.BacklogPlannedThrough),
+            record.Epoch, record.Fence, record.Promotion);
     }
 
     /// <summary>The receiving side's link statuses of a replication (tests count messages by them).</summary>

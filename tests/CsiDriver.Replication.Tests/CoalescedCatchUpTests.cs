@@ -5,7 +5,8 @@ using CsiDriver.TestSupport;
 namespace CsiDriver.Replication.Tests;
 
 /// <summary>A catch-up by one coalesced cut: the backlog outgrew the shipper's coalescing floor
-/// and the volume, so the main ships the chunks it changed from a group snapshot. The journal
+/// and the volume, so the main ships the chunks it changed from a group snapshot, planned while
+/// the link was down (BacklogPlan). The journal
 /// consumer's reset to the cut needs a checkpoint, which can hold the checkpoint lock for a long
 /// time when it writes back a large backlog: the chunks must not wait for it.</summary>
 public sealed class CoalescedCatchUpTests : IAsyncLifetime
@@ -47,6 +48,10 @@ public sealed class CoalescedCatchUpTests : IAsyncLifetime
             await volume.WriteAsync(i * piece.Length % Volumes.Size, piece, fua: false);
         }
         await volume.FlushAsync();
+        // The shipper reads the backlog into the catch-up's plan between its reconnect attempts.
+        var backlog = _main.Engine.GetJournalStatus(volume.Group).LastSequence;
+        await Volumes.WaitUntilAsync(() => _main.Manager.GetInfo("solo").BacklogPlannedThrough >= backlog,
+            $"the catch-up planned through {backlog} while the link is down", seconds: 60);
 
         var chunks = Volumes.Size / ChunkRange.ChunkSize;
         using (new CheckpointHold(_main.Engine))

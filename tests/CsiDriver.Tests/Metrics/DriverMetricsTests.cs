@@ -25,6 +25,7 @@ public sealed class DriverMetricsTests : IDisposable
         ApplyBytesPerSecond: 0,
         Resync: new ResyncProgress(false, 3, 10, 300, 1000),
         LastResyncChunks: 0,
+        BacklogPlannedThrough: 0,
         Epoch: 3,
         Fence: fence,
         Promotion: promotion);
