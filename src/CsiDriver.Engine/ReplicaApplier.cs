@@ -122,9 +122,10 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
     /// setting the same state;</item>
     /// <item>the position is told (<see cref="Position"/>, acknowledgements) only once durable.</item>
     /// </list>
-    /// A batch that grows a volume is applied as before, synced and written under a pause, with
-    /// the catalog saved inside it. Writes into the read-only replica volumes. A batch already
-    /// applied (LastSequence at or below the position) is ignored.
+    /// A batch that grows a volume is taken under a pause instead, synced there, the new sizes
+    /// applied and the catalog saved inside it; its other updates go to the overlay as above.
+    /// Writes into the read-only replica volumes. A batch already applied (LastSequence at or
+    /// below the position) is ignored.
     /// </summary>
     /// <exception cref="ReplicaSequenceException">AfterSequence is not the position (a gap); nothing changed.</exception>
     /// <exception cref="ReplicaResyncingException">The group is being resynced.</exception>
@@ -175,7 +176,7 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
     /// <summary>Journals the batch and makes it visible, the state moving with it; returns the
     /// sequence to wait for (for a duplicate: the newest, so its position is durable too).
     /// Caller holds the group's gate (a pause when <paramref name="grows"/>: such a batch is
-    /// synced and written to the layers here, the overlay drained before it).</summary>
+    /// synced and its volumes grown here, the overlay drained before it).</summary>
     private (long, ReplicaPosition) Append(ConsistencyGroup group, List<Volume> volumes, ReplicaBatch batch, bool grows)
     {
         var state = group.Replica ?? default;
@@ -210,13 +211,15 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
         }
         if (grows)
         {
-            // Durable before it touches a data file (the overlay's invariant, kept by hand here).
+            // Durable before the catalog names a new size (a power cut could otherwise keep the
+            // size and lose the record). From here to the state's move only memory changes: a
+            // durable batch must move the position, or the main site's resend of it (after a
+            // data file found no space, say) would be journaled again, once per resend. Its
+            // data updates go to the overlay, which applies them once durable (the data files'
+            // invariant stated there) and keeps them pending while a data file has no room.
             group.Commit.WaitDurable(sequence); // while paused: a replica group's only writer is the applier
-            for (var i = 0; i < volumes.Count; i++)
-            {
-                var update = batch.Updates[i];
-                ApplyUpdate(volumes[i], update.Kind, update.Offset, update.Length, update.Payload.Span);
-            }
+            var (dataVolumes, dataUpdates) = Grow(volumes, batch.Updates);
+            group.Overlay.AddRecord(sequence, dataVolumes, dataUpdates);
         }
         else
         {
@@ -296,6 +299,29 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
         }
     }
 
+    /// <summary>Grows the volumes by the batch's resizes (in memory: no file is touched; a size
+    /// never shrinks) and returns its other updates, in order, with their volumes. Grown first:
+    /// a resize only adds zeros at the end, so the updates before it apply the same after it.
+    /// Caller has paused the group (which holds the volumes' apply locks).</summary>
+    private static (List<Volume>, List<ReplicaUpdate>) Grow(List<Volume> volumes, IReadOnlyList<ReplicaUpdate> updates)
+    {
+        var (dataVolumes, dataUpdates) = (new List<Volume>(volumes.Count), new List<ReplicaUpdate>(updates.Count));
+        for (var i = 0; i < volumes.Count; i++)
+        {
+            var (volume, update) = (volumes[i], updates[i]);
+            if (update.Kind != JournalRecordKind.Resize)
+            {
+                dataVolumes.Add(volume);
+                dataUpdates.Add(update);
+            }
+            else
+            {
+                GrowTo(volume, update.Length);
+            }
+        }
+        return (dataVolumes, dataUpdates);
+    }
+
     /// <summary>Applies one update to the volume's top layer, past its read-only flag. Caller
     /// has paused the volume's group (which holds its apply lock).</summary>
     private static void ApplyUpdate(Volume volume, JournalRecordKind kind, long offset, long length, ReadOnlySpan<byte> data)
@@ -305,11 +331,20 @@ internal sealed partial class ReplicaApplier(Catalog catalog, Checkpointer check
             case JournalRecordKind.Write or JournalRecordKind.Trim or JournalRecordKind.WriteZeroes:
                 LayerChain.Apply(volume.Top, volume.Size, kind, offset, length, data);
                 break;
-            case JournalRecordKind.Resize when length > volume.Size:
-                volume.Top.Map.Grow(Catalog.ChunksFor(length));
-                volume.Top.SizeBytes = length;
-                volume.SetSize(length);
+            case JournalRecordKind.Resize:
+                GrowTo(volume, length);
                 break;
+        }
+    }
+
+    /// <summary>A resize at the backup: grows the volume in memory (its top's map and size), never shrinks it.</summary>
+    private static void GrowTo(Volume volume, long length)
+    {
+        if (length > volume.Size)
+        {
+            volume.Top.Map.Grow(Catalog.ChunksFor(length));
+            volume.Top.SizeBytes = length;
+            volume.SetSize(length);
         }
     }
 

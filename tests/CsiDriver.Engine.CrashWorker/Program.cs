@@ -3,11 +3,17 @@ using CsiDriver.Engine.CrashWorker;
 
 // Usage: CsiDriver.Engine.CrashWorker <data directory> <seed> <next index of each stream>...
 //    or: CsiDriver.Engine.CrashWorker ship <data directory> <seed>
-// Runs the crash workload (or the shipping workload) until the test kills it.
+//    or: CsiDriver.Engine.CrashWorker grow <data directory>
+// Runs the crash workload (or the shipping or growing replica workload) until the test kills it.
 var output = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true };
 if (args is ["ship", var directory, var seed])
 {
     await ShipWorkload.RunAsync(directory, int.Parse(seed, CultureInfo.InvariantCulture), output);
+    return 0;
+}
+if (args is ["grow", var grown])
+{
+    await GrowWorkload.RunAsync(grown, output);
     return 0;
 }
 if (args.Length != 2 + CrashWorkload.Streams)
