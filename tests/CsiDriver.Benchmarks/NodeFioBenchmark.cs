@@ -78,6 +78,7 @@ public sealed class NodeFioBenchmark : IBenchmark
             context.Progress.WriteLine($"   ours {paths[0].Target.Name}; nbdfuse {nbdfuse.Device}; direct-I/O loop {plain.Device}; disk {disk.Device}");
             context.Progress.WriteLine($"   every job starts from a settled disk: {SettledDisk.Rule}");
             var figures = new List<BenchmarkFigure>();
+            var previous = "creating the volumes";
             foreach (var workload in Workloads)
             {
                 var rounds = paths.Select(_ => new List<double>()).ToArray();
@@ -86,12 +87,13 @@ public sealed class NodeFioBenchmark : IBenchmark
                 {
                     for (var p = 0; p < paths.Length; p++)
                     {
-                        await settled.SettleAsync(cancellationToken);
+                        await settled.SettleAsync(previous, cancellationToken);
                         if (paths[p].BeforeEachJob is { } prepare)
                         {
                             await prepare(cancellationToken);
                         }
                         var (value, diskPerByte) = await RunCountingDiskAsync(disk, paths[p].Target, workload, [], cancellationToken);
+                        previous = paths[p].Title;
                         rounds[p].Add(value);
                         if (p == 0 && workload.DiskBound)
                         {
@@ -100,9 +102,10 @@ public sealed class NodeFioBenchmark : IBenchmark
                     }
                     if (workload.DiskBound)
                     {
-                        await settled.SettleAsync(cancellationToken);
+                        await settled.SettleAsync(previous, cancellationToken);
                         var (value, diskPerByte) = await RunCountingDiskAsync(disk, durableWrite, workload with { QueueDepth = 1 },
                             [$"--fdatasync={SyncBatchMiB}"], cancellationToken);
+                        previous = "the durable write";
                         durable.Add(value);
                         durablePerByte.Add(diskPerByte);
                     }

@@ -27,13 +27,16 @@ public sealed class SettledDisk(DiskWrites disk)
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     private readonly List<double> _waits = [];
-    private long _writtenWhileSettling;
+
+    /// <summary>What the disk wrote while settling, by the job it followed: what each job left behind.</summary>
+    private readonly OrderedDictionary<string, long> _carried = [];
     private int _unsettled;
 
     public static string Rule { get; } = string.Create(CultureInfo.InvariantCulture,
         $"sync, then until the disk writes under {QuietBytes >> 20} MiB in {Window.TotalMilliseconds:0} ms (at most {Patience.TotalSeconds:0} s)");
 
-    public async Task SettleAsync(CancellationToken cancellationToken)
+    /// <param name="after">What ran last: what the disk writes now is put down to it.</param>
+    public async Task SettleAsync(string after, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var start = disk.Bytes();
@@ -53,7 +56,7 @@ public sealed class SettledDisk(DiskWrites disk)
             }
         }
         _waits.Add(clock.Elapsed.TotalSeconds);
-        _writtenWhileSettling += disk.Bytes() - start;
+        _carried[after] = _carried.GetValueOrDefault(after) + disk.Bytes() - start;
     }
 
     /// <summary>What settling took since the last call, for the progress output; then starts over.</summary>
@@ -61,10 +64,10 @@ public sealed class SettledDisk(DiskWrites disk)
     {
         var summary = string.Create(CultureInfo.InvariantCulture,
             $"settled before each of {_waits.Count} jobs: waited median {BenchmarkStatistics.Median(_waits):0.0} s, " +
-            $"longest {_waits.DefaultIfEmpty().Max():0.0} s; the disk wrote {_writtenWhileSettling / 1e6:0} MB meanwhile; " +
-            $"{_unsettled} started unsettled");
+            $"longest {_waits.DefaultIfEmpty().Max():0.0} s; {_unsettled} started unsettled; the disk wrote meanwhile, after " +
+            $"{string.Join(", ", _carried.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} {c.Value / 1e6:0} MB")))}");
         _waits.Clear();
-        _writtenWhileSettling = 0;
+        _carried.Clear();
         _unsettled = 0;
         return summary;
     }
