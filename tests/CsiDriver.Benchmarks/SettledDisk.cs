@@ -28,7 +28,8 @@ public sealed class SettledDisk(DiskWrites disk)
 
     private readonly List<double> _waits = [];
 
-    /// <summary>What the disk wrote while settling, by the job it followed: what each job left behind.</summary>
+    /// <summary>What the disk wrote while settling, by the job it followed: what each job left
+    /// behind, plus whatever another process wrote meanwhile (the disk is the machine's).</summary>
     private readonly OrderedDictionary<string, long> _carried = [];
     private int _unsettled;
 
