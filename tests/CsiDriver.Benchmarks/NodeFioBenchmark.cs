@@ -61,6 +61,7 @@ public sealed class NodeFioBenchmark : IBenchmark
             Path.Combine(context.WorkDirectory, "nbdfuse"), $"nbd+unix:///{viaNbdfuse}?socket={socket}", cancellationToken);
         await using var plain = await PlainLoopDevice.CreateAsync(Path.Combine(context.WorkDirectory, "plain.img"), TargetSize, cancellationToken);
         var disk = DiskWrites.Holding(workspace.DataDirectory);
+        var settled = new SettledDisk(disk);
         var durableWrite = FioTarget.File(Path.Combine(context.WorkDirectory, "durable.img"));
         try
         {
@@ -75,7 +76,9 @@ public sealed class NodeFioBenchmark : IBenchmark
                 new("direct-I/O loop", FioTarget.Device(plain.Device), null),
             ];
             context.Progress.WriteLine($"   ours {paths[0].Target.Name}; nbdfuse {nbdfuse.Device}; direct-I/O loop {plain.Device}; disk {disk.Device}");
+            context.Progress.WriteLine($"   every job starts from a settled disk: {SettledDisk.Rule}");
             var figures = new List<BenchmarkFigure>();
+            var previous = "creating the volumes";
             foreach (var workload in Workloads)
             {
                 var rounds = paths.Select(_ => new List<double>()).ToArray();
@@ -84,12 +87,13 @@ public sealed class NodeFioBenchmark : IBenchmark
                 {
                     for (var p = 0; p < paths.Length; p++)
                     {
-                        await SyncAsync(cancellationToken);
+                        await settled.SettleAsync(previous, cancellationToken);
                         if (paths[p].BeforeEachJob is { } prepare)
                         {
                             await prepare(cancellationToken);
                         }
                         var (value, diskPerByte) = await RunCountingDiskAsync(disk, paths[p].Target, workload, [], cancellationToken);
+                        previous = paths[p].Title;
                         rounds[p].Add(value);
                         if (p == 0 && workload.DiskBound)
                         {
@@ -98,9 +102,10 @@ public sealed class NodeFioBenchmark : IBenchmark
                     }
                     if (workload.DiskBound)
                     {
-                        await SyncAsync(cancellationToken);
+                        await settled.SettleAsync(previous, cancellationToken);
                         var (value, diskPerByte) = await RunCountingDiskAsync(disk, durableWrite, workload with { QueueDepth = 1 },
                             [$"--fdatasync={SyncBatchMiB}"], cancellationToken);
+                        previous = "the durable write";
                         durable.Add(value);
                         durablePerByte.Add(diskPerByte);
                     }
@@ -111,6 +116,9 @@ public sealed class NodeFioBenchmark : IBenchmark
                     $"   {workload.Title,-24} {string.Join("  ", paths.Select((p, i) => $"{p.Title} {medians[i]:0.###}"))} {workload.Unit}"));
                 context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"   {"",-24} ours/loop {fuse / loop:0.00}  ours/nbdfuse {fuse / old:0.00} (cache dropped {fuse / cold:0.00})  ours/engine over NBD {fuse / engine:0.00}"));
+                context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"   {"",-24} rounds in order: {string.Join("; ", paths.Select((p, i) => $"{p.Title} {string.Join(" ", rounds[i].Select(v => v.ToString("0.###", CultureInfo.InvariantCulture)))}"))}"));
+                context.Progress.WriteLine($"   {"",-24} {settled.TakeSummary()}");
                 figures.Add(new BenchmarkFigure($"{workload.Title}: ours / direct-I/O loop", fuse / loop, "ratio", BenchmarkGoal.AtLeast(0.6)));
                 figures.Add(new BenchmarkFigure($"{workload.Title}: ours / nbdfuse", fuse / old, "ratio", BenchmarkGoal.AtLeast(2)));
                 figures.Add(new BenchmarkFigure($"{workload.Title}: ours / nbdfuse, cache dropped", fuse / cold, "ratio"));
@@ -170,9 +178,6 @@ public sealed class NodeFioBenchmark : IBenchmark
     {
         public string Unit => BlockSize == "1m" ? "GB/s" : "IOPS";
     }
-
-    /// <summary>Each job starts with no dirty pages left by the one before.</summary>
-    private static Task SyncAsync(CancellationToken cancellationToken) => Tool.RunAsync("sync", [], cancellationToken);
 
     /// <summary>The node path before issue 15: nbdfuse serving an NBD export as a file in a FUSE
     /// mount, a loop device on that file (no direct I/O, as that path attached it).</summary>
